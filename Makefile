@@ -1,0 +1,35 @@
+# Two entry points: `make demo` and `make test`. Both install what is missing (idempotently) and are fast when
+# everything is already there.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.install-stamp
+JARS_STAMP := jars/flink-connector-kafka.jar
+
+.PHONY: install demo test bench down java grammar
+
+install: java $(STAMP) $(JARS_STAMP)
+
+java:
+	@command -v java >/dev/null 2>&1 || { echo "installing Java 17 (apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(JARS_STAMP): | $(STAMP)
+	$(BIN)/python -m pipelines.stack.jars jars
+
+demo: install
+	$(BIN)/trackflow up
+	$(BIN)/trackflow demo run
+	$(BIN)/trackflow status
+
+test: install
+	$(BIN)/python -m pytest
+
+down:
+	$(BIN)/trackflow down

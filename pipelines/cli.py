@@ -1,0 +1,173 @@
+"""The `trackflow` command line: stack control, configuration, warehouse and the demo job.
+
+Capabilities add their own sub-commands as typer apps registered at the bottom of this module.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.config import Settings, get_settings, setting_sources
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Trackflow: tracking events to analytics.")
+config_app = typer.Typer(no_args_is_help=True, help="Show the effective configuration.")
+warehouse_app = typer.Typer(no_args_is_help=True, help="Warehouse schema and data.")
+demo_app = typer.Typer(no_args_is_help=True, help="The demo pipeline run and demo data.")
+app.add_typer(config_app, name="config")
+app.add_typer(warehouse_app, name="warehouse")
+app.add_typer(demo_app, name="demo")
+
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _format_uptime(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+# -- stack ----------------------------------------------------------------------------------------------------
+@app.command()
+def up() -> None:
+    """Start the local stack (broker, warehouse) in the background and prepare topics and schema."""
+    from pipelines.messaging import ensure_topics
+    from pipelines.stack import Stack
+    from pipelines.stack.manager import StackError
+    from pipelines.warehouse.client import Warehouse
+    from pipelines.warehouse.migrate import migrate
+
+    settings = get_settings()
+    try:
+        Stack(settings).up(report=console.print)
+    except StackError as exc:
+        fail(str(exc))
+    created = ensure_topics(settings)
+    if created:
+        console.print(f"topics     created {', '.join(created)}")
+    applied = migrate(Warehouse(settings))
+    if applied:
+        console.print(f"schema     applied {len(applied)} migration(s), now at {applied[-1].version}")
+
+
+@app.command()
+def down() -> None:
+    """Stop the local stack."""
+    from pipelines.stack import Stack
+
+    Stack(get_settings()).down(report=console.print)
+
+
+@app.command()
+def status() -> None:
+    """Health, URL, pid and uptime of each component. Exits 1 if any is not healthy."""
+    from pipelines.stack import Stack
+
+    table = Table("component", "state", "url", "pid", "uptime")
+    colours = {"healthy": "green", "external": "cyan", "stopped": "yellow"}
+    statuses = Stack(get_settings()).status()
+    for item in statuses:
+        colour = colours.get(item.state, "red")
+        table.add_row(item.name, f"[{colour}]{item.state}[/]", item.url, str(item.pid or "-"), _format_uptime(item.uptime_s))
+    console.print(table)
+    if any(item.state not in ("healthy", "external") for item in statuses):
+        raise typer.Exit(1)
+
+
+@app.command()
+def logs(
+    component: str = typer.Argument(None, help="component name; all when omitted"),
+    lines: int = typer.Option(40, "-n", help="lines to show from the end"),
+    follow: bool = typer.Option(False, "-f", help="keep printing new lines"),
+) -> None:
+    """Show the logs of the stack's components."""
+    from pipelines.stack import Stack
+
+    stack = Stack(get_settings())
+    names = [c.name for c in stack.components]
+    if component and component not in names:
+        fail(f"unknown component {component!r}; choose one of {', '.join(names)}")
+    paths = [stack.log_file(name) for name in ([component] if component else names)]
+    existing = [str(p) for p in paths if p.exists()]
+    if not existing:
+        fail("no logs yet; start the stack with `trackflow up`")
+    command = ["tail", f"-n{lines}"] + (["-F"] if follow else []) + existing
+    raise typer.Exit(subprocess.call(command))
+
+
+# -- config ---------------------------------------------------------------------------------------------------
+@config_app.command("show")
+def config_show() -> None:
+    """Print each effective setting, where it came from (env / toml / default), secrets masked."""
+    settings = Settings()
+    origins = setting_sources(settings)
+    table = Table("setting", "value", "source", "meaning")
+    for name, field in Settings.model_fields.items():
+        value = getattr(settings, name)
+        shown = "********" if "password" in name and str(value) else str(value)
+        table.add_row(f"TRACKFLOW_{name.upper()}", shown, origins[name], field.description or "")
+    console.print(table)
+
+
+# -- warehouse ------------------------------------------------------------------------------------------------
+@warehouse_app.command("migrate")
+def warehouse_migrate() -> None:
+    """Apply pending schema migrations from sql/migrations (idempotent)."""
+    from pipelines.warehouse.client import Warehouse, WarehouseUnavailable
+    from pipelines.warehouse.migrate import MigrationError, migrate
+
+    try:
+        applied = migrate(Warehouse(get_settings()), progress=lambda m: console.print(f"applying {m.path.name}"))
+    except (MigrationError, WarehouseUnavailable) as exc:
+        fail(str(exc))
+    console.print(f"{len(applied)} migration(s) applied" if applied else "schema is up to date")
+
+
+# -- orchestration --------------------------------------------------------------------------------------------
+@app.command()
+def orchestrate(port: int = typer.Option(3000, help="Dagster webserver port")) -> None:
+    """Run `dagster dev` on the Trackflow code location."""
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ)
+    env.setdefault("DAGSTER_HOME", str((get_settings().data_dir / "dagster").resolve()))
+    Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "dagster", "dev", "-m", "dagster_project.definitions", "-p", str(port)]
+    raise typer.Exit(subprocess.call(command, cwd=root, env=env))
+
+
+# -- demo -----------------------------------------------------------------------------------------------------
+@demo_app.command("run")
+def demo_run(events: int = typer.Option(10_000, help="how many sample events to send through the pipeline")) -> None:
+    """Send sample tracking events through Kafka into the warehouse and print a summary."""
+    from pipelines.demo import run_demo
+
+    started = time.perf_counter()
+    summary = run_demo(get_settings(), events, report=console.print)
+    table = Table("stage", "events")
+    for stage, count in summary.items():
+        table.add_row(stage, f"{count:,}")
+    console.print(table)
+    console.print(f"done in {time.perf_counter() - started:.1f}s")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Settings: the one configuration object every part of Trackflow reads.
+
+Values come from, highest priority first: `TRACKFLOW_*` environment variables, an optional
+`trackflow.toml` (path in `TRACKFLOW_CONFIG`, else `./trackflow.toml`), then built-in defaults.
+The defaults describe the embedded single-machine stack and need no configuration at all;
+pointing `clickhouse_url` / `kafka_bootstrap` at real clusters is the whole scale-out step.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "TRACKFLOW_"
+
+
+def config_file_path() -> Path:
+    return Path(os.environ.get("TRACKFLOW_CONFIG", "trackflow.toml"))
+
+
+class Settings(BaseSettings):
+    """Effective configuration. Each field's description is shown by `trackflow config show`."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
+
+    data_dir: Path = Field(Path(".trackflow"), description="Where the local stack keeps data, logs and pid files.")
+
+    # Warehouse (ClickHouse HTTP interface)
+    clickhouse_url: str = Field(
+        "",
+        description="ClickHouse HTTP endpoint, e.g. https://ch.example:8443. Empty: the embedded warehouse started by `trackflow up`.",
+    )
+    clickhouse_database: str = Field("trackflow", description="Database that holds Trackflow's tables.")
+    clickhouse_user: str = Field("default", description="Writer user for pipelines and migrations.")
+    clickhouse_password: SecretStr = Field(SecretStr(""), description="Password of the writer user.")
+    analyst_user: str = Field("analyst", description="Read-only user that analysis queries run as.")
+    analyst_password: SecretStr = Field(SecretStr("analyst"), description="Password of the read-only analyst user.")
+    warehouse_port: int = Field(8123, description="Port of the embedded warehouse (0: pick a free port).")
+    warehouse_pool_size: int = Field(4, description="Concurrent queries the embedded warehouse runs at once.")
+
+    # Kafka
+    kafka_bootstrap: str = Field(
+        "",
+        description="Kafka bootstrap servers, e.g. kafka1:9092,kafka2:9092. Empty: the embedded broker started by `trackflow up`.",
+    )
+    kafka_port: int = Field(9092, description="Port of the embedded Kafka-protocol broker (0: pick a free port).")
+    kafka_partitions: int = Field(4, description="Partitions for the event topics created by the stack.")
+
+    # Flink
+    flink_jars_dir: Path = Field(Path("jars"), description="Folder with the Kafka connector and codec jars.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=config_file_path()),
+        )
+
+    @property
+    def embedded_warehouse(self) -> bool:
+        return not self.clickhouse_url
+
+    @property
+    def embedded_kafka(self) -> bool:
+        return not self.kafka_bootstrap
+
+    @property
+    def state_dir(self) -> Path:
+        """Pid files and the ports the running stack actually bound."""
+        return self.data_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+
+def setting_sources(settings: Settings) -> dict[str, str]:
+    """Where each effective value came from: `env`, `toml` or `default`."""
+    toml_values: dict[str, Any] = {}
+    path = config_file_path()
+    if path.exists():
+        toml_values = tomllib.loads(path.read_text())
+    origin = {}
+    for name in Settings.model_fields:
+        if f"{ENV_PREFIX}{name}".upper() in {k.upper() for k in os.environ}:
+            origin[name] = "env"
+        elif name in toml_values:
+            origin[name] = f"toml ({path})"
+        else:
+            origin[name] = "default"
+    return origin
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

