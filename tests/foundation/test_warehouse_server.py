@@ -101,11 +101,18 @@ def test_analyst_reads_but_cannot_write(stack, stack_settings):
         lambda: analyst.command("INSERT INTO default.guarded VALUES (2)"),
         lambda: analyst.command("DROP TABLE default.guarded"),
         lambda: analyst.command("CREATE TABLE default.sneaky (k UInt8) ENGINE = Memory"),
-        lambda: analyst.query("SELECT 1", settings={"readonly": 0}),
     ):
         with pytest.raises(DatabaseError) as caught:
             attempt()
         assert caught.value.code == 164
+    # asking the server to lift readonly over raw HTTP does not work either
+    port = int((stack_settings.state_dir / "warehouse.port").read_text())
+    response = httpx.post(
+        f"http://127.0.0.1:{port}/",
+        params={"readonly": "0", "query": "INSERT INTO default.guarded VALUES (4)"},
+        auth=("analyst", "analyst"),
+    )
+    assert response.status_code == 403 and response.headers["X-ClickHouse-Exception-Code"] == "164"
     assert writer.command("SELECT count() FROM default.guarded") == 1
 
 
