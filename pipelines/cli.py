@@ -165,6 +165,9 @@ def demo_run(events: int = typer.Option(10_000, help="how many sample events to 
     console.print(f"done in {time.perf_counter() - started:.1f}s")
 
 
+# -- capability sub-commands (each capability owns a typer app in its own `cli` module) ------------------------
+
+
 def main() -> None:
     app()
 
