@@ -1,0 +1,17 @@
+"""Assembles the code location: `dagster dev -m dagster_project.definitions` (or `trackflow orchestrate`)."""
+
+from dagster import Definitions, ScheduleDefinition, define_asset_job
+
+from dagster_project.assets import daily_table_counts
+from dagster_project.resources import KafkaResource, WarehouseResource
+
+warehouse_health_job = define_asset_job("warehouse_health", selection=[daily_table_counts])
+
+defs = Definitions(
+    assets=[daily_table_counts],
+    jobs=[warehouse_health_job],
+    schedules=[
+        ScheduleDefinition(job=warehouse_health_job, cron_schedule="15 0 * * *", execution_timezone="UTC")
+    ],
+    resources={"warehouse": WarehouseResource(), "kafka": KafkaResource()},
+)

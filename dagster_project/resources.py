@@ -1,0 +1,32 @@
+"""Dagster resources for the warehouse and Kafka, built from the same settings as the rest of Trackflow.
+
+Nothing connects at import time: a resource opens its client when an asset asks for it.
+"""
+
+from __future__ import annotations
+
+from dagster import ConfigurableResource
+
+from pipelines.config import Settings, get_settings
+from pipelines.warehouse.client import Warehouse
+
+
+class WarehouseResource(ConfigurableResource):
+    """The Trackflow warehouse. `url` overrides the configured/embedded endpoint (empty: from settings)."""
+
+    url: str = ""
+    role: str = "writer"
+
+    def handle(self, settings: Settings | None = None) -> Warehouse:
+        return Warehouse(settings or get_settings(), role=self.role, url=self.url or None)
+
+
+class KafkaResource(ConfigurableResource):
+    """The Kafka cluster (empty bootstrap: from settings, i.e. the embedded broker)."""
+
+    bootstrap: str = ""
+
+    def bootstrap_servers(self) -> str:
+        from pipelines.messaging import bootstrap_servers
+
+        return self.bootstrap or bootstrap_servers(get_settings())

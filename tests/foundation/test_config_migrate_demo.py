@@ -1,0 +1,89 @@
+"""Settings sources, the migration runner, the Dagster code location and the demo job on the real stack."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from pipelines.config import Settings, setting_sources
+from pipelines.demo import run_demo
+from pipelines.warehouse.migrate import MigrationError, migrate
+
+
+def test_settings_come_from_env_then_toml_then_defaults(tmp_path, monkeypatch):
+    toml = tmp_path / "trackflow.toml"
+    toml.write_text('kafka_partitions = 8\nclickhouse_database = "from_toml"\nanalyst_password = "s3cret"\n')
+    monkeypatch.setenv("TRACKFLOW_CONFIG", str(toml))
+    monkeypatch.setenv("TRACKFLOW_CLICKHOUSE_DATABASE", "from_env")
+    settings = Settings()
+    assert settings.kafka_partitions == 8
+    assert settings.clickhouse_database == "from_env"
+    origins = setting_sources(settings)
+    assert origins["clickhouse_database"] == "env"
+    assert origins["kafka_partitions"].startswith("toml")
+    assert origins["warehouse_port"] == "default"
+
+    shown = CliRunner().invoke(app, ["config", "show"], env={"COLUMNS": "250"})
+    assert shown.exit_code == 0
+    assert "from_env" in shown.output and "s3cret" not in shown.output and "********" in shown.output
+
+
+def test_unknown_setting_in_toml_is_a_clear_error(tmp_path, monkeypatch):
+    toml = tmp_path / "trackflow.toml"
+    toml.write_text("kafka_partitons = 8\n")
+    monkeypatch.setenv("TRACKFLOW_CONFIG", str(toml))
+    with pytest.raises(Exception, match="kafka_partitons"):
+        Settings()
+
+
+def test_migrations_are_idempotent_and_guarded(warehouse, tmp_path):
+    assert migrate(warehouse) == []  # the session stack is already migrated
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_first.sql").write_text("CREATE TABLE IF NOT EXISTS mig_probe (k UInt8) ENGINE = Memory;\n")
+    from pipelines.warehouse.client import Warehouse
+
+    scratch = Warehouse(warehouse.settings, url=warehouse.url, database="mig_scratch")
+    assert [m.name for m in migrate(scratch, folder)] == ["first"]
+    assert migrate(scratch, folder) == []
+    (folder / "0001_first.sql").write_text("CREATE TABLE IF NOT EXISTS mig_probe (k UInt16) ENGINE = Memory;\n")
+    with pytest.raises(MigrationError, match="changed after it was applied"):
+        migrate(scratch, folder)
+
+
+def test_demo_moves_every_event_into_the_warehouse(stack, stack_settings):
+    summary = run_demo(stack_settings, 2_000, report=lambda _: None)
+    assert summary == {"produced": 2_000, "consumed": 2_000, "in warehouse": 2_000}
+
+
+def test_dagster_definitions_load_and_asset_materializes(stack, stack_settings, warehouse):
+    from dagster import Definitions, materialize
+
+    from dagster_project.assets import daily_table_counts
+    from dagster_project.definitions import defs
+    from dagster_project.resources import WarehouseResource
+
+    Definitions.validate_loadable(defs)
+    day = dt.date(2026, 3, 14)
+    before = warehouse.scalar("SELECT count() FROM dwd_default WHERE toDate(ts) = {d:Date}", {"d": day})
+    from pipelines.envelope import DETAIL_COLUMNS, detail_row
+
+    ts = int(dt.datetime(2026, 3, 14, 12, tzinfo=dt.timezone.utc).timestamp() * 1000)
+    rows = [
+        detail_row({"event_id": f"00000000-0000-4000-8000-{i:012d}", "event": "e", "app_id": "a", "ts": ts, "ids": {"device_id": "d"}})
+        for i in range(7)
+    ]
+    warehouse.insert("dwd_default", rows, DETAIL_COLUMNS)
+    result = materialize(
+        [daily_table_counts],
+        partition_key=day.isoformat(),
+        resources={"warehouse": WarehouseResource()},
+    )
+    assert result.success
+    counts = result.output_for_node("daily_table_counts")
+    assert int(counts.loc[counts["table"] == "dwd_default", "rows"].iloc[0]) == before + 7
+    checks = result.get_asset_check_evaluations()
+    assert len(checks) == 1 and checks[0].passed

@@ -1,0 +1,82 @@
+"""The local stack starts real processes on free ports, reports health honestly, stops cleanly, keeps data."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from pipelines.config import Settings
+from pipelines.stack import Stack
+from pipelines.stack.manager import pid_alive
+from pipelines.warehouse.client import Warehouse
+
+
+@pytest.fixture
+def own_stack(tmp_path):
+    settings = Settings(data_dir=tmp_path / "tf", warehouse_port=0, kafka_port=0, clickhouse_url="", kafka_bootstrap="")
+    stack = Stack(settings)
+    yield stack
+    stack.down(report=lambda _: None)
+
+
+def states(stack: Stack) -> dict[str, str]:
+    return {s.name: s.state for s in stack.status()}
+
+
+def test_up_status_down_restart_keeps_data(own_stack):
+    before = states(own_stack)
+    assert set(before.values()) == {"stopped"}
+
+    messages: list[str] = []
+    own_stack.up(report=messages.append)
+    statuses = {s.name: s for s in own_stack.status()}
+    assert {s.state for s in statuses.values()} == {"healthy"}
+    assert statuses["warehouse"].url.startswith("http://127.0.0.1:")
+    assert statuses["broker"].url.startswith("kafka://127.0.0.1:")
+    pids = {name: s.pid for name, s in statuses.items()}
+
+    # starting twice is a no-op: same processes, no second broker
+    own_stack.up(report=messages.append)
+    assert {s.name: s.pid for s in own_stack.status()} == pids
+    assert any("already running" in m for m in messages)
+
+    warehouse = Warehouse(own_stack.settings, database="default")
+    warehouse.command("CREATE TABLE kept (k UInt64) ENGINE = MergeTree ORDER BY k")
+    warehouse.insert("kept", [[1], [2], [3]], ["k"])
+    warehouse.close()
+
+    own_stack.down(report=lambda _: None)
+    assert set(states(own_stack).values()) == {"stopped"}
+    assert not any(pid_alive(pid) for pid in pids.values())
+
+    own_stack.up(report=lambda _: None)
+    warehouse = Warehouse(own_stack.settings, database="default")
+    assert warehouse.scalar("SELECT sum(k) FROM kept") == 6
+    warehouse.close()
+
+
+def test_a_crashed_component_is_reported_as_crashed(own_stack):
+    own_stack.up(report=lambda _: None)
+    warehouse = next(s for s in own_stack.status() if s.name == "warehouse")
+    os.killpg(warehouse.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while pid_alive(warehouse.pid) and time.monotonic() < deadline:
+        try:
+            os.waitpid(warehouse.pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.05)
+    assert states(own_stack) == {"broker": "healthy", "warehouse": "crashed"}
+    # `up` brings the crashed component back
+    own_stack.up(report=lambda _: None)
+    assert set(states(own_stack).values()) == {"healthy"}
+
+
+def test_external_engines_are_not_started(tmp_path):
+    settings = Settings(data_dir=tmp_path / "ext", clickhouse_url="https://ch.example:8443", kafka_bootstrap="k1:9092")
+    stack = Stack(settings)
+    stack.up(report=lambda _: None)
+    assert states(stack) == {"broker": "external", "warehouse": "external"}
