@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import chdb
 
+from pipelines.warehouse.storage import connection_string
+
 # Parameters of the HTTP interface that are not ClickHouse settings.
 HTTP_ONLY_PARAMS = frozenset(
     {
@@ -192,8 +194,10 @@ class ChdbEngine:
 
     def __init__(self, data_dir: str, users: list[User], pool_size: int = 4):
         self.data_dir = data_dir
+        # The connection string carries the storage-policy config (hot/cold volumes) of the embedded warehouse.
+        self._dsn = connection_string(data_dir)
         self.users = {user.name: user for user in users}
-        self._admin = chdb.connect(data_dir)
+        self._admin = chdb.connect(self._dsn)
         self._slots = threading.BoundedSemaphore(pool_size)
         self._idle: dict[bool, list] = {False: [], True: []}
         self._sessions: OrderedDict[tuple[str, str], _Session] = OrderedDict()
@@ -213,7 +217,7 @@ class ChdbEngine:
 
     # -- connections -------------------------------------------------------------------------------------------
     def _new_connection(self, readonly: bool):
-        connection = chdb.connect(self.data_dir)
+        connection = chdb.connect(self._dsn)
         if readonly:
             # readonly=2: reads and per-query settings, never writes or DDL, and it cannot be switched back off.
             connection.query("SET readonly = 2")
