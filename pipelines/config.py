@@ -57,6 +57,27 @@ class Settings(BaseSettings):
     kafka_port: int = Field(9092, description="Port of the embedded Kafka-protocol broker (0: pick a free port).")
     kafka_partitions: int = Field(4, description="Partitions for the event topics created by the stack.")
 
+    # Collector (pipelines/collect) and tracking plan (pipelines/plan)
+    collector_port: int = Field(8090, description="Port of the collector HTTP service (0: pick a free port).")
+    collector_id: str = Field("", description="Name stamped on each event as collector_id. Empty: host name and port.")
+    collector_app_keys: dict[str, str] = Field(
+        {"demo-shop-key": "demo-shop"},
+        description='App keys the collector accepts, as JSON {"key": "app_id"}; each key may send events for its app only.',
+    )
+    collector_rate_per_s: float = Field(2000.0, description="Per app key: sustained requests per second (token bucket refill).")
+    collector_burst: int = Field(4000, description="Per app key: token bucket size, the burst allowed above the rate.")
+    collector_max_body_bytes: int = Field(1_048_576, description="Largest request body accepted, after gunzip (413 above).")
+    collector_max_event_bytes: int = Field(32_768, description="Largest single event accepted, as JSON (413 above).")
+    collector_max_batch_events: int = Field(500, description="Most events one /v1/batch request may carry (413 above).")
+    collector_ack_timeout_s: float = Field(
+        5.0, description="How long the Kafka producer tries to deliver before the collector spools instead (202)."
+    )
+    collector_spool_dir: Path = Field(
+        Path(""), description="Durable spool for events Kafka could not take. Empty: <data_dir>/spool/<collector port>."
+    )
+    collector_spool_max_bytes: int = Field(1 << 30, description="Spool size limit; above it the collector answers 503.")
+    plan_dir: Path = Field(Path("plans"), description="Folder of tracking plan YAML files (one per app).")
+
     # Flink
     flink_jars_dir: Path = Field(Path("jars"), description="Folder with the Kafka connector and codec jars.")
 
