@@ -99,5 +99,18 @@ WAREHOUSE = Component(
     enabled=lambda s: s.embedded_warehouse,
 )
 
+def collector_command(settings: Settings, port: int) -> list[str]:
+    return [sys.executable, "-m", "pipelines.collect.server", "--port", str(port)]
+
+
+COLLECTOR = Component(
+    name="collector",
+    configured_port=lambda s: s.collector_port,
+    command=collector_command,
+    healthy=http_ok("/healthz"),
+    scheme="http",
+    enabled=lambda s: True,
+)
+
 # Start order; stop runs in reverse. Later capabilities append their services here.
-COMPONENTS: list[Component] = [BROKER, WAREHOUSE]
+COMPONENTS: list[Component] = [BROKER, WAREHOUSE, COLLECTOR]

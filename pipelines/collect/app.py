@@ -1,0 +1,360 @@
+"""The collector's HTTP surface (Starlette): routes, app-key auth, limits, and the intake pipeline
+decode -> envelope checks -> tracking plan -> enrichment -> Kafka/spool -> answer.
+
+Status codes: 200 delivered to Kafka (acknowledged), 202 spooled to disk (Kafka away; will be replayed),
+400 malformed, 401 unknown app key, 403 app_id not the key's app, 413 too large, 422 rejected by the tracking
+plan, 429 rate limited (Retry-After), 503 spool full. Every error body is JSON {"error": reason, ...}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from pipelines import messaging
+from pipelines.collect.enrich import SessionContexts, enrich_context
+from pipelines.collect.intake import BadRequest, decode_beacon_data, gunzip, normalize, parse_json
+from pipelines.collect.limits import RateLimiter, retry_after_header
+from pipelines.collect.metrics import CONTENT_TYPE_LATEST, CollectorMetrics
+from pipelines.collect.sink import SPOOLED, Record, Sink, SpoolFull
+from pipelines.collect.spool import Spool
+from pipelines.config import Settings
+from pipelines.envelope import primary_id
+from pipelines.plan.model import PlanError, load_plans, resolve_plan_dir
+from pipelines.plan.validate import QUARANTINE, REJECT, PlanBook
+
+log = logging.getLogger("trackflow.collector")
+
+PLAN_RELOAD_INTERVAL_S = 2.0
+# 1x1 transparent GIF answered by the image beacon, whatever the outcome (an <img> cannot read a JSON body).
+PIXEL = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b")
+
+
+class PlanHolder:
+    """The tracking plans in force, reloaded when a file in the plan folder changes (checked every 2 s)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.book = PlanBook({})
+        self._stamp: tuple = ()
+        self.reload()
+
+    def _current_stamp(self) -> tuple:
+        if not self.folder.is_dir():
+            return ()
+        return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in self.folder.iterdir() if p.suffix in (".yaml", ".yml")))
+
+    def reload(self) -> bool:
+        stamp = self._current_stamp()
+        if stamp == self._stamp:
+            return False
+        try:
+            plans = load_plans(self.folder) if stamp else {}
+        except PlanError as exc:  # keep validating with the last good plan; `trackflow plan validate` shows why
+            log.error("tracking plan not reloaded: %s", exc)
+            self._stamp = stamp
+            return False
+        self.book, self._stamp = PlanBook(plans), stamp
+        log.info("tracking plans loaded: %s", {app: v.plan.version for app, v in self.book.validators.items()})
+        return True
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+class Collector:
+    def __init__(self, settings: Settings, port: int = 0, spool_dir: Path | None = None):
+        self.settings = settings
+        self.collector_id = settings.collector_id or f"{socket.gethostname()}:{port or settings.collector_port}"
+        self.app_keys = dict(settings.collector_app_keys)
+        self.limiter = RateLimiter(settings.collector_rate_per_s, settings.collector_burst)
+        self.sessions = SessionContexts()
+        self.metrics = CollectorMetrics()
+        self.plans = PlanHolder(resolve_plan_dir(settings.plan_dir))
+        spool_path = spool_dir or settings.collector_spool_dir
+        if not str(spool_path) or str(spool_path) == ".":
+            spool_path = settings.data_dir / "spool" / str(port or settings.collector_port)
+        self.sink = Sink(
+            make_producer=self._make_producer,
+            spool=Spool(Path(spool_path), settings.collector_spool_max_bytes),
+            prepare_topics=lambda: messaging.ensure_topics(settings),
+            on_state=lambda up: self.metrics.kafka_up.set(1 if up else 0),
+        )
+        self.metrics.spool_bytes.set_function(self.sink.spool.pending_bytes)
+        self._reload_task: asyncio.Task | None = None
+
+    def _make_producer(self):
+        timeout_ms = int(self.settings.collector_ack_timeout_s * 1000)
+        return messaging.producer(
+            self.settings,
+            client_id=f"trackflow-collector-{self.collector_id}",
+            compression_type="lz4",
+            linger_ms=2,
+            max_block_ms=min(timeout_ms, 2000),
+            request_timeout_ms=max(timeout_ms - 100, 500),
+            delivery_timeout_ms=timeout_ms,
+            retry_backoff_ms=100,
+            reconnect_backoff_max_ms=1000,
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------------------------------
+    @asynccontextmanager
+    async def lifespan(self, app):
+        self._publish_plan_versions()
+        await self.sink.start()
+        self._reload_task = asyncio.create_task(self._reload_plans())
+        try:
+            yield
+        finally:
+            self._reload_task.cancel()
+            await self.sink.stop()
+
+    async def _reload_plans(self) -> None:
+        while True:
+            await asyncio.sleep(PLAN_RELOAD_INTERVAL_S)
+            try:
+                if await asyncio.to_thread(self.plans.reload):
+                    self._publish_plan_versions()
+            except OSError as exc:
+                log.error("plan folder unreadable: %s", exc)
+
+    def _publish_plan_versions(self) -> None:
+        for app_id, validator in self.plans.book.validators.items():
+            self.metrics.plan_version.labels(app_id).set(validator.plan.version)
+
+    # -- request plumbing -----------------------------------------------------------------------------------------
+    def _app_id(self, request: Request) -> str:
+        key = request.headers.get("x-app-key") or request.query_params.get("key")
+        if not key:
+            auth = request.headers.get("authorization", "")
+            key = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        if not key:
+            raise BadRequest(401, "missing app key: send the X-App-Key header (or ?key= for beacons)")
+        app_id = self.app_keys.get(key)
+        if app_id is None:
+            raise BadRequest(401, "unknown app key")
+        wait = self.limiter.check(key)
+        if wait:
+            raise BadRequest(429, f"rate limit of {self.settings.collector_rate_per_s:g} requests/s for this app key", retry_after=wait)
+        return app_id
+
+    async def _body(self, request: Request) -> bytes:
+        limit = self.settings.collector_max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise BadRequest(413, f"body of {declared} bytes exceeds the limit of {limit} bytes")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BadRequest(413, f"body exceeds the limit of {limit} bytes")
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        encoding = request.headers.get("content-encoding", "").lower()
+        if encoding == "gzip":
+            body = gunzip(body, limit)
+        elif encoding not in ("", "identity"):
+            raise BadRequest(415, f"content-encoding {encoding!r} is not supported; use gzip or none")
+        return body
+
+    def _error(self, endpoint: str, exc: BadRequest) -> Response:
+        headers = {"Retry-After": retry_after_header(exc.details["retry_after"])} if exc.status == 429 else None
+        body = {"error": exc.reason, **{k: v for k, v in exc.details.items() if k != "retry_after"}}
+        self.metrics.requests.labels(endpoint, str(exc.status)).inc()
+        return _json(exc.status, body, headers)
+
+    # -- intake ---------------------------------------------------------------------------------------------------
+    async def ingest(self, request: Request, app_id: str, raw_events: list[Any], single: bool) -> tuple[int, dict[str, Any]]:
+        """Validate, enrich and deliver; returns (status, body). For a single event any rejection is the
+        request's status; in a batch each rejected event is listed and the rest are delivered."""
+        received_at = int(time.time() * 1000)
+        ip = request.client.host if request.client else ""
+        header_ua = request.headers.get("user-agent", "")
+        book = self.plans.book
+        max_event = self.settings.collector_max_event_bytes
+        by_key: dict[bytes, list[bytes]] = {}
+        quarantined: list[Record] = []
+        rejected: list[dict[str, Any]] = []
+        accepted = 0
+        for index, raw in enumerate(raw_events):
+            try:
+                envelope = normalize(raw, app_id)
+            except BadRequest as exc:
+                if single:
+                    raise
+                rejected.append({"index": index, "error": exc.reason, **exc.details})
+                continue
+            verdict = book.validate(app_id, envelope["event"], envelope["props"])
+            if verdict.outcome == REJECT:
+                if single:
+                    raise BadRequest(422, "rejected by the tracking plan", event_id=envelope["event_id"], reasons=verdict.reasons)
+                rejected.append({"index": index, "event_id": envelope["event_id"], "error": "rejected by the tracking plan", "reasons": verdict.reasons})
+                continue
+            envelope["context"] = enrich_context(envelope["context"], app_id, envelope["session_id"], header_ua, self.sessions)
+            envelope["received_at"] = received_at
+            envelope["collector_id"] = self.collector_id
+            envelope["ip"] = ip
+            if verdict.flags or verdict.plan_version:
+                envelope["plan"] = {"version": verdict.plan_version, "flags": verdict.flags}
+            key = (primary_id(envelope["ids"])[1] or envelope["event_id"]).encode()
+            if verdict.outcome == QUARANTINE:
+                value = _dumps({"envelope": envelope, "reasons": verdict.reasons, "plan_version": verdict.plan_version, "quarantined_at": received_at})
+                quarantined.append(Record(messaging.QUARANTINE, key, _limited(value, max_event, index)))
+                continue
+            by_key.setdefault(key, []).append(_limited(_dumps(envelope), max_event, index))
+            accepted += 1
+        records = [Record(messaging.RAW, key, _raw_message(values)) for key, values in by_key.items()] + quarantined
+        try:
+            outcome = await self.sink.deliver(records)
+        except SpoolFull as exc:
+            raise BadRequest(503, f"Kafka is unreachable and the local spool is full; retry later ({exc})", retry_after=30) from None
+        status = 202 if outcome == SPOOLED else 200
+        counts = self.metrics.events
+        if accepted:
+            counts.labels(app_id, "spooled" if outcome == SPOOLED else "accepted").inc(accepted)
+        if quarantined:
+            counts.labels(app_id, "quarantined").inc(len(quarantined))
+        if rejected:
+            counts.labels(app_id, "rejected").inc(len(rejected))
+        body: dict[str, Any] = {"status": "spooled" if outcome == SPOOLED else "ok", "accepted": accepted, "quarantined": len(quarantined)}
+        if rejected:
+            body["rejected"] = rejected
+        return status, body
+
+    async def _handle(self, endpoint: str, request: Request, read_events) -> tuple[int, dict[str, Any]] | Response:
+        started = time.perf_counter()
+        try:
+            app_id = self._app_id(request)
+            raw_events, single = await read_events(request)
+            status, body = await self.ingest(request, app_id, raw_events, single)
+        except BadRequest as exc:
+            if exc.status == 503:
+                headers = {"Retry-After": retry_after_header(exc.details["retry_after"])}
+                self.metrics.requests.labels(endpoint, "503").inc()
+                return _json(503, {"error": exc.reason}, headers)
+            return self._error(endpoint, exc)
+        self.metrics.ack_latency.observe(time.perf_counter() - started)
+        self.metrics.requests.labels(endpoint, str(status)).inc()
+        return status, body
+
+    # -- endpoints ------------------------------------------------------------------------------------------------
+    async def post_event(self, request: Request) -> Response:
+        async def read(req: Request):
+            return [parse_json(await self._body(req))], True
+
+        result = await self._handle("events", request, read)
+        return result if isinstance(result, Response) else _json(*result)
+
+    async def post_batch(self, request: Request) -> Response:
+        async def read(req: Request):
+            document = parse_json(await self._body(req))
+            if isinstance(document, dict) and isinstance(document.get("events"), list):
+                document = document["events"]  # {"events": [...]} as well as a bare array
+            if not isinstance(document, list):
+                raise BadRequest(400, "a batch body is a JSON array of events (or {\"events\": [...]})")
+            if len(document) > self.settings.collector_max_batch_events:
+                raise BadRequest(413, f"batch of {len(document)} events exceeds the limit of {self.settings.collector_max_batch_events}")
+            return document, False
+
+        result = await self._handle("batch", request, read)
+        return result if isinstance(result, Response) else _json(*result)
+
+    async def beacon(self, request: Request) -> Response:
+        async def read(req: Request):
+            data = req.query_params.get("data")
+            if not data:
+                raise BadRequest(400, "the image beacon needs a `data` query parameter with the event JSON")
+            if len(data) > self.settings.collector_max_event_bytes * 2:
+                raise BadRequest(413, "beacon data exceeds the event size limit")
+            document = parse_json(decode_beacon_data(data))
+            return (document, False) if isinstance(document, list) else ([document], True)
+
+        result = await self._handle("beacon", request, read)
+        status = result.status_code if isinstance(result, Response) else result[0]
+        headers = {"Cache-Control": "no-store"}
+        if isinstance(result, Response) and "retry-after" in result.headers:
+            headers["Retry-After"] = result.headers["retry-after"]
+        return Response(PIXEL, status_code=status, media_type="image/gif", headers=headers)
+
+    async def healthz(self, request: Request) -> Response:
+        sink = self.sink
+        body = {
+            "status": "ok" if sink.kafka_up else "degraded",
+            "kafka": "up" if sink.kafka_up else "unreachable, spooling",
+            "spool_bytes": sink.spool.pending_bytes(),
+            "collector_id": self.collector_id,
+            "plans": {app: v.plan.version for app, v in self.plans.book.validators.items()},
+        }
+        return _json(200, body)
+
+    async def metrics_text(self, request: Request) -> Response:
+        return Response(self.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    async def not_found(self, request: Request, exc: Exception) -> Response:
+        return _json(404, {"error": f"no such endpoint {request.method} {request.url.path}"})
+
+    async def method_not_allowed(self, request: Request, exc: Exception) -> Response:
+        return _json(405, {"error": f"{request.method} is not allowed on {request.url.path}"})
+
+
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _limited(value: bytes, limit: int, index: int) -> bytes:
+    if len(value) > limit:
+        raise BadRequest(413, f"event {index} is {len(value)} bytes as JSON, above the limit of {limit} bytes", index=index)
+    return value
+
+
+def _raw_message(envelopes: list[bytes]) -> bytes:
+    """One message per key and request: a single envelope object, or a JSON array of envelopes of one person
+    (docs/collector.md, "Messages on events.raw")."""
+    return envelopes[0] if len(envelopes) == 1 else b"[" + b",".join(envelopes) + b"]"
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return _json(500, {"error": "internal error; the event was not stored, retry later"})
+
+
+def create_app(settings: Settings, port: int = 0, spool_dir: Path | None = None) -> Starlette:
+    collector = Collector(settings, port, spool_dir)
+    routes = [
+        Route("/v1/events", collector.post_event, methods=["POST"]),
+        Route("/v1/batch", collector.post_batch, methods=["POST"]),
+        Route("/v1/p.gif", collector.beacon, methods=["GET"]),
+        Route("/healthz", collector.healthz, methods=["GET"]),
+        Route("/metrics", collector.metrics_text, methods=["GET"]),
+    ]
+    middleware = [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=["*"],
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["content-type", "content-encoding", "x-app-key", "authorization"],
+            max_age=86400,
+        )
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        lifespan=collector.lifespan,
+        exception_handlers={404: collector.not_found, 405: collector.method_not_allowed, 500: _server_error},
+    )
+    app.state.collector = collector
+    return app

@@ -1,0 +1,118 @@
+"""Turning request bodies into envelopes: decoding (gzip, JSON, beacon query strings) and the envelope checks
+every event must pass before the tracking plan is even consulted. Problems are `BadRequest`s with a reason a
+developer can act on; nothing here raises anything else for bad input."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+import zlib
+from typing import Any
+
+import orjson
+
+ENVELOPE_FIELDS = ("event_id", "event", "app_id", "ts", "ids", "session_id", "context", "props")
+MAX_EVENT_NAME = 100
+MAX_ID_CHARS = 256
+
+
+class BadRequest(ValueError):
+    def __init__(self, status: int, reason: str, **details: Any):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.details = details
+
+
+def gunzip(body: bytes, limit: int) -> bytes:
+    """Decompress at most `limit` bytes: a small gzip body must not expand into gigabytes (a zip bomb)."""
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        data = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise BadRequest(400, f"body is not valid gzip ({exc})") from None
+    if len(data) > limit or inflater.unconsumed_tail:
+        raise BadRequest(413, f"decompressed body exceeds {limit} bytes")
+    return data
+
+
+def parse_json(body: bytes) -> Any:
+    if not body.strip():
+        raise BadRequest(400, "empty body: send a JSON event object (or an array for /v1/batch)")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(400, f"malformed JSON: {exc}") from None
+
+
+def decode_beacon_data(data: str) -> bytes:
+    """The `data` query parameter of the image beacon: JSON as is, or base64 (standard or URL-safe) JSON."""
+    text = data.strip()
+    if text[:1] in ("{", "["):
+        return text.encode()
+    try:
+        padded = text + "=" * (-len(text) % 4)
+        return base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest(400, "beacon `data` is neither JSON nor base64-encoded JSON") from None
+
+
+def normalize(raw: Any, app_id: str) -> dict[str, Any]:
+    """A checked copy of the envelope fields of `raw` (unknown top-level fields are dropped); raises BadRequest
+    naming the first field that is wrong."""
+    if not isinstance(raw, dict):
+        raise BadRequest(400, f"an event is a JSON object, got {_json_type(raw)}")
+    event_id = raw.get("event_id")
+    if not isinstance(event_id, str):
+        raise BadRequest(400, "event_id is required: a UUID string made by the sender (the dedup key)", field="event_id")
+    try:
+        event_id = str(uuid.UUID(event_id))
+    except ValueError:
+        raise BadRequest(400, f"event_id {event_id[:60]!r} is not a UUID", field="event_id") from None
+    name = raw.get("event")
+    if not isinstance(name, str) or not name or len(name) > MAX_EVENT_NAME:
+        raise BadRequest(400, f"event must be a non-empty string of at most {MAX_EVENT_NAME} characters", field="event")
+    sent_app = raw.get("app_id")
+    if sent_app is not None and sent_app != app_id:
+        raise BadRequest(403, f"app_id {str(sent_app)[:60]!r} does not match the app key (app {app_id!r})", field="app_id")
+    ts = raw.get("ts")
+    if isinstance(ts, float) and ts == ts and abs(ts) < 1e16:
+        ts = int(ts)
+    if not isinstance(ts, int) or isinstance(ts, bool) or not 0 < ts < 10**14:
+        raise BadRequest(400, "ts must be the client time in epoch milliseconds (a positive integer)", field="ts")
+    ids = raw.get("ids") or {}
+    if not isinstance(ids, dict):
+        raise BadRequest(400, f"ids must be an object of touchpoint ids, got {_json_type(ids)}", field="ids")
+    clean_ids = {}
+    for id_type, value in ids.items():
+        if value is None or value == "":
+            continue
+        if not isinstance(value, (str, int)) or isinstance(value, bool) or len(str(value)) > MAX_ID_CHARS:
+            raise BadRequest(400, f"ids.{id_type[:40]} must be a string of at most {MAX_ID_CHARS} characters", field=f"ids.{id_type[:40]}")
+        clean_ids[id_type] = str(value)
+    session_id = raw.get("session_id") or ""
+    if not isinstance(session_id, str) or len(session_id) > MAX_ID_CHARS:
+        raise BadRequest(400, f"session_id must be a string of at most {MAX_ID_CHARS} characters", field="session_id")
+    context = raw.get("context") or {}
+    if not isinstance(context, dict):
+        raise BadRequest(400, f"context must be an object, got {_json_type(context)}", field="context")
+    props = raw.get("props") or {}
+    if not isinstance(props, dict):
+        raise BadRequest(400, f"props must be an object, got {_json_type(props)}", field="props")
+    return {
+        "event_id": event_id,
+        "event": name,
+        "app_id": app_id,
+        "ts": ts,
+        "ids": clean_ids,
+        "session_id": session_id,
+        "context": dict(context),
+        "props": props,
+    }
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), "number" if isinstance(value, (int, float)) else type(value).__name__
+    )

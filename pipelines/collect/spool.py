@@ -1,0 +1,175 @@
+"""A durable, append-only spool for records Kafka could not take.
+
+Layout: `<dir>/seg-<n>.log` segment files of framed records and `<dir>/position`, the (segment, byte offset)
+up to which records were replayed and acknowledged by Kafka. A record is written and fsync'd before the client
+is answered 202, so an answered event survives a crash of the collector. A torn record at the end of a segment
+(a crash mid-write) was never answered and is skipped by its length/CRC check.
+
+Frame: 4-byte payload length, 4-byte CRC32 of the payload, payload = topic length (2 bytes), topic, key length
+(4 bytes), key, value.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+_FRAME = struct.Struct(">II")
+_TOPIC = struct.Struct(">H")
+_KEY = struct.Struct(">I")
+SEGMENT_BYTES = 16 << 20
+
+
+class SpoolFull(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    key: bytes
+    value: bytes
+
+
+def encode(record: Record) -> bytes:
+    topic = record.topic.encode()
+    payload = b"".join((_TOPIC.pack(len(topic)), topic, _KEY.pack(len(record.key)), record.key, record.value))
+    return _FRAME.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+def decode(payload: bytes) -> Record:
+    (topic_len,) = _TOPIC.unpack_from(payload, 0)
+    topic_end = _TOPIC.size + topic_len
+    (key_len,) = _KEY.unpack_from(payload, topic_end)
+    key_start = topic_end + _KEY.size
+    return Record(payload[_TOPIC.size : topic_end].decode(), payload[key_start : key_start + key_len], payload[key_start + key_len :])
+
+
+class Spool:
+    """Not thread-safe: the collector calls it from one worker thread at a time (see sink.py)."""
+
+    def __init__(self, directory: Path, max_bytes: int, segment_bytes: int = SEGMENT_BYTES):
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self.segment_bytes = segment_bytes
+        directory.mkdir(parents=True, exist_ok=True)
+        self._position_file = directory / "position"
+        self.read_segment, self.read_offset = self._load_position()
+        segments = self._segments()
+        self.write_segment = segments[-1] if segments else max(self.read_segment, 1)
+        self._drop_segments_before(self.read_segment)
+
+    # -- bookkeeping ----------------------------------------------------------------------------------------------
+    def _segment_path(self, number: int) -> Path:
+        return self.directory / f"seg-{number:08d}.log"
+
+    def _segments(self) -> list[int]:
+        return sorted(int(p.stem[4:]) for p in self.directory.glob("seg-*.log"))
+
+    def _load_position(self) -> tuple[int, int]:
+        try:
+            segment, offset = self._position_file.read_text().split()
+            return int(segment), int(offset)
+        except (OSError, ValueError):
+            return 1, 0
+
+    def _save_position(self) -> None:
+        tmp = self._position_file.with_suffix(".tmp")
+        with open(tmp, "w") as handle:
+            handle.write(f"{self.read_segment} {self.read_offset}")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self._position_file)
+
+    def _drop_segments_before(self, number: int) -> None:
+        for segment in self._segments():
+            if segment < number:
+                self._segment_path(segment).unlink(missing_ok=True)
+
+    def pending_bytes(self) -> int:
+        total = 0
+        for segment in self._segments():
+            if segment >= self.read_segment:
+                size = self._segment_path(segment).stat().st_size
+                total += size - (self.read_offset if segment == self.read_segment else 0)
+        return max(total, 0)
+
+    @property
+    def empty(self) -> bool:
+        return self.pending_bytes() == 0
+
+    # -- write ----------------------------------------------------------------------------------------------------
+    def append(self, records: list[Record]) -> None:
+        """Append and fsync; raises SpoolFull (nothing written) when the records would not fit."""
+        data = b"".join(encode(record) for record in records)
+        if self.pending_bytes() + len(data) > self.max_bytes:
+            raise SpoolFull(f"spool {self.directory} holds {self.pending_bytes()} of {self.max_bytes} bytes")
+        path = self._segment_path(self.write_segment)
+        if path.exists() and path.stat().st_size >= self.segment_bytes:
+            self.write_segment += 1
+            path = self._segment_path(self.write_segment)
+        new_file = not path.exists()
+        with open(path, "ab") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if new_file:
+            _fsync_dir(self.directory)
+
+    # -- replay ---------------------------------------------------------------------------------------------------
+    def read(self, max_records: int) -> tuple[list[Record], tuple[int, int]]:
+        """The oldest unreplayed records (up to max_records) and the position just after them; call
+        `commit(position)` once Kafka acknowledged them all."""
+        records: list[Record] = []
+        segment, offset = self.read_segment, self.read_offset
+        while len(records) < max_records:
+            path = self._segment_path(segment)
+            if not path.exists():
+                if segment < self.write_segment:  # a gap left by a removed segment: move on
+                    segment, offset = segment + 1, 0
+                    continue
+                break
+            with open(path, "rb") as handle:
+                handle.seek(offset)
+                while len(records) < max_records:
+                    header = handle.read(_FRAME.size)
+                    if len(header) < _FRAME.size:
+                        break
+                    length, crc = _FRAME.unpack(header)
+                    payload = handle.read(length)
+                    if len(payload) < length or zlib.crc32(payload) != crc:
+                        break  # torn tail of a crashed write: never acknowledged to a client
+                    records.append(decode(payload))
+                    offset += _FRAME.size + length
+            if len(records) < max_records and segment < self.write_segment:
+                segment, offset = segment + 1, 0
+                continue
+            break
+        return records, (segment, offset)
+
+    def commit(self, position: tuple[int, int]) -> None:
+        self.read_segment, self.read_offset = position
+        self._save_position()
+        self._drop_segments_before(self.read_segment)
+        if self.read_segment == self.write_segment and self.read_offset and self.read_offset >= self._size(self.write_segment):
+            # Fully replayed: start a fresh segment so the old one can go.
+            self.write_segment += 1
+            self.read_segment, self.read_offset = self.write_segment, 0
+            self._save_position()
+            self._drop_segments_before(self.read_segment)
+
+    def _size(self, segment: int) -> int:
+        path = self._segment_path(segment)
+        return path.stat().st_size if path.exists() else 0
+
+
+def _fsync_dir(directory: Path) -> None:
+    """A new segment file's directory entry must be durable too, not just its bytes."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

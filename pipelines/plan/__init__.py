@@ -1,0 +1,2 @@
+"""The tracking plan (点位仓库): declared events with typed property schemas, per-app policies, compiled validators,
+its warehouse copy, the quarantine of events that fail it, and tracking-point health."""

@@ -1,0 +1,160 @@
+"""Compiled validators: each declared event becomes a list of small check functions built once per plan
+version, so validating an event on the collector's hot path is a dict lookup plus a few closure calls.
+
+Outcomes, strongest first: `reject` (the client is told, nothing is stored), `quarantine` (kept aside in
+`events.quarantine` with machine-readable reasons, replayable), `accept` (to `events.raw`, with flags for
+undeclared things the policy lets through).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from pipelines.plan.model import AppPlan, EventSpec, PropertySpec
+
+ACCEPT, QUARANTINE, REJECT = "accept", "quarantine", "reject"
+_STRENGTH = {ACCEPT: 0, QUARANTINE: 1, REJECT: 2}
+
+Reason = dict[str, Any]  # {"field": "props.amount", "rule": "type", "detail": "expected number, got string"}
+PropertyCheck = Callable[[Any], Reason | None]
+
+
+@dataclass
+class Verdict:
+    outcome: str = ACCEPT
+    reasons: list[Reason] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    plan_version: int = 0
+
+    def escalate(self, outcome: str, reason: Reason) -> None:
+        if outcome == ACCEPT:
+            self.flags.append(f"{reason['rule']}:{reason['field']}")
+            return
+        self.reasons.append(reason)
+        if _STRENGTH[outcome] > _STRENGTH[self.outcome]:
+            self.outcome = outcome
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+_TYPE_TESTS: dict[str, Callable[[Any], bool]] = {
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "array": lambda v: isinstance(v, list),
+    "object": lambda v: isinstance(v, dict),
+}
+
+
+def _compile_property(spec: PropertySpec) -> list[PropertyCheck]:
+    """The checks for one property, in the order a person would fix them: type first, then value rules."""
+    where = f"props.{spec.name}"
+    is_type = _TYPE_TESTS[spec.type]
+    checks: list[PropertyCheck] = [
+        lambda v: None if is_type(v) else {"field": where, "rule": "type", "detail": f"expected {spec.type}, got {_type_name(v)}"}
+    ]
+    if spec.enum is not None:
+        allowed = set(spec.enum)
+        checks.append(lambda v: None if v in allowed else {"field": where, "rule": "enum", "detail": f"{v!r} is not one of {list(spec.enum)}"})
+    if spec.min is not None:
+        checks.append(lambda v: None if not _numeric(v) or v >= spec.min else {"field": where, "rule": "min", "detail": f"{v} < {spec.min}"})
+    if spec.max is not None:
+        checks.append(lambda v: None if not _numeric(v) or v <= spec.max else {"field": where, "rule": "max", "detail": f"{v} > {spec.max}"})
+    if spec.max_length is not None:
+        checks.append(
+            lambda v: None if not isinstance(v, (str, list)) or len(v) <= spec.max_length
+            else {"field": where, "rule": "max_length", "detail": f"length {len(v)} > {spec.max_length}"}
+        )
+    if spec.pattern is not None:
+        regex = re.compile(spec.pattern)
+        checks.append(
+            lambda v: None if not isinstance(v, str) or regex.fullmatch(v)
+            else {"field": where, "rule": "pattern", "detail": f"does not match {spec.pattern}"}
+        )
+    return checks
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class CompiledEvent:
+    spec: EventSpec
+    checks: dict[str, list[PropertyCheck]]
+    required: tuple[str, ...]
+
+
+class PlanValidator:
+    """Validates envelopes of one app against its plan (already parsed; compile once, call many times)."""
+
+    def __init__(self, plan: AppPlan):
+        self.plan = plan
+        self.events = {
+            name: CompiledEvent(
+                spec=spec,
+                checks={prop.name: _compile_property(prop) for prop in spec.properties},
+                required=tuple(prop.name for prop in spec.properties if prop.required),
+            )
+            for name, spec in plan.events.items()
+        }
+
+    def validate(self, event_name: str, props: dict[str, Any]) -> Verdict:
+        verdict = Verdict(plan_version=self.plan.version)
+        compiled = self.events.get(event_name)
+        if compiled is None:
+            verdict.escalate(
+                self.plan.policy.undeclared_events,
+                {"field": "event", "rule": "undeclared_event", "detail": f"{event_name!r} is not in plan v{self.plan.version}"},
+            )
+            return verdict
+        for name in compiled.required:
+            if props.get(name) is None:
+                verdict.escalate(QUARANTINE, {"field": f"props.{name}", "rule": "required", "detail": "missing"})
+        for name, value in props.items():
+            checks = compiled.checks.get(name)
+            if checks is None:
+                verdict.escalate(
+                    self.plan.policy.undeclared_properties,
+                    {"field": f"props.{name}", "rule": "undeclared_property", "detail": f"{event_name} does not declare it"},
+                )
+                continue
+            if value is None:
+                continue
+            for check in checks:
+                reason = check(value)
+                if reason is not None:
+                    verdict.escalate(QUARANTINE, reason)
+                    break  # later rules assume the type was right
+        return verdict
+
+
+class PlanBook:
+    """Validators for every app with a plan. An app without a plan has nothing to validate against: its events
+    are accepted and flagged `no_plan` so the health report can show them."""
+
+    def __init__(self, plans: dict[str, AppPlan]):
+        self.validators = {app_id: PlanValidator(plan) for app_id, plan in plans.items()}
+
+    def validate(self, app_id: str, event_name: str, props: dict[str, Any]) -> Verdict:
+        validator = self.validators.get(app_id)
+        if validator is None:
+            return Verdict(flags=["no_plan"])
+        return validator.validate(event_name, props)
