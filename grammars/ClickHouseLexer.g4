@@ -1,0 +1,245 @@
+// ClickHouse SQL lexer, written for Trackflow's query-heat extraction (see grammars/README.md).
+// Keywords are case-insensitive. Most keywords may also be used as identifiers (see `identifier` in the parser),
+// because analysts' tables have columns called `date`, `type`, `key`, `value`, `event`, ...
+lexer grammar ClickHouseLexer;
+
+options { caseInsensitive = true; }
+
+// -- keywords (alphabetical) ----------------------------------------------------------------------------------
+ADD: 'ADD';
+AFTER: 'AFTER';
+ALIAS: 'ALIAS';
+ALL: 'ALL';
+ALTER: 'ALTER';
+AND: 'AND';
+ANTI: 'ANTI';
+ANY: 'ANY';
+APPLY: 'APPLY';
+ARRAY: 'ARRAY';
+AS: 'AS';
+ASC: 'ASC' | 'ASCENDING';
+ASOF: 'ASOF';
+AST: 'AST';
+ATTACH: 'ATTACH';
+BETWEEN: 'BETWEEN';
+BOTH: 'BOTH';
+BY: 'BY';
+CASE: 'CASE';
+CAST: 'CAST';
+CHECK: 'CHECK';
+CLEAR: 'CLEAR';
+CLUSTER: 'CLUSTER';
+CODEC: 'CODEC';
+COLLATE: 'COLLATE';
+COLUMN: 'COLUMN';
+COLUMNS: 'COLUMNS';
+COMMENT: 'COMMENT';
+CONSTRAINT: 'CONSTRAINT';
+CREATE: 'CREATE';
+CROSS: 'CROSS';
+CUBE: 'CUBE';
+CURRENT: 'CURRENT';
+DATABASE: 'DATABASE';
+DATABASES: 'DATABASES';
+DATE: 'DATE';
+DAY: 'DAY' | 'DAYS';
+DEDUPLICATE: 'DEDUPLICATE';
+DEFAULT: 'DEFAULT';
+DELETE: 'DELETE';
+DESC: 'DESC' | 'DESCENDING';
+DESCRIBE: 'DESCRIBE';
+DETACH: 'DETACH';
+DICTIONARIES: 'DICTIONARIES';
+DICTIONARY: 'DICTIONARY';
+DISTINCT: 'DISTINCT';
+DROP: 'DROP';
+ELSE: 'ELSE';
+END: 'END';
+ENGINE: 'ENGINE';
+EPHEMERAL: 'EPHEMERAL';
+ESTIMATE: 'ESTIMATE';
+EXCEPT: 'EXCEPT';
+EXCHANGE: 'EXCHANGE';
+EXISTS: 'EXISTS';
+EXPLAIN: 'EXPLAIN';
+EXTRACT: 'EXTRACT';
+FALSE: 'FALSE';
+FETCH: 'FETCH';
+FILL: 'FILL';
+FINAL: 'FINAL';
+FIRST: 'FIRST';
+FOLLOWING: 'FOLLOWING';
+FOR: 'FOR';
+FORMAT: 'FORMAT';
+FREEZE: 'FREEZE';
+FROM: 'FROM';
+FULL: 'FULL';
+FUNCTION: 'FUNCTION';
+GLOBAL: 'GLOBAL';
+GRANULARITY: 'GRANULARITY';
+GROUP: 'GROUP';
+GROUPING: 'GROUPING';
+HAVING: 'HAVING';
+HOUR: 'HOUR' | 'HOURS';
+IF: 'IF';
+ILIKE: 'ILIKE';
+IN: 'IN';
+INDEX: 'INDEX';
+INF: 'INF';
+INNER: 'INNER';
+INSERT: 'INSERT';
+INTERSECT: 'INTERSECT';
+INTERVAL: 'INTERVAL';
+INTO: 'INTO';
+IS: 'IS';
+JOIN: 'JOIN';
+KEY: 'KEY';
+KILL: 'KILL';
+LAST: 'LAST';
+LAYOUT: 'LAYOUT';
+LEADING: 'LEADING';
+LEFT: 'LEFT';
+LIFETIME: 'LIFETIME';
+LIKE: 'LIKE';
+LIMIT: 'LIMIT';
+LIVE: 'LIVE';
+LOCAL: 'LOCAL';
+MATERIALIZE: 'MATERIALIZE';
+MATERIALIZED: 'MATERIALIZED';
+MILLISECOND: 'MILLISECOND' | 'MILLISECONDS';
+MINUTE: 'MINUTE' | 'MINUTES';
+MODIFY: 'MODIFY';
+MONTH: 'MONTH' | 'MONTHS';
+MOVE: 'MOVE';
+NAN: 'NAN';
+NOT: 'NOT';
+NULL: 'NULL';
+NULLS: 'NULLS';
+OFFSET: 'OFFSET';
+ON: 'ON';
+OPTIMIZE: 'OPTIMIZE';
+OR: 'OR';
+ORDER: 'ORDER';
+OUTER: 'OUTER';
+OUTFILE: 'OUTFILE';
+OVER: 'OVER';
+PARTITION: 'PARTITION';
+PASTE: 'PASTE';
+PIPELINE: 'PIPELINE';
+PLAN: 'PLAN';
+POPULATE: 'POPULATE';
+PRECEDING: 'PRECEDING';
+PREWHERE: 'PREWHERE';
+PRIMARY: 'PRIMARY';
+PROCESSLIST: 'PROCESSLIST';
+PROJECTION: 'PROJECTION';
+QUALIFY: 'QUALIFY';
+QUARTER: 'QUARTER' | 'QUARTERS';
+QUERY: 'QUERY';
+RANGE: 'RANGE';
+RECURSIVE: 'RECURSIVE';
+REFRESH: 'REFRESH';
+RENAME: 'RENAME';
+REPLACE: 'REPLACE';
+RIGHT: 'RIGHT';
+ROLLUP: 'ROLLUP';
+ROW: 'ROW';
+ROWS: 'ROWS';
+SAMPLE: 'SAMPLE';
+SECOND: 'SECOND' | 'SECONDS';
+SELECT: 'SELECT';
+SEMI: 'SEMI';
+SET: 'SET';
+SETS: 'SETS';
+SETTINGS: 'SETTINGS';
+SHOW: 'SHOW';
+SOURCE: 'SOURCE';
+STEP: 'STEP';
+SYNC: 'SYNC';
+SYNTAX: 'SYNTAX';
+SYSTEM: 'SYSTEM';
+TABLE: 'TABLE';
+TABLES: 'TABLES';
+TEMPORARY: 'TEMPORARY';
+THEN: 'THEN';
+TIES: 'TIES';
+TIMESTAMP: 'TIMESTAMP';
+TO: 'TO';
+TOP: 'TOP';
+TOTALS: 'TOTALS';
+TRAILING: 'TRAILING';
+TREE: 'TREE';
+TRIM: 'TRIM';
+TRUE: 'TRUE';
+TRUNCATE: 'TRUNCATE';
+TTL: 'TTL';
+UNBOUNDED: 'UNBOUNDED';
+UNION: 'UNION';
+UPDATE: 'UPDATE';
+USE: 'USE';
+USING: 'USING';
+VALUES: 'VALUES';
+VIEW: 'VIEW';
+WEEK: 'WEEK' | 'WEEKS';
+WHEN: 'WHEN';
+WHERE: 'WHERE';
+WINDOW: 'WINDOW';
+WITH: 'WITH';
+YEAR: 'YEAR' | 'YEARS';
+
+// -- literals -------------------------------------------------------------------------------------------------
+HEXADECIMAL_LITERAL: '0X' [0-9A-F]+;
+BINARY_LITERAL: '0B' [01]+;
+FLOATING_LITERAL
+    : DIGITS '.' DIGITS? EXPONENT?
+    | DIGITS EXPONENT
+    ;
+DECIMAL_LITERAL: DIGITS;
+// 'it''s' and 'it\'s' both escape a quote
+STRING_LITERAL: '\'' ( ~['\\] | '\\' . | '\'\'' )* '\'';
+
+// -- identifiers ----------------------------------------------------------------------------------------------
+// Unicode letters are allowed in plain identifiers (ClickHouse accepts them; analysts use them for aliases).
+IDENTIFIER: [\p{L}_] [\p{L}\p{N}_$]*;
+BACKQUOTED_IDENTIFIER: '`' ( ~[`\\] | '\\' . | '``' )* '`';
+QUOTED_IDENTIFIER: '"' ( ~["\\] | '\\' . | '""' )* '"';
+
+// -- punctuation and operators --------------------------------------------------------------------------------
+ARROW: '->';
+ASTERISK: '*';
+CONCAT: '||';
+DOUBLE_COLON: '::';
+COLON: ':';
+COMMA: ',';
+DOT: '.';
+EQ_DOUBLE: '==';
+EQ_SINGLE: '=';
+NULL_SAFE_EQ: '<=>';
+GE: '>=';
+GT: '>';
+LE: '<=';
+LT: '<';
+NOT_EQ: '!=' | '<>';
+LBRACE: '{';
+RBRACE: '}';
+LBRACKET: '[';
+RBRACKET: ']';
+LPAREN: '(';
+RPAREN: ')';
+MINUS: '-';
+PLUS: '+';
+PERCENT: '%';
+SLASH: '/';
+QUESTION: '?';
+SEMICOLON: ';';
+
+// -- skipped --------------------------------------------------------------------------------------------------
+MULTI_LINE_COMMENT: '/*' .*? '*/' -> skip;
+SINGLE_LINE_COMMENT: ('--' | '#') ~[\r\n]* -> skip;
+WHITESPACE: [ \t\r\n\f\u000B\u00A0\u2000-\u200B\u3000]+ -> skip;
+
+// Anything else is one token the parser rejects, so errors point at it instead of the lexer printing to stderr.
+UNEXPECTED_CHARACTER: .;
+
+fragment DIGITS: [0-9] ( '_'? [0-9] )*;
+fragment EXPONENT: 'E' [+-]? [0-9]+;
