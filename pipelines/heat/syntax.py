@@ -210,3 +210,36 @@ class OtherStatement:
 
 
 Statement = Union[QueryStatement, InsertStatement, CreateStatement, ExplainStatement, OtherStatement]
+
+
+# -- nodes the `qualify` pass puts in place of names ----------------------------------------------------------
+@dataclass(frozen=True)
+class QualifiedColumn:
+    table: str  # "db.table"
+    column: str
+
+    def __str__(self) -> str:
+        return f"{self.table}.{self.column}"
+
+
+@dataclass(frozen=True)
+class BoundColumn:
+    """A column reference resolved to the base-table columns it reads: one for a table column, several when it
+    names a subquery/CTE output computed from several columns (`through_derived`)."""
+
+    parts: tuple[str, ...]
+    columns: tuple[QualifiedColumn, ...]
+    through_derived: bool = False
+
+
+@dataclass(frozen=True)
+class UnboundColumn:
+    """A name the qualify pass could not resolve; it is reported in `unresolved`, never dropped."""
+
+    parts: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class LambdaVariable:
+    name: str
