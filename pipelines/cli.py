@@ -166,6 +166,10 @@ def demo_run(events: int = typer.Option(10_000, help="how many sample events to 
 
 
 # -- capability sub-commands (each capability owns a typer app in its own `cli` module) ------------------------
+from pipelines.heat.cli import app as heat_app  # noqa: E402
+
+app.add_typer(heat_app, name="heat")
+
 from pipelines.collect.cli import collector_app  # noqa: E402  (typer apps only: their commands import lazily)
 
 app.add_typer(collector_app, name="collector")
