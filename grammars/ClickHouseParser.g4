@@ -179,7 +179,7 @@ windowSpec: identifier? (PARTITION BY exprList)? (ORDER BY orderItem (COMMA orde
 windowFrame: (ROWS | RANGE) (BETWEEN frameBound AND frameBound | frameBound);
 frameBound: UNBOUNDED (PRECEDING | FOLLOWING) | CURRENT ROW | expr (PRECEDING | FOLLOWING);
 
-parameterSlot: LBRACE identifier COLON columnType RBRACE;
+parameterSlot: LBRACE anyName COLON columnType RBRACE;
 
 intervalUnit: MILLISECOND | SECOND | MINUTE | HOUR | DAY | WEEK | MONTH | QUARTER | YEAR;
 
@@ -312,7 +312,9 @@ simpleStatement
 // -- names ----------------------------------------------------------------------------------------------------
 qualifiedName: identifier (DOT identifier)*;
 identifierList: identifier (COMMA identifier)*;
-alias: AS identifier | IDENTIFIER | BACKQUOTED_IDENTIFIER | QUOTED_IDENTIFIER;
+alias: AS anyName | IDENTIFIER | BACKQUOTED_IDENTIFIER | QUOTED_IDENTIFIER;
+// After AS or inside {name:Type} nothing else can follow, so even reserved words are names there.
+anyName: identifier | SELECT | FROM | WHERE | PREWHERE | HAVING | QUALIFY | UNION | EXCEPT | INTERSECT | JOIN | SETTINGS | FORMAT | WINDOW;
 
 // Keywords that may name a column, table, function or alias after AS. Clause keywords (SELECT, FROM, WHERE,
 // PREWHERE, HAVING, QUALIFY, UNION, EXCEPT, INTERSECT, JOIN, SETTINGS, FORMAT, WINDOW) are reserved: a table

@@ -804,6 +804,11 @@ class ClickHouseParserVisitor(ParseTreeVisitor):
         return self.visitChildren(ctx)
 
 
+    # Visit a parse tree produced by ClickHouseParser#anyName.
+    def visitAnyName(self, ctx:ClickHouseParser.AnyNameContext):
+        return self.visitChildren(ctx)
+
+
     # Visit a parse tree produced by ClickHouseParser#identifier.
     def visitIdentifier(self, ctx:ClickHouseParser.IdentifierContext):
         return self.visitChildren(ctx)

@@ -223,8 +223,8 @@ class SyntaxBuilder:
 
     @staticmethod
     def alias_name(ctx: P.AliasContext) -> str:
-        if ctx.identifier():
-            return name_of(ctx.identifier())
+        if ctx.anyName():
+            return name_of(ctx.anyName())
         text = ctx.getText()
         return unquote(text) if text[0] in "`\"" else text
 
@@ -493,4 +493,4 @@ class SyntaxBuilder:
         return Literal({"NULL": None, "TRUE": True, "FALSE": False}[upper], text)
 
     def parameter(self, ctx: P.ParameterSlotContext) -> Parameter:
-        return Parameter(name_of(ctx.identifier()), ctx.columnType().getText())
+        return Parameter(name_of(ctx.anyName()), ctx.columnType().getText())

@@ -201,6 +201,8 @@ class Qualifier:
         if isinstance(node, s.ColumnRef):
             return self.column(node, scope, lambda_names, expanding)
         if isinstance(node, s.Call):
+            if node.name.lower() == "count" and any(isinstance(a, s.Star) for a in node.arguments):
+                node = replace(node, arguments=())  # count(*) reads no column, unlike f(*)
             window = self.window(node.window, scope) if node.window is not None else None
             if node.window is not None and node.window.name and not node.window.partition_by and not node.window.order_by:
                 window = node.window  # a named window; its definition is qualified with the WINDOW clause
