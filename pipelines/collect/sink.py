@@ -45,22 +45,25 @@ class Sink:
         self._on_state = on_state
         self.spool = spool
         self._producer: KafkaProducer | None = None
-        # One thread owns the spool files and the blocking producer calls that may wait on metadata.
+        # One thread owns the spool files; another the producer's set-up and tear-down, which can block for
+        # seconds on an unreachable broker and must not hold up spooling.
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
+        self._kafka_io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-connect")
         self._spool_lock = asyncio.Lock()
-        self.kafka_up = spool.empty  # leftovers from a previous run are replayed before anything new
+        self.kafka_up = False  # until connected; leftovers from a previous run are replayed before anything new
         self._replay_task: asyncio.Task | None = None
         self._stopping = False
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(self._io, self._open_producer)
-        except Exception as exc:  # the collector starts even when Kafka does not answer yet
-            log.warning("Kafka not reachable at start (%s); spooling until it is", exc)
-            self._set_state(False)
+    async def start(self, wait_s: float = 3.0) -> None:
+        """Connect in the background; wait a little so the first requests usually go straight to Kafka, but
+        never block start-up on an unreachable broker (events are spooled meanwhile)."""
         self._replay_task = asyncio.create_task(self._replay_loop())
+        deadline = time.monotonic() + wait_s
+        while not self.kafka_up and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        if not self.kafka_up:
+            log.warning("Kafka not reachable at start; spooling until it is")
 
     async def stop(self) -> None:
         self._stopping = True
@@ -72,8 +75,9 @@ class Sink:
                 pass
         if self._producer is not None:
             producer, self._producer = self._producer, None
-            await asyncio.get_running_loop().run_in_executor(self._io, lambda: producer.close(timeout=5))
+            await asyncio.get_running_loop().run_in_executor(self._kafka_io, lambda: producer.close(timeout=5))
         self._io.shutdown(wait=True)
+        self._kafka_io.shutdown(wait=False, cancel_futures=True)
 
     def _open_producer(self) -> None:
         if self._producer is None:
@@ -89,7 +93,7 @@ class Sink:
                 log.debug("closing failed producer", exc_info=True)
 
     def _set_state(self, up: bool) -> None:
-        if up != self.kafka_up:
+        if up != self.kafka_up:  # log transitions only; the gauge is set every time
             log.warning("Kafka %s", "is back: direct delivery" if up else "unreachable: spooling to disk")
         self.kafka_up = up
         self._on_state(up)
@@ -158,13 +162,13 @@ class Sink:
                 raise
             except Exception as exc:
                 log.info("replay attempt failed (%s: %s); retrying", exc.__class__.__name__, exc)
-                await asyncio.get_running_loop().run_in_executor(self._io, self._drop_producer)
+                await asyncio.get_running_loop().run_in_executor(self._kafka_io, self._drop_producer)
                 await asyncio.sleep(PROBE_INTERVAL_S)
 
     async def _replay_once(self) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._io, self._drop_producer)
-        await loop.run_in_executor(self._io, self._open_producer)
+        await loop.run_in_executor(self._kafka_io, self._drop_producer)
+        await loop.run_in_executor(self._kafka_io, self._open_producer)
         started, replayed = time.monotonic(), 0
         while True:
             records, position = await loop.run_in_executor(self._io, self.spool.read, REPLAY_CHUNK)

@@ -1,0 +1,183 @@
+"""Fixtures for the collector tests: the session collector's URL, a tap that reads everything on events.raw and
+events.quarantine (counting copies per event_id), event factories, and private broker/collector processes for
+the outage tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from pipelines import messaging
+from pipelines.stack.components import COLLECTOR, broker_command, http_ok, kafka_ok
+from pipelines.stack.manager import free_port
+
+APP_KEY = "demo-shop-key"
+APP_ID = "demo-shop"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def make_event(event: str = "click", device: str | None = None, **props) -> dict:
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event": event,
+        "ts": int(time.time() * 1000),
+        "ids": {"device_id": device or f"dev-{uuid.uuid4().hex[:8]}"},
+        "session_id": f"s-{uuid.uuid4().hex[:8]}",
+        "context": {"platform": "web", "url": "https://shop.example/"},
+        "props": props,
+    }
+
+
+class KafkaTap:
+    """Reads events.raw and events.quarantine from the beginning in a background thread. Raw messages may hold
+    one envelope or an array of them (docs/collector.md); both are split into envelopes and counted by event_id."""
+
+    def __init__(self, bootstrap: str):
+        self.raw: dict[str, list[dict]] = defaultdict(list)
+        self.quarantine: dict[str, list[dict]] = defaultdict(list)
+        self.raw_messages: list[tuple[bytes, bytes]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=200)
+        partitions = []
+        for topic in (messaging.RAW, messaging.QUARANTINE):
+            deadline = time.monotonic() + 10
+            while not (found := self._consumer.partitions_for_topic(topic)) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            partitions += [TopicPartition(topic, p) for p in found or ()]
+        self._consumer.assign(partitions)
+        self._consumer.seek_to_beginning(*partitions)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            batches = self._consumer.poll(timeout_ms=200)
+            with self._lock:
+                for partition, messages in batches.items():
+                    for message in messages:
+                        value = orjson.loads(message.value)
+                        if partition.topic == messaging.RAW:
+                            self.raw_messages.append((message.key, message.value))
+                            for envelope in value if isinstance(value, list) else [value]:
+                                self.raw[envelope["event_id"]].append(envelope)
+                        else:
+                            self.quarantine[value["envelope"]["event_id"]].append(value)
+
+    def wait(self, event_ids, topic: str = "raw", timeout: float = 20.0) -> dict[str, list[dict]]:
+        """Wait until every id has arrived on the topic; then a short grace period to catch doubles."""
+        store = self.raw if topic == "raw" else self.quarantine
+        wanted = set(event_ids)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if wanted <= store.keys():
+                    break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        with self._lock:
+            missing = wanted - store.keys()
+            assert not missing, f"{len(missing)} of {len(wanted)} events never reached {topic}: {sorted(missing)[:3]}"
+            return {event_id: list(store[event_id]) for event_id in wanted}
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._consumer.close()
+
+
+@pytest.fixture(scope="session")
+def collector_url(stack) -> str:
+    return stack.url(COLLECTOR)
+
+
+@pytest.fixture(scope="session")
+def http(collector_url):
+    with httpx.Client(base_url=collector_url, headers={"X-App-Key": APP_KEY}, timeout=20) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def tap(stack, stack_settings):
+    reader = KafkaTap(messaging.bootstrap_servers(stack_settings))
+    yield reader
+    reader.close()
+
+
+# -- private processes for the outage tests ---------------------------------------------------------------------
+class Broker:
+    """An embedded broker on a fixed port that can be stopped and started again (it comes back empty: the
+    embedded broker keeps topics in memory only)."""
+
+    def __init__(self, settings, port: int, log: Path):
+        self.settings, self.port, self.log = settings, port, log
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(broker_command(self.settings, self.port), stdout=log, stderr=subprocess.STDOUT)
+        wait_until(lambda: kafka_ok(self.port), 20, "broker did not start")
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+def wait_until(condition, timeout: float, message: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(message)
+        time.sleep(0.05)
+
+
+def start_collector(data_dir: Path, bootstrap: str, **settings: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        {
+            "TRACKFLOW_DATA_DIR": str(data_dir),
+            "TRACKFLOW_KAFKA_BOOTSTRAP": bootstrap,
+            "TRACKFLOW_CONFIG": str(data_dir / "absent.toml"),
+            "TRACKFLOW_PLAN_DIR": str(ROOT / "plans"),
+            **{f"TRACKFLOW_{name.upper()}": value for name, value in settings.items()},
+        }
+    )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = open(data_dir / "collector.log", "ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.collect.server", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env
+    )
+    try:
+        wait_until(lambda: http_ok("/healthz")(port) or process.poll() is not None, 30, "collector did not start")
+    except AssertionError:
+        process.kill()
+        raise
+    assert process.poll() is None, (data_dir / "collector.log").read_text()[-2000:]
+    return process, f"http://127.0.0.1:{port}"
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
