@@ -1,0 +1,71 @@
+"""Distribution analysis: how many times each person did an event in the range (or the sum of a numeric
+property over their events), bucketed. Only persons who did the event at least once are counted."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from pipelines.analysis.filters import QUANTILE_LEVELS, all_of, histogram_sql, numeric_expr, quantiles_sql, scope_conditions, selector_condition
+from pipelines.analysis.interval import ascending_edges
+from pipelines.analysis.request import EventSelector, Name, QueryScope
+from pipelines.analysis.schema import PERSON, TABLE
+from pipelines.analysis.shaping import Rows, clean, histogram_view, table
+from pipelines.analysis.sqlparams import BuiltQuery, SqlParams
+
+DEFAULT_EDGES = [1, 2, 3, 4, 5, 10, 20, 50, 100]
+
+
+class DistributionQuery(QueryScope):
+    model: Literal["distribution"] = "distribution"
+    event: EventSelector
+    measure: Literal["count", "sum"] = "count"
+    property: Name | None = Field(None, description="numeric property summed per person when measure is sum")
+    bucket_edges: list[float] = Field(default_factory=lambda: list(DEFAULT_EDGES), min_length=1, max_length=100)
+
+    _edges = field_validator("bucket_edges")(ascending_edges)
+
+    @model_validator(mode="after")
+    def _property_for_sum(self) -> "DistributionQuery":
+        if (self.measure == "sum") != (self.property is not None):
+            raise ValueError("property: give a numeric property exactly when measure is 'sum'")
+        return self
+
+
+def build(request: DistributionQuery) -> dict[str, BuiltQuery]:
+    params = SqlParams()
+    where = all_of([*scope_conditions(request, params, [request.event.event]), selector_condition(request.event, params)])
+    value = "count()" if request.measure == "count" else f"sum({numeric_expr(request.property, params)})"
+    edges = params.add("bucket_edges", [float(e) for e in request.bucket_edges], "Array(Float64)")
+    sql = f"""
+WITH per_person AS (
+    SELECT {PERSON} AS person, toFloat64(ifNull({value}, 0)) AS value
+    FROM {TABLE}
+    WHERE {where}
+    GROUP BY person
+)
+SELECT
+    count() AS persons,
+    avg(value) AS mean,
+    {quantiles_sql('value')} AS quantiles,
+    {histogram_sql('value', edges)} AS histogram
+FROM per_person"""
+    return {"distribution": params.query(sql)}
+
+
+def shape(request: DistributionQuery, results: dict[str, Rows]) -> dict:
+    record = results["distribution"].dicts()[0]
+    persons = int(record["persons"])
+    quantiles = clean(list(record["quantiles"])) if persons else [None] * len(QUANTILE_LEVELS)
+    buckets = histogram_view(request.bucket_edges, record["histogram"])
+    below = persons - sum(b["count"] for b in buckets)  # persons whose value is under the first edge
+    response = {
+        "persons": persons,
+        "mean": clean(record["mean"]) if persons else None,
+        **{f"p{round(level * 100)}": q for level, q in zip(QUANTILE_LEVELS, quantiles)},
+        "buckets": buckets,
+        "below_first_edge": below,
+    }
+    rows = [[b["from"], b["to"], b["count"]] for b in buckets]
+    return {**response, **table(["from", "to", "persons"], rows)}

@@ -1,0 +1,114 @@
+"""Property expressions and filters, and the WHERE conditions every model starts from (app, time, events,
+global filters, sampling). The one filter builder all models share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pipelines.analysis.request import EventSelector, PropertyFilter, QueryScope
+from pipelines.analysis.schema import COLUMN_PROPERTIES, MATERIALIZED_PROPERTIES, PERSON
+from pipelines.analysis.sqlparams import SqlParams
+from pipelines.analysis.timerange import TimeRange
+
+SAMPLE_SCALE = 10_000  # sampling resolution: 1/10,000 of the persons
+
+
+def property_expr(name: str, params: SqlParams) -> str:
+    """The String value of a property: its column, its materialized column, or the props map entry (the key is
+    a parameter, so even a hostile name cannot change the SQL)."""
+    if name in COLUMN_PROPERTIES:
+        return name
+    if name in MATERIALIZED_PROPERTIES:
+        return MATERIALIZED_PROPERTIES[name]
+    return f"props[{params.add('prop', name, 'String')}]"
+
+
+def numeric_expr(name: str, params: SqlParams) -> str:
+    """The property as a number; NULL when absent or not numeric, so aggregates skip it."""
+    return f"toFloat64OrNull({property_expr(name, params)})"
+
+
+def _is_set(name: str, params: SqlParams) -> str:
+    if name in COLUMN_PROPERTIES:
+        return f"{name} != ''"
+    return f"mapContains(props, {params.add('prop', name, 'String')})"
+
+
+def filter_condition(item: PropertyFilter, params: SqlParams) -> str:
+    op, value = item.op, item.value
+    if op == "is_set":
+        return _is_set(item.property, params)
+    if op == "is_not_set":
+        return f"NOT ({_is_set(item.property, params)})"
+    if op in (">", "<"):
+        return f"{numeric_expr(item.property, params)} {op} {params.add('value', value, 'Float64')}"
+    if op == "between":
+        low, high = (params.add("value", v, "Float64") for v in value)
+        return f"{numeric_expr(item.property, params)} BETWEEN {low} AND {high}"
+    prop = property_expr(item.property, params)
+    if op in ("=", "!="):
+        return f"{prop} {op} {params.add('value', _text(value), 'String')}"
+    if op in ("in", "not_in"):
+        values = params.add("values", [_text(v) for v in value], "Array(String)")
+        return f"{prop} {'IN' if op == 'in' else 'NOT IN'} {values}"
+    if op == "contains":
+        return f"position({prop}, {params.add('value', _text(value), 'String')}) > 0"
+    if op == "regex":
+        return f"match({prop}, {params.add('pattern', _text(value), 'String')})"
+    raise ValueError(f"unsupported filter op {op!r}")  # unreachable: the request model lists the ops
+
+
+def _text(value) -> str:
+    # Properties are stored as text (pipelines/envelope.py): booleans as true/false, numbers as Python prints them.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def all_of(conditions: Iterable[str]) -> str:
+    parts = [c for c in conditions if c]
+    if not parts:
+        return "1"
+    return " AND ".join(f"({c})" if " OR " in c else c for c in parts)
+
+
+def selector_condition(selector: EventSelector, params: SqlParams, hint: str = "event") -> str:
+    """Matches one event selector: its event name and its own filters."""
+    event = f"event = {params.add(hint, selector.event, 'String')}"
+    return all_of([event, *(filter_condition(f, params) for f in selector.filters)])
+
+
+def scope_conditions(
+    scope: QueryScope, params: SqlParams, events: Iterable[str], time_range: TimeRange | None = None
+) -> list[str]:
+    """WHERE conditions for the request's app, time range, the events a model reads, global filters and sampling.
+    Listing the events lets the sort key (app_id, event, date, ...) skip everything else."""
+    conditions = [
+        f"app_id = {params.add('app_id', scope.app_id, 'String')}",
+        (time_range or TimeRange.of(scope)).condition(params),
+        f"event IN {params.add('events', sorted(set(events)), 'Array(String)')}",
+    ]
+    conditions += [filter_condition(f, params) for f in scope.filters]
+    if scope.sample is not None and scope.sample < 1:
+        rate = params.add("sample_per_10k", round(scope.sample * SAMPLE_SCALE), "UInt32")
+        conditions.append(f"cityHash64({PERSON}) % {SAMPLE_SCALE} < {rate}")
+    return conditions
+
+
+def histogram_sql(value: str, edges_placeholder: str, only_if: str | None = None) -> str:
+    """Per-bucket counts of `value` for buckets [edge_i, edge_i+1) and a last open bucket [edge_n, inf),
+    counting only rows where `only_if` holds."""
+    edges = edges_placeholder
+    condition = f"{only_if} AND " if only_if else ""
+    return (
+        f"sumForEach(arrayMap(i -> toUInt64({condition}{value} >= {edges}[i] AND "
+        f"(i = length({edges}) OR {value} < {edges}[i + 1])), arrayEnumerate({edges})))"
+    )
+
+
+QUANTILE_LEVELS = (0.1, 0.25, 0.5, 0.75, 0.9)
+
+
+def quantiles_sql(arguments: str, levels: Iterable[float] = QUANTILE_LEVELS, combinator: str = "") -> str:
+    """Exact, linearly interpolated quantiles (numpy/pandas' default definition); `combinator` is e.g. If/ForEach."""
+    return f"quantilesExactInclusive{combinator}({', '.join(str(level) for level in levels)})({arguments})"

@@ -1,0 +1,88 @@
+"""Request pieces every model shares: names, property filters, event selectors and the query scope
+(app, time range, timezone, global filters, sampling). Validation errors name the offending field."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal, Union
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from pipelines.analysis.schema import NAME_PATTERN
+
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+Scalar = Union[str, float, int, bool]
+
+FILTER_OPS = ("=", "!=", "in", "not_in", "contains", "regex", ">", "<", "between", "is_set", "is_not_set")
+# How many values each operator takes: one, a list, a [low, high] pair, or none.
+_VALUE_SHAPE = {
+    "=": "one", "!=": "one", "contains": "one", "regex": "one", ">": "number", "<": "number",
+    "in": "list", "not_in": "list", "between": "pair", "is_set": "none", "is_not_set": "none",
+}  # fmt: skip
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PropertyFilter(Strict):
+    """`property op value`, e.g. {"property": "price", "op": ">", "value": 100}."""
+
+    property: Name
+    op: Literal["=", "!=", "in", "not_in", "contains", "regex", ">", "<", "between", "is_set", "is_not_set"]
+    value: Scalar | list[Scalar] | None = None
+
+    @model_validator(mode="after")
+    def _value_fits_op(self) -> "PropertyFilter":
+        shape, value = _VALUE_SHAPE[self.op], self.value
+        if shape == "none" and value is not None:
+            raise ValueError(f"op {self.op!r} takes no value")
+        if shape == "one" and (value is None or isinstance(value, list)):
+            raise ValueError(f"op {self.op!r} takes one value")
+        if shape == "number" and (isinstance(value, (bool, list)) or not isinstance(value, (int, float))):
+            raise ValueError(f"op {self.op!r} takes a number")
+        if shape == "list" and not (isinstance(value, list) and value):
+            raise ValueError(f"op {self.op!r} takes a non-empty list")
+        if shape == "pair" and not (
+            isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        ):
+            raise ValueError(f"op {self.op!r} takes [low, high] numbers")
+        return self
+
+
+class EventSelector(Strict):
+    """An event name with filters on that event's properties."""
+
+    event: Name
+    filters: list[PropertyFilter] = Field(default_factory=list, max_length=20)
+
+
+class QueryScope(Strict):
+    """Fields common to every model. `date_from`/`date_to` are dates (whole days, `date_to` inclusive) or
+    datetimes (`date_to` exclusive), read in `timezone`."""
+
+    app_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    date_from: dt.datetime | dt.date
+    date_to: dt.datetime | dt.date
+    timezone: str = "UTC"
+    filters: list[PropertyFilter] = Field(default_factory=list, max_length=20, description="applied to every event")
+    sample: float | None = Field(None, gt=0, le=1, description="fraction of persons to read (consistent per person)")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _ordered_range(self) -> "QueryScope":
+        from pipelines.analysis.timerange import TimeRange
+
+        time_range = TimeRange.of(self)
+        if time_range.end_ms <= time_range.start_ms:
+            raise ValueError("date_to must be after date_from")
+        return self

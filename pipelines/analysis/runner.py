@@ -1,0 +1,80 @@
+"""Validate a request, build its SQL, run it through the warehouse client (so query heat sees every query), and
+shape the response. Caching and HTTP live outside (api.py); the models only build and shape."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any, Union
+
+from pydantic import Field, TypeAdapter
+
+from pipelines.analysis import distribution, event, funnel, interval, retention
+from pipelines.analysis.shaping import Rows
+from pipelines.analysis.sqlparams import BuiltQuery
+
+MODELS = {
+    "event": event,
+    "funnel": funnel,
+    "retention": retention,
+    "interval": interval,
+    "distribution": distribution,
+}
+
+AnalysisRequest = Annotated[
+    Union[event.EventQuery, funnel.FunnelQuery, retention.RetentionQuery, interval.IntervalQuery, distribution.DistributionQuery],
+    Field(discriminator="model"),
+]
+_REQUEST = TypeAdapter(AnalysisRequest)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-query guards, passed to the warehouse as ClickHouse settings."""
+
+    timeout_s: float = 30.0
+    max_result_rows: int = 100_000
+
+
+class QueryTimeout(RuntimeError):
+    pass
+
+
+def parse_request(payload: dict[str, Any] | Any):
+    """A validated request object (raises pydantic.ValidationError naming the offending field)."""
+    if isinstance(payload, (event.EventQuery, funnel.FunnelQuery, retention.RetentionQuery, interval.IntervalQuery, distribution.DistributionQuery)):
+        return payload
+    return _REQUEST.validate_python(payload)
+
+
+def request_schema() -> dict[str, Any]:
+    return _REQUEST.json_schema()
+
+
+def build_queries(request) -> dict[str, BuiltQuery]:
+    return MODELS[request.model].build(request)
+
+
+def _settings(limits: Limits) -> dict[str, Any]:
+    return {
+        "max_execution_time": limits.timeout_s,
+        "max_result_rows": limits.max_result_rows,
+        "result_overflow_mode": "throw",
+    }
+
+
+def run_query(payload, warehouse, limits: Limits = Limits()) -> dict[str, Any]:
+    """Run one analysis request on `warehouse` (use the read-only `analyst` role) and return the response."""
+    request = parse_request(payload)
+    started = time.perf_counter()
+    results = {}
+    for name, query in build_queries(request).items():
+        try:
+            result = warehouse.query(query.sql, query.parameters, settings=_settings(limits))
+        except Exception as exc:
+            if "TIMEOUT_EXCEEDED" in str(exc) or "Timeout exceeded" in str(exc):
+                raise QueryTimeout(f"query exceeded the {limits.timeout_s:g}s limit") from None
+            raise
+        results[name] = Rows(list(result.column_names), list(result.result_rows))
+    response = MODELS[request.model].shape(request, results)
+    return {"model": request.model, **response, "query_ms": round((time.perf_counter() - started) * 1000, 1)}

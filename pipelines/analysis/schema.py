@@ -1,0 +1,32 @@
+"""What the analysis models may reference in the warehouse: the table, typed envelope columns, materialized hot
+properties, and the person identity. Identifiers in generated SQL come only from here."""
+
+from __future__ import annotations
+
+import re
+
+TABLE = "events"
+
+# Envelope fields stored as their own columns; a filter or group-by on these names reads the column directly.
+COLUMN_PROPERTIES = frozenset(
+    {
+        "event", "platform", "url", "referrer", "title", "os", "browser", "device_type", "app_version", "lib",
+        "lib_version", "screen", "viewport", "session_id", "collector_id", "layer", "person_id", "oneid",
+    }
+)  # fmt: skip
+
+# Hot properties materialized in sql/migrations/0001_events.sql: same values as props[name], one narrow column.
+MATERIALIZED_PROPERTIES = {"product_id": "p_product_id", "category": "p_category"}
+
+# The person an event belongs to: the OneID once identity resolution has linked the touchpoints, else the
+# primary touchpoint id the envelope mapping chose (pipelines/envelope.py).
+PERSON = "if(oneid != '', oneid, person_id)"
+
+# Property and event names: letters, digits and a few separators. They are also bound as parameters, so this
+# check is about clear errors for junk, not about safety.
+NAME_PATTERN = r"^[A-Za-z_$][A-Za-z0-9_$.:\-]{0,99}$"
+_NAME = re.compile(NAME_PATTERN)
+
+
+def is_valid_name(name: str) -> bool:
+    return bool(_NAME.match(name))
