@@ -80,6 +80,19 @@ class Settings(BaseSettings):
 
     # Flink
     flink_jars_dir: Path = Field(Path("jars"), description="Folder with the Kafka connector and codec jars.")
+    # Streaming jobs (jobs/, pipelines/streaming, pipelines/flinkrun)
+    flink_parallelism: int = Field(1, description="Parallelism of the streaming jobs.")
+    flink_rest_port: int = Field(8081, description="REST port of the local MiniCluster the jobs run on (0: pick a free port).")
+    flink_jobmanager: str = Field("", description="host:port of a Flink session cluster for `trackflow jobs submit|list|stop`.")
+    flink_checkpoint_interval_ms: int = Field(5000, description="Checkpoint interval of the streaming jobs.")
+    dwd_batch_rows: int = Field(10_000, description="Rows per warehouse insert of the dwd job (flush when reached).")
+    dwd_batch_max_delay_ms: int = Field(1000, description="Longest a row waits in the dwd buffer before its insert.")
+    dwd_dedup_ttl_s: int = Field(86_400, description="How long the dwd job remembers an event_id to drop re-sends.")
+    dwd_write_shards: int = Field(4, description="Write buffers per layer (keys of the batching state); >= parallelism.")
+    clock_skew_tolerance_ms: int = Field(
+        60_000, description="Client/server clock differences below this are left alone; above, ts is corrected."
+    )
+    metrics_flush_ms: int = Field(10_000, description="How often the metrics job writes its per-minute counts.")
 
     @classmethod
     def settings_customise_sources(
