@@ -47,7 +47,9 @@ def _metric_sql(metric: Metric, index: int, params: SqlParams) -> str:
         return f"uniqExactIf({PERSON}, {matches})"
     if metric.math == "per_person_avg":
         return f"countIf({matches}) / nullIf(uniqExactIf({PERSON}, {matches}), 0)"
-    return f"{metric.math}If({numeric_expr(metric.property, params)}, {matches})"
+    aggregate = f"{metric.math}If({numeric_expr(metric.property, params)}, {matches})"
+    # A sum over no events is 0; avg/min/max over none stay NULL (there is no value to report).
+    return f"ifNull({aggregate}, 0)" if metric.math == "sum" else aggregate
 
 
 def _series_query(request: EventQuery, time_range: TimeRange) -> BuiltQuery:
