@@ -172,7 +172,11 @@ app.add_typer(heat_app, name="heat")
 
 from pipelines.collect.cli import collector_app  # noqa: E402  (typer apps only: their commands import lazily)
 
+from pipelines.plan.cli import plan_app, quarantine_app  # noqa: E402
+
 app.add_typer(collector_app, name="collector")
+app.add_typer(plan_app, name="plan")
+app.add_typer(quarantine_app, name="quarantine")
 
 
 def main() -> None:

@@ -1,0 +1,142 @@
+"""Quarantined events: loading them from the `events.quarantine` topic into the `quarantine` table, listing them,
+and replaying those the current plan now accepts into `events.raw`.
+
+Replay is exactly once from this tool's side: a row is marked `replayed` only after Kafka acknowledged its
+event, and replayed rows are never sent again. If the process dies between the acknowledgement and the mark,
+the next replay sends the event again with the same event_id, which the detail layer collapses (dedup on
+event_id), so the warehouse still holds it once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+from pipelines import messaging
+from pipelines.config import Settings
+from pipelines.envelope import primary_id
+from pipelines.plan.validate import ACCEPT, PlanBook
+from pipelines.warehouse.client import Warehouse
+
+COLUMNS = (
+    "event_id", "app_id", "event", "quarantined_at", "plan_version", "reasons", "reason_keys", "envelope",
+    "topic_offset", "status", "replayed_at",
+)  # fmt: skip
+IDLE_POLL_MS = 500
+CONNECT_WAIT_S = 10.0
+
+
+def _millis(value: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(value / 1000, tz=dt.timezone.utc)
+
+
+def load_from_topic(settings: Settings, warehouse: Warehouse, max_records: int = 1_000_000) -> int:
+    """Copy new `events.quarantine` messages into the table; resumes after the highest offset already loaded.
+    Stops when the topic has nothing more (not trusting end offsets, which the embedded broker reports wrong)."""
+    start = warehouse.scalar("SELECT if(count() = 0, 0, max(topic_offset) + 1) FROM quarantine") or 0
+    partition = TopicPartition(messaging.QUARANTINE, 0)
+    consumer = KafkaConsumer(bootstrap_servers=messaging.bootstrap_servers(settings), enable_auto_commit=False, client_id="trackflow-quarantine")
+    try:
+        consumer.assign([partition])
+        consumer.seek(partition, int(start))
+        # End offsets are only a hint here (the embedded broker may understate them): poll until reaching it and
+        # then until a poll comes back empty; the first polls may be empty while the consumer connects.
+        hint = consumer.end_offsets([partition]).get(partition, 0)
+        deadline = time.monotonic() + CONNECT_WAIT_S
+        rows: list[list[Any]] = []
+        while len(rows) < max_records:
+            batch = consumer.poll(timeout_ms=IDLE_POLL_MS).get(partition, [])
+            if not batch:
+                if consumer.position(partition) >= hint or time.monotonic() > deadline:
+                    break
+                continue
+            for message in batch:
+                held = json.loads(message.value)
+                envelope = held["envelope"]
+                reasons = held.get("reasons", [])
+                rows.append([
+                    uuid.UUID(envelope["event_id"]), envelope["app_id"], envelope["event"], _millis(held.get("quarantined_at", envelope["ts"])),
+                    held.get("plan_version", 0), json.dumps(reasons), [f"{r['field']}:{r['rule']}" for r in reasons],
+                    json.dumps(envelope), message.offset, "quarantined", None,
+                ])  # fmt: skip
+    finally:
+        consumer.close()
+    if rows:
+        warehouse.insert("quarantine", rows, COLUMNS, settings={"insert_deduplication_token": f"quarantine-{start}-{len(rows)}"})
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class Held:
+    event_id: str
+    app_id: str
+    event: str
+    quarantined_at: dt.datetime
+    plan_version: int
+    reasons: list[dict]
+    envelope: dict
+    topic_offset: int
+    status: str
+
+
+def list_held(warehouse: Warehouse, app_id: str | None = None, status: str | None = "quarantined", limit: int = 100) -> list[Held]:
+    where, params = ["1"], {"limit": limit}
+    if app_id:
+        where.append("app_id = {app:String}")
+        params["app"] = app_id
+    if status:
+        where.append("status = {status:String}")
+        params["status"] = status
+    rows = warehouse.rows(
+        "SELECT toString(event_id), app_id, event, quarantined_at, plan_version, reasons, envelope, topic_offset, status "
+        f"FROM quarantine FINAL WHERE {' AND '.join(where)} ORDER BY topic_offset LIMIT {{limit:UInt32}}",
+        params,
+    )
+    return [Held(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), r[7], r[8]) for r in rows]
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    checked: int
+    replayed: int
+    still_invalid: int
+
+
+def replay(settings: Settings, warehouse: Warehouse, book: PlanBook, app_id: str | None = None, dry_run: bool = False) -> ReplayResult:
+    """Re-validate every quarantined event against `book` (the current plans) and send those that pass to
+    events.raw, then mark them replayed."""
+    held = list_held(warehouse, app_id, "quarantined", limit=1_000_000)
+    passing = []
+    for item in held:
+        verdict = book.validate(item.app_id, item.event, item.envelope.get("props") or {})
+        if verdict.outcome == ACCEPT:
+            envelope = dict(item.envelope)
+            envelope["plan"] = {"version": verdict.plan_version, "flags": verdict.flags, "replayed_from_quarantine": True}
+            passing.append((item, envelope))
+    if dry_run or not passing:
+        return ReplayResult(len(held), 0 if dry_run else len(passing), len(held) - len(passing))
+    producer = messaging.producer(settings, client_id="trackflow-quarantine-replay")
+    try:
+        futures = [
+            producer.send(messaging.RAW, key=(primary_id(env["ids"])[1] or env["event_id"]).encode(), value=json.dumps(env).encode())
+            for _, env in passing
+        ]
+        producer.flush()
+        for future in futures:
+            future.get(timeout=30)  # raises if any was not acknowledged: nothing is marked then
+    finally:
+        producer.close()
+    now = dt.datetime.now(tz=dt.timezone.utc)
+    marked = [
+        [uuid.UUID(item.event_id), item.app_id, item.event, item.quarantined_at, item.plan_version, json.dumps(item.reasons),
+         [f"{r['field']}:{r['rule']}" for r in item.reasons], json.dumps(item.envelope), item.topic_offset, "replayed", now]
+        for item, _ in passing
+    ]  # fmt: skip
+    warehouse.insert("quarantine", marked, COLUMNS, settings={"insert_deduplication_token": f"replay-{time.time_ns()}"})
+    return ReplayResult(len(held), len(passing), len(held) - len(passing))
