@@ -52,15 +52,6 @@ class BatchWriter(KeyedProcessFunction):
         self.policy = BatchPolicy(settings.dwd_batch_rows, settings.dwd_batch_max_delay_ms)
 
     def open(self, runtime_context: RuntimeContext):
-        ttl = (
-            StateTtlConfig.new_builder(Time.seconds(self.settings.dwd_dedup_ttl_s))
-            .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
-            .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
-            .build()
-        )
-        seen = MapStateDescriptor("seen-event-ids", Types.STRING(), Types.BOOLEAN())
-        seen.enable_time_to_live(ttl)
-        self.seen = runtime_context.get_map_state(seen)
         self.buffer = runtime_context.get_list_state(ListStateDescriptor("buffer", Types.PICKLED_BYTE_ARRAY()))
         self.buffered = runtime_context.get_state(ValueStateDescriptor("buffered", Types.INT()))
         self.due = runtime_context.get_state(ValueStateDescriptor("due", Types.LONG()))
@@ -71,9 +62,6 @@ class BatchWriter(KeyedProcessFunction):
 
     def process_element(self, value, ctx):
         _, event = value
-        if self.seen.contains(event["event_id"]):
-            return  # a re-send within the TTL
-        self.seen.put(event["event_id"], True)
         self.buffer.add(event)
         count = (self.buffered.value() or 0) + 1
         self.buffered.update(count)

@@ -44,7 +44,9 @@ def _format_uptime(seconds: float | None) -> str:
 
 # -- stack ----------------------------------------------------------------------------------------------------
 @app.command()
-def up() -> None:
+def up(
+    with_jobs: bool = typer.Option(False, "--with-jobs", help="also run the streaming jobs on a local MiniCluster"),
+) -> None:
     """Start the local stack (broker, warehouse) in the background and prepare topics and schema."""
     from pipelines.messaging import ensure_topics
     from pipelines.stack import Stack
@@ -63,6 +65,15 @@ def up() -> None:
     applied = migrate(Warehouse(settings))
     if applied:
         console.print(f"schema     applied {len(applied)} migration(s), now at {applied[-1].version}")
+    if with_jobs:  # after topics and schema: the jobs read the one and write the other
+        from dataclasses import replace
+
+        from pipelines.stack.components import JOBS
+
+        try:
+            Stack(settings, [replace(JOBS, enabled=lambda _: True)]).up(report=console.print)
+        except StackError as exc:
+            fail(str(exc))
 
 
 @app.command()
@@ -166,6 +177,13 @@ def demo_run(events: int = typer.Option(10_000, help="how many sample events to 
 
 
 # -- capability sub-commands (each capability owns a typer app in its own `cli` module) ------------------------
+from pipelines.analysis import cli as analysis_cli  # noqa: E402  (commands import their heavy modules lazily)
+
+app.command("query")(analysis_cli.query)
+app.command("api")(analysis_cli.serve_api)
+demo_app.command("generate")(analysis_cli.demo_generate)
+warehouse_app.command("load")(analysis_cli.warehouse_load)
+
 from pipelines.heat.cli import app as heat_app  # noqa: E402
 
 app.add_typer(heat_app, name="heat")
@@ -177,6 +195,12 @@ from pipelines.plan.cli import plan_app, quarantine_app  # noqa: E402
 app.add_typer(collector_app, name="collector")
 app.add_typer(plan_app, name="plan")
 app.add_typer(quarantine_app, name="quarantine")
+
+from pipelines.flinkrun.cli import app as jobs_app  # noqa: E402
+from pipelines.layering.cli import app as layering_app  # noqa: E402
+
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(layering_app, name="layering")
 
 
 def main() -> None:

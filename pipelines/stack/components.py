@@ -112,5 +112,26 @@ COLLECTOR = Component(
     enabled=lambda s: True,
 )
 
+def jobs_command(settings: Settings, port: int) -> list[str]:
+    return [sys.executable, "-m", "pipelines.flinkrun.runner", "all", "--rest-port", str(port)]
+
+
+def jobs_healthy(port: int) -> bool:
+    from pipelines.flinkrun.rest import job_running
+
+    return job_running(f"http://127.0.0.1:{port}")
+
+
+# The streaming jobs on a local MiniCluster: started by `trackflow up --with-jobs` (which enables it explicitly, after
+# topics and schema exist); otherwise part of the stack only while it runs, so status/down see it.
+JOBS = Component(
+    name="jobs",
+    configured_port=lambda s: s.flink_rest_port,
+    command=jobs_command,
+    healthy=jobs_healthy,
+    scheme="http",
+    enabled=lambda s: (s.state_dir / "jobs.pid").exists(),
+)
+
 # Start order; stop runs in reverse. Later capabilities append their services here.
-COMPONENTS: list[Component] = [BROKER, WAREHOUSE, COLLECTOR]
+COMPONENTS: list[Component] = [BROKER, WAREHOUSE, COLLECTOR, JOBS]
