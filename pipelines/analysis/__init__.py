@@ -8,6 +8,15 @@ Python API::
     response = run_query({"model": "funnel", ...}, Warehouse(role="analyst"))
 """
 
-from pipelines.analysis.runner import Limits, QueryTimeout, build_queries, parse_request, run_query
+from __future__ import annotations
 
 __all__ = ["Limits", "QueryTimeout", "build_queries", "parse_request", "run_query"]
+
+
+def __getattr__(name: str):
+    # Lazy, so `trackflow --help` does not import every model (pipelines/cli.py registers analysis commands).
+    if name in __all__:
+        from pipelines.analysis import runner
+
+        return getattr(runner, name)
+    raise AttributeError(name)

@@ -37,7 +37,11 @@ class Limits:
 
 
 class QueryTimeout(RuntimeError):
-    pass
+    """The warehouse stopped the query at the time limit."""
+
+
+class ResultTooLarge(RuntimeError):
+    """The result has more rows than the limit allows."""
 
 
 def parse_request(payload: dict[str, Any] | Any):
@@ -72,8 +76,11 @@ def run_query(payload, warehouse, limits: Limits = Limits()) -> dict[str, Any]:
         try:
             result = warehouse.query(query.sql, query.parameters, settings=_settings(limits))
         except Exception as exc:
-            if "TIMEOUT_EXCEEDED" in str(exc) or "Timeout exceeded" in str(exc):
+            message = str(exc)
+            if "TIMEOUT_EXCEEDED" in message or "Timeout exceeded" in message:
                 raise QueryTimeout(f"query exceeded the {limits.timeout_s:g}s limit") from None
+            if "TOO_MANY_ROWS" in message:
+                raise ResultTooLarge(f"result exceeds {limits.max_result_rows:,} rows; narrow the request") from None
             raise
         results[name] = Rows(list(result.column_names), list(result.result_rows))
     response = MODELS[request.model].shape(request, results)

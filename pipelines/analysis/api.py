@@ -1,0 +1,205 @@
+"""The analysis HTTP API (Starlette): `POST /v1/query` with `{"model": ..., ...}`, OpenAPI at `/openapi.json`.
+
+- Auth: `Authorization: Bearer <token>`; tokens from TRACKFLOW_API_TOKENS (comma-separated). With none
+  configured a random token is made at start and written to `<data dir>/run/api.token` (mode 0600).
+- Queries run as the read-only `analyst` warehouse user, through the warehouse client (query heat sees them),
+  with a per-query timeout and a result-row limit.
+- Responses are cached by a hash of the validated request; `"refresh": true` in the body bypasses the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import anyio
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from pipelines.analysis.runner import Limits, QueryTimeout, ResultTooLarge, parse_request, request_schema, run_query
+from pipelines.config import Settings
+from pipelines.warehouse.client import Warehouse, WarehouseUnavailable
+
+
+class ApiSettings(BaseSettings):
+    """Settings of the analysis API (environment variables TRACKFLOW_API_*)."""
+
+    model_config = SettingsConfigDict(env_prefix="TRACKFLOW_API_", extra="ignore")
+
+    tokens: str = Field("", description="comma-separated bearer tokens; empty: generate one at start")
+    query_timeout_s: float = Field(30.0, gt=0, description="per-query time limit (ClickHouse max_execution_time)")
+    max_result_rows: int = Field(100_000, gt=0, description="most rows one query may return")
+    cache_ttl_s: float = Field(300.0, ge=0, description="how long a cached response is served")
+    cache_entries: int = Field(256, ge=0, description="responses kept in the cache")
+
+
+class ResponseCache:
+    """LRU of responses by request hash, each valid for `ttl_s`."""
+
+    def __init__(self, entries: int, ttl_s: float):
+        self.entries, self.ttl_s = entries, ttl_s
+        self._items: OrderedDict[str, tuple[float, dict]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> dict | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or time.monotonic() - item[0] > self.ttl_s:
+                self._items.pop(key, None)
+                return None
+            self._items.move_to_end(key)
+            return item[1]
+
+    def put(self, key: str, response: dict) -> None:
+        if not self.entries:
+            return
+        with self._lock:
+            self._items[key] = (time.monotonic(), response)
+            self._items.move_to_end(key)
+            while len(self._items) > self.entries:
+                self._items.popitem(last=False)
+
+
+def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """Pydantic errors as {field, message}, the field as a dotted path without the model-union tag."""
+    out = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        if loc and loc[0] in ("event", "funnel", "retention", "interval", "distribution") and len(loc) > 1:
+            loc = loc[1:]  # the discriminated union's branch name is not a field of the request
+        out.append({"field": ".".join(loc) or "request", "message": error["msg"]})
+    return out
+
+
+def request_hash(request) -> str:
+    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+
+
+def _tokens(settings: Settings, api: ApiSettings) -> tuple[list[str], str]:
+    configured = [t.strip() for t in api.tokens.split(",") if t.strip()]
+    if configured:
+        return configured, "TRACKFLOW_API_TOKENS"
+    path = Path(settings.state_dir) / "api.token"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    path.write_text(token + "\n")
+    os.chmod(path, 0o600)
+    return [token], str(path)
+
+
+def _error(status: int, message: str, **extra) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+def openapi_document() -> dict[str, Any]:
+    schema = request_schema()
+    components = schema.pop("$defs", {})
+    text = json.dumps(schema).replace("#/$defs/", "#/components/schemas/")
+    components = json.loads(json.dumps(components).replace("#/$defs/", "#/components/schemas/"))
+    components["AnalysisRequest"] = json.loads(text)
+    error = {"type": "object", "properties": {"error": {"type": "string"}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Trackflow analysis API", "version": "1", "description": "See docs/analysis.md for each model."},
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/v1/query": {
+                "post": {
+                    "summary": "Run one analysis (event, funnel, retention, interval, distribution)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {
+                            "allOf": [{"$ref": "#/components/schemas/AnalysisRequest"}],
+                            "properties": {"refresh": {"type": "boolean", "description": "bypass the result cache"}},
+                        }}},
+                    },  # fmt: skip
+                    "responses": {
+                        "200": {"description": "the model's response plus `cached`, `request_hash`, `query_ms`"},
+                        "400": {"description": "body is not a JSON object", "content": {"application/json": {"schema": error}}},
+                        "401": {"description": "missing or wrong bearer token"},
+                        "422": {"description": "invalid request (`errors` lists {field, message}) or result over the row limit"},
+                        "504": {"description": "the query exceeded the time limit"},
+                    },
+                }
+            },
+            "/healthz": {"get": {"summary": "liveness", "security": [], "responses": {"200": {"description": "ok"}}}},
+        },
+    }
+
+
+def create_app(settings: Settings, api: ApiSettings | None = None, warehouse: Warehouse | None = None) -> Starlette:
+    api = api or ApiSettings()
+    tokens, token_source = _tokens(settings, api)
+    analyst = warehouse or Warehouse(settings, role="analyst")
+    limits = Limits(timeout_s=api.query_timeout_s, max_result_rows=api.max_result_rows)
+    cache = ResponseCache(api.cache_entries, api.cache_ttl_s)
+
+    def authorised(request: Request) -> bool:
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        return scheme.lower() == "bearer" and any(hmac.compare_digest(given.encode(), t.encode()) for t in tokens)
+
+    async def query(request: Request) -> JSONResponse:
+        if not authorised(request):
+            return _error(401, "missing or wrong bearer token (Authorization: Bearer <token>)")
+        try:
+            body = json.loads(await request.body())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return _error(400, f"body is not JSON: {exc}")
+        if not isinstance(body, dict):
+            return _error(400, "body must be a JSON object with a `model` field")
+        refresh = body.pop("refresh", False)
+        if not isinstance(refresh, bool):
+            return _error(422, "invalid request", errors=[{"field": "refresh", "message": "must be true or false"}])
+        try:
+            parsed = parse_request(body)
+        except ValidationError as exc:
+            return _error(422, "invalid request", errors=validation_errors(exc))
+        key = request_hash(parsed)
+        if not refresh and (hit := cache.get(key)) is not None:
+            return JSONResponse({**hit, "cached": True, "request_hash": key})
+        try:
+            response = await anyio.to_thread.run_sync(run_query, parsed, analyst, limits)
+        except QueryTimeout as exc:
+            return _error(504, str(exc))
+        except ResultTooLarge as exc:
+            return _error(422, str(exc))
+        except WarehouseUnavailable as exc:
+            return _error(503, str(exc))
+        except Exception as exc:  # a warehouse error (e.g. too many result rows): report it, do not crash
+            return _error(502, f"warehouse error: {str(exc).splitlines()[0][:500]}")
+        cache.put(key, response)
+        return JSONResponse({**response, "cached": False, "request_hash": key})
+
+    async def openapi(_: Request) -> JSONResponse:
+        return JSONResponse(openapi_document())
+
+    async def healthz(_: Request) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    app = Starlette(
+        routes=[
+            Route("/v1/query", query, methods=["POST"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ]
+    )
+    app.state.token_source = token_source
+    app.state.cache = cache
+    return app

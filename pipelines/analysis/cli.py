@@ -1,0 +1,155 @@
+"""Commands of the analysis capability, registered on the `trackflow` app by pipelines/cli.py:
+`trackflow query`, `trackflow api`, `trackflow demo generate`, `trackflow warehouse load`.
+Heavy imports happen inside the commands so the CLI starts fast."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+err = Console(stderr=True)
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(1)
+
+
+def _validation_message(exc) -> str:
+    from pipelines.analysis.api import validation_errors
+
+    return "; ".join(f"{e['field']}: {e['message']}" for e in validation_errors(exc))
+
+
+def query(
+    spec: Path = typer.Option(..., "--spec", exists=True, dir_okay=False, help="request JSON file ('-' not supported)"),
+    output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json or csv"),
+    timeout: float = typer.Option(30.0, help="per-query timeout in seconds"),
+) -> None:
+    """Run an analysis request (event, funnel, retention, interval, distribution) as the read-only analyst."""
+    from pydantic import ValidationError
+
+    from pipelines.analysis.runner import Limits, QueryTimeout, run_query
+    from pipelines.config import get_settings
+    from pipelines.warehouse.client import Warehouse, WarehouseUnavailable
+
+    try:
+        payload = json.loads(spec.read_text())
+    except json.JSONDecodeError as exc:
+        _fail(f"{spec}: not JSON ({exc.msg} at line {exc.lineno})")
+    try:
+        response = run_query(payload, Warehouse(get_settings(), role="analyst"), Limits(timeout_s=timeout))
+    except ValidationError as exc:
+        _fail(f"invalid request: {_validation_message(exc)}")
+    except (QueryTimeout, WarehouseUnavailable) as exc:
+        _fail(str(exc))
+    if output is OutputFormat.json:
+        sys.stdout.write(json.dumps(response, indent=2, ensure_ascii=False) + "\n")
+    elif output is OutputFormat.csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(response["columns"])
+        writer.writerows(response["rows"])
+    else:
+        table = Table(*response["columns"], title=f"{response['model']} ({response['query_ms']} ms)")
+        for row in response["rows"]:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        console.print(table)
+
+
+def serve_api(
+    host: str = typer.Option("127.0.0.1", help="interface to bind"),
+    port: int = typer.Option(8600, help="port of the analysis HTTP API"),
+) -> None:
+    """Serve the analysis HTTP API (POST /v1/query, OpenAPI at /openapi.json)."""
+    import uvicorn
+
+    from pipelines.analysis.api import ApiSettings, create_app
+    from pipelines.config import get_settings
+
+    api_settings = ApiSettings()
+    app = create_app(get_settings(), api_settings)
+    console.print(f"analysis API on http://{host}:{port}  (token file: {app.state.token_source})")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def demo_generate(
+    events: int = typer.Option(1_000_000, help="how many events"),
+    persons: int = typer.Option(50_000, help="how many persons"),
+    days: int = typer.Option(60, help="days of history, ending today"),
+    app_id: str = typer.Option("demo-shop", help="app id of the generated events"),
+    seed: int = typer.Option(42, help="random seed (same seed, same data)"),
+    out: Path = typer.Option(None, help="write envelopes to this .jsonl[.gz] instead of inserting"),
+) -> None:
+    """Generate a realistic multi-platform shop's events straight into the warehouse (or to a file)."""
+    from rich.progress import Progress
+
+    from pipelines.config import get_settings
+    from pipelines.demogen import DemoSpec, generate_frame, insert_frame, write_jsonl
+    from pipelines.warehouse.client import Warehouse, WarehouseUnavailable
+
+    started = time.perf_counter()
+    frame = generate_frame(DemoSpec(events=events, persons=persons, days=days, app_id=app_id, seed=seed))
+    console.print(f"generated  {len(frame):,} events of {frame['oneid'].nunique():,} persons in {time.perf_counter() - started:.1f}s")
+    if out:
+        write_jsonl(frame, out)
+        console.print(f"wrote      {out}")
+        return
+    try:
+        warehouse = Warehouse(get_settings())
+        with Progress(console=console) as progress:
+            task = progress.add_task("inserting", total=len(frame))
+            insert_frame(warehouse, frame, progress=lambda n: progress.advance(task, n))
+    except WarehouseUnavailable as exc:
+        _fail(str(exc))
+    console.print(f"done in {time.perf_counter() - started:.1f}s")
+
+
+def warehouse_load(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="envelope events, one JSON object a line (.jsonl or .jsonl.gz)"),
+    table: str = typer.Option("dwd_default", help="detail table to load into"),
+    strict: bool = typer.Option(False, help="exit 1 when any line is invalid (they are skipped either way)"),
+) -> None:
+    """Load envelope events from a file into a detail table; re-loading the same file adds nothing."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from pipelines.config import get_settings
+    from pipelines.warehouse.client import Warehouse, WarehouseUnavailable
+    from pipelines.warehouse.load import load_file
+
+    if not table.startswith("dwd_") or not table.replace("_", "").isalnum():
+        _fail(f"--table {table!r}: detail tables are named dwd_<layer>")
+    started = time.perf_counter()
+    columns = [*Progress.get_default_columns()[:1], BarColumn(), DownloadColumn(), TimeRemainingColumn()]
+    try:
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task(f"loading {file.name}", total=file.stat().st_size)
+            report = load_file(file, Warehouse(get_settings()), table=table, progress=lambda done, total: progress.update(task, completed=done))
+    except WarehouseUnavailable as exc:
+        _fail(str(exc))
+    for line, problem in report.invalid[:20]:
+        err.print(f"[yellow]line {line}:[/] {problem}")
+    if len(report.invalid) > 20:
+        err.print(f"... and {len(report.invalid) - 20} more invalid lines")
+    console.print(
+        f"{report.sent:,} events sent in {report.chunks} chunk(s), {len(report.invalid):,} invalid line(s) skipped, "
+        f"{time.perf_counter() - started:.1f}s (already loaded chunks are dropped by the warehouse)"
+    )
+    if strict and report.invalid:
+        raise typer.Exit(1)
+
+
