@@ -79,6 +79,8 @@ def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
         loc = [str(part) for part in error["loc"]]
         if loc and loc[0] in ("event", "funnel", "retention", "interval", "distribution") and len(loc) > 1:
             loc = loc[1:]  # the discriminated union's branch name is not a field of the request
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = ["model"]
         out.append({"field": ".".join(loc) or "request", "message": error["msg"]})
     return out
 

@@ -1,0 +1,85 @@
+"""HTTP API: auth, validation errors naming the field, timeouts, row limits, cache hit and refresh, OpenAPI."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.testclient import TestClient
+
+from pipelines.analysis import api as api_module
+from pipelines.analysis.api import ApiSettings, create_app
+from pipelines.analysis.runner import QueryTimeout
+
+from .conftest import APP
+
+TOKEN = "test-token"
+FUNNEL = {
+    "model": "funnel", "app_id": APP, "date_from": "2026-11-01", "date_to": "2026-11-15",
+    "steps": [{"event": "view"}, {"event": "cart"}],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def client(stack_settings, analyst, loaded):
+    app = create_app(stack_settings, ApiSettings(tokens=TOKEN, max_result_rows=50), warehouse=analyst)
+    with TestClient(app) as http:
+        yield http
+
+
+def post(client, body, token=TOKEN):
+    return client.post("/v1/query", json=body, headers={"Authorization": f"Bearer {token}"} if token else {})
+
+
+def test_auth_required(client):
+    assert post(client, FUNNEL, token=None).status_code == 401
+    assert post(client, FUNNEL, token="wrong").status_code == 401
+
+
+def test_validation_errors_name_the_field(client):
+    bad_step = {**FUNNEL, "steps": [{"event": "view"}, {"event": "cart", "filters": [{"property": "price", "op": ">", "value": "x"}]}]}
+    response = post(client, bad_step)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "steps.1.filters.0"
+    response = post(client, {**FUNNEL, "window_seconds": -1})
+    assert [e["field"] for e in response.json()["errors"]] == ["window_seconds"]
+    response = post(client, {**FUNNEL, "model": "nope"})
+    assert response.status_code == 422 and "model" in response.json()["errors"][0]["field"]
+    assert post(client, {**FUNNEL, "timezone": "Mars/Base"}).json()["errors"][0]["field"] == "timezone"
+    assert client.post("/v1/query", content=b"{not json", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 400
+
+
+def test_cache_hit_and_refresh(client):
+    first = post(client, FUNNEL).json()
+    again = post(client, FUNNEL).json()
+    fresh = post(client, {**FUNNEL, "refresh": True}).json()
+    assert (first["cached"], again["cached"], fresh["cached"]) == (False, True, False)
+    assert first["request_hash"] == again["request_hash"] == fresh["request_hash"]
+    assert again["groups"] == first["groups"] == fresh["groups"]
+    # Same request spelled differently (defaults explicit) hashes the same: the key is the validated request.
+    assert post(client, {**FUNNEL, "order": "ordered"}).json()["cached"] is True
+
+
+def test_row_limit_and_timeout(client, monkeypatch):
+    many_rows = {"model": "event", "app_id": APP, "date_from": "2026-11-01", "date_to": "2026-11-15",
+                 "granularity": "hour", "metrics": [{"event": "view"}], "group_by": ["product_id", "channel"]}  # fmt: skip
+    response = post(client, many_rows)
+    assert response.status_code == 422 and "rows" in response.json()["error"]
+
+    def too_slow(*_):
+        raise QueryTimeout("query exceeded the 0.01s limit")
+
+    monkeypatch.setattr(api_module, "run_query", too_slow)
+    response = post(client, {**FUNNEL, "refresh": True})
+    assert response.status_code == 504 and "limit" in response.json()["error"]
+
+
+def test_openapi_documents_the_models(client):
+    document = client.get("/openapi.json").json()
+    assert "/v1/query" in document["paths"]
+    assert {"FunnelQuery", "RetentionQuery", "EventQuery", "IntervalQuery", "DistributionQuery"} <= set(document["components"]["schemas"])
+
+
+def test_generated_token_written_for_the_operator(stack_settings, analyst):
+    app = create_app(stack_settings, ApiSettings(tokens=""), warehouse=analyst)
+    token = open(app.state.token_source).read().strip()
+    with TestClient(app) as http:
+        assert post(http, FUNNEL, token=token).status_code == 200
