@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -145,7 +146,19 @@ def openapi_document() -> dict[str, Any]:
     }
 
 
-def create_app(settings: Settings, api: ApiSettings | None = None, warehouse: Warehouse | None = None) -> Starlette:
+def attach_heat_recorder(settings: Settings, analyst: Warehouse):
+    """Record every analysis query's SQL, duration and read rows in query_log / query_heat (off the hot path)."""
+    from pipelines.heat.catalog import Catalog
+    from pipelines.heat.extract import Extractor
+    from pipelines.heat.recorder import HeatRecorder
+
+    writer = Warehouse(settings)
+    return HeatRecorder(writer, Extractor(Catalog.from_warehouse(writer))).attach(analyst)
+
+
+def create_app(
+    settings: Settings, api: ApiSettings | None = None, warehouse: Warehouse | None = None, record_heat: bool = True
+) -> Starlette:
     api = api or ApiSettings()
     tokens, token_source = _tokens(settings, api)
     analyst = warehouse or Warehouse(settings, role="analyst")
@@ -195,7 +208,17 @@ def create_app(settings: Settings, api: ApiSettings | None = None, warehouse: Wa
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
 
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        recorder = attach_heat_recorder(settings, analyst) if record_heat else None
+        try:
+            yield
+        finally:
+            if recorder is not None:
+                recorder.close()
+
     app = Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/v1/query", query, methods=["POST"]),
             Route("/openapi.json", openapi, methods=["GET"]),

@@ -52,12 +52,21 @@ def query(
         payload = json.loads(spec.read_text())
     except json.JSONDecodeError as exc:
         _fail(f"{spec}: not JSON ({exc.msg} at line {exc.lineno})")
+    from pipelines.analysis.api import attach_heat_recorder
+
+    settings = get_settings()
+    analyst = Warehouse(settings, role="analyst")
+    recorder = None
     try:
-        response = run_query(payload, Warehouse(get_settings(), role="analyst"), Limits(timeout_s=timeout))
+        recorder = attach_heat_recorder(settings, analyst)
+        response = run_query(payload, analyst, Limits(timeout_s=timeout))
     except ValidationError as exc:
         _fail(f"invalid request: {_validation_message(exc)}")
     except (QueryTimeout, WarehouseUnavailable) as exc:
         _fail(str(exc))
+    finally:
+        if recorder is not None:
+            recorder.close()  # flushes the query's heat record
     if output is OutputFormat.json:
         sys.stdout.write(json.dumps(response, indent=2, ensure_ascii=False) + "\n")
     elif output is OutputFormat.csv:
