@@ -154,6 +154,11 @@ class ClickHouseParserVisitor(ParseTreeVisitor):
         return self.visitChildren(ctx)
 
 
+    # Visit a parse tree produced by ClickHouseParser#tableModifier.
+    def visitTableModifier(self, ctx:ClickHouseParser.TableModifierContext):
+        return self.visitChildren(ctx)
+
+
     # Visit a parse tree produced by ClickHouseParser#subquerySource.
     def visitSubquerySource(self, ctx:ClickHouseParser.SubquerySourceContext):
         return self.visitChildren(ctx)

@@ -255,8 +255,14 @@ class SyntaxBuilder:
             source = self.parameter(source_ctx.parameterSlot())
         else:
             source = self.table_name(source_ctx.qualifiedName())
-        alias = self.alias_name(ctx.alias()) if ctx.alias() else None
-        return TableItem(source, alias, bool(ctx.FINAL()))
+        alias, final = None, False
+        for modifier in ctx.tableModifier():
+            if modifier.alias():
+                if alias is not None:
+                    raise TreeShapeError("a table can have only one alias", modifier.start)
+                alias = self.alias_name(modifier.alias())
+            final = final or modifier.FINAL() is not None
+        return TableItem(source, alias, final)
 
     def table_name(self, ctx: P.QualifiedNameContext) -> TableName:
         parts = [name_of(i) for i in ctx.identifier()]
