@@ -19,6 +19,8 @@ class Component:
     healthy: Callable[[int], bool]
     scheme: str
     enabled: Callable[[Settings], bool]
+    # Where the real service lives when settings point at a cluster instead of the embedded one.
+    external_url: Callable[[Settings], str] = lambda settings: ""
 
 
 def http_ok(path: str) -> Callable[[int], bool]:
@@ -89,6 +91,7 @@ BROKER = Component(
     healthy=kafka_ok,
     scheme="kafka",
     enabled=lambda s: s.embedded_kafka,
+    external_url=lambda s: s.kafka_bootstrap,
 )
 WAREHOUSE = Component(
     name="warehouse",
@@ -97,6 +100,7 @@ WAREHOUSE = Component(
     healthy=http_ok("/ping"),
     scheme="http",
     enabled=lambda s: s.embedded_warehouse,
+    external_url=lambda s: s.clickhouse_url,
 )
 
 def collector_command(settings: Settings, port: int) -> list[str]:

@@ -24,7 +24,7 @@ class StackError(RuntimeError):
 @dataclass(frozen=True)
 class ComponentStatus:
     name: str
-    state: str  # healthy | unhealthy | crashed | stopped | external
+    state: str  # healthy | unhealthy | crashed | stopped | external | off
     url: str
     pid: int | None
     uptime_s: float | None
@@ -90,8 +90,8 @@ class Stack:
 
     def _status(self, component: Component) -> ComponentStatus:
         if not component.enabled(self.settings):
-            external = self.settings.clickhouse_url if component.name == "warehouse" else self.settings.kafka_bootstrap
-            return ComponentStatus(component.name, "external", external, None, None)
+            external = component.external_url(self.settings)
+            return ComponentStatus(component.name, "external" if external else "off", external or "-", None, None)
         pid = self._read_int(self._pid_file(component))
         url = self.url(component)
         if pid is None:

@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import chdb
@@ -110,7 +111,7 @@ class Statement:
     """One HTTP request turned into what chDB runs."""
 
     sql: str
-    data: bytes | None = None  # INSERT payload, already decompressed
+    data: bytes | Iterable[bytes] | None = None  # INSERT payload, decompressed: whole or as a stream of chunks
     output_format: str = "TabSeparated"
     parameters: dict[str, str] = field(default_factory=dict)
     settings: dict[str, str] = field(default_factory=dict)
@@ -144,22 +145,38 @@ class Result:
         }
 
 
-def split_statement(query: str | None, body: bytes, default_format: str | None) -> tuple[str, bytes | None, str]:
-    """Apply ClickHouse's HTTP rules: the `query` parameter and the body together form the request; an INSERT
-    with `FORMAT x` takes whatever follows as its data. Returns (sql, insert data or None, output format)."""
-    output_format = default_format or "TabSeparated"
+def insert_in_query(query: str | None) -> tuple[str, str] | None:
+    """(statement, input format) when the `query` parameter is an `INSERT ... FORMAT x` whose data is the body."""
     if query and _INSERT.match(query):
         match = _TRAILING_FORMAT.match(query)
-        if match and body:
-            return match.group("statement"), body, match.group("format")
-    elif not query and _INSERT.match(body[:64].decode("utf-8", errors="replace")):
-        match = _INSERT_WITH_DATA.match(body)
         if match:
-            return match.group("statement").decode(), body[match.end() :], match.group("format").decode()
+            return match.group("statement"), match.group("format")
+    return None
+
+
+def insert_in_body(head: bytes) -> tuple[str, str, int] | None:
+    """(statement, input format, offset where the data starts) when the body opens with `INSERT ... FORMAT x`."""
+    if not _INSERT.match(head[:64].decode("utf-8", errors="replace")):
+        return None
+    match = _INSERT_WITH_DATA.match(head)
+    if not match:
+        return None
+    return match.group("statement").decode(), match.group("format").decode(), match.end()
+
+
+def split_statement(query: str | None, body: bytes, default_format: str | None) -> tuple[str, bytes | None, str]:
+    """Apply ClickHouse's HTTP rules to a whole request: the `query` parameter and the body together form it; an
+    INSERT with `FORMAT x` takes whatever follows as its data. Returns (sql, insert data or None, output format)."""
+    target = insert_in_query(query)
+    if target and body:
+        return target[0], body, target[1]
+    inline = None if query else insert_in_body(body)
+    if inline:
+        return inline[0], body[inline[2] :], inline[1]
     text = "\n".join(part for part in (query, body.decode("utf-8", errors="replace")) if part)
     if not text.strip():
         raise WarehouseError(62, "Code: 62. DB::Exception: Empty query. (SYNTAX_ERROR)", 400)
-    return text, None, output_format
+    return text, None, default_format or "TabSeparated"
 
 
 def settings_and_parameters(params: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -302,9 +319,13 @@ class ChdbEngine:
 
     @staticmethod
     def _insert(connection, statement: Statement, started: float) -> Result:
+        chunks = [statement.data] if isinstance(statement.data, bytes) else statement.data
         inserter = connection.send_insert(statement.sql, statement.output_format)
+        received = 0
         try:
-            inserter.append(statement.data)
+            for chunk in chunks:
+                received += len(chunk)
+                inserter.append(chunk)
             outcome = inserter.finish()
         except BaseException:
             inserter.cancel()
@@ -313,7 +334,7 @@ class ChdbEngine:
             body=b"",
             output_format=statement.output_format,
             written_rows=getattr(outcome, "rows_written", 0),
-            written_bytes=getattr(outcome, "bytes_written", len(statement.data or b"")),
+            written_bytes=getattr(outcome, "bytes_written", received),
             elapsed_s=time.perf_counter() - started,
         )
 

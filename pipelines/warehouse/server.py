@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import logging
+import queue
 import zlib
 
 import anyio
@@ -33,11 +33,11 @@ from pipelines.warehouse.engine import (
     Statement,
     User,
     WarehouseError,
+    insert_in_body,
+    insert_in_query,
     settings_and_parameters,
     split_statement,
 )
-
-log = logging.getLogger("trackflow.warehouse")
 
 SERVER_VERSION = "trackflow-embedded"
 CONTENT_TYPES = {
@@ -47,40 +47,53 @@ CONTENT_TYPES = {
     "JSON": "application/json; charset=UTF-8",
     "JSONEachRow": "application/x-ndjson; charset=UTF-8",
 }
-RESPONSE_ENCODINGS = ("lz4", "zstd", "gzip", "deflate")
+HEAD_LIMIT = 1 << 16  # an INSERT statement in front of its data is shorter than this
+STREAM_CHUNK = 1 << 20
 
 
-def _lz4_frames(body: bytes) -> bytes:
-    # clickhouse-connect compresses each Native block as its own LZ4 frame; a body is a run of frames.
-    parts, rest = [], body
-    while rest:
-        decompressor = lz4.frame.LZ4FrameDecompressor()
-        parts.append(decompressor.decompress(rest))
-        if not decompressor.eof:
-            raise ValueError("truncated LZ4 frame")
-        rest = decompressor.unused_data
-    return b"".join(parts)
+class BodyDecoder:
+    """Incremental decoding of a request body by its Content-Encoding, so an INSERT can stream into chDB while
+    the client is still sending. clickhouse-connect compresses each Native block as its own LZ4 or zstd frame, so
+    a body is a run of frames."""
 
+    def __init__(self, encoding: str | None):
+        self.encoding = (encoding or "identity").lower()
+        if self.encoding == "lz4":
+            self._lz4 = lz4.frame.LZ4FrameDecompressor()
+        elif self.encoding == "zstd":
+            self._zstd = zstandard.ZstdDecompressor().decompressobj(read_across_frames=True)
+        elif self.encoding in ("gzip", "deflate"):
+            self._zlib = zlib.decompressobj(wbits=31 if self.encoding == "gzip" else 15)
+        elif self.encoding != "identity":
+            raise WarehouseError(
+                48, f"Code: 48. DB::Exception: Unknown Content-Encoding of HTTP request: {encoding}. (NOT_IMPLEMENTED)", 400
+            )
 
-def decode_body(body: bytes, encoding: str | None) -> bytes:
-    if not body or not encoding or encoding == "identity":
-        return body
-    try:
-        if encoding == "gzip":
-            return zlib.decompress(body, wbits=31)
-        if encoding == "deflate":
-            return zlib.decompress(body)
-        if encoding == "lz4":
-            return _lz4_frames(body)
-        if encoding == "zstd":
-            return zstandard.ZstdDecompressor().decompressobj(read_across_frames=True).decompress(body)
-    except Exception as exc:
-        raise WarehouseError(
-            354, f"Code: 354. DB::Exception: Cannot decompress request body ({encoding}): {exc}. (CANNOT_DECOMPRESS)", 400
-        ) from None
-    raise WarehouseError(
-        48, f"Code: 48. DB::Exception: Unknown Content-Encoding of HTTP request: {encoding}. (NOT_IMPLEMENTED)", 400
-    )
+    def feed(self, chunk: bytes) -> bytes:
+        try:
+            if self.encoding == "lz4":
+                return self._feed_lz4(chunk)
+            if self.encoding == "zstd":
+                return self._zstd.decompress(chunk)
+            if self.encoding in ("gzip", "deflate"):
+                return self._zlib.decompress(chunk)
+        except WarehouseError:
+            raise
+        except Exception as exc:
+            raise WarehouseError(
+                354, f"Code: 354. DB::Exception: Cannot decompress request body ({self.encoding}): {exc}. (CANNOT_DECOMPRESS)", 400
+            ) from None
+        return chunk
+
+    def _feed_lz4(self, chunk: bytes) -> bytes:
+        parts = []
+        while chunk:
+            parts.append(self._lz4.decompress(chunk))
+            if not self._lz4.eof:
+                break
+            chunk = self._lz4.unused_data
+            self._lz4 = lz4.frame.LZ4FrameDecompressor()
+        return b"".join(parts)
 
 
 def encode_body(body: bytes, accept_encoding: str, enabled: bool) -> tuple[bytes, str | None]:
@@ -120,6 +133,140 @@ def error_response(error: WarehouseError, query_id: str | None = None) -> Respon
     return PlainTextResponse(f"{error.message} (version {SERVER_VERSION})\n", error.http_status, headers=headers)
 
 
+class DecodedBody:
+    """The request body decoded chunk by chunk, with the bytes already read kept in front."""
+
+    def __init__(self, request: Request):
+        self._chunks = request.stream()
+        self._decoder = BodyDecoder(request.headers.get("content-encoding"))
+        self.finished = False
+
+    async def read_until(self, enough) -> bytes:
+        buffer = b""
+        async for raw in self._chunks:
+            buffer += self._decoder.feed(raw)
+            if enough(buffer):
+                return buffer
+        self.finished = True
+        return buffer
+
+    async def read_all(self) -> bytes:
+        return await self.read_until(lambda _: False)
+
+    async def __aiter__(self):
+        async for raw in self._chunks:
+            decoded = self._decoder.feed(raw)
+            if decoded:
+                yield decoded
+
+
+async def read_statement(request: Request, params: dict[str, str]) -> tuple[Statement, tuple | None]:
+    """The request as a Statement. An `INSERT ... FORMAT x` whose data is still arriving comes back with
+    (bytes already read, the rest of the body) so it can stream into chDB; anything else is read whole."""
+    body = DecodedBody(request)
+    query = params.get("query")
+    target = insert_in_query(query)
+    stream = None
+    if target:
+        sql, data, output_format = target[0], None, target[1]
+        stream = (b"", body)
+    else:
+        # A body that opens with `INSERT ... FORMAT x` carries its data from the next line on.
+        head = await body.read_until(lambda b: b"\n" in b or len(b) > HEAD_LIMIT)
+        inline = None if query or body.finished else insert_in_body(head)
+        if inline:
+            sql, data, output_format = inline[0], None, inline[1]
+            stream = (head[inline[2] :], body)
+        else:
+            whole = head + (b"" if body.finished else await body.read_all())
+            default_format = params.get("default_format") or request.headers.get("x-clickhouse-format")
+            sql, data, output_format = split_statement(query, whole, default_format)
+    settings, parameters = settings_and_parameters(params)
+    if request.method == "GET":
+        # As on ClickHouse: GET requests are read-only whatever the user may do.
+        settings["readonly"] = "1"
+    statement = Statement(
+        sql=sql,
+        data=data,
+        output_format=output_format,
+        parameters=parameters,
+        settings=settings,
+        database=params.get("database") or request.headers.get("x-clickhouse-database"),
+        session_id=params.get("session_id"),
+        session_timeout=float(params.get("session_timeout") or 60),
+        **({"query_id": params["query_id"]} if params.get("query_id") else {}),
+    )
+    return statement, stream
+
+
+class ChunkQueue:
+    """Hands body chunks from the event loop to the worker thread running the INSERT, with back-pressure.
+    Chunks are coalesced to about STREAM_CHUNK bytes: chDB parses a few large appends faster than many small."""
+
+    _END = object()
+
+    def __init__(self):
+        self._queue: queue.Queue = queue.Queue(maxsize=4)
+        self._ended = False
+
+    def put(self, item) -> None:
+        self._queue.put(item)
+
+    def __iter__(self):
+        while (item := self._queue.get()) is not self._END:
+            if isinstance(item, BaseException):
+                # The body broke off: the INSERT must be cancelled, never committed with part of its data.
+                raise item
+            yield item
+        self._ended = True
+
+    def drain(self) -> None:
+        """Called after the INSERT ended (maybe early, on bad data): consume the rest so the producer never blocks."""
+        while not self._ended:
+            self._ended = self._queue.get() is self._END
+
+    def end(self) -> None:
+        self._queue.put(self._END)
+
+
+async def stream_insert(engine: ChdbEngine, user: User, statement: Statement, stream: tuple) -> Result:
+    leading, body = stream
+    chunks = ChunkQueue()
+    statement.data = iter(chunks)
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = engine.execute(user, statement)
+        except BaseException as exc:
+            outcome["error"] = exc
+        finally:
+            chunks.drain()
+
+    async def pump() -> None:
+        pending = bytearray(leading)
+        try:
+            async for decoded in body:
+                pending += decoded
+                if len(pending) >= STREAM_CHUNK:
+                    await anyio.to_thread.run_sync(chunks.put, bytes(pending))
+                    pending.clear()
+            if pending:
+                await anyio.to_thread.run_sync(chunks.put, bytes(pending))
+        except BaseException as exc:
+            await anyio.to_thread.run_sync(chunks.put, exc)
+            raise
+        finally:
+            await anyio.to_thread.run_sync(chunks.end)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(anyio.to_thread.run_sync, run)
+        await pump()
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["result"]  # type: ignore[return-value]
+
+
 def build_app(engine: ChdbEngine) -> Starlette:
     async def ping(_: Request) -> Response:
         return PlainTextResponse("Ok.\n")
@@ -129,27 +276,13 @@ def build_app(engine: ChdbEngine) -> Starlette:
         statement = None
         try:
             user = engine.authenticate(*credentials(request))
-            body = decode_body(await request.body(), request.headers.get("content-encoding"))
             if request.method == "GET" and not params.get("query"):
                 return PlainTextResponse("Ok.\n")
-            default_format = params.get("default_format") or request.headers.get("x-clickhouse-format")
-            sql, data, output_format = split_statement(params.get("query"), body, default_format)
-            settings, parameters = settings_and_parameters(params)
-            if request.method == "GET":
-                # As on ClickHouse: GET requests are read-only whatever the user may do.
-                settings["readonly"] = "1"
-            statement = Statement(
-                sql=sql,
-                data=data,
-                output_format=output_format,
-                parameters=parameters,
-                settings=settings,
-                database=params.get("database") or request.headers.get("x-clickhouse-database"),
-                session_id=params.get("session_id"),
-                session_timeout=float(params.get("session_timeout") or 60),
-                **({"query_id": params["query_id"]} if params.get("query_id") else {}),
-            )
-            result = await anyio.to_thread.run_sync(engine.execute, user, statement)
+            statement, body_stream = await read_statement(request, params)
+            if body_stream is None:
+                result = await anyio.to_thread.run_sync(engine.execute, user, statement)
+            else:
+                result = await stream_insert(engine, user, statement, body_stream)
         except WarehouseError as error:
             return error_response(error, statement.query_id if statement else params.get("query_id"))
         enabled = params.get("enable_http_compression") in ("1", "true")

@@ -1,4 +1,4 @@
-"""Settings sources, the migration runner, the Dagster code location and the demo job on the real stack."""
+"""Settings sources, the migration runner and the Dagster code location on the real stack."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from pipelines.config import Settings, setting_sources
-from pipelines.demo import run_demo
 from pipelines.warehouse.migrate import MigrationError, migrate
 
 
@@ -52,11 +51,6 @@ def test_migrations_are_idempotent_and_guarded(warehouse, tmp_path):
     (folder / "0001_first.sql").write_text("CREATE TABLE IF NOT EXISTS mig_probe (k UInt16) ENGINE = Memory;\n")
     with pytest.raises(MigrationError, match="changed after it was applied"):
         migrate(scratch, folder)
-
-
-def test_demo_moves_every_event_into_the_warehouse(stack, stack_settings):
-    summary = run_demo(stack_settings, 2_000, report=lambda _: None)
-    assert summary == {"produced": 2_000, "consumed": 2_000, "in warehouse": 2_000}
 
 
 def test_dagster_definitions_load_and_asset_materializes(stack, stack_settings, warehouse):
