@@ -90,13 +90,13 @@ def status() -> None:
     from pipelines.stack import Stack
 
     table = Table("component", "state", "url", "pid", "uptime")
-    colours = {"healthy": "green", "external": "cyan", "stopped": "yellow"}
+    colours = {"healthy": "green", "external": "cyan", "stopped": "yellow", "off": "dim"}
     statuses = Stack(get_settings()).status()
     for item in statuses:
         colour = colours.get(item.state, "red")
         table.add_row(item.name, f"[{colour}]{item.state}[/]", item.url, str(item.pid or "-"), _format_uptime(item.uptime_s))
     console.print(table)
-    if any(item.state not in ("healthy", "external") for item in statuses):
+    if any(item.state not in ("healthy", "external", "off") for item in statuses):
         raise typer.Exit(1)
 
 
