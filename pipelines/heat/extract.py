@@ -146,7 +146,7 @@ class Extractor:
         self.catalog = catalog or Catalog()
         self.cache_size = cache_size
         self.event_columns = frozenset(event_columns)
-        self._cache: OrderedDict[str, Extraction | ExtractionFailure] = OrderedDict()
+        self._cache: OrderedDict[str, Extraction] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -159,14 +159,16 @@ class Extractor:
                 self._cache.move_to_end(key)
                 self.hits += 1
         if cached is None:
-            cached = self._extract_unbound(key)
+            # Parse the text as given (not the normalized key) so error positions point into the caller's SQL;
+            # failures are not cached for the same reason: another spelling would get the wrong position.
+            cached = self._extract_unbound(sql)
             with self._lock:
                 self.misses += 1
+                if isinstance(cached, ExtractionFailure):
+                    return cached
                 self._cache[key] = cached
                 if len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
-        if isinstance(cached, ExtractionFailure):
-            return cached
         return bind(cached, parameters)
 
     def _extract_unbound(self, sql: str) -> Extraction | ExtractionFailure:
