@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -61,6 +62,7 @@ def main() -> None:
             f"{name:<22}{result['events_per_s']:>10,}{result['requests_per_s']:>9,}{result['p50_ms']:>9.1f}{result['p99_ms']:>9.1f}"
             f"  {result['status']}{'  (ran out of pre-built requests)' if result['exhausted'] else ''}"
         )
+    print(f"machine: {os.cpu_count()} cores, load average during the run {os.getloadavg()[0]:.1f} (other work shares the cores)")
     ratio = batched["events_per_s"] / max(single["events_per_s"], 1)
     print(f"batch/single events/s ratio: {ratio:.1f}x")
     met = batched["events_per_s"] >= GOAL_EVENTS_PER_S and batched["p99_ms"] <= GOAL_P99_MS

@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from pipelines import messaging
-from pipelines.collect.enrich import SessionContexts, enrich_context
+from pipelines.collect.enrich import SessionContexts, describe_user_agent, enrich_context
 from pipelines.collect.intake import BadRequest, decode_beacon_data, gunzip, normalize, parse_json
 from pipelines.collect.limits import RateLimiter, retry_after_header
 from pipelines.collect.metrics import CONTENT_TYPE_LATEST, CollectorMetrics
@@ -184,6 +184,7 @@ class Collector:
         received_at = int(time.time() * 1000)
         ip = request.client.host if request.client else ""
         header_ua = request.headers.get("user-agent", "")
+        header_device = describe_user_agent(header_ua) if header_ua else ("", "", "")
         book = self.plans.book
         max_event = self.settings.collector_max_event_bytes
         by_key: dict[bytes, list[bytes]] = {}
@@ -204,13 +205,13 @@ class Collector:
                     raise BadRequest(422, "rejected by the tracking plan", event_id=envelope["event_id"], reasons=verdict.reasons)
                 rejected.append({"index": index, "event_id": envelope["event_id"], "error": "rejected by the tracking plan", "reasons": verdict.reasons})
                 continue
-            envelope["context"] = enrich_context(envelope["context"], app_id, envelope["session_id"], header_ua, self.sessions)
+            envelope["context"] = enrich_context(envelope["context"], app_id, envelope["session_id"], header_device, self.sessions)
             envelope["received_at"] = received_at
             envelope["collector_id"] = self.collector_id
             envelope["ip"] = ip
             if verdict.flags or verdict.plan_version:
                 envelope["plan"] = {"version": verdict.plan_version, "flags": verdict.flags}
-            key = (primary_id(envelope["ids"])[1] or envelope["event_id"]).encode()
+            key = _partition_key(envelope)
             if verdict.outcome == QUARANTINE:
                 value = _dumps({"envelope": envelope, "reasons": verdict.reasons, "plan_version": verdict.plan_version, "quarantined_at": received_at})
                 quarantined.append(Record(messaging.QUARANTINE, key, _limited(value, max_event, index)))
@@ -309,6 +310,15 @@ class Collector:
 
     async def method_not_allowed(self, request: Request, exc: Exception) -> Response:
         return _json(405, {"error": f"{request.method} is not allowed on {request.url.path}"})
+
+
+def _partition_key(envelope: dict[str, Any]) -> bytes:
+    """The primary touchpoint id (pipelines.envelope.primary_id), else the event_id. A lone id is the primary one
+    whatever its type (normalize() dropped empty ids), which spares the priority scan for most web events."""
+    ids = envelope["ids"]
+    if len(ids) == 1:
+        return next(iter(ids.values())).encode()
+    return (primary_id(ids)[1] or envelope["event_id"]).encode()
 
 
 def _dumps(value: Any) -> bytes:

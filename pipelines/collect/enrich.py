@@ -66,12 +66,13 @@ class SessionContexts:
 
 
 def enrich_context(
-    context: dict[str, Any], app_id: str, session_id: str, header_ua: str, sessions: SessionContexts
+    context: dict[str, Any], app_id: str, session_id: str, header_device: tuple[str, str, str], sessions: SessionContexts
 ) -> dict[str, Any]:
-    """Fill os/browser/device_type and session fields into `context` (a fresh dict owned by the caller)."""
+    """Fill os/browser/device_type and session fields into `context` (a fresh dict owned by the caller).
+    `header_device` is `describe_user_agent()` of the request's User-Agent header, computed once per request."""
     ua = context.get("ua")
     if isinstance(ua, str) and ua:
-        _fill_from_ua(context, ua)
+        _fill(context, describe_user_agent(ua))
         if session_id:
             sessions.remember(app_id, session_id, context)
         return context
@@ -79,15 +80,15 @@ def enrich_context(
     if known:
         for name, value in known.items():
             context.setdefault(name, value)
-    elif header_ua:
-        _fill_from_ua(context, header_ua)
-    if session_id and not known:
+        return context
+    _fill(context, header_device)
+    if session_id:
         sessions.remember(app_id, session_id, context)
     return context
 
 
-def _fill_from_ua(context: dict[str, Any], ua: str) -> None:
-    os_name, browser, device_type = describe_user_agent(ua)
+def _fill(context: dict[str, Any], device: tuple[str, str, str]) -> None:
+    os_name, browser, device_type = device
     if os_name:
         context.setdefault("os", os_name)
     if browser:

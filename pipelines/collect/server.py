@@ -16,6 +16,8 @@ from pipelines.config import get_settings
 def serve(port: int, host: str = "127.0.0.1", log_level: str = "warning") -> None:
     settings = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # kafka-python logs every connection step at INFO; the collector's own log says when Kafka goes and returns.
+    logging.getLogger("kafka").setLevel(logging.WARNING)
     app = create_app(settings, port=port)
     # Each batch request allocates thousands of short-lived objects; with the default thresholds the collector
     # spends its tail latency in full collections over long-lived state (producer, UA cache). Freeze what exists

@@ -173,6 +173,8 @@ def _parse_property(name: Any, doc: Any, where: str) -> PropertySpec:
         value = doc.get(bound)
         if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
             raise PlanError(f"{where}.{bound} must be a number")
+        if value is not None and kind not in ("integer", "number"):
+            raise PlanError(f"{where}.{bound} applies to integer and number properties; use max_length for {kind}")
     pattern = doc.get("pattern")
     if pattern is not None:
         try:

@@ -9,7 +9,7 @@ undeclared things the policy lets through).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from pipelines.plan.model import AppPlan, EventSpec, PropertySpec
@@ -21,12 +21,19 @@ Reason = dict[str, Any]  # {"field": "props.amount", "rule": "type", "detail": "
 PropertyCheck = Callable[[Any], Reason | None]
 
 
-@dataclass
 class Verdict:
-    outcome: str = ACCEPT
-    reasons: list[Reason] = field(default_factory=list)
-    flags: list[str] = field(default_factory=list)
-    plan_version: int = 0
+    """The outcome for one event, with the reasons for quarantine/reject and the flags of what `accept` let by."""
+
+    __slots__ = ("outcome", "reasons", "flags", "plan_version")
+
+    def __init__(self, outcome: str = ACCEPT, reasons: list[Reason] | None = None, flags: list[str] | None = None, plan_version: int = 0):
+        self.outcome = outcome
+        self.reasons = reasons if reasons is not None else []
+        self.flags = flags if flags is not None else []
+        self.plan_version = plan_version
+
+    def __repr__(self) -> str:
+        return f"Verdict({self.outcome!r}, reasons={self.reasons}, flags={self.flags}, plan_version={self.plan_version})"
 
     def escalate(self, outcome: str, reason: Reason) -> None:
         if outcome == ACCEPT:
@@ -53,30 +60,33 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-_TYPE_TESTS: dict[str, Callable[[Any], bool]] = {
-    "string": lambda v: isinstance(v, str),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    "boolean": lambda v: isinstance(v, bool),
-    "array": lambda v: isinstance(v, list),
-    "object": lambda v: isinstance(v, dict),
+# Exact Python types per plan type, as a JSON decoder produces them: `type(v) in ...` is one set lookup, and
+# it keeps booleans out of integer/number (bool is a subclass of int, so isinstance would let them in).
+_JSON_TYPES: dict[str, frozenset[type]] = {
+    "string": frozenset({str}),
+    "integer": frozenset({int}),
+    "number": frozenset({int, float}),
+    "boolean": frozenset({bool}),
+    "array": frozenset({list}),
+    "object": frozenset({dict}),
 }
 
 
 def _compile_property(spec: PropertySpec) -> list[PropertyCheck]:
     """The checks for one property, in the order a person would fix them: type first, then value rules."""
     where = f"props.{spec.name}"
-    is_type = _TYPE_TESTS[spec.type]
+    allowed_types = _JSON_TYPES[spec.type]
     checks: list[PropertyCheck] = [
-        lambda v: None if is_type(v) else {"field": where, "rule": "type", "detail": f"expected {spec.type}, got {_type_name(v)}"}
+        lambda v: None if type(v) in allowed_types else {"field": where, "rule": "type", "detail": f"expected {spec.type}, got {_type_name(v)}"}
     ]
     if spec.enum is not None:
         allowed = set(spec.enum)
         checks.append(lambda v: None if v in allowed else {"field": where, "rule": "enum", "detail": f"{v!r} is not one of {list(spec.enum)}"})
-    if spec.min is not None:
-        checks.append(lambda v: None if not _numeric(v) or v >= spec.min else {"field": where, "rule": "min", "detail": f"{v} < {spec.min}"})
-    if spec.max is not None:
-        checks.append(lambda v: None if not _numeric(v) or v <= spec.max else {"field": where, "rule": "max", "detail": f"{v} > {spec.max}"})
+    numeric = spec.type in ("integer", "number")  # ranges apply to numbers; the type check ran first
+    if spec.min is not None and numeric:
+        checks.append(lambda v: None if v >= spec.min else {"field": where, "rule": "min", "detail": f"{v} < {spec.min}"})
+    if spec.max is not None and numeric:
+        checks.append(lambda v: None if v <= spec.max else {"field": where, "rule": "max", "detail": f"{v} > {spec.max}"})
     if spec.max_length is not None:
         checks.append(
             lambda v: None if not isinstance(v, (str, list)) or len(v) <= spec.max_length
@@ -89,10 +99,6 @@ def _compile_property(spec: PropertySpec) -> list[PropertyCheck]:
             else {"field": where, "rule": "pattern", "detail": f"does not match {spec.pattern}"}
         )
     return checks
-
-
-def _numeric(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
