@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 
+from pipelines.plan.validate import json_type_name
+
 ENVELOPE_FIELDS = ("event_id", "event", "app_id", "ts", "ids", "session_id", "context", "props")
 MAX_EVENT_NAME = 100
 MAX_ID_CHARS = 256
@@ -64,7 +66,7 @@ def normalize(raw: Any, app_id: str) -> dict[str, Any]:
     """A checked copy of the envelope fields of `raw` (unknown top-level fields are dropped); raises BadRequest
     naming the first field that is wrong."""
     if not isinstance(raw, dict):
-        raise BadRequest(400, f"an event is a JSON object, got {_json_type(raw)}")
+        raise BadRequest(400, f"an event is a JSON object, got {json_type_name(raw)}")
     event_id = raw.get("event_id")
     if not isinstance(event_id, str):
         raise BadRequest(400, "event_id is required: a UUID string made by the sender (the dedup key)", field="event_id")
@@ -85,7 +87,7 @@ def normalize(raw: Any, app_id: str) -> dict[str, Any]:
         raise BadRequest(400, "ts must be the client time in epoch milliseconds (a positive integer)", field="ts")
     ids = raw.get("ids") or {}
     if not isinstance(ids, dict):
-        raise BadRequest(400, f"ids must be an object of touchpoint ids, got {_json_type(ids)}", field="ids")
+        raise BadRequest(400, f"ids must be an object of touchpoint ids, got {json_type_name(ids)}", field="ids")
     clean_ids = {}
     for id_type, value in ids.items():
         if value is None or value == "":
@@ -98,10 +100,10 @@ def normalize(raw: Any, app_id: str) -> dict[str, Any]:
         raise BadRequest(400, f"session_id must be a string of at most {MAX_ID_CHARS} characters", field="session_id")
     context = raw.get("context") or {}
     if not isinstance(context, dict):
-        raise BadRequest(400, f"context must be an object, got {_json_type(context)}", field="context")
+        raise BadRequest(400, f"context must be an object, got {json_type_name(context)}", field="context")
     props = raw.get("props") or {}
     if not isinstance(props, dict):
-        raise BadRequest(400, f"props must be an object, got {_json_type(props)}", field="props")
+        raise BadRequest(400, f"props must be an object, got {json_type_name(props)}", field="props")
     return {
         "event_id": event_id,
         "event": name,
@@ -112,9 +114,3 @@ def normalize(raw: Any, app_id: str) -> dict[str, Any]:
         "context": dict(context),
         "props": props,
     }
-
-
-def _json_type(value: Any) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
-        type(value), "number" if isinstance(value, (int, float)) else type(value).__name__
-    )

@@ -44,20 +44,12 @@ class Verdict:
             self.outcome = outcome
 
 
-def _type_name(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
+_JSON_TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object", type(None): "null"}
+
+
+def json_type_name(value: Any) -> str:
+    """The JSON/plan name of a decoded value's type, for messages like 'expected number, got string'."""
+    return _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
 
 
 # Exact Python types per plan type, as a JSON decoder produces them: `type(v) in ...` is one set lookup, and
@@ -77,7 +69,7 @@ def _compile_property(spec: PropertySpec) -> list[PropertyCheck]:
     where = f"props.{spec.name}"
     allowed_types = _JSON_TYPES[spec.type]
     checks: list[PropertyCheck] = [
-        lambda v: None if type(v) in allowed_types else {"field": where, "rule": "type", "detail": f"expected {spec.type}, got {_type_name(v)}"}
+        lambda v: None if type(v) in allowed_types else {"field": where, "rule": "type", "detail": f"expected {spec.type}, got {json_type_name(v)}"}
     ]
     if spec.enum is not None:
         allowed = set(spec.enum)
