@@ -17,7 +17,7 @@ from pipelines.heat.recorder import HeatRecorder, SeenQuery
 IMPORT_SQL = """
 SELECT query_id, query, user, toFloat64(toUnixTimestamp64Micro(query_start_time_microseconds)) / 1e6 AS started,
        query_duration_ms, read_rows, result_rows, exception, type
-FROM {table:Identifier}
+FROM {database:Identifier}.{table:Identifier}
 WHERE type IN ('QueryFinish', 'ExceptionWhileProcessing', 'ExceptionBeforeStart')
   AND is_initial_query
   AND event_time >= {since:DateTime}
@@ -39,10 +39,12 @@ def import_query_log(
     """Record queries from `source`'s query log started at or after `since`; returns how many were read.
 
     `skip_users` leaves out accounts whose queries the platform already records (e.g. the analyst user)."""
+    database, _, name = table.rpartition(".")
     rows = source.client().query(
         IMPORT_SQL,
         parameters={
-            "table": table,
+            "database": database or source.database,
+            "table": name,
             "since": since.astimezone(timezone.utc).replace(tzinfo=None),
             "limit": limit,
             "skip_users": list(skip_users),

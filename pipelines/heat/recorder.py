@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
+from pipelines.heat.catalog import Catalog
 from pipelines.heat.extract import ExtractionFailure, Extractor, normalize
 from pipelines.heat.model import Extraction
 
@@ -106,7 +107,8 @@ class HeatRecorder:
         flush_interval_s: float = 1.0,
     ):
         self.writer = writer
-        self.extractor = extractor or Extractor()
+        # Unqualified names in observed queries resolve in the warehouse's database, as they did when they ran.
+        self.extractor = extractor or Extractor(Catalog(getattr(writer, "database", "default")))
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
         self._queue: queue.Queue[SeenQuery | None] = queue.Queue(maxsize=max_queue)

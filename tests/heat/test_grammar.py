@@ -62,6 +62,6 @@ def test_sll_handles_the_common_case_without_fallback():
 
 
 def test_deep_nesting_is_an_error_not_a_crash():
-    sql = "SELECT " + "(" * 3000 + "1" + ")" * 3000
+    sql = "SELECT " + "(" * 1200 + "1" + ")" * 1200
     with pytest.raises(HeatSyntaxError):
         parse(sql)
