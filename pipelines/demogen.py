@@ -42,6 +42,7 @@ class DemoSpec:
     app_id: str = DEMO_APP
     seed: int = 42
     products: int = 2_000
+    first_person: int = 0  # person numbers start here (generate big sets in chunks of distinct persons)
 
 
 def _session_starts(rng: np.random.Generator, spec: DemoSpec, count: int) -> np.ndarray:
@@ -100,13 +101,13 @@ def generate_frame(spec: DemoSpec) -> pd.DataFrame:
     n = len(names)
     gaps = rng.exponential(40_000, n).astype(np.int64) + 1_000
     ts = session_start[session_of] + position * 45_000 + gaps % 45_000
-    person = session_person[session_of]
+    person = session_person[session_of] + spec.first_person
     device = session_device[session_of]
     platform_of_device = PLATFORMS[(person * 7 + device * 3) % len(PLATFORMS)]
     signup_time = pd.Series(ts[names == "sign_up"]).groupby(person[names == "sign_up"]).min()
     signed_up_at = np.full(spec.persons, np.iinfo(np.int64).max)
-    signed_up_at[signup_time.index.to_numpy()] = signup_time.to_numpy()
-    logged_in = ts >= signed_up_at[person]
+    signed_up_at[signup_time.index.to_numpy() - spec.first_person] = signup_time.to_numpy()
+    logged_in = ts >= signed_up_at[person - spec.first_person]
 
     product = np.minimum(rng.zipf(1.3, n), spec.products) - 1
     device_id = np.char.add(np.char.add(np.char.add("d", person.astype(str)), "-"), device.astype(str))
@@ -141,7 +142,7 @@ def generate_frame(spec: DemoSpec) -> pd.DataFrame:
             "person_id": person_id,
             "oneid": oneid,
             "ids": ids,
-            "session_id": np.char.add("s", session_of.astype(str)),
+            "session_id": np.char.add(f"s{spec.first_person}-", session_of.astype(str)),
             "platform": platform_of_device,
             "url": np.char.add("https://shop.example/", names),
             "referrer": "",

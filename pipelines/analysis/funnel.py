@@ -127,6 +127,22 @@ def _fold_sql(request: FunnelQuery, params: SqlParams) -> str:
                 arraySlice(evs, i), (toInt64(0), evs[i].1, CAST([], 'Array(Int64)'), toInt64(0), toInt64(0)))"""
 
 
+def _start_condition(request: FunnelQuery) -> str:
+    """Which events start an attempt. In ordered/strict mode a first-step event immediately followed by another
+    first-step event (same breakdown value) that cannot be step 2 is skipped: the later start sees the same
+    events from then on with a later window end, shorter gaps and an earlier-or-equal break, so it does at least
+    as well (most steps, then shortest time). Not with a minimum gap, where the earlier start's longer gap could
+    pass a step the later one must skip. This keeps long runs of repeated first steps from costing quadratic time."""
+    if request.order == "any":
+        return f"bitAnd(evs[i].2, {(1 << len(request.steps)) - 1}) != 0"
+    if request.min_step_gap_seconds:
+        return "bitTest(evs[i].2, 0)"
+    return (
+        "bitTest(evs[i].2, 0) AND NOT (i < length(evs) AND bitTest(evs[i + 1].2, 0) "
+        "AND NOT bitTest(evs[i + 1].2, 1) AND evs[i + 1].3 = evs[i].3)"
+    )
+
+
 def _per_person_cte(request: FunnelQuery, params: SqlParams) -> str:
     """CTEs down to `per_person`: one row per (person, breakdown value) with the best attempt
     best = (steps done, -total ms, start ms, [gap ms between consecutive steps])."""
@@ -134,7 +150,7 @@ def _per_person_cte(request: FunnelQuery, params: SqlParams) -> str:
     where = all_of(scope_conditions(request, params, events))
     hold = property_expr(request.hold_constant, params) if request.hold_constant else "''"
     breakdown = property_expr(request.breakdown, params) if request.breakdown else "''"
-    starts = "bitTest(evs[i].2, 0)" if request.order != "any" else f"bitAnd(evs[i].2, {(1 << len(request.steps)) - 1}) != 0"
+    starts = _start_condition(request)
     return f"""
 WITH
 step_events AS (

@@ -93,16 +93,16 @@ def funnel(frame: pd.DataFrame, req: dict, start_ms: int, end_ms: int) -> dict:
     """{breakdown value: {person: (steps, total_ms, start_ms, gaps)}} for each person's best attempt."""
     n = len(req["steps"])
     rows = in_range(frame, start_ms, end_ms, req.get("filters", []))
-    step_masks = [matches(rows, s) for s in req["steps"]]
+    step_masks = [matches(rows, s).to_numpy() for s in req["steps"]]
     excl = req.get("exclusions", [])
-    excl_masks = [matches(rows, e) for e in excl]
+    excl_masks = [matches(rows, e).to_numpy() for e in excl]
     req = {**req, "_exclusions": [(e["from_step"], e["to_step"], j) for j, e in enumerate(excl)]}
     hold = req.get("hold_constant")
     breakdown = req.get("breakdown")
     per_group = defaultdict(list)
     for idx, row in enumerate(rows.itertuples(index=False)):
-        step_set = {i for i in range(n) if step_masks[i].iloc[idx]}
-        excl_set = {j for j in range(len(excl)) if excl_masks[j].iloc[idx]}
+        step_set = {i for i in range(n) if step_masks[i][idx]}
+        excl_set = {j for j in range(len(excl)) if excl_masks[j][idx]}
         if not step_set and not excl_set:
             continue
         rowd = row._asdict()

@@ -26,7 +26,7 @@ attempts AS (
                     (acc.1, acc.2, acc.3, toInt64(1), acc.5),
                     acc),
                 arraySlice(evs, i), (toInt64(0), evs[i].1, CAST([], 'Array(Int64)'), toInt64(0), toInt64(0)))),
-                        arrayFilter(i -> bitTest(evs[i].2, 0), arrayEnumerate(evs))) AS attempt
+                        arrayFilter(i -> bitTest(evs[i].2, 0) AND NOT (i < length(evs) AND bitTest(evs[i + 1].2, 0) AND NOT bitTest(evs[i + 1].2, 1) AND evs[i + 1].3 = evs[i].3), arrayEnumerate(evs))) AS attempt
 ),
 per_person AS (
     SELECT person, breakdown, max((if(run.4 = 2, 0, run.1), -arraySum(run.3), start_ms, run.3)) AS best

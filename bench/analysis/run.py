@@ -1,0 +1,201 @@
+"""Analysis benchmark: each model's time next to the bare scan of the same columns (the physical floor) and the
+pandas reference (tests/analysis/reference.py) on the same data, in one run.
+
+    .venv/bin/python -m bench.analysis.run                 # 10M events / 1M persons
+    .venv/bin/python -m bench.analysis.run --events 1000000 --persons 100000   # quick
+
+Starts its own embedded warehouse in a temporary directory (nothing else is touched), generates the demo shop's
+events in chunks of distinct persons, then times each query `--repeat` times (best of) as the read-only analyst.
+The pandas reference runs on a sample of the persons (`--peer-fraction`) because its funnel is a Python loop;
+its time is reported as measured and scaled to all persons.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from pipelines.analysis.runner import Limits, build_queries, parse_request, run_query  # noqa: E402
+from pipelines.config import Settings  # noqa: E402
+from pipelines.demogen import DemoSpec, generate_frame, insert_frame  # noqa: E402
+from pipelines.warehouse.client import Warehouse  # noqa: E402
+from pipelines.warehouse.migrate import migrate  # noqa: E402
+from tests.analysis import reference as ref  # noqa: E402
+
+APP = "bench-shop"
+DAYS = 30
+FUNNEL_4 = ["page_view", "product_view", "add_to_cart", "pay"]
+FUNNEL_10 = ["product_view", "product_view", "add_to_cart", "product_view", "add_to_cart", "order", "product_view",
+             "add_to_cart", "order", "pay"]  # fmt: skip
+
+
+def requests(end: dt.date) -> dict[str, dict]:
+    scope = {"app_id": APP, "date_from": (end - dt.timedelta(days=DAYS - 1)).isoformat(), "date_to": end.isoformat()}
+    return {
+        "event: count + uniq by day x platform": {
+            "model": "event", **scope, "group_by": ["platform"],
+            "metrics": [{"event": "page_view"}, {"event": "page_view", "math": "unique_persons"}],
+        },
+        "funnel 4 steps (1 day window)": {"model": "funnel", **scope, "steps": [{"event": e} for e in FUNNEL_4]},
+        "funnel 10 steps, hold product_id": {
+            "model": "funnel", **scope, "steps": [{"event": e} for e in FUNNEL_10], "hold_constant": "product_id",
+            "window_seconds": 7 * 86_400,
+        },
+        "retention 30 days": {
+            "model": "retention", **scope, "initial": {"event": "page_view"}, "returning": {"event": "pay"}, "periods": 30,
+        },
+        "interval product_view -> pay": {"model": "interval", **scope, "start": {"event": "product_view"}, "end": {"event": "pay"}},
+        "distribution page_view / person": {"model": "distribution", **scope, "event": {"event": "page_view"}},
+    }  # fmt: skip
+
+
+def floor_sql(request) -> tuple[str, dict]:
+    """The same rows and columns the model reads, hashed and counted: what reading them costs at least."""
+    built = next(iter(build_queries(request).values()))
+    params = {k: v for k, v in built.parameters.items() if k in ("app_id", "time_from", "time_to", "events", "tz")}
+    columns = "oneid, person_id, ts, event" + (", p_product_id" if getattr(request, "hold_constant", None) else "")
+    sql = (
+        f"SELECT count(), sum(cityHash64({columns})) FROM events WHERE app_id = {{app_id:String}} "
+        "AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64}) "
+        "AND event IN {events:Array(String)}"
+    )
+    return sql, params
+
+
+def best_of(repeat: int, run) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def reference_time(name: str, request: dict, frame: pd.DataFrame, start_ms: int, end_ms: int) -> float:
+    model = request["model"]
+    started = time.perf_counter()
+    if model == "funnel":
+        ref.funnel(frame, request, start_ms, end_ms)
+    elif model == "retention":
+        ref.retention(frame, request, start_ms, end_ms)
+    elif model == "interval":
+        ref.intervals(frame, request, start_ms, end_ms)
+    elif model == "distribution":
+        ref.distribution(frame, request, start_ms, end_ms)
+    else:
+        rows = ref.in_range(frame, start_ms, end_ms)
+        rows = rows[rows.event == "page_view"]
+        day = pd.to_datetime(rows.t, unit="ms").dt.normalize()
+        rows.assign(day=day).groupby(["day", "platform"]).agg(n=("event", "size"), u=("person", "nunique"))
+    return time.perf_counter() - started
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _listening(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--persons", type=int, default=1_000_000)
+    parser.add_argument("--chunks", type=int, default=0, help="generation chunks (default: one per million events)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--peer-fraction", type=float, default=0.02, help="share of persons the pandas reference runs on")
+    parser.add_argument("--keep", help="keep the warehouse data in this directory (and reuse it when run again)")
+    parser.add_argument("--only", default="", help="run only the models whose name contains this text")
+    args = parser.parse_args(argv)
+
+    data_dir = Path(args.keep or tempfile.mkdtemp(prefix="tf-bench-"))
+    port = free_port()
+    env = {**os.environ, "TRACKFLOW_CONFIG": str(data_dir / "absent.toml")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.warehouse.server", "--data-dir", str(data_dir / "warehouse"), "--port", str(port), "--pool-size", "2"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    try:
+        settings = Settings(clickhouse_url=f"http://127.0.0.1:{port}", data_dir=data_dir)
+        deadline = time.monotonic() + 30
+        while not _listening(port):
+            if time.monotonic() > deadline:
+                raise SystemExit("warehouse did not start")
+            time.sleep(0.2)
+        writer = Warehouse(settings)
+        migrate(writer)
+        end = dt.datetime.now(dt.timezone.utc).date()
+        chunks = args.chunks or max(1, args.events // 1_000_000)
+        started = time.perf_counter()
+        present = writer.scalar("SELECT count() FROM events WHERE app_id = {a:String}", {"a": APP})
+        for k in range(0 if present else chunks):  # a kept data dir (--keep) is reused
+            spec = DemoSpec(
+                events=args.events // chunks, persons=args.persons // chunks, days=DAYS, end=end, app_id=APP, seed=k,
+                first_person=k * (args.persons // chunks),
+            )  # fmt: skip
+            insert_frame(writer, generate_frame(spec))
+            print(f"  generated + inserted chunk {k + 1}/{chunks} ({time.perf_counter() - started:.0f}s)", flush=True)
+        if not present:
+            writer.command("OPTIMIZE TABLE dwd_default FINAL")  # settle parts so every run reads the same layout
+        total = writer.scalar("SELECT count() FROM events WHERE app_id = {a:String}", {"a": APP})
+        print(f"data: {total:,} events, {args.persons:,} persons, {DAYS} days; load {time.perf_counter() - started:.0f}s")
+
+        analyst = Warehouse(settings, role="analyst")
+        limits = Limits(timeout_s=600, max_result_rows=1_000_000)
+        sample_sql = (
+            "SELECT if(oneid != '', oneid, person_id) AS person, event_id, toString(event) AS event, "
+            "toUnixTimestamp64Milli(ts) AS t, toString(platform) AS platform, p_product_id AS product_id FROM events "
+            "WHERE app_id = {a:String} AND cityHash64(if(oneid != '', oneid, person_id)) % 10000 < {k:UInt32}"
+        )
+        peer = analyst.query_df(sample_sql, {"a": APP, "k": round(args.peer_fraction * 10_000)})
+        peer["product_id"] = peer["product_id"].replace("", None)
+        print(f"pandas peer sample: {len(peer):,} events ({args.peer_fraction:.0%} of persons)\n")
+
+        header = f"{'model':<38} {'floor s':>8} {'model s':>8} {'x floor':>8} {'pandas s (sample)':>18} {'pandas s (scaled)':>18}"
+        print(header)
+        print("-" * len(header))
+        for name, request in requests(end).items():
+            if args.only not in name:
+                continue
+            parsed = parse_request(request)
+            sql, params = floor_sql(parsed)
+            floor = best_of(args.repeat, lambda: analyst.query(sql, params))
+            model = best_of(args.repeat, lambda: run_query(request, analyst, limits))
+            from pipelines.analysis.timerange import TimeRange
+
+            time_range = TimeRange.of(parsed)
+            sample_s = reference_time(name, request, peer, time_range.start_ms, time_range.end_ms)
+            print(
+                f"{name:<38} {floor:>8.3f} {model:>8.3f} {model / floor:>8.1f} {sample_s:>18.2f} {sample_s / args.peer_fraction:>18.1f}",
+                flush=True,
+            )
+    finally:
+        server.terminate()
+        server.wait(30)
+        if not args.keep:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
