@@ -17,6 +17,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parents[1]))
 
 from pipelines.heat.oracle import explain  # noqa: E402
+from tests.corpus.corpus import chdb_corpus_session  # noqa: E402
 
 
 def clickhouse_literal(value) -> str:
@@ -26,25 +27,14 @@ def clickhouse_literal(value) -> str:
     return str(value)
 
 
-def schema_statements() -> list[str]:
-    text = "\n".join(line for line in (HERE / "schema.sql").read_text().splitlines() if not line.startswith("--"))
-    return [statement.strip() for statement in text.split(";") if statement.strip()]
-
-
 def main() -> None:
-    from chdb import session
-
     with tempfile.TemporaryDirectory() as folder:
-        chdb = session.Session(folder)
-        chdb.query("CREATE DATABASE IF NOT EXISTS corpus")
-        for statement in schema_statements():
-            chdb.query(statement)
+        chdb = chdb_corpus_session(folder)
 
         def run(sql: str, parameters: dict) -> str:
             bound = {name: clickhouse_literal(value) for name, value in parameters.items()}
             return chdb.query(sql, "TSVRaw", params=bound).bytes().decode("utf-8", "replace")
 
-        chdb.query("USE corpus")
         path = HERE / "queries.jsonl"
         entries = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
         failures = 0

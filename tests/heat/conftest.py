@@ -1,23 +1,10 @@
-"""Fixtures of the heat tests: the corpus schema in its own database of the session warehouse, a catalog of it,
-and the corpus entries."""
+"""Fixtures of the heat tests: the corpus schema in its own database of the session warehouse and a catalog of it."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
-CORPUS = Path(__file__).resolve().parents[1] / "corpus"
-
-
-def corpus_entries() -> list[dict]:
-    return [json.loads(line) for line in (CORPUS / "queries.jsonl").read_text().splitlines() if line.strip()]
-
-
-def schema_statements() -> list[str]:
-    text = "\n".join(line for line in (CORPUS / "schema.sql").read_text().splitlines() if not line.startswith("--"))
-    return [statement.strip() for statement in text.split(";") if statement.strip()]
+from tests.corpus.corpus import schema_statements
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import pytest
 from pipelines.heat.extract import ExtractionFailure, Extractor
 from pipelines.heat.oracle import explain, warehouse_runner
 from pipelines.heat.scoring import CorpusScore, predicted_sets
-from tests.heat.conftest import corpus_entries
+from tests.corpus.corpus import entries as corpus_entries
 
 ENTRIES = corpus_entries()
 
