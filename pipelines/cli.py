@@ -47,24 +47,16 @@ def _format_uptime(seconds: float | None) -> str:
 def up(
     with_jobs: bool = typer.Option(False, "--with-jobs", help="also run the streaming jobs on a local MiniCluster"),
 ) -> None:
-    """Start the local stack (broker, warehouse) in the background and prepare topics and schema."""
-    from pipelines.messaging import ensure_topics
+    """Start the local stack in the background: broker (creates the topics), warehouse (applies migrations),
+    collector, and with --with-jobs the streaming jobs."""
     from pipelines.stack import Stack
     from pipelines.stack.manager import StackError
-    from pipelines.warehouse.client import Warehouse
-    from pipelines.warehouse.migrate import migrate
 
     settings = get_settings()
     try:
         Stack(settings).up(report=console.print)
     except StackError as exc:
         fail(str(exc))
-    created = ensure_topics(settings)
-    if created:
-        console.print(f"topics     created {', '.join(created)}")
-    applied = migrate(Warehouse(settings))
-    if applied:
-        console.print(f"schema     applied {len(applied)} migration(s), now at {applied[-1].version}")
     if with_jobs:  # after topics and schema: the jobs read the one and write the other
         from dataclasses import replace
 

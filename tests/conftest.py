@@ -29,16 +29,11 @@ def stack_settings(tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="session")
 def stack(stack_settings):
-    """The running stack with topics created and the schema migrated."""
-    from pipelines.messaging import ensure_topics
+    """The running stack; starting it creates the topics and migrates the schema."""
     from pipelines.stack import Stack
-    from pipelines.warehouse.client import Warehouse
-    from pipelines.warehouse.migrate import migrate
 
     running = Stack(stack_settings)
     running.up(report=lambda _: None)
-    ensure_topics(stack_settings)
-    migrate(Warehouse(stack_settings))
     yield running
     running.down(report=lambda _: None)
 

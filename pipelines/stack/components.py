@@ -21,6 +21,8 @@ class Component:
     enabled: Callable[[Settings], bool]
     # Where the real service lives when settings point at a cluster instead of the embedded one.
     external_url: Callable[[Settings], str] = lambda settings: ""
+    # Readies the running component for the ones started after it; idempotent; returns what it did.
+    prepare: Callable[[Settings], list[str]] = lambda settings: []
 
 
 def http_ok(path: str) -> Callable[[int], bool]:
@@ -84,6 +86,26 @@ def warehouse_command(settings: Settings, port: int) -> list[str]:
     ]
 
 
+def create_topics(settings: Settings) -> list[str]:
+    # Before any client connects: a producer's metadata request would auto-create topics with other partitions.
+    from pipelines.messaging import ensure_topics
+
+    created = ensure_topics(settings)
+    return [f"created topics {', '.join(created)}"] if created else []
+
+
+def migrate_schema(settings: Settings) -> list[str]:
+    from pipelines.warehouse.client import Warehouse
+    from pipelines.warehouse.migrate import migrate
+
+    warehouse = Warehouse(settings)
+    try:
+        applied = migrate(warehouse)
+    finally:
+        warehouse.close()
+    return [f"applied {len(applied)} migration(s), schema now at {applied[-1].version}"] if applied else []
+
+
 BROKER = Component(
     name="broker",
     configured_port=lambda s: s.kafka_port,
@@ -92,6 +114,7 @@ BROKER = Component(
     scheme="kafka",
     enabled=lambda s: s.embedded_kafka,
     external_url=lambda s: s.kafka_bootstrap,
+    prepare=create_topics,
 )
 WAREHOUSE = Component(
     name="warehouse",
@@ -101,6 +124,7 @@ WAREHOUSE = Component(
     scheme="http",
     enabled=lambda s: s.embedded_warehouse,
     external_url=lambda s: s.clickhouse_url,
+    prepare=migrate_schema,
 )
 
 def collector_command(settings: Settings, port: int) -> list[str]:

@@ -109,18 +109,27 @@ class Stack:
             directory.mkdir(parents=True, exist_ok=True)
         for component in self.components:
             if not component.enabled(self.settings):
-                continue
+                continue  # external engines are prepared explicitly (`trackflow warehouse migrate`), see operations.md
             current = self._status(component)
             if current.state == "healthy":
                 report(f"{component.name:<10} already running at {current.url} (pid {current.pid})")
-                continue
-            if current.state == "unhealthy":
+            elif current.state == "unhealthy":
                 raise StackError(
                     f"{component.name} (pid {current.pid}) is running but not healthy; see `trackflow logs "
                     f"{component.name}` or stop it with `trackflow down`"
                 )
-            self._start(component, report)
+            else:
+                self._start(component, report)
+            self._prepare(component, report)
         return self.status()
+
+    def _prepare(self, component: Component, report) -> None:
+        try:
+            done = component.prepare(self.settings)
+        except Exception as exc:
+            raise StackError(f"{component.name}: could not prepare it for the next components: {exc}") from None
+        for line in done:
+            report(f"{component.name:<10} {line}")
 
     def _choose_port(self, component: Component, report) -> int:
         configured = component.configured_port(self.settings)
