@@ -110,6 +110,10 @@ def generate_frame(spec: DemoSpec) -> pd.DataFrame:
     logged_in = ts >= signed_up_at[person - spec.first_person]
 
     product = np.minimum(rng.zipf(1.3, n), spec.products) - 1
+    # What goes into the cart, is ordered and paid is the product last viewed in that session.
+    viewed_product = pd.Series(product[names == "product_view"]).groupby(session_of[names == "product_view"]).last()
+    buying = np.isin(names, ["add_to_cart", "order", "pay"]) & np.isin(session_of, viewed_product.index)
+    product[buying] = viewed_product.reindex(session_of[buying]).to_numpy()
     device_id = np.char.add(np.char.add(np.char.add("d", person.astype(str)), "-"), device.astype(str))
     user_id = np.char.add("u", person.astype(str))
     person_id = np.where(logged_in, np.char.add("user_id:", user_id), np.char.add("device_id:", device_id))
