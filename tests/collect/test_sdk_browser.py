@@ -125,3 +125,37 @@ def test_killed_page_still_delivers_its_queue_by_beacon(browser, site, collector
     with tap._lock:
         assert all(len(tap.raw[e["event_id"]]) == 1 for e in delivered)  # each exactly once
     context.close()
+
+
+def test_failed_sends_back_off_then_deliver_and_the_queue_survives_a_reload(browser, site, collector_url, tap):
+    context = browser.new_context()
+    page = context.new_page()
+    refused = []
+
+    def collector_down(route):
+        refused.append(route.request.url)
+        route.fulfill(status=503, body='{"error": "down"}', headers={"Access-Control-Allow-Origin": "*"})
+
+    # The collector "fails" every batch, and the browser refuses beacons (as it does over its beacon quota): the
+    # events stay queued in localStorage through a reload. (An accepted beacon is fire-and-forget: the page is
+    # gone before any answer, so the SDK cannot retry it.)
+    context.route("**/v1/batch**", collector_down)
+    context.add_init_script("navigator.sendBeacon = () => false")
+    page.goto(f"{site}?{urlencode({'endpoint': collector_url, 'key': APP_KEY, 'interval': 200, 'batch': 50})}")
+    device = page.evaluate("tf.deviceId")
+    for n in range(3):
+        page.evaluate(f"tf.track('add_to_cart', {{product_id: 'r-{n}', quantity: 2}})")
+    page.wait_for_timeout(1500)
+    attempts = len(refused)
+    assert 1 <= attempts <= 4  # backing off (1 s, then 2 s, ...), not hammering every 200 ms
+    assert page.evaluate("tf.pending") == 4
+    page.reload()
+    assert page.evaluate("tf.pending") >= 4 + 1  # the old queue was restored, plus the new page view
+
+    context.unroute("**/v1/batch**")
+    delivered = device_events(tap, device, at_least=5, timeout=20)
+    assert sorted(e["event"] for e in delivered) == ["add_to_cart"] * 3 + ["page_view"] * 2
+    time.sleep(0.5)
+    with tap._lock:
+        assert all(len(tap.raw[e["event_id"]]) == 1 for e in delivered)
+    context.close()
