@@ -82,3 +82,17 @@ def test_external_engines_are_not_started(tmp_path):
     stack = Stack(settings)
     stack.up(report=lambda _: None)
     assert states(stack)["broker"] == "external" and states(stack)["warehouse"] == "external"
+
+
+def test_cli_status_and_logs(stack):
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    runner = CliRunner()
+    shown = runner.invoke(app, ["status"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "warehouse" in shown.output and "healthy" in shown.output and "http://127.0.0.1:" in shown.output
+    assert runner.invoke(app, ["logs", "warehouse", "-n", "5"]).exit_code == 0
+    unknown = runner.invoke(app, ["logs", "nonesuch"])
+    assert unknown.exit_code == 1 and "unknown component 'nonesuch'" in unknown.output
