@@ -33,13 +33,30 @@ _LEXEMES = re.compile(
 _PLACEHOLDER = re.compile(r"^\{(?P<name>[^:}]+):(?P<type>.+)\}$")
 
 
+_QUOTED = re.compile(r"""('(?:[^'\\]|\\.|'')*'|`(?:[^`\\]|\\.|``)*`|"(?:[^"\\]|\\.|"")*")""")
+
+
 def normalize(sql: str) -> str:
     """The cache key: same text for queries that differ only in comments, whitespace and a trailing `;`."""
+    if "--" in sql or "/*" in sql or "#" in sql:
+        return _slow_normalize(sql)
+    # No comments: split out the quoted parts and collapse whitespace in the code between them (the recorder
+    # does this for every logged query, so it avoids a regex callback per whitespace run).
+    parts = _QUOTED.split(sql)
+    for index in range(0, len(parts), 2):
+        code = parts[index]
+        collapsed = " ".join(code.split())
+        if collapsed and code[0].isspace():
+            collapsed = " " + collapsed
+        if collapsed and code[-1].isspace():
+            collapsed += " "
+        parts[index] = collapsed if collapsed or not code else " "
+    return "".join(parts).strip().rstrip(";").strip()
 
+
+def _slow_normalize(sql: str) -> str:
     def keep(match: re.Match) -> str:
-        if match.group("quoted"):
-            return match.group("quoted")
-        return " "
+        return match.group("quoted") or " "
 
     return _LEXEMES.sub(keep, sql).strip().rstrip(";").strip()
 
@@ -151,8 +168,11 @@ class Extractor:
         self.hits = 0
         self.misses = 0
 
-    def extract(self, sql: str, parameters: dict[str, Any] | None = None) -> Extraction | ExtractionFailure:
-        key = normalize(sql)
+    def extract(
+        self, sql: str, parameters: dict[str, Any] | None = None, key: str | None = None
+    ) -> Extraction | ExtractionFailure:
+        """`key`: the normalized text if the caller already has it (the recorder also stores its hash)."""
+        key = key if key is not None else normalize(sql)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:

@@ -66,10 +66,10 @@ def query_hash(normalized: str) -> int:
     return int.from_bytes(hashlib.blake2b(normalized.encode(), digest_size=8).digest(), "little")
 
 
-def log_row(seen: SeenQuery, result: Extraction | ExtractionFailure) -> list:
+def log_row(seen: SeenQuery, result: Extraction | ExtractionFailure, normalized: str | None = None) -> list:
     started = datetime.fromtimestamp(seen.started_at, tz=timezone.utc)
     common = [
-        seen.query_id, seen.source, started, seen.user, seen.sql, query_hash(normalize(seen.sql)),
+        seen.query_id, seen.source, started, seen.user, seen.sql, query_hash(normalized or normalize(seen.sql)),
         json.dumps(seen.parameters, default=str, sort_keys=True), seen.duration_s * 1000.0, seen.read_rows,
         seen.result_rows, seen.error,
     ]
@@ -196,10 +196,11 @@ class HeatRecorder:
         """Parse and write a batch (also used synchronously by the importer)."""
         log_rows, heat = [], []
         for seen in batch:
-            result = self.extractor.extract(seen.sql, seen.parameters)
+            normalized = normalize(seen.sql)
+            result = self.extractor.extract(seen.sql, seen.parameters, key=normalized)
             if isinstance(result, ExtractionFailure):
                 self.parse_failures += 1
-            log_rows.append(log_row(seen, result))
+            log_rows.append(log_row(seen, result, normalized))
             heat.extend(heat_rows(seen, result))
         try:
             self.writer.insert("query_log", log_rows, QUERY_LOG_COLUMNS)
