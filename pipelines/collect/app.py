@@ -172,7 +172,7 @@ class Collector:
         return body
 
     def _error(self, endpoint: str, exc: BadRequest) -> Response:
-        headers = {"Retry-After": retry_after_header(exc.details["retry_after"])} if exc.status == 429 else None
+        headers = {"Retry-After": retry_after_header(exc.details["retry_after"])} if "retry_after" in exc.details else None
         body = {"error": exc.reason, **{k: v for k, v in exc.details.items() if k != "retry_after"}}
         self.metrics.requests.labels(endpoint, str(exc.status)).inc()
         return _json(exc.status, body, headers)
@@ -243,10 +243,6 @@ class Collector:
             raw_events, single = await read_events(request)
             status, body = await self.ingest(request, app_id, raw_events, single)
         except BadRequest as exc:
-            if exc.status == 503:
-                headers = {"Retry-After": retry_after_header(exc.details["retry_after"])}
-                self.metrics.requests.labels(endpoint, "503").inc()
-                return _json(503, {"error": exc.reason}, headers)
             return self._error(endpoint, exc)
         self.metrics.ack_latency.observe(time.perf_counter() - started)
         self.metrics.requests.labels(endpoint, str(status)).inc()

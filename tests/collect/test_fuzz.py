@@ -6,10 +6,13 @@ from __future__ import annotations
 import gzip
 import json
 import string
+import warnings
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
-from starlette.testclient import TestClient
+with warnings.catch_warnings():  # Starlette 1.x nudges towards `httpx2`, which is not a dependency here
+    warnings.filterwarnings("ignore", message=".*httpx2")
+    from starlette.testclient import TestClient
 
 from pipelines.collect.app import create_app
 from pipelines.collect.limits import TokenBucket
