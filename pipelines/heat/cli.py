@@ -103,7 +103,11 @@ def import_command(
     from pipelines.warehouse.client import Warehouse
 
     writer = Warehouse(get_settings())
-    recorder = HeatRecorder(writer, Extractor(Catalog.from_warehouse(writer)))
     since = datetime.now(timezone.utc) - timedelta(hours=hours)
-    count = import_query_log(writer, recorder, since, table=table, skip_users=tuple(skip_user))
+    try:
+        recorder = HeatRecorder(writer, Extractor(Catalog.from_warehouse(writer)))
+        count = import_query_log(writer, recorder, since, table=table, skip_users=tuple(skip_user))
+    except Exception as exc:  # unreachable warehouse, missing log table (the embedded chDB has no system.query_log)
+        typer.echo(f"error: cannot import from {table}: {str(exc).splitlines()[0][:300]}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"imported {count} queries ({recorder.parse_failures} did not parse)")

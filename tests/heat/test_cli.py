@@ -29,3 +29,25 @@ def test_heat_parse_reports_the_error_position():
     result = runner.invoke(app, ["heat", "parse", "SELECT a,\nFROM"])
     assert result.exit_code == 1
     assert json.loads(result.output) == {"error": json.loads(result.output)["error"], "line": 2, "column": 4}
+
+
+def test_heat_report_ranks_what_was_queried(warehouse, analyst):
+    from pipelines.heat.recorder import HeatRecorder
+
+    recorder = HeatRecorder(warehouse).attach(analyst)
+    try:
+        for _ in range(3):
+            analyst.query("SELECT count() FROM dwd_default WHERE event = 'report_probe'")
+        assert recorder.flush()
+    finally:
+        recorder.close()
+    result = runner.invoke(app, ["heat", "report", "--kind", "event", "--limit", "200", "--write"])
+    assert result.exit_code == 0, result.output
+    assert "report_probe" in result.output and "rows written to heat_tiers" in result.output
+    tier = warehouse.scalar("SELECT tier FROM heat_tiers FINAL WHERE object_kind = 'event' AND object = 'report_probe'")
+    assert tier == "warm"  # three uses just now: score ~3, between the warm (1) and hot (10) thresholds
+
+
+def test_heat_import_without_a_query_log_is_a_clear_error(warehouse):
+    result = runner.invoke(app, ["heat", "import", "--table", "trackflow.no_such_log"])
+    assert result.exit_code == 1 and "cannot import from trackflow.no_such_log" in result.output
