@@ -98,6 +98,9 @@ class Collector:
         self._reload_task: asyncio.Task | None = None
 
     def _make_producer(self):
+        # delivery_timeout_ms bounds how long a request waits for its ack before the records are spooled instead;
+        # max_block_ms bounds send() itself, which runs on the event loop and blocks only while metadata is missing
+        # (first send to a topic) or the buffer is full (broker stalled).
         timeout_ms = int(self.settings.collector_ack_timeout_s * 1000)
         return messaging.producer(
             self.settings,

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from pipelines import messaging
+from pipelines.collect.app import create_app
 from pipelines.stack.components import COLLECTOR, broker_command, http_ok, kafka_ok
 from pipelines.stack.manager import free_port
 
@@ -95,6 +97,17 @@ class KafkaTap:
         self._stop.set()
         self._thread.join(timeout=5)
         self._consumer.close()
+
+
+def in_process_client(settings, spool_dir: Path, port: int):
+    """The collector app in this process (same code as the service) with a TestClient; used as a context manager
+    so the app's lifespan (Kafka connection, plan reloads) runs."""
+    with warnings.catch_warnings():  # Starlette 1.x nudges towards `httpx2`, which is not a dependency here
+        warnings.filterwarnings("ignore", message=".*httpx2")
+        from starlette.testclient import TestClient
+
+    app = create_app(settings, port=port, spool_dir=spool_dir)
+    return TestClient(app, raise_server_exceptions=False, headers={"X-App-Key": APP_KEY})
 
 
 @pytest.fixture(scope="session")

@@ -6,17 +6,11 @@ from __future__ import annotations
 import gzip
 import json
 import string
-import warnings
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
-with warnings.catch_warnings():  # Starlette 1.x nudges towards `httpx2`, which is not a dependency here
-    warnings.filterwarnings("ignore", message=".*httpx2")
-    from starlette.testclient import TestClient
-
-from pipelines.collect.app import create_app
 from pipelines.collect.limits import TokenBucket
-from tests.collect.conftest import APP_KEY, make_event
+from tests.collect.conftest import APP_KEY, in_process_client, make_event
 
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
@@ -41,8 +35,7 @@ def event_shapes():
 
 @pytest.fixture(scope="module")
 def client(stack, stack_settings, tmp_path_factory):
-    app = create_app(stack_settings, port=1, spool_dir=tmp_path_factory.mktemp("fuzz-spool"))
-    with TestClient(app, raise_server_exceptions=False, headers={"X-App-Key": APP_KEY}) as test_client:
+    with in_process_client(stack_settings, tmp_path_factory.mktemp("fuzz-spool"), port=1) as test_client:
         yield test_client
 
 
@@ -90,7 +83,7 @@ def test_token_bucket_refills_at_its_rate():
 
 def test_rate_limit_answers_429_with_retry_after(stack, stack_settings, tmp_path):
     limited = stack_settings.model_copy(update={"collector_rate_per_s": 0.5, "collector_burst": 3})
-    with TestClient(create_app(limited, port=2, spool_dir=tmp_path), headers={"X-App-Key": APP_KEY}) as test_client:
+    with in_process_client(limited, tmp_path, port=2) as test_client:
         statuses = [test_client.post("/v1/events", json=make_event()).status_code for _ in range(4)]
         assert statuses == [200, 200, 200, 429]
         answer = test_client.post("/v1/events", json=make_event())

@@ -15,7 +15,8 @@ from pipelines.plan.model import PlanError, load_plans, parse_plan
 from pipelines.plan.quarantine import list_held, load_from_topic, replay
 from pipelines.plan.store import PlanConflict, apply_plan
 from pipelines.plan.validate import ACCEPT, QUARANTINE, REJECT, PlanBook
-from tests.collect.conftest import APP_ID, ROOT, make_event
+from pipelines.collect.app import PLAN_RELOAD_INTERVAL_S
+from tests.collect.conftest import APP_ID, ROOT, in_process_client, make_event
 
 DEMO_PLAN = yaml.safe_load((ROOT / "plans" / "demo-shop.yaml").read_text())
 
@@ -119,3 +120,23 @@ def test_health_report_and_event_analysis_query(http, tap, warehouse, analyst, s
     sql, params = event_analysis_sql(plan, "add_to_cart", days=7)
     rows = analyst.rows(sql, params)
     assert sum(events for _, events, _ in rows) >= 6
+
+
+def test_collector_reloads_a_changed_plan_and_keeps_the_last_good_one(stack, stack_settings, tmp_path):
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    plan_file = plans / "demo-shop.yaml"
+    plan_file.write_text(yaml.safe_dump(plan_doc()))
+    settings = stack_settings.model_copy(update={"plan_dir": plans})
+    with in_process_client(settings, tmp_path / "spool", port=3) as client:
+        assert client.post("/v1/events", json=make_event("wishlist_add")).json()["quarantined"] == 1
+        newer = plan_doc(version=2)
+        newer["events"]["wishlist_add"] = {}
+        plan_file.write_text(yaml.safe_dump(newer))
+        time.sleep(PLAN_RELOAD_INTERVAL_S + 1)
+        assert client.post("/v1/events", json=make_event("wishlist_add")).json()["accepted"] == 1
+        assert client.get("/healthz").json()["plans"]["demo-shop"] == 2
+        plan_file.write_text("app_id: [broken")  # a bad edit: logged, version 2 stays in force
+        time.sleep(PLAN_RELOAD_INTERVAL_S + 1)
+        assert client.post("/v1/events", json=make_event("wishlist_add")).json()["accepted"] == 1
+        assert client.get("/healthz").json()["plans"]["demo-shop"] == 2
