@@ -94,6 +94,24 @@ class Settings(BaseSettings):
     )
     metrics_flush_ms: int = Field(10_000, description="How often the metrics job writes its per-minute counts.")
 
+    # Offline pushes (pipelines/push) and the PostgreSQL push target
+    postgres_url: str = Field(
+        "",
+        description="PostgreSQL server of the push targets, e.g. postgresql://user:pw@pg.example:5432. Empty: the embedded server started by `trackflow up`.",
+    )
+    postgres_port: int = Field(5432, description="Port of the embedded PostgreSQL (0: pick a free port).")
+    postgres_password: SecretStr = Field(SecretStr("trackflow"), description="Password of the embedded PostgreSQL's `postgres` user.")
+    postgres_bin_dir: Path = Field(Path("/usr/lib/postgresql/15/bin"), description="Folder with initdb, postgres and pg_isready (Debian's postgresql-15).")
+    push_database: str = Field("trackflow_push", description="Database the pushes write to and keep their chunk state in.")
+    push_definitions: Path = Field(Path("pushes.yaml"), description="The push definitions file.")
+    push_files_dir: Path = Field(Path(""), description="Base of relative Parquet/CSV target folders. Empty: <data_dir>/push/files.")
+    push_reject_dir: Path = Field(Path(""), description="Where rejected (dirty) rows are written. Empty: <data_dir>/push/rejects.")
+    push_lock_ttl_s: int = Field(600, description="A running chunk's lock expires this long after its last heartbeat.")
+    push_max_attempts: int = Field(3, description="Attempts per chunk before the push run fails.")
+    push_retry_base_s: float = Field(5.0, description="Retry back-off of a failed chunk: base * 2^(attempt-1) seconds.")
+    push_alert_webhook_url: str = Field("", description="Webhook the push deadline sensor posts P1-P3 alerts to (empty: log only).")
+    push_alert_margin_s: int = Field(900, description="A push predicted to finish less than this before its deadline is at risk (P3).")
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -125,6 +143,14 @@ class Settings(BaseSettings):
     @property
     def log_dir(self) -> Path:
         return self.data_dir / "logs"
+
+    def bound_port(self, component: str, configured: int) -> int:
+        """The port a running embedded component actually bound (the stack records it; a taken configured port
+        is replaced by a free one), else the configured port."""
+        try:
+            return int((self.state_dir / f"{component}.port").read_text())
+        except (OSError, ValueError):
+            return configured
 
 
 def setting_sources(settings: Settings) -> dict[str, str]:

@@ -44,9 +44,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
 def bootstrap_servers(settings: Settings) -> str:
     if settings.kafka_bootstrap:
         return settings.kafka_bootstrap
-    port_file = settings.state_dir / "broker.port"
-    port = int(port_file.read_text()) if port_file.exists() else settings.kafka_port
-    return f"127.0.0.1:{port}"
+    return f"127.0.0.1:{settings.bound_port('broker', settings.kafka_port)}"
 
 
 def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> list[str]:

@@ -49,9 +49,7 @@ def resolve_url(settings: Settings) -> str:
     """The ClickHouse HTTP URL: configured, or the one the running embedded warehouse wrote to its state dir."""
     if settings.clickhouse_url:
         return settings.clickhouse_url
-    port_file = settings.state_dir / "warehouse.port"
-    port = int(port_file.read_text()) if port_file.exists() else settings.warehouse_port
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{settings.bound_port('warehouse', settings.warehouse_port)}"
 
 
 class Warehouse:

@@ -17,6 +17,7 @@ def test_settings_come_from_env_then_toml_then_defaults(tmp_path, monkeypatch):
     toml.write_text('kafka_partitions = 8\nclickhouse_database = "from_toml"\nanalyst_password = "s3cret"\n')
     monkeypatch.setenv("TRACKFLOW_CONFIG", str(toml))
     monkeypatch.setenv("TRACKFLOW_CLICKHOUSE_DATABASE", "from_env")
+    monkeypatch.delenv("TRACKFLOW_WAREHOUSE_PORT", raising=False)  # the session stack sets it
     settings = Settings()
     assert settings.kafka_partitions == 8
     assert settings.clickhouse_database == "from_env"

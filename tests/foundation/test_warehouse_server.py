@@ -29,7 +29,7 @@ ROWS = [
 
 
 def client_for(stack_settings, **kwargs):
-    port = int((stack_settings.state_dir / "warehouse.port").read_text())
+    port = stack_settings.bound_port("warehouse", 0)
     return clickhouse_connect.get_client(host="127.0.0.1", port=port, **kwargs)
 
 
@@ -106,7 +106,7 @@ def test_analyst_reads_but_cannot_write(stack, stack_settings):
             attempt()
         assert caught.value.code == 164
     # asking the server to lift readonly over raw HTTP does not work either
-    port = int((stack_settings.state_dir / "warehouse.port").read_text())
+    port = stack_settings.bound_port("warehouse", 0)
     response = httpx.post(
         f"http://127.0.0.1:{port}/",
         params={"readonly": "0", "query": "INSERT INTO default.guarded VALUES (4)"},
