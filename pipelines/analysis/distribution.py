@@ -8,8 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from pipelines.analysis.filters import QUANTILE_LEVELS, all_of, histogram_sql, numeric_expr, quantiles_sql, scope_conditions, selector_condition
-from pipelines.analysis.interval import ascending_edges
-from pipelines.analysis.request import EventSelector, Name, QueryScope
+from pipelines.analysis.request import EventSelector, Name, QueryScope, ascending_edges
 from pipelines.analysis.schema import PERSON, TABLE
 from pipelines.analysis.shaping import Rows, clean, histogram_view, table
 from pipelines.analysis.sqlparams import BuiltQuery, SqlParams

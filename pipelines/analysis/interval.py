@@ -22,18 +22,12 @@ from pipelines.analysis.filters import (
     scope_conditions,
     selector_condition,
 )
-from pipelines.analysis.request import EventSelector, Name, QueryScope
+from pipelines.analysis.request import EventSelector, Name, QueryScope, ascending_edges
 from pipelines.analysis.schema import PERSON, TABLE
 from pipelines.analysis.shaping import Rows, clean, histogram_view, table
 from pipelines.analysis.sqlparams import BuiltQuery, SqlParams
 
 DEFAULT_EDGES_S = [0, 60, 300, 900, 3600, 6 * 3600, 86_400, 3 * 86_400, 7 * 86_400, 30 * 86_400]
-
-
-def ascending_edges(edges: list[float]) -> list[float]:
-    if any(b <= a for a, b in zip(edges, edges[1:])):
-        raise ValueError("bucket edges must be strictly increasing")
-    return edges
 
 
 class IntervalQuery(QueryScope):

@@ -22,6 +22,13 @@ _VALUE_SHAPE = {
 }  # fmt: skip
 
 
+def ascending_edges(edges: list[float]) -> list[float]:
+    """Validator for histogram bucket edges."""
+    if any(b <= a for a, b in zip(edges, edges[1:])):
+        raise ValueError("bucket edges must be strictly increasing")
+    return edges
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -21,10 +21,8 @@ MODELS = {
     "distribution": distribution,
 }
 
-AnalysisRequest = Annotated[
-    Union[event.EventQuery, funnel.FunnelQuery, retention.RetentionQuery, interval.IntervalQuery, distribution.DistributionQuery],
-    Field(discriminator="model"),
-]
+REQUEST_TYPES = (event.EventQuery, funnel.FunnelQuery, retention.RetentionQuery, interval.IntervalQuery, distribution.DistributionQuery)
+AnalysisRequest = Annotated[Union[REQUEST_TYPES], Field(discriminator="model")]
 _REQUEST = TypeAdapter(AnalysisRequest)
 
 
@@ -46,7 +44,7 @@ class ResultTooLarge(RuntimeError):
 
 def parse_request(payload: dict[str, Any] | Any):
     """A validated request object (raises pydantic.ValidationError naming the offending field)."""
-    if isinstance(payload, (event.EventQuery, funnel.FunnelQuery, retention.RetentionQuery, interval.IntervalQuery, distribution.DistributionQuery)):
+    if isinstance(payload, REQUEST_TYPES):
         return payload
     return _REQUEST.validate_python(payload)
 
