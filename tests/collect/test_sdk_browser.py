@@ -5,6 +5,7 @@ with events still queued whose beacon delivers them anyway."""
 from __future__ import annotations
 
 import functools
+import gzip
 import http.server
 import shutil
 import subprocess
@@ -40,6 +41,12 @@ def site(sdk_bundle, tmp_path_factory):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://localhost:{server.server_address[1]}/index.html"
     server.shutdown()
+
+
+def test_sdk_typechecks_and_fits_the_size_budget(sdk_bundle):
+    typecheck = subprocess.run(["npm", "run", "--silent", "typecheck"], cwd=SDK, capture_output=True, text=True, timeout=120)
+    assert typecheck.returncode == 0, typecheck.stdout + typecheck.stderr
+    assert len(gzip.compress(sdk_bundle.read_bytes(), 9)) <= 8 * 1024
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
