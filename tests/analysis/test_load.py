@@ -68,3 +68,9 @@ def test_demo_generator_shape(tmp_path):
     assert weekend.mean() > 2 / 7  # busier weekends
     assert frame.ts.is_monotonic_increasing
     assert write_jsonl(frame.head(100), tmp_path / "demo.jsonl.gz") == 100
+
+
+def test_cli_demo_generate_inserts(stack, warehouse):
+    result = CliRunner().invoke(app, ["demo", "generate", "--events", "3000", "--persons", "200", "--days", "7", "--app-id", "demo-cli"])
+    assert result.exit_code == 0, result.output
+    assert warehouse.scalar("SELECT count() FROM events WHERE app_id = 'demo-cli'") == 3000
