@@ -30,9 +30,11 @@ def parse_command(
     param: list[str] = typer.Option([], "--param", "-p", help="query parameter value, name=value (repeatable)"),
     schema: bool = typer.Option(False, "--schema", help="resolve columns with the warehouse's schema (needs the stack)"),
     database: str = typer.Option("", help="database for unqualified table names (default: the configured one)"),
+    check: bool = typer.Option(False, "--check", help="also compare with the warehouse's EXPLAIN QUERY TREE (needs the stack)"),
 ) -> None:
     """Print what a query reads as JSON: tables, columns (db.table.column with roles), events, time range and
-    anything it could not resolve. Exits 1 with the error position if the SQL does not parse."""
+    anything it could not resolve. Exits 1 with the error position if the SQL does not parse; with --check, exits 2
+    if the extraction differs from what ClickHouse's analyzer resolves."""
     import sys
 
     from pipelines.config import get_settings
@@ -42,16 +44,31 @@ def parse_command(
     settings = get_settings()
     text = sys.stdin.read() if sql == "-" else sql
     catalog = Catalog(database or settings.clickhouse_database)
-    if schema:
+    analyst = None
+    if schema or check:
         from pipelines.warehouse.client import Warehouse
 
-        catalog = Catalog.from_warehouse(Warehouse(settings, role="analyst"))
-        if database:
-            catalog.default_database = database
-    result = extract(text, _parameters(param), catalog)
-    typer.echo(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
+        analyst = Warehouse(settings, role="analyst", database=database or None)
+        catalog = Catalog.from_warehouse(analyst)
+    parameters = _parameters(param)
+    result = extract(text, parameters, catalog)
+    output = result.as_json()
+    if check and not isinstance(result, ExtractionFailure):
+        from pipelines.heat.oracle import explain, warehouse_runner
+        from pipelines.heat.scoring import predicted_sets
+
+        reference = explain(warehouse_runner(analyst), text, parameters)
+        got = predicted_sets(result)
+        expected = {"tables": reference.tables, "columns": reference.columns, "events": reference.events}
+        output["check"] = {
+            name: {"missing": sorted(expected[name] - got[name]), "extra": sorted(got[name] - expected[name])}
+            for name in expected
+        }
+    typer.echo(json.dumps(output, ensure_ascii=False, indent=2))
     if isinstance(result, ExtractionFailure):
         raise typer.Exit(1)
+    if check and any(part["missing"] or part["extra"] for part in output["check"].values()):
+        raise typer.Exit(2)
 
 
 @app.command("report")

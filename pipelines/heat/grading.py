@@ -92,3 +92,10 @@ def write_tiers(writer, graded: list[GradedObject], policy: GradingPolicy = Grad
              "hot_threshold", "warm_threshold", "half_life_days", "graded_at"),
         )
     return len(rows)
+
+
+def refresh_tiers(writer, policy: GradingPolicy = GradingPolicy()) -> list[GradedObject]:
+    """Grade and store in one call: what a scheduled job (the Dagster tiering asset) runs."""
+    graded = grade(writer, policy)
+    write_tiers(writer, graded, policy)
+    return graded

@@ -114,6 +114,7 @@ class HeatRecorder:
         self._queue: queue.Queue[SeenQuery | None] = queue.Queue(maxsize=max_queue)
         self._thread: threading.Thread | None = None
         self._attached: list = []
+        self._drop_lock = threading.Lock()  # many query threads may overflow at once; no drop goes uncounted
         self.dropped = 0
         self.recorded = 0
         self.parse_failures = 0
@@ -129,7 +130,8 @@ class HeatRecorder:
             self._queue.put_nowait(seen)
             return True
         except queue.Full:
-            self.dropped += 1
+            with self._drop_lock:
+                self.dropped += 1
             return False
 
     # -- lifecycle --------------------------------------------------------------------------------------------

@@ -51,3 +51,10 @@ def test_heat_report_ranks_what_was_queried(warehouse, analyst):
 def test_heat_import_without_a_query_log_is_a_clear_error(warehouse):
     result = runner.invoke(app, ["heat", "import", "--table", "trackflow.no_such_log"])
     assert result.exit_code == 1 and "cannot import from trackflow.no_such_log" in result.output
+
+
+def test_heat_parse_check_compares_with_explain(warehouse):
+    result = runner.invoke(app, ["heat", "parse", "--check", "SELECT event, count() FROM events WHERE event = 'x' GROUP BY event"])
+    assert result.exit_code == 0, result.output
+    check = json.loads(result.output)["check"]
+    assert check == {name: {"missing": [], "extra": []} for name in ("tables", "columns", "events")}
