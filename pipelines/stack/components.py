@@ -161,5 +161,35 @@ JOBS = Component(
     enabled=lambda s: (s.state_dir / "jobs.pid").exists(),
 )
 
+def postgres_command(settings: Settings, port: int) -> list[str]:
+    from pipelines.push.server import server_command
+
+    return server_command(settings, port)
+
+
+def postgres_ready(port: int) -> bool:
+    from pipelines.push.server import server_ready
+
+    return server_ready(port)
+
+
+def create_push_database(settings: Settings) -> list[str]:
+    from pipelines.push.target import prepare_push_database
+
+    return prepare_push_database(settings)
+
+
+# The push targets' PostgreSQL 15 (offline pushes, pipelines/push); its prepare creates the push database.
+POSTGRES = Component(
+    name="postgres",
+    configured_port=lambda s: s.postgres_port,
+    command=postgres_command,
+    healthy=postgres_ready,
+    scheme="postgresql",
+    enabled=lambda s: not s.postgres_url,
+    external_url=lambda s: s.postgres_url,
+    prepare=create_push_database,
+)
+
 # Start order; stop runs in reverse. Later capabilities append their services here.
-COMPONENTS: list[Component] = [BROKER, WAREHOUSE, COLLECTOR, JOBS]
+COMPONENTS: list[Component] = [BROKER, WAREHOUSE, POSTGRES, COLLECTOR, JOBS]

@@ -1,0 +1,175 @@
+"""The SQL of a push, built from its definition: warehouse queries (plan, rows, rejects, checksum) and the
+PostgreSQL side (target DDL, checksum). Values (days, chunk numbers) are query parameters; identifiers and
+expressions come from the validated definitions file, which is operator-authored configuration.
+
+Conversion happens in the warehouse: each column is cast with `accurateCastOrNull`, and a non-empty value that
+casts to NULL makes the row dirty, with a reason naming the column and value. So the clean rows leave the
+warehouse already in the target's types and stream into COPY as CSV bytes without Python touching each row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from pipelines.push.definitions import Column, Push
+
+CLICKHOUSE_TYPES = {
+    "bigint": "Int64",
+    "integer": "Int32",
+    "double": "Float64",
+    "boolean": "Bool",
+    "timestamptz": "DateTime64(3, \\'UTC\\')",  # inside a quoted type name
+    "date": "Date",
+    "uuid": "UUID",
+}
+POSTGRES_TYPES = {"text": "text", "json": "json", "bigint": "bigint", "integer": "integer", "double": "double precision",
+                  "boolean": "boolean", "timestamptz": "timestamptz", "date": "date", "uuid": "uuid"}  # fmt: skip
+# Every target row records which partition and chunk wrote it: replacing a chunk is one indexed DELETE.
+PUSH_DATE, PUSH_CHUNK = "_push_date", "_push_chunk"
+
+
+def day_bounds(push: Push, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """The partition `day` in the push's timezone, as a UTC [start, end) range (keeps partition pruning)."""
+    zone = ZoneInfo(push.timezone)
+    start = dt.datetime.combine(day, dt.time(), zone)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone)
+    return start.astimezone(dt.timezone.utc), end.astimezone(dt.timezone.utc)
+
+
+def _converted(column: Column) -> str:
+    expression = f"({column.expression})"
+    if column.type == "json":
+        return f"toJSONString({expression})"
+    if column.type == "text":
+        return f"toString({expression})"
+    return f"accurateCastOrNull({expression}, '{CLICKHOUSE_TYPES[column.type]}')"
+
+
+def _blank(column: Column) -> str:
+    return f"(ifNull(toString({column.expression}), '') = '')"
+
+
+def _reason(index: int, column: Column) -> str:
+    checks = []
+    if column.required:
+        checks.append(f"if(b{index}, '{column.name}: empty but required', '')")
+    if column.type not in ("text", "json"):
+        checks.append(
+            f"if(NOT b{index} AND isNull(c{index}), concat('{column.name}: ', v{index}, ' is not {column.type}'), '')"
+        )
+    return ", ".join(checks)
+
+
+def chunk_expression(push: Push) -> str:
+    """The chunk (0-based) a source row belongs to."""
+    if push.chunking.by == "hour":
+        return f"toHour({push.source.time_column}, '{push.timezone}')"
+    return f"cityHash64({push.chunking.key}) % {push.chunking.count}"
+
+
+def _scan(push: Push) -> str:
+    """All source rows of the partition with their converted values c<i>, blank flags b<i>, chunk and reason."""
+    columns = push.source.columns
+    selected = [f"{_converted(c)} AS c{i}, {_blank(c)} AS b{i}" for i, c in enumerate(columns)]
+    # The start of each castable value, for the reason of a failed cast.
+    selected += [f"substring(toString({c.expression}), 1, 80) AS v{i}" for i, c in enumerate(columns) if c.type not in ("text", "json")]
+    reasons = [r for i, c in enumerate(columns) if (r := _reason(i, c))]
+    reason = f"arrayStringConcat(arrayFilter(x -> x != '', [{', '.join(reasons)}]), '; ')" if reasons else "''"
+    where = f"{push.source.time_column} >= {{start:DateTime64(3, 'UTC')}} AND {push.source.time_column} < {{end:DateTime64(3, 'UTC')}}"
+    if push.source.filter:
+        where += f" AND ({push.source.filter})"
+    return (
+        f"SELECT {', '.join(selected)}, {chunk_expression(push)} AS _chunk FROM {push.source.table} WHERE {where}"
+    ), reason
+
+
+def plan_sql(push: Push) -> str:
+    """Rows and dirty rows per chunk: the planner's input, and the dirty-limit check before anything is written."""
+    scan, reason = _scan(push)
+    return f"SELECT _chunk, count(), countIf({reason} != '') FROM ({scan}) GROUP BY _chunk ORDER BY _chunk"
+
+
+def _outputs(push: Push) -> str:
+    # Files carry UUIDs as text: Parquet has no UUID type every reader agrees on.
+    as_text = push.target.kind != "postgres"
+    return ", ".join(
+        f"{f'toString(c{i})' if as_text and c.type == 'uuid' else f'c{i}'} AS {c.name}" for i, c in enumerate(push.source.columns)
+    )
+
+
+def rows_sql(push: Push, with_push_columns: bool) -> str:
+    """The clean rows of one chunk in target column order (fetched as CSV or Parquet). A PostgreSQL target also
+    gets the partition day and chunk number of each row (`with_push_columns`)."""
+    scan, reason = _scan(push)
+    outputs = _outputs(push)
+    if with_push_columns:
+        outputs += f", {{day:Date}} AS {PUSH_DATE}, _chunk AS {PUSH_CHUNK}"
+    return f"SELECT {outputs} FROM ({scan}) WHERE _chunk = {{chunk:UInt32}} AND {reason} = ''"
+
+
+def target_columns(push: Push, with_push_columns: bool) -> list[str]:
+    names = [c.name for c in push.source.columns]
+    return names + [PUSH_DATE, PUSH_CHUNK] if with_push_columns else names
+
+
+def rejects_sql(push: Push, whole_partition: bool = False) -> str:
+    """Dirty rows of one chunk (or of the whole partition): each source value as text, plus the reason."""
+    scan, reason = _scan(push)
+    raw = ", ".join(f"toString({c.expression}) AS r{i}" for i, c in enumerate(push.source.columns))
+    inner = scan.replace("SELECT ", f"SELECT {raw}, ", 1)
+    named = ", ".join(f"r{i} AS {c.name}" for i, c in enumerate(push.source.columns))
+    chunk = "" if whole_partition else "_chunk = {chunk:UInt32} AND "
+    return f"SELECT {named}, {reason} AS reason FROM ({inner}) WHERE {chunk}reason != ''"
+
+
+# -- checksums: the same canonical text per value on both sides, an order-independent sum of 60-bit hashes ------
+def _canonical_clickhouse(index: int, column: Column) -> str:
+    value = f"c{index}"
+    text = {
+        "double": f"toString(toInt64(round({value} * 1000000)))",
+        "boolean": f"toString(toUInt8({value}))",
+        "timestamptz": f"toString(toUnixTimestamp64Milli({value}))",
+    }.get(column.type, f"toString({value})")
+    return f"ifNull({text}, '\\\\N')"
+
+
+def _canonical_postgres(column: Column) -> str:
+    name = f'"{column.name}"'
+    text = {
+        "double": f"round({name} * 1000000)::bigint::text",
+        "boolean": f"{name}::int::text",
+        "timestamptz": f"floor(extract(epoch from {name}) * 1000)::bigint::text",
+        "date": f"to_char({name}, 'YYYY-MM-DD')",
+    }.get(column.type, f"{name}::text")
+    return f"coalesce({text}, '\\N')"
+
+
+def source_checksum_sql(push: Push) -> str:
+    """Clean rows of the partition: count and checksum (what the target must hold)."""
+    scan, reason = _scan(push)
+    row = f"arrayStringConcat([{', '.join(_canonical_clickhouse(i, c) for i, c in enumerate(push.source.columns))}], char(31))"
+    hashed = f"reinterpretAsUInt64(reverse(unhex(concat('0', substring(hex(MD5({row})), 1, 15)))))"
+    return f"SELECT count(), toString(sum(toUInt128({hashed}))) FROM ({scan}) WHERE {reason} = ''"
+
+
+def target_checksum_sql(push: Push) -> str:
+    row = f"concat_ws(chr(31), {', '.join(_canonical_postgres(c) for c in push.source.columns)})"
+    hashed = f"('x' || substr(md5({row}), 1, 15))::bit(60)::bigint"
+    return f"SELECT count(*), coalesce(sum({hashed}), 0)::text FROM {push.target.table} WHERE {PUSH_DATE} = %s"
+
+
+def target_ddl(push: Push) -> list[str]:
+    """Create the target table if missing (an existing table is left as it is: the department may own it)."""
+    table = push.target.table
+    columns = [f'"{c.name}" {POSTGRES_TYPES[c.type]}' for c in push.source.columns]
+    columns += [f"{PUSH_DATE} date NOT NULL", f"{PUSH_CHUNK} integer NOT NULL"]
+    statements = []
+    if "." in table:
+        statements.append(f"CREATE SCHEMA IF NOT EXISTS {table.split('.')[0]}")
+    if push.write_mode == "upsert":
+        columns.append(f"PRIMARY KEY ({', '.join(chr(34) + k + chr(34) for k in push.key)})")
+    statements.append(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(columns)})")
+    index = table.replace(".", "_") + "_push_chunk"
+    statements.append(f"CREATE INDEX IF NOT EXISTS {index} ON {table} ({PUSH_DATE}, {PUSH_CHUNK})")
+    return statements
