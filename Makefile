@@ -6,13 +6,18 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
 JARS_STAMP := jars/flink-connector-kafka.jar
 
-.PHONY: install demo test bench down java grammar sdk chromium
+.PHONY: install demo test bench down java postgres grammar sdk chromium
 
-install: java $(STAMP) $(JARS_STAMP)
+install: java postgres $(STAMP) $(JARS_STAMP)
 
 java:
 	@command -v java >/dev/null 2>&1 || { echo "installing Java 17 (apt)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
+
+# PostgreSQL 15 for the push targets (the stack runs it under the data dir as the `postgres` user).
+postgres:
+	@test -x /usr/lib/postgresql/15/bin/initdb || { echo "installing PostgreSQL (apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
