@@ -3,15 +3,17 @@
 from dagster import Definitions, ScheduleDefinition, define_asset_job
 
 from dagster_project.assets import daily_table_counts
+from dagster_project.oneid import oneid_daily_job, oneid_daily_schedule, oneid_graph
 from dagster_project.resources import KafkaResource, WarehouseResource
 
 warehouse_health_job = define_asset_job("warehouse_health", selection=[daily_table_counts])
 
 defs = Definitions(
-    assets=[daily_table_counts],
-    jobs=[warehouse_health_job],
+    assets=[daily_table_counts, oneid_graph],
+    jobs=[warehouse_health_job, oneid_daily_job],
     schedules=[
-        ScheduleDefinition(job=warehouse_health_job, cron_schedule="15 0 * * *", execution_timezone="UTC")
+        ScheduleDefinition(job=warehouse_health_job, cron_schedule="15 0 * * *", execution_timezone="UTC"),
+        oneid_daily_schedule,
     ],
     resources={"warehouse": WarehouseResource(), "kafka": KafkaResource()},
 )

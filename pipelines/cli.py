@@ -194,6 +194,10 @@ from pipelines.layering.cli import app as layering_app  # noqa: E402
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(layering_app, name="layering")
 
+from pipelines.identity.cli import app as oneid_app  # noqa: E402
+
+app.add_typer(oneid_app, name="oneid")
+
 
 def main() -> None:
     app()

@@ -94,6 +94,17 @@ class Settings(BaseSettings):
     )
     metrics_flush_ms: int = Field(10_000, description="How often the metrics job writes its per-minute counts.")
 
+    # OneID (pipelines/identity, jobs/oneid)
+    identity_rules: Path = Field(Path("identity.yaml"), description="OneID rules file: id types, priorities, uniqueness, limits, blocklists, TTLs.")
+    oneid_source_pattern: str = Field(r"ods\..+", description="Topics (regex) the OneID job reads event ids from.")
+    oneid_flush_ms: int = Field(1000, description="Longest an OneID change waits before its warehouse insert.")
+    oneid_service_host: str = Field("127.0.0.1", description="Bind address of the OneID lookup service.")
+    oneid_service_port: int = Field(8095, description="Port of the OneID lookup service.")
+    oneid_tokens: list[str] = Field(
+        ["dev-oneid-token"], description='Bearer tokens the lookup service accepts, as JSON ["token", ...].'
+    )
+    oneid_max_batch: int = Field(1000, description="Most ids one POST /v1/oneid/lookup may ask for (413 above).")
+
     # Offline pushes (pipelines/push) and the PostgreSQL push target
     postgres_url: str = Field(
         "",

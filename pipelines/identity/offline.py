@@ -46,6 +46,7 @@ class OfflineResult:
     deleted: list[str]  # previous OneIDs with no id left (expired or blocked)
     decisions: list[Decision]  # refusals (and merges) made while replaying conflicted components
     rejected: Counter  # dropped ids by reason (blocklist, ttl, split)
+    dropped: dict[str, str]  # dropped id -> reason
     stats: dict[str, int]
 
     def mapping(self) -> dict[str, str]:
@@ -65,14 +66,16 @@ def edges_frame(links: list[Link] | pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _drop_junk(rules: Rules, edges: pd.DataFrame, blocks: Blocks, now_ms: int | None, rejected: Counter) -> pd.DataFrame:
+def _drop_junk(
+    rules: Rules, edges: pd.DataFrame, blocks: Blocks, now_ms: int | None, rejected: Counter
+) -> tuple[pd.DataFrame, dict[str, str]]:
     """Apply the rules as they are now (the file may have changed since the links were written), TTLs and manual
     blocks. An edge that loses one end becomes a lone id of the other, which still exists."""
     nodes = pd.unique(np.concatenate([edges["strong"].to_numpy(), edges["weak"].to_numpy()]))
     last_seen = pd.concat(
         [edges[["strong", "last_seen"]].set_axis(["node", "seen"], axis=1), edges[["weak", "last_seen"]].set_axis(["node", "seen"], axis=1)]
     ).groupby("node")["seen"].max()
-    dead = set()
+    dead: dict[str, str] = {}
     for node in nodes:
         id_type, _, value = node.partition(":")
         rule = rules.rule(id_type)
@@ -85,10 +88,10 @@ def _drop_junk(rules: Rules, edges: pd.DataFrame, blocks: Blocks, now_ms: int | 
             if reason is None and now_ms is not None and rule.ttl_ms and last_seen[node] < now_ms - rule.ttl_ms:
                 reason = "ttl_expired"
         if reason:
-            dead.add(node)
+            dead[node] = reason
             rejected[reason] += 1
     if not dead and not blocks.links:
-        return edges
+        return edges, dead
     strong, weak = edges["strong"].to_numpy(dtype=object).copy(), edges["weak"].to_numpy(dtype=object).copy()
     strong_dead = np.fromiter((s in dead for s in strong), bool, len(strong))
     weak_dead = np.fromiter((w in dead for w in weak), bool, len(weak))
@@ -99,7 +102,7 @@ def _drop_junk(rules: Rules, edges: pd.DataFrame, blocks: Blocks, now_ms: int | 
     keep = ~(strong_dead & weak_dead)
     cleaned = pd.DataFrame({"strong": strong[keep], "weak": weak[keep], "first_seen": edges["first_seen"].to_numpy()[keep],
                             "last_seen": edges["last_seen"].to_numpy()[keep]})  # fmt: skip
-    return edges_frame(cleaned)
+    return edges_frame(cleaned), dead
 
 
 def recompute(
@@ -114,7 +117,7 @@ def recompute(
     stable against; `now_ms` enables TTL expiry (None: nothing expires, as in tests replaying old data)."""
     rejected: Counter = Counter()
     blocks = blocks or Blocks()
-    edges = _drop_junk(rules, edges_frame(links), blocks, now_ms, rejected)
+    edges, dropped = _drop_junk(rules, edges_frame(links), blocks, now_ms, rejected)
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -184,7 +187,7 @@ def recompute(
         "links": len(edges), "ids": count, "persons": len(persons), "components": int(components),
         "conflicted_components": int(conflicted.sum()), "replayed_links": len(replay_edges), "refused": sum(d.action == "refuse" for d in decisions),
     }  # fmt: skip
-    return OfflineResult(membership, persons, redirects, deleted, decisions, rejected, stats)
+    return OfflineResult(membership, persons, redirects, deleted, decisions, rejected, dropped, stats)
 
 
 def _keep_names(

@@ -1,0 +1,165 @@
+"""jobs/oneid: ods.* event ids -> links -> the identity graph in keyed state -> identity.changes + the warehouse
+(oneid_edges, oneid_map, oneid_merge_log). Offline corrections and splits come back in from identity.changes.
+
+The graph is one key: a merge can touch any two persons, so all links meet in one keyed operator (parallelism of
+that operator is 1; decoding and writing scale with the job's parallelism). The offline daily recompute is what
+scales to the full history; docs/oneid.md has the figures.
+
+Run: `python -m jobs.oneid [--recover latest|none|PATH]` (MiniCluster, same options as the other jobs).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+
+from pyflink.common import Types, WatermarkStrategy
+from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
+from pyflink.datastream.state import ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor
+
+from pipelines import messaging
+from pipelines.config import Settings
+from pipelines.flinkrun.environment import kafka_sink, kafka_source
+from pipelines.identity.links import Link, event_links
+from pipelines.identity.realtime import RealtimeProcessor, StateMap, link_message
+from pipelines.identity.rules import load_rules
+from pipelines.streaming.decode import decode_message
+
+GROUP = "trackflow-oneid"
+GRAPH_KEY = "graph"
+WRITER_KEY = "oneid-writer"
+log = logging.getLogger("trackflow.jobs.oneid")
+
+
+def to_links(rules):
+    """ods message -> ("link", ts, strong, weak) records. Undecodable messages are the dwd job's to quarantine
+    (it reads the same topics); here they are only counted in the log."""
+    rejected = Counter()
+
+    def derive(value):
+        events, dead = decode_message(value, stage="oneid")
+        if dead:
+            log.debug("oneid: %d undecodable events skipped (quarantined by dwd)", len(dead))
+        for event in events:
+            for link in event_links(rules, event.get("ids"), int(float(event["ts"])), rejected):
+                yield "link", link.ts, link.strong, link.weak
+
+    return derive
+
+
+def to_corrections(value):
+    """identity.changes message -> ("change", json) for offline corrections and splits (own output is skipped)."""
+    try:
+        message = json.loads(value)
+    except ValueError:
+        return
+    if isinstance(message, dict) and (message.get("source") == "offline" or message.get("kind") == "block"):
+        yield "change", value, "", ""
+
+
+class GraphFunction(KeyedProcessFunction):
+    def __init__(self, rules):
+        self.rules = rules  # loaded once on the client and shipped: workers need not see the rules file
+
+    def open(self, runtime_context: RuntimeContext):
+        pickled = Types.PICKLED_BYTE_ARRAY()
+        self.states = [
+            runtime_context.get_map_state(MapStateDescriptor(name, Types.STRING(), kind))
+            for name, kind in (("nodes", Types.STRING()), ("persons", pickled), ("redirects", Types.STRING()), ("blocks", Types.BOOLEAN()))
+        ]
+        self.processor = None  # built on the first record: keyed state is only readable inside a key's context
+
+    def process_element(self, value, ctx):
+        if self.processor is None:
+            self.processor = RealtimeProcessor(self.rules, *(StateMap(state) for state in self.states))
+        kind, first, strong, weak = value
+        if kind == "link":
+            link = Link(int(first), strong, weak)
+            yield link_message(link)
+            yield from self.processor.on_link(link)
+        else:
+            self.processor.on_change(json.loads(first))
+
+
+class WarehouseWriter(KeyedProcessFunction):
+    """Buffers links and changes in keyed list state (survives failures with the checkpoint) and writes them
+    every `oneid_flush_ms`: oneid_edges, oneid_map and oneid_merge_log. Writes are idempotent in effect: edges
+    fold with min/max, map rows are versioned states, a replayed decision is a duplicate log line at worst."""
+
+    def __init__(self, settings: Settings, rules_label: str):
+        self.settings = settings
+        self.rules_label = rules_label
+
+    def open(self, runtime_context: RuntimeContext):
+        from pipelines.warehouse.client import Warehouse
+
+        self.buffer = runtime_context.get_list_state(ListStateDescriptor("buffer", Types.STRING()))
+        self.pending = runtime_context.get_state(ValueStateDescriptor("pending", Types.BOOLEAN()))
+        self.warehouse = Warehouse(self.settings)
+
+    def close(self):
+        self.warehouse.close()
+
+    def process_element(self, value, ctx):
+        self.buffer.add(value)
+        if not self.pending.value():
+            self.pending.update(True)
+            ctx.timer_service().register_processing_time_timer(ctx.timer_service().current_processing_time() + self.settings.oneid_flush_ms)
+
+    def on_timer(self, timestamp, ctx):
+        from pipelines.identity import store
+
+        messages = [json.loads(value) for value in self.buffer.get() or []]
+        links = [Link(m["ts"], m["strong"], m["weak"]) for m in messages if m["kind"] == "link"]
+        store.write_links(self.warehouse, links)
+        store.write_messages(self.warehouse, [m for m in messages if m["kind"] != "link"], self.rules_label)
+        self.buffer.clear()
+        self.pending.clear()
+        return iter(())
+
+
+def build(env, settings: Settings) -> None:
+    rules = load_rules(settings.identity_rules)  # fail fast on the client when the rules file is invalid
+    record = Types.TUPLE([Types.STRING(), Types.STRING(), Types.STRING(), Types.STRING()])
+    no_watermarks = WatermarkStrategy.no_watermarks()
+    events = env.from_source(kafka_source(settings, pattern=settings.oneid_source_pattern, group=GROUP), no_watermarks, "ods.*")
+    derive = to_links(rules)
+    links = events.flat_map(lambda value: ((k, str(ts), s, w) for k, ts, s, w in derive(value)), output_type=record).name("ids -> links")
+    corrections = env.from_source(
+        kafka_source(settings, [messaging.IDENTITY_CHANGES], group=f"{GROUP}-corrections"), no_watermarks, "identity.changes"
+    ).flat_map(to_corrections, output_type=record).name("offline corrections")
+    outputs = (
+        links.union(corrections)
+        .key_by(lambda item: GRAPH_KEY, key_type=Types.STRING())
+        .process(GraphFunction(rules), output_type=Types.STRING())
+        .name("identity graph")
+    )
+    changes = outputs.filter(lambda value: not value.startswith('{"kind":"link"'))
+    changes.sink_to(kafka_sink(settings, messaging.IDENTITY_CHANGES)).name(messaging.IDENTITY_CHANGES)
+    outputs.key_by(lambda item: WRITER_KEY, key_type=Types.STRING()).process(WarehouseWriter(settings, rules.label)).name("write oneid tables")
+
+
+def run(settings: Settings | None = None, recover: str = "latest", parallelism: int | None = None, wait: bool = True):
+    """Build and start on a local MiniCluster (the streaming runner's options and checkpoint recovery)."""
+    from pipelines.config import get_settings
+    from pipelines.flinkrun.environment import flink_configuration, runtime_settings, stream_environment
+    from pipelines.flinkrun.runner import resolve_recovery
+
+    settings = runtime_settings(settings or get_settings())
+    messaging.ensure_topics(settings)
+    options = flink_configuration(settings, "oneid", parallelism, resolve_recovery(settings, "oneid", recover))
+    env = stream_environment(options)
+    build(env, settings)
+    return env.execute(options["pipeline.name"]) if wait else env.execute_async(options["pipeline.name"])
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--recover", default="latest", help="latest | none | a checkpoint or savepoint path")
+    parser.add_argument("--parallelism", type=int, default=None)
+    arguments = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    run(recover=arguments.recover, parallelism=arguments.parallelism)

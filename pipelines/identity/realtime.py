@@ -1,0 +1,119 @@
+"""What the real-time job does per record, without Flink: links in, identity.changes messages out.
+
+`RealtimeProcessor` wraps an `IdentityGraph` over any three mappings: the job hands it Flink MapState (through
+`StateMap`), the tests hand it dicts. Offline corrections and splits arrive on identity.changes and are applied
+to the same state, so after a publish the real-time graph is the offline one.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator, MutableMapping
+
+from pipelines.identity import changes
+from pipelines.identity.graph import IdentityGraph, Person
+from pipelines.identity.links import Link
+from pipelines.identity.rules import Rules
+
+SOURCE = "realtime"
+BLOCK_PREFIX = {"value": "v", "link": "l"}
+
+
+class StateMap(MutableMapping):
+    """A Flink MapState seen as a dict (the graph core only needs get/set/delete/contains)."""
+
+    def __init__(self, state):
+        self.state = state
+
+    def __getitem__(self, key):
+        if not self.state.contains(key):
+            raise KeyError(key)
+        return self.state.get(key)
+
+    def get(self, key, default=None):
+        value = self.state.get(key)
+        return default if value is None else value
+
+    def __setitem__(self, key, value):
+        self.state.put(key, value)
+
+    def __delitem__(self, key):
+        self.state.remove(key)
+
+    def __contains__(self, key):
+        return self.state.contains(key)
+
+    def __iter__(self):
+        return iter(list(self.state.keys()))
+
+    def __len__(self):
+        return sum(1 for _ in self.state.keys())
+
+    def items(self):
+        return list(self.state.items())
+
+    def pop(self, key, default=None):
+        value = self.state.get(key)
+        if value is None:
+            return default
+        self.state.remove(key)
+        return value
+
+
+class RealtimeProcessor:
+    def __init__(self, rules: Rules, nodes: MutableMapping, persons: MutableMapping, redirects: MutableMapping, blocks: MutableMapping):
+        self.graph = IdentityGraph(rules, nodes, persons, redirects)
+        self.blocks = blocks  # "v<node>" or "l<strong>\x1f<weak>" -> True: splits survive restarts with the state
+        for key in list(blocks):
+            self._remember_block(key)
+        self.clock = changes.VersionClock()
+
+    def _remember_block(self, key: str) -> None:
+        if key.startswith("v"):
+            self.graph.blocked_nodes.add(key[1:])
+        else:
+            strong, _, weak = key[1:].partition("\x1f")
+            self.graph.blocked_links.add((strong, weak))
+
+    def on_link(self, link: Link) -> Iterator[str]:
+        outcome = self.graph.observe(link)
+        for retired, survivor in outcome.retired:
+            yield changes.redirect_message(retired, survivor, self.clock.next(), SOURCE)
+        for oneid in outcome.changed:
+            person = self.graph.persons.get(oneid)
+            if person is not None:
+                yield changes.person_message(person, self.clock.next(), SOURCE)
+        for decision in outcome.decisions:
+            if decision.action != "join":  # joins are the common case and visible in oneid_map already
+                yield changes.decision_message(decision, SOURCE)
+
+    def on_change(self, message: dict[str, Any]) -> None:
+        """Apply an offline correction or a split; the job's own messages come back here too and are skipped."""
+        kind = message.get("kind")
+        if kind == "block":
+            key = BLOCK_PREFIX[message["block"]] + (message["strong"] if message["block"] == "value" else f"{message['strong']}\x1f{message['weak']}")
+            self.blocks[key] = True
+            self._remember_block(key)
+            return
+        if message.get("source") != "offline":
+            return
+        if kind == "person":
+            self.graph.apply_person(Person.from_dict(message))
+        elif kind == "redirect":
+            self.graph.apply_redirect(message["oneid"], message["to"])
+        elif kind == "delete":
+            person = self.graph.persons.get(message["oneid"])
+            for node in message["nodes"]:
+                if self.graph.nodes.get(node) == message["oneid"]:
+                    del self.graph.nodes[node]
+                if person is not None:
+                    person.ids.pop(node, None)
+            if person is not None:
+                if person.ids:
+                    self.graph.persons[message["oneid"]] = person
+                else:
+                    del self.graph.persons[message["oneid"]]
+
+
+def link_message(link: Link) -> str:
+    return json.dumps({"kind": "link", "ts": link.ts, "strong": link.strong, "weak": link.weak}, separators=(",", ":"))

@@ -1,0 +1,133 @@
+"""The OneID lookup service (Starlette): answers from the in-memory index, never from the warehouse.
+
+  GET  /v1/oneid?type=device_id&value=abc      -> {"type", "value", "oneid"}            (404 if unknown)
+  POST /v1/oneid/lookup {"ids": [{"type", "value"}, ...]} -> {"results": [{"type", "value", "oneid"|null}]}
+  GET  /v1/oneid/{oneid}                       -> the person: ids with first/last seen (a retired id redirects)
+  GET  /health                                 -> index size (no token)
+Every /v1 request needs `Authorization: Bearer <token>` with a token from TRACKFLOW_ONEID_TOKENS. Values are
+normalised with the same rules as the job ("ABC " and "abc" are one device id where the rules say lower case).
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import asynccontextmanager
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from pipelines.config import Settings
+from pipelines.identity.index import OneIdIndex, follow_changes
+from pipelines.identity.rules import Rules, load_rules
+
+
+def _json(payload, status: int = 200) -> Response:
+    return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
+
+
+def _error(status: int, message: str) -> Response:
+    return _json({"error": message}, status)
+
+
+def create_app(settings: Settings, index: OneIdIndex, rules: Rules | None = None, follow: bool = False, cold_start: bool = False) -> Starlette:
+    rules = rules or load_rules(settings.identity_rules)
+    accepted = {f"Bearer {token}".encode() for token in settings.oneid_tokens}
+    max_batch = settings.oneid_max_batch
+
+    def authorised(request: Request) -> bool:
+        # Raw header scan: cheaper than building Starlette's Headers object on the hot path.
+        for name, value in request.scope["headers"]:
+            if name == b"authorization":
+                return value in accepted
+        return False
+
+    def node_of(id_type: str, value) -> tuple[str | None, str | None]:
+        if not id_type or value in (None, ""):
+            return None, "type and value are required"
+        node, reason = rules.normalise(str(id_type), value)
+        return node, None if node else f"not an identity ({reason})"
+
+    async def by_value(request: Request) -> Response:
+        if not authorised(request):
+            return _error(401, "missing or wrong bearer token")
+        params = request.query_params
+        id_type, value = params.get("type", ""), params.get("value", "")
+        node, problem = node_of(id_type, value)
+        if node is None:
+            return _error(400 if problem.startswith("type") else 404, problem)
+        oneid = index.lookup(node)
+        if oneid is None:
+            return _error(404, f"no OneID for {id_type} {value!r}")
+        return _json({"type": id_type, "value": value, "oneid": oneid})
+
+    async def batch(request: Request) -> Response:
+        if not authorised(request):
+            return _error(401, "missing or wrong bearer token")
+        try:
+            body = orjson.loads(await request.body())
+            items = body["ids"]
+            assert isinstance(items, list)
+        except (orjson.JSONDecodeError, KeyError, TypeError, AssertionError):
+            return _error(400, 'expected {"ids": [{"type": ..., "value": ...}, ...]}')
+        if len(items) > max_batch:
+            return _error(413, f"at most {max_batch} ids per request")
+        results = []
+        for item in items:
+            id_type, value = (item.get("type"), item.get("value")) if isinstance(item, dict) else (None, None)
+            node, _ = node_of(id_type, value)
+            results.append({"type": id_type, "value": value, "oneid": index.lookup(node) if node else None})
+        return _json({"results": results})
+
+    async def person(request: Request) -> Response:
+        if not authorised(request):
+            return _error(401, "missing or wrong bearer token")
+        requested = request.path_params["oneid"]
+        found = index.person(requested)
+        if found is None:
+            return _error(404, f"no person {requested!r}")
+        return _json({**found, "requested": requested})
+
+    async def health(request: Request) -> Response:
+        return _json({"status": "ok", "ids": len(index.nodes), "persons": len(index.persons), "applied": index.applied})
+
+    @asynccontextmanager
+    async def lifespan(app):
+        stop = threading.Event()
+        if cold_start:
+            from pipelines.identity.store import read_current_map
+            from pipelines.warehouse.client import Warehouse
+
+            warehouse = Warehouse(settings)
+            try:
+                index.load(*read_current_map(warehouse))
+            finally:
+                warehouse.close()
+        if follow:
+            ready = threading.Event()
+            thread = threading.Thread(target=follow_changes, args=(index, settings, stop, ready), daemon=True, name="identity.changes")
+            thread.start()
+            ready.wait(30)
+        yield
+        stop.set()
+
+    return Starlette(
+        routes=[
+            Route("/v1/oneid", by_value, methods=["GET"]),
+            Route("/v1/oneid/lookup", batch, methods=["POST"]),
+            Route("/v1/oneid/{oneid}", person, methods=["GET"]),
+            Route("/health", health, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+    """Cold start from the warehouse, follow identity.changes, serve until interrupted."""
+    import uvicorn
+
+    app = create_app(settings, OneIdIndex(), follow=True, cold_start=True)
+    uvicorn.run(app, host=host or settings.oneid_service_host, port=port or settings.oneid_service_port,
+                log_level="warning", access_log=False)  # fmt: skip
