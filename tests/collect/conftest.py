@@ -99,15 +99,20 @@ class KafkaTap:
         self._consumer.close()
 
 
-def in_process_client(settings, spool_dir: Path, port: int):
-    """The collector app in this process (same code as the service) with a TestClient; used as a context manager
-    so the app's lifespan (Kafka connection, plan reloads) runs."""
-    with warnings.catch_warnings():  # Starlette 1.x nudges towards `httpx2`, which is not a dependency here
+def quiet_test_client(app, **options):
+    """Starlette's TestClient, without its notice that it would prefer `httpx2` (not a dependency here)."""
+    with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*httpx2")
         from starlette.testclient import TestClient
 
+        return TestClient(app, **options)
+
+
+def in_process_client(settings, spool_dir: Path, port: int):
+    """The collector app in this process (same code as the service) with a TestClient; used as a context manager
+    so the app's lifespan (Kafka connection, plan reloads) runs."""
     app = create_app(settings, port=port, spool_dir=spool_dir)
-    return TestClient(app, raise_server_exceptions=False, headers={"X-App-Key": APP_KEY})
+    return quiet_test_client(app, raise_server_exceptions=False, headers={"X-App-Key": APP_KEY})
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 """Tracking plan: parsing errors that name the place, compiled validators, apply to the warehouse, quarantine
-load + replay exactly once, and the health report."""
+load + replay exactly once, the health report, live plan reloads in the collector, and the plan HTTP routes."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ from pathlib import Path
 
 import pytest
 import yaml
+from starlette.applications import Starlette
 
+from pipelines.collect.app import PLAN_RELOAD_INTERVAL_S
 from pipelines.envelope import DETAIL_COLUMNS, detail_row
+from pipelines.plan.api import plan_routes
 from pipelines.plan.health import event_analysis_sql, tracking_health
 from pipelines.plan.model import PlanError, load_plans, parse_plan
 from pipelines.plan.quarantine import list_held, load_from_topic, replay
 from pipelines.plan.store import PlanConflict, apply_plan
 from pipelines.plan.validate import ACCEPT, QUARANTINE, REJECT, PlanBook
-from pipelines.collect.app import PLAN_RELOAD_INTERVAL_S
-from tests.collect.conftest import APP_ID, ROOT, in_process_client, make_event
+from tests.collect.conftest import APP_ID, ROOT, in_process_client, make_event, quiet_test_client
 
 DEMO_PLAN = yaml.safe_load((ROOT / "plans" / "demo-shop.yaml").read_text())
 
@@ -140,3 +142,15 @@ def test_collector_reloads_a_changed_plan_and_keeps_the_last_good_one(stack, sta
         time.sleep(PLAN_RELOAD_INTERVAL_S + 1)
         assert client.post("/v1/events", json=make_event("wishlist_add")).json()["accepted"] == 1
         assert client.get("/healthz").json()["plans"]["demo-shop"] == 2
+
+
+def test_plan_http_routes_for_the_analysis_api(stack, stack_settings, warehouse):
+    client = quiet_test_client(Starlette(routes=plan_routes(stack_settings, lambda: warehouse)))
+    assert client.get("/v1/plan/demo-shop").json()["version"] >= 1
+    assert client.get("/v1/plan/nobody").status_code == 404
+    report = client.get("/v1/plan/demo-shop/health", params={"days": 3}).json()
+    assert report["days"] == 3 and {p["event"] for p in report["points"]} >= {"pay", "click"}
+    assert client.get("/v1/plan/demo-shop/health", params={"days": "x"}).status_code == 400
+    query = client.get("/v1/plan/demo-shop/query", params={"event": "pay"}).json()
+    assert "FROM events" in query["sql"] and query["parameters"]["event"] == "pay"
+    assert client.get("/v1/plan/demo-shop/query", params={"event": "teleport"}).status_code == 404
