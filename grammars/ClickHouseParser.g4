@@ -53,7 +53,7 @@ select
 
 withClause: WITH RECURSIVE? withItem (COMMA withItem)*;
 withItem
-    : identifier AS LPAREN selectUnion RPAREN          # withCte
+    : identifier AS MATERIALIZED? LPAREN selectUnion RPAREN   # withCte
     | expr AS identifier                               # withExpression
     ;
 
@@ -171,6 +171,7 @@ functionCall
     : functionName LPAREN (DISTINCT? argumentList)? RPAREN
       (LPAREN argumentList? RPAREN)?
       (nullsTreatment = identifier NULLS)?  // RESPECT NULLS, IGNORE NULLS
+      (FILTER LPAREN WHERE expr RPAREN)?    // sum(x) FILTER (WHERE c): ClickHouse reads it as sumIf(x, c)
       (OVER (LPAREN windowSpec RPAREN | identifier))?
     ;
 functionName: identifier;
@@ -329,7 +330,7 @@ keywordName
     | CAST | CHECK | CLEAR | CLUSTER | CODEC | COLLATE | COLUMN | COLUMNS | COMMENT | CONSTRAINT | CREATE
     | CROSS | CUBE | CURRENT | DATABASE | DATABASES | DATE | DAY | DEDUPLICATE | DEFAULT | DELETE | DESC
     | DESCRIBE | DETACH | DICTIONARIES | DICTIONARY | DISTINCT | DROP | END | ENGINE | EPHEMERAL | ESTIMATE
-    | EXCHANGE | EXISTS | EXPLAIN | EXTRACT | FALSE | FETCH | FILL | FINAL | FIRST | FOLLOWING | FOR | FREEZE
+    | EXCHANGE | EXISTS | EXPLAIN | EXTRACT | FALSE | FETCH | FILL | FILTER | FINAL | FIRST | FOLLOWING | FOR | FREEZE
     | FULL | FUNCTION | GLOBAL | GRANULARITY | GROUP | GROUPING | HOUR | IF | INDEX | INF | INNER | INSERT
     | INTERVAL | INTO | KEY | KILL | LAST | LAYOUT | LEADING | LEFT | LIFETIME | LIMIT | LIVE | LOCAL
     | MATERIALIZE | MATERIALIZED | MILLISECOND | MINUTE | MODIFY | MONTH | MOVE | NAN | NULL | NULLS | OFFSET

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from antlr4.tree.Tree import TerminalNode
+
 from pipelines.heat._generated import ClickHouseParser as P
 from pipelines.heat.syntax import (
     Alias,
@@ -467,18 +469,21 @@ class SyntaxBuilder:
         for child in ctx.getChildren():
             if isinstance(child, P.ArgumentListContext):
                 groups[-1] = self.arguments(child)
-            elif child.getText() == "(":
+            elif isinstance(child, TerminalNode) and child.symbol.type == P.LPAREN:
                 groups.append(())
-            elif child.getText().upper() == "OVER":
+            elif isinstance(child, TerminalNode) and child.symbol.type in (P.FILTER, P.OVER):
                 break
         parameters, arguments = (groups[0], groups[1]) if len(groups) == 2 else ((), groups[0])
+        name = name_of(ctx.functionName().identifier())
+        if ctx.FILTER() is not None:  # the aggregate's -If form, as ClickHouse rewrites it
+            name, arguments = name + "If", arguments + (self.expr(ctx.expr()),)
         window = None
         if ctx.OVER() is not None:
             if ctx.windowSpec() is not None:
                 window = self.window_spec(ctx.windowSpec())
             else:
                 window = Window(name_of(ctx.identifier()[-1]), (), ())
-        return Call(name_of(ctx.functionName().identifier()), arguments, parameters, ctx.DISTINCT() is not None, window)
+        return Call(name, arguments, parameters, ctx.DISTINCT() is not None, window)
 
     def window_spec(self, ctx: P.WindowSpecContext) -> Window:
         base = name_of(ctx.identifier()) if ctx.identifier() else None
