@@ -35,6 +35,10 @@ class DirtyLimitExceeded(PushFailed):
     pass
 
 
+class ReconciliationFailed(PushFailed):
+    pass
+
+
 @dataclass
 class Progress:
     """Shared by the workers; read by the CLI's progress bar and the Dagster log."""
@@ -57,6 +61,31 @@ class Progress:
     @property
     def rows_per_s(self) -> float:
         return self.rows_done / max(time.monotonic() - self.started, 1e-9)
+
+
+class ProgressReporter:
+    """Writes the run's rows done to its `runs` row every couple of seconds (from its own thread and connection):
+    the deadline sensor, possibly in another process, predicts the finish from it."""
+
+    INTERVAL_S = 2.0
+
+    def __init__(self, settings: Settings, run_id: str, progress: Progress):
+        self.settings, self.run_id, self.progress = settings, run_id, progress
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"push-progress-{run_id}", daemon=True)
+
+    def _loop(self) -> None:
+        with connect(self.settings) as connection:
+            while not self._stop.wait(self.INTERVAL_S):
+                state.record_progress(connection, self.run_id, self.progress.rows_done)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 @dataclass(frozen=True)
@@ -170,13 +199,17 @@ class PushRun:
             self.progress.planned_rows = sum(p.source_rows - p.dirty_rows for p in plans if p.chunk in todo)
             self.progress.chunks_total = len(todo)
             state.start_run(connection, self.run_id, self.push.name, self.day, self.progress.planned_rows)
+            reporter = ProgressReporter(self.settings, self.run_id, self.progress)
             try:
-                written, reject_files = self._write_chunks(len(todo))
+                with reporter:
+                    written, reject_files = self._write_chunks(len(todo))
                 result = reconcile(self.settings, self.push, self.day, self.warehouse, connection, plans)
             except BaseException as exc:
-                state.finish_run(connection, self.run_id, "failed", str(exc)[:4000])
+                state.finish_run(connection, self.run_id, "failed", self.progress.rows_done, str(exc)[:4000])
                 raise
-            state.finish_run(connection, self.run_id, "done" if result.ok else "failed", result.summary())
+            state.finish_run(connection, self.run_id, "done" if result.ok else "failed", written, result.summary())
+            if not result.ok:
+                raise ReconciliationFailed(f"push {self.push.name} {self.day}: reconciliation {result.summary()}")
         return PushResult(
             push=self.push.name, day=self.day, run_id=self.run_id, resumed=resumed, chunks=len(plans),
             chunks_written=len(todo), rows_written=written, rejected_rows=sum(p.dirty_rows for p in plans),

@@ -45,6 +45,8 @@ DDL = [
         day          date NOT NULL,
         state        text NOT NULL CHECK (state IN ('running', 'done', 'failed')),
         planned_rows bigint NOT NULL DEFAULT 0,
+        rows_done    bigint NOT NULL DEFAULT 0,
+        progress_at  timestamptz,
         started_at   timestamptz NOT NULL DEFAULT now(),
         finished_at  timestamptz,
         owner        text,
@@ -130,11 +132,16 @@ def start_run(connection, run_id: str, push: str, day: dt.date, planned_rows: in
         )
 
 
-def finish_run(connection, run_id: str, state: str, report: str = "") -> None:
+def record_progress(connection, run_id: str, rows_done: int) -> None:
+    """The running throughput the deadline sensor predicts from."""
+    connection.execute(f"UPDATE {SCHEMA}.runs SET rows_done = %s, progress_at = now() WHERE run_id = %s", (rows_done, run_id))
+
+
+def finish_run(connection, run_id: str, state: str, rows_done: int, report: str = "") -> None:
     with connection.transaction():
         connection.execute(
-            f"UPDATE {SCHEMA}.runs SET state = %s, finished_at = now(), report = %s WHERE run_id = %s",
-            (state, report, run_id),
+            f"UPDATE {SCHEMA}.runs SET state = %s, finished_at = now(), rows_done = %s, report = %s WHERE run_id = %s",
+            (state, rows_done, report, run_id),
         )
 
 

@@ -50,8 +50,11 @@ def stream_blocks(context: ChunkContext, sql: str, fmt: str, settings: dict | No
     """The query's output in blocks, throttled by rows (counted as lines: a close estimate for throttling)."""
     stream = context.warehouse.client().raw_stream(sql, parameters=context.parameters, fmt=fmt, settings=settings)
     last_beat = time.monotonic()
+    # Throttled: blocks of about a second's rows (~64 bytes a row or more), so progress and pacing stay smooth.
+    rate = context.throttle.rows_per_s
+    block_bytes = min(BLOCK_BYTES, max(4096, rate * 64)) if rate else BLOCK_BYTES
     with stream:
-        while block := stream.read(BLOCK_BYTES):
+        while block := stream.read(block_bytes):
             if count_rows:
                 lines = block.count(b"\n")
                 context.throttle.take(lines)
