@@ -198,6 +198,10 @@ from pipelines.identity.cli import app as oneid_app  # noqa: E402
 
 app.add_typer(oneid_app, name="oneid")
 
+from pipelines.push.cli import push_app  # noqa: E402
+
+app.add_typer(push_app, name="push")
+
 
 def main() -> None:
     app()
