@@ -4,16 +4,20 @@ from dagster import Definitions, ScheduleDefinition, define_asset_job
 
 from dagster_project.assets import daily_table_counts
 from dagster_project.oneid import oneid_daily_job, oneid_daily_schedule, oneid_graph
-from dagster_project.resources import KafkaResource, WarehouseResource
+from dagster_project.pushes import push_definitions
+from dagster_project.resources import KafkaResource, PostgresResource, WarehouseResource
 
 warehouse_health_job = define_asset_job("warehouse_health", selection=[daily_table_counts])
+pushes = push_definitions()  # one asset, job and schedule per push in pushes.yaml
 
 defs = Definitions(
-    assets=[daily_table_counts, oneid_graph],
-    jobs=[warehouse_health_job, oneid_daily_job],
+    assets=[daily_table_counts, oneid_graph, *pushes["assets"]],
+    jobs=[warehouse_health_job, oneid_daily_job, *pushes["jobs"]],
     schedules=[
         ScheduleDefinition(job=warehouse_health_job, cron_schedule="15 0 * * *", execution_timezone="UTC"),
         oneid_daily_schedule,
+        *pushes["schedules"],
     ],
-    resources={"warehouse": WarehouseResource(), "kafka": KafkaResource()},
+    sensors=pushes["sensors"],
+    resources={"warehouse": WarehouseResource(), "kafka": KafkaResource(), "postgres": PostgresResource()},
 )

@@ -30,3 +30,14 @@ class KafkaResource(ConfigurableResource):
         from pipelines.messaging import bootstrap_servers
 
         return self.bootstrap or bootstrap_servers(get_settings())
+
+
+class PostgresResource(ConfigurableResource):
+    """The PostgreSQL server of the push targets and their chunk state. `url` overrides the configured/embedded
+    server (empty: from settings, i.e. `TRACKFLOW_POSTGRES_URL` or the stack's embedded PostgreSQL)."""
+
+    url: str = ""
+
+    def settings(self) -> Settings:
+        settings = get_settings()
+        return settings.model_copy(update={"postgres_url": self.url}) if self.url else settings
