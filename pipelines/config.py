@@ -76,6 +76,9 @@ class Settings(BaseSettings):
         Path(""), description="Durable spool for events Kafka could not take. Empty: <data_dir>/spool/<collector port>."
     )
     collector_spool_max_bytes: int = Field(1 << 30, description="Spool size limit; above it the collector answers 503.")
+    collector_quarantine_load_s: float = Field(
+        10.0, description="How often the collector copies new events.quarantine messages into the quarantine table (0: never)."
+    )
     plan_dir: Path = Field(Path("plans"), description="Folder of tracking plan YAML files (one per app).")
 
     # Flink

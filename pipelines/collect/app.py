@@ -95,7 +95,6 @@ class Collector:
             on_state=lambda up: self.metrics.kafka_up.set(1 if up else 0),
         )
         self.metrics.spool_bytes.set_function(self.sink.spool.pending_bytes)
-        self._reload_task: asyncio.Task | None = None
 
     def _make_producer(self):
         # delivery_timeout_ms bounds how long a request waits for its ack before the records are spooled instead;
@@ -119,11 +118,14 @@ class Collector:
     async def lifespan(self, app):
         self._publish_plan_versions()
         await self.sink.start()
-        self._reload_task = asyncio.create_task(self._reload_plans())
+        background = [asyncio.create_task(self._reload_plans())]
+        if self.settings.collector_quarantine_load_s > 0:
+            background.append(asyncio.create_task(self._load_quarantine(self.settings.collector_quarantine_load_s)))
         try:
             yield
         finally:
-            self._reload_task.cancel()
+            for task in background:
+                task.cancel()
             await self.sink.stop()
 
     async def _reload_plans(self) -> None:
@@ -134,6 +136,25 @@ class Collector:
                     self._publish_plan_versions()
             except OSError as exc:
                 log.error("plan folder unreadable: %s", exc)
+
+    async def _load_quarantine(self, interval_s: float) -> None:
+        """Keep the warehouse `quarantine` table current from events.quarantine, off the request path. A second
+        collector doing the same is harmless (rows are keyed by topic offset, replay marks always win)."""
+        from pipelines.plan.quarantine import load_from_topic
+        from pipelines.warehouse.client import Warehouse
+
+        warehouse, failing = Warehouse(self.settings), False
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                loaded = await asyncio.to_thread(load_from_topic, self.settings, warehouse)
+                if loaded:
+                    log.info("loaded %d quarantined events into the warehouse", loaded)
+                failing = False
+            except Exception as exc:  # the warehouse may be away; collection goes on regardless
+                if not failing:
+                    log.warning("quarantine table not updated (%s: %s); will retry", exc.__class__.__name__, exc)
+                failing = True
 
     def _publish_plan_versions(self) -> None:
         for app_id, validator in self.plans.book.validators.items():

@@ -24,9 +24,11 @@ from pipelines.envelope import primary_id
 from pipelines.plan.validate import ACCEPT, PlanBook
 from pipelines.warehouse.client import Warehouse
 
+# `updated_at` is the ReplacingMergeTree version: a loaded row takes its quarantine time, a replay mark the time of
+# the replay, so a late second load of the same message (two loaders racing) can never undo a replay.
 COLUMNS = (
     "event_id", "app_id", "event", "quarantined_at", "plan_version", "reasons", "reason_keys", "envelope",
-    "topic_offset", "status", "replayed_at",
+    "topic_offset", "status", "replayed_at", "updated_at",
 )  # fmt: skip
 IDLE_POLL_MS = 500
 CONNECT_WAIT_S = 10.0
@@ -60,10 +62,11 @@ def load_from_topic(settings: Settings, warehouse: Warehouse, max_records: int =
                 held = json.loads(message.value)
                 envelope = held["envelope"]
                 reasons = held.get("reasons", [])
+                quarantined_at = _millis(held.get("quarantined_at", envelope["ts"]))
                 rows.append([
-                    uuid.UUID(envelope["event_id"]), envelope["app_id"], envelope["event"], _millis(held.get("quarantined_at", envelope["ts"])),
+                    uuid.UUID(envelope["event_id"]), envelope["app_id"], envelope["event"], quarantined_at,
                     held.get("plan_version", 0), json.dumps(reasons), [f"{r['field']}:{r['rule']}" for r in reasons],
-                    json.dumps(envelope), message.offset, "quarantined", None,
+                    json.dumps(envelope), message.offset, "quarantined", None, quarantined_at,
                 ])  # fmt: skip
     finally:
         consumer.close()
@@ -135,7 +138,7 @@ def replay(settings: Settings, warehouse: Warehouse, book: PlanBook, app_id: str
     now = dt.datetime.now(tz=dt.timezone.utc)
     marked = [
         [uuid.UUID(item.event_id), item.app_id, item.event, item.quarantined_at, item.plan_version, json.dumps(item.reasons),
-         [f"{r['field']}:{r['rule']}" for r in item.reasons], json.dumps(item.envelope), item.topic_offset, "replayed", now]
+         [f"{r['field']}:{r['rule']}" for r in item.reasons], json.dumps(item.envelope), item.topic_offset, "replayed", now, now]
         for item, _ in passing
     ]  # fmt: skip
     warehouse.insert("quarantine", marked, COLUMNS, settings={"insert_deduplication_token": f"replay-{time.time_ns()}"})

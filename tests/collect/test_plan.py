@@ -154,3 +154,13 @@ def test_plan_http_routes_for_the_analysis_api(stack, stack_settings, warehouse)
     query = client.get("/v1/plan/demo-shop/query", params={"event": "pay"}).json()
     assert "FROM events" in query["sql"] and query["parameters"]["event"] == "pay"
     assert client.get("/v1/plan/demo-shop/query", params={"event": "teleport"}).status_code == 404
+
+
+def test_collector_keeps_the_quarantine_table_current(http, warehouse, stack_settings):
+    held = make_event("pay", currency="GBP")
+    assert http.post("/v1/events", json=held).json()["quarantined"] == 1
+    deadline = time.monotonic() + stack_settings.collector_quarantine_load_s * 2 + 10
+    query = "SELECT count() FROM quarantine FINAL WHERE event_id = {id:UUID}"
+    while warehouse.scalar(query, {"id": held["event_id"]}) == 0:
+        assert time.monotonic() < deadline, "the collector never loaded the quarantined event into the table"
+        time.sleep(0.5)
