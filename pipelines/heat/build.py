@@ -97,6 +97,15 @@ def number_value(text: str):
         return float(lowered)
 
 
+# Expression-layer contexts and the method that builds each when it has an operator (see `SyntaxBuilder.expr`).
+_LAYERS = {
+    P.ExprContext: "lambda_or_operand", P.TernaryContext: "ternary", P.DisjunctionContext: "disjunction",
+    P.ConjunctionContext: "conjunction", P.NegationContext: "negation", P.ComparisonContext: "comparison",
+    P.ConcatenationContext: "concatenation", P.AdditiveContext: "additive", P.MultiplicativeContext: "multiplicative",
+    P.UnaryContext: "unary", P.PostfixContext: "postfix",
+}
+
+
 class SyntaxBuilder:
     """Builds `syntax` nodes from parse-tree contexts. One method per grammar rule that carries meaning;
     layered expression rules with a single child collapse into that child."""
@@ -304,8 +313,17 @@ class SyntaxBuilder:
         expression = self.expr(ctx.expr())
         return Alias(name_of(ctx.identifier()), expression) if ctx.identifier() else expression
 
-    def expr(self, ctx: P.ExprContext) -> Expr:
-        left = self.ternary(ctx.ternary())
+    def expr(self, ctx) -> Expr:
+        """Any expression-layer context. An operand without an operator at some precedence level is a chain of
+        single-child contexts (expr > ternary > ... > postfix > primary); jumping down the chain to the first
+        level that has an operator skips about ten accessor calls per operand, which is most of the build time."""
+        while type(ctx) in _LAYERS and ctx.getChildCount() == 1:
+            ctx = ctx.getChild(0)
+        layer = _LAYERS.get(type(ctx))
+        return getattr(self, layer)(ctx) if layer else self.primary(ctx)
+
+    def lambda_or_operand(self, ctx: P.ExprContext) -> Expr:
+        left = self.expr(ctx.ternary())
         if ctx.ARROW() is None:
             return left
         return Lambda(self.lambda_parameters(left, ctx.ARROW().symbol), self.expr(ctx.expr()))
@@ -321,26 +339,26 @@ class SyntaxBuilder:
         raise TreeShapeError("a lambda's parameters must be a name or a parenthesised list of names", token)
 
     def ternary(self, ctx: P.TernaryContext) -> Expr:
-        condition = self.disjunction(ctx.disjunction())
+        condition = self.expr(ctx.disjunction())
         if ctx.QUESTION() is None:
             return condition
         return Call("if", (condition, self.expr(ctx.expr(0)), self.expr(ctx.expr(1))))
 
     def disjunction(self, ctx: P.DisjunctionContext) -> Expr:
-        parts = [self.conjunction(c) for c in ctx.conjunction()]
+        parts = [self.expr(c) for c in ctx.conjunction()]
         return parts[0] if len(parts) == 1 else Call("or", tuple(parts))
 
     def conjunction(self, ctx: P.ConjunctionContext) -> Expr:
-        parts = [self.negation(c) for c in ctx.negation()]
+        parts = [self.expr(c) for c in ctx.negation()]
         return parts[0] if len(parts) == 1 else Call("and", tuple(parts))
 
     def negation(self, ctx: P.NegationContext) -> Expr:
         if ctx.NOT() is not None:
-            return Call("not", (self.negation(ctx.negation()),))
-        return self.comparison(ctx.comparison())
+            return Call("not", (self.expr(ctx.negation()),))
+        return self.expr(ctx.comparison())
 
     def comparison(self, ctx: P.ComparisonContext) -> Expr:
-        result = self.concatenation(ctx.concatenation())
+        result = self.expr(ctx.concatenation())
         for tail in ctx.comparisonTail():
             result = self.comparison_tail(result, tail)
         return result
@@ -349,43 +367,43 @@ class SyntaxBuilder:
         negated = getattr(ctx, "NOT", lambda: None)() is not None
         if isinstance(ctx, P.CompareTailContext):
             name = COMPARISON_FUNCTIONS[ctx.comparisonOperator().getText()]
-            return Call(name, (left, self.concatenation(ctx.concatenation())))
+            return Call(name, (left, self.expr(ctx.concatenation())))
         if isinstance(ctx, P.LikeTailContext):
             name = "ilike" if ctx.ILIKE() else "like"
-            return Call(("not" + name.capitalize()) if negated else name, (left, self.concatenation(ctx.concatenation())))
+            return Call(("not" + name.capitalize()) if negated else name, (left, self.expr(ctx.concatenation())))
         if isinstance(ctx, P.InTailContext):
             name = ("global" if ctx.GLOBAL() else "") + ("NotIn" if negated else "In")
             name = name[0].lower() + name[1:]
-            return Call(name, (left, self.concatenation(ctx.concatenation())))
+            return Call(name, (left, self.expr(ctx.concatenation())))
         if isinstance(ctx, P.BetweenTailContext):
-            low, high = (self.concatenation(c) for c in ctx.concatenation())
+            low, high = (self.expr(c) for c in ctx.concatenation())
             between = Call("and", (Call("greaterOrEquals", (left, low)), Call("lessOrEquals", (left, high))))
             return Call("not", (between,)) if negated else between
         return Call("isNotNull" if negated else "isNull", (left,))
 
     def concatenation(self, ctx: P.ConcatenationContext) -> Expr:
-        parts = [self.additive(c) for c in ctx.additive()]
+        parts = [self.expr(c) for c in ctx.additive()]
         return parts[0] if len(parts) == 1 else Call("concat", tuple(parts))
 
     def additive(self, ctx: P.AdditiveContext) -> Expr:
-        return self._binary_chain(ctx.multiplicative(), self.multiplicative, ctx)
+        return self._binary_chain(ctx.multiplicative(), ctx)
 
     def multiplicative(self, ctx: P.MultiplicativeContext) -> Expr:
-        return self._binary_chain(ctx.unary(), self.unary, ctx)
+        return self._binary_chain(ctx.unary(), ctx)
 
-    def _binary_chain(self, operands, build, ctx) -> Expr:
+    def _binary_chain(self, operands, ctx) -> Expr:
         if len(operands) == 1:
-            return build(operands[0])
+            return self.expr(operands[0])
         operators = [c.getText() for c in ctx.getChildren() if not hasattr(c, "getRuleIndex")]
-        result = build(operands[0])
+        result = self.expr(operands[0])
         for operator, operand in zip(operators, operands[1:]):
-            result = Call(ARITHMETIC_FUNCTIONS[operator], (result, build(operand)))
+            result = Call(ARITHMETIC_FUNCTIONS[operator], (result, self.expr(operand)))
         return result
 
     def unary(self, ctx: P.UnaryContext) -> Expr:
         if ctx.postfix() is not None:
-            return self.postfix(ctx.postfix())
-        operand = self.unary(ctx.unary())
+            return self.expr(ctx.postfix())
+        operand = self.expr(ctx.unary())
         if ctx.PLUS():
             return operand
         if isinstance(operand, Literal) and isinstance(operand.value, (int, float)):
@@ -393,7 +411,7 @@ class SyntaxBuilder:
         return Call("negate", (operand,))
 
     def postfix(self, ctx: P.PostfixContext) -> Expr:
-        result = self.primary(ctx.primary())
+        result = self.expr(ctx.primary())
         for operator in ctx.postfixOperator():
             if isinstance(operator, P.SubscriptContext):
                 result = Call("arrayElement", (result, self.expr(operator.expr())))
@@ -440,7 +458,7 @@ class SyntaxBuilder:
             unit = unit_name(ctx.intervalUnit())
             return Call("to" + unit.capitalize(), (self.expr(ctx.expr()),))
         if isinstance(ctx, P.IntervalExprContext):
-            amount = self.concatenation(ctx.concatenation())
+            amount = self.expr(ctx.concatenation())
             unit = unit_name(ctx.intervalUnit()) if ctx.intervalUnit() else "SECOND"
             return Call(INTERVAL_FUNCTIONS[unit], (amount,))
         if isinstance(ctx, P.TrimExprContext):
