@@ -47,7 +47,8 @@ def main() -> None:
         broker = Broker(settings, free_port(), Path(tmp) / "broker.log")
         broker.start()
         messaging.ensure_topics(settings.model_copy(update={"kafka_bootstrap": broker.bootstrap}))
-        process, url = start_collector(Path(tmp) / "collector", broker.bootstrap, collector_rate_per_s="1000000", collector_burst="1000000")
+        process, url = start_collector(Path(tmp) / "collector", broker.bootstrap, collector_rate_per_s="1000000", collector_burst="1000000", collector_quarantine_load_s="0"
+        )
         port = int(url.rsplit(":", 1)[1])
         try:
             single = load(port, 1, 32, args.seconds, 60_000)
