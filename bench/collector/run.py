@@ -47,7 +47,12 @@ def main() -> None:
         broker = Broker(settings, free_port(), Path(tmp) / "broker.log")
         broker.start()
         messaging.ensure_topics(settings.model_copy(update={"kafka_bootstrap": broker.bootstrap}))
-        process, url = start_collector(Path(tmp) / "collector", broker.bootstrap, collector_rate_per_s="1000000", collector_burst="1000000", collector_quarantine_load_s="0"
+        process, url = start_collector(
+            Path(tmp) / "collector",
+            broker.bootstrap,
+            collector_rate_per_s="1000000",
+            collector_burst="1000000",
+            collector_quarantine_load_s="0",  # no warehouse here
         )
         port = int(url.rsplit(":", 1)[1])
         try:
