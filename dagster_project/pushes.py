@@ -191,7 +191,7 @@ def push_definitions() -> dict:
     assets, jobs, schedules = [stage_counts_hourly], [], []
     for push in pushes:
         push_asset = build_push_asset(push)
-        job = define_asset_job(f"{asset_name(push)}_job", selection=[push_asset], partitions_def=partitions(push))
+        job = define_asset_job(f"{asset_name(push)}_job", selection=[push_asset])
         assets.append(push_asset)
         jobs.append(job)
         schedules.append(build_push_schedule(push, job))
