@@ -37,7 +37,13 @@ def publish_messages(result: OfflineResult, realtime: dict[str, str], realtime_r
     messages = [changes.person_message(person, clock.next(), SOURCE) for person in persons.values()]
     messages += [changes.redirect_message(old, new, clock.next(), SOURCE) for old, new in sorted(redirects.items())]
     messages += [changes.delete_message(oneid, nodes, clock.next(), SOURCE) for oneid, nodes in sorted(deletes.items())]
-    messages += [changes.decision_message(decision, SOURCE) for decision in result.decisions if decision.action == "refuse"]
+    # Refusals are logged again only where the offline run decided differently (the real-time log has the rest).
+    differing = set(diff["node"])
+    messages += [
+        changes.decision_message(decision, SOURCE)
+        for decision in result.decisions
+        if decision.action == "refuse" and (decision.strong in differing or decision.weak in differing)
+    ]
     return messages
 
 
@@ -57,7 +63,7 @@ def run_daily(
     previous, previous_redirects = store.read_current_map(warehouse)
     blocks = store.read_blocks(warehouse)
     report(f"{len(edges):,} links, {len(previous):,} mapped ids, {len(blocks.nodes) + len(blocks.links)} blocks")
-    prior = previous.rename(columns={"created_at": "created_at"})[["node", "oneid", "created_at", "anchor"]]
+    prior = previous[["node", "oneid", "created_at", "anchor"]]
     result = recompute(rules, edges, prior, previous_redirects, blocks, now_ms=int(until.timestamp() * 1000))
     realtime = dict(zip(previous["node"], previous["oneid"]))
     diff = differences(realtime, result, result.dropped)

@@ -17,17 +17,17 @@ from pipelines.warehouse.client import Warehouse
 SYNC = {"async_insert": 0}  # identity writes are read back by the next step: they must be visible on return
 
 EDGES_SQL = """
-SELECT strong, weak, toUnixTimestamp64Milli(min(first_seen)) AS first_seen, toUnixTimestamp64Milli(max(last_seen)) AS last_seen
+SELECT strong, weak, toUnixTimestamp64Milli(min(first_seen)) AS first_ms, toUnixTimestamp64Milli(max(last_seen)) AS last_ms
 FROM oneid_edges
 WHERE first_seen < {until:DateTime64(3, 'UTC')}
 GROUP BY strong, weak
-"""
+"""  # aliases differ from the columns: ClickHouse would otherwise read the WHERE's first_seen as the aggregate
 CURRENT_MAP_SQL = """
 SELECT concat(id_type, ':', id_value) AS node, argMax(oneid, version) AS oneid, argMax(anchor, version) AS anchor,
        toUnixTimestamp64Milli(argMax(oneid_created_at, version)) AS created_at,
-       toUnixTimestamp64Milli(argMax(first_seen, version)) AS first_seen,
-       toUnixTimestamp64Milli(argMax(last_seen, version)) AS last_seen,
-       max(version) AS version
+       toUnixTimestamp64Milli(argMax(oneid_map.first_seen, version)) AS first_ms,
+       toUnixTimestamp64Milli(argMax(oneid_map.last_seen, version)) AS last_ms,
+       max(oneid_map.version) AS newest
 FROM oneid_map
 GROUP BY id_type, id_value
 HAVING argMax(deleted, version) = 0
@@ -66,12 +66,12 @@ def write_messages(warehouse: Warehouse, messages: Iterable[dict], rules_label: 
 
 
 def read_edges(warehouse: Warehouse, until: dt.datetime) -> pd.DataFrame:
-    return warehouse.query_df(EDGES_SQL, {"until": until})
+    return warehouse.query_df(EDGES_SQL, {"until": until}).rename(columns={"first_ms": "first_seen", "last_ms": "last_seen"})
 
 
 def read_current_map(warehouse: Warehouse) -> tuple[pd.DataFrame, dict[str, str]]:
     """(node, oneid, anchor, created_at, first_seen, last_seen, version) of every live id, and the redirects."""
-    frame = warehouse.query_df(CURRENT_MAP_SQL)
+    frame = warehouse.query_df(CURRENT_MAP_SQL).rename(columns={"first_ms": "first_seen", "last_ms": "last_seen", "newest": "version"})
     prefix = f"oneid{NODE_SEPARATOR}"
     is_redirect = frame["node"].str.startswith(prefix)
     redirects = dict(zip(frame.loc[is_redirect, "node"].str.slice(len(prefix)), frame.loc[is_redirect, "oneid"]))
