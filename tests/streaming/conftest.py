@@ -1,0 +1,139 @@
+"""Fixtures of the end-to-end streaming tests: the jobs as separate processes (so one can be killed) on the session
+stack, with short batching/checkpoint intervals, and helpers that wait on warehouse content (never on Kafka end
+offsets, which the embedded broker reports wrong)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from pipelines import messaging
+from pipelines.envelope import primary_id
+from pipelines.stack.manager import free_port
+
+# Fast feedback in tests; the defaults are tuned for throughput instead.
+JOB_ENV = {
+    "TRACKFLOW_DWD_BATCH_MAX_DELAY_MS": "300",
+    "TRACKFLOW_FLINK_CHECKPOINT_INTERVAL_MS": "1500",
+    "TRACKFLOW_METRICS_FLUSH_MS": "1000",
+}
+START_TIMEOUT_S = 120.0
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "jvm: starts Flink MiniClusters (slow; part of `make test`)")
+
+
+class JobProcess:
+    """One `pipelines.flinkrun.runner <job>` process with its own MiniCluster."""
+
+    def __init__(self, job: str, log_dir: Path):
+        self.job = job
+        self.log_path = log_dir / f"job-{job}.log"
+        self.process: subprocess.Popen | None = None
+        self.port = 0
+
+    def start(self, recover: str = "latest") -> None:
+        from pipelines.flinkrun.rest import job_running
+
+        self.port = free_port()
+        env = dict(os.environ, **JOB_ENV)
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.flinkrun.runner", self.job, "--rest-port", str(self.port), "--recover", recover],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not job_running(f"http://127.0.0.1:{self.port}"):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"job {self.job} did not start; see {self.log_path}:\n{self.log_path.read_text()[-3000:]}")
+            time.sleep(0.5)
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no savepoint, no clean shutdown (a crash)."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture(scope="module")
+def streaming_jobs(stack, stack_settings, tmp_path_factory):
+    """layering and dwd running (separately) for the module."""
+    log_dir = tmp_path_factory.mktemp("jobs")
+    jobs = {name: JobProcess(name, log_dir) for name in ("layering", "dwd")}
+    try:
+        for job in jobs.values():
+            job.start()
+        yield jobs
+    finally:
+        for job in jobs.values():
+            job.stop()
+
+
+# -- producing and waiting -----------------------------------------------------------------------------------------
+def make_events(count: int, run: str, event: str = "page_view", **props) -> list[dict]:
+    now = int(time.time() * 1000)
+    return [
+        {
+            "event_id": str(uuid.uuid4()),
+            "event": event,
+            "app_id": "test-app",
+            "ts": now - i,
+            "ids": {"device_id": f"dev-{i % 50}"},
+            "context": {"platform": "web"},
+            "props": {"run": run, "seq": i, **props},
+        }
+        for i in range(count)
+    ]
+
+
+def send(settings, events: list[dict], per_message: int = 1, raw: list[bytes] = ()) -> None:
+    """Events as the collector would send them: received_at stamped, `per_message` events per Kafka message (one
+    object when 1, else a JSON array), keyed by person."""
+    producer = messaging.producer(settings)
+    received = int(time.time() * 1000)
+    for start in range(0, len(events), per_message):
+        chunk = [dict(event, received_at=received) for event in events[start : start + per_message]]
+        value = chunk[0] if per_message == 1 else chunk
+        producer.send(messaging.RAW, key=primary_id(chunk[0]["ids"])[1].encode(), value=json.dumps(value).encode())
+    for value in raw:
+        producer.send(messaging.RAW, value=value)
+    producer.flush()
+    producer.close()
+
+
+def rows_of_run(warehouse, run: str, table: str = "events") -> int:
+    """Rows of a run in a table; 0 while the table does not exist yet (dwd creates dwd_<layer> on first write)."""
+    exists = warehouse.scalar("EXISTS TABLE {table:Identifier}", {"table": table})
+    if not int(exists or 0):
+        return 0
+    return int(warehouse.scalar(f"SELECT count() FROM {table} WHERE props['run'] = {{run:String}}", {"run": run}))
+
+
+def wait_for(predicate, timeout_s: float = 90.0, every_s: float = 0.3, what: str = "condition"):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every_s)
+    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")

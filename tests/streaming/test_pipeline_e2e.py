@@ -1,0 +1,139 @@
+"""End to end on the real broker, MiniClusters (layering and dwd as separate processes) and the embedded warehouse.
+
+Every wait is on warehouse content: N events in must become exactly N rows out, whatever Kafka reports.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+
+import pytest
+
+from pipelines import messaging
+from pipelines.flinkrun.checkpoints import latest_checkpoint
+from pipelines.flinkrun.environment import checkpoint_dir
+from pipelines.layering.control import RULES_KEY, apply, current_rules
+from pipelines.layering.rules import RuleSetError
+from tests.streaming.conftest import make_events, rows_of_run, send, wait_for
+
+pytestmark = pytest.mark.jvm
+
+
+def test_n_events_in_exactly_n_rows_out_despite_resends_and_bad_messages(streaming_jobs, stack_settings, warehouse):
+    run = uuid.uuid4().hex
+    singles, batched = make_events(600, run), make_events(900, run, event="click")
+    events = singles + batched
+    send(stack_settings, singles, per_message=1, raw=[b"{broken", b'{"event": "no id"}'])
+    send(stack_settings, batched, per_message=30)
+    send(stack_settings, singles[:100] + batched[:200], per_message=7)  # an SDK retrying after lost responses
+
+    wait_for(lambda: rows_of_run(warehouse, run) >= len(events), what=f"{len(events)} rows of run {run}")
+    time.sleep(2)  # long enough for a late duplicate batch to show up if dedup were broken
+    assert rows_of_run(warehouse, run) == len(events)
+    stored = warehouse.rows(
+        "SELECT toString(event_id), event, toUnixTimestamp64Milli(ts), props['seq'], layer FROM events "
+        "WHERE props['run'] = {run:String}",
+        {"run": run},
+    )
+    expected = {(e["event_id"], e["event"], e["ts"], str(e["props"]["seq"]), "default") for e in events}
+    assert set(stored) == expected
+
+
+def test_dwd_killed_mid_stream_resumes_from_checkpoint_without_loss_or_doubles(streaming_jobs, stack_settings, warehouse):
+    dwd = streaming_jobs["dwd"]
+    run = uuid.uuid4().hex
+    events = make_events(6_000, run)
+    wait_for(lambda: latest_checkpoint(checkpoint_dir(stack_settings, "dwd")), what="a completed dwd checkpoint")
+
+    def produce_slowly():
+        for start in range(0, len(events), 500):
+            send(stack_settings, events[start : start + 500], per_message=10)
+            time.sleep(0.4)
+
+    producer = threading.Thread(target=produce_slowly)
+    producer.start()
+    wait_for(lambda: rows_of_run(warehouse, run) > 0, what="the first rows of the run")
+    dwd.kill()  # mid-stream: rows written after the last checkpoint will be replayed
+    partial = rows_of_run(warehouse, run)
+    producer.join()
+    assert partial < len(events)
+
+    dwd.start(recover="latest")
+    wait_for(lambda: rows_of_run(warehouse, run) >= len(events), timeout_s=120, what="all rows after the restart")
+    time.sleep(2)
+    assert rows_of_run(warehouse, run) == len(events)
+    assert int(warehouse.scalar(
+        "SELECT uniqExact(event_id) FROM events WHERE props['run'] = {run:String}", {"run": run}
+    )) == len(events)  # fmt: skip
+
+
+def rules_in_effect(settings, warehouse, run: str, table: str) -> float:
+    """Send probe events until one lands in `table`; returns how long the rules took to reach the job."""
+    started = time.monotonic()
+
+    def probe_landed():
+        send(settings, make_events(1, run, event="pay", phase="probe"))
+        time.sleep(1.0)
+        return rows_of_run(warehouse, run, table) > 0
+
+    wait_for(probe_landed, timeout_s=60, every_s=0, what=f"rules routing to {table} to take effect")
+    return time.monotonic() - started
+
+
+def test_rule_change_while_events_flow_routes_later_events_by_the_new_rules(streaming_jobs, stack_settings, warehouse):
+    run = uuid.uuid4().hex
+    first = apply(stack_settings, "rules: [{name: pay, layer: trade, match: {event: pay}}]")
+    rules_in_effect(stack_settings, warehouse, run, "dwd_trade")
+    before = make_events(300, run, event="pay", phase="before")
+    send(stack_settings, before, per_message=10)
+    in_layers = "SELECT count() FROM {table:Identifier} WHERE props['run'] = {run:String} AND props['phase'] = {phase:String}"
+    wait_for(
+        lambda: warehouse.scalar(in_layers, {"table": "dwd_trade", "run": run, "phase": "before"}) == len(before),
+        what="phase-before rows in dwd_trade",
+    )
+
+    # Invalid documents never reach the job through `apply` ...
+    with pytest.raises(RuleSetError, match="unknown operator"):
+        apply(stack_settings, "rules: [{name: x, layer: y, match: {props: [{key: a, op: gtt, value: 1}]}}]")
+    # ... and one published around it is ignored: the job keeps its last good set.
+    producer = messaging.producer(stack_settings)
+    producer.send(messaging.LAYERING_CONTROL, key=RULES_KEY, value=b'{"version": 999, "rules": "not a list"}').get(30)
+    producer.close()
+
+    second = apply(stack_settings, "rules: [{name: pay, layer: orders, match: {event: pay}}]")
+    assert second.version == first.version + 1 and current_rules(stack_settings).version == second.version
+    took = rules_in_effect(stack_settings, warehouse, run, "dwd_orders")
+    after = make_events(300, run, event="pay", phase="after")
+    send(stack_settings, after, per_message=10)
+    wait_for(
+        lambda: warehouse.scalar(in_layers, {"table": "dwd_orders", "run": run, "phase": "after"}) == len(after),
+        what="phase-after rows in dwd_orders",
+    )
+    layers = dict(warehouse.rows(
+        "SELECT props['phase'], groupUniqArray(layer) FROM events WHERE props['run'] = {run:String} "
+        "AND props['phase'] != 'probe' GROUP BY 1",
+        {"run": run},
+    ))  # fmt: skip
+    assert layers == {"before": ["trade"], "after": ["orders"]}
+    assert took < 30, f"rules took {took:.1f}s to reach the job"
+    apply(stack_settings, "rules: []")  # back to everything in the default layer for other tests
+
+
+def test_bad_messages_reach_the_quarantine_topic_as_dead_letters(streaming_jobs, stack_settings):
+    marker = uuid.uuid4().hex
+    send(stack_settings, [], raw=[f'{{"event": "{marker}", "app_id": "test-app"}}'.encode()])
+    consumer = messaging.consumer(stack_settings, messaging.QUARANTINE, consumer_timeout_ms=1000)
+
+    def find():
+        for message in consumer:
+            letter = json.loads(message.value)
+            if letter.get("event") == marker:
+                return letter
+        return None
+
+    letter = wait_for(find, timeout_s=60, every_s=0, what="the dead letter")
+    consumer.close()
+    assert letter["stage"] == "layering" and "missing event_id" in letter["reason"]
