@@ -18,6 +18,8 @@ def stack_settings(tmp_path_factory) -> Settings:
             "TRACKFLOW_DATA_DIR": str(data_dir),
             "TRACKFLOW_WAREHOUSE_PORT": "0",
             "TRACKFLOW_KAFKA_PORT": "0",
+            "TRACKFLOW_COLLECTOR_PORT": "0",
+            "TRACKFLOW_POSTGRES_PORT": "0",
             "TRACKFLOW_CONFIG": str(data_dir / "absent.toml"),
         }
     )
