@@ -66,33 +66,62 @@ def query_hash(normalized: str) -> int:
     return int.from_bytes(hashlib.blake2b(normalized.encode(), digest_size=8).digest(), "little")
 
 
-def log_row(seen: SeenQuery, result: Extraction | ExtractionFailure, normalized: str | None = None) -> list:
-    started = datetime.fromtimestamp(seen.started_at, tz=timezone.utc)
-    common = [
-        seen.query_id, seen.source, started, seen.user, seen.sql, query_hash(normalized or normalize(seen.sql)),
-        json.dumps(seen.parameters, default=str, sort_keys=True), seen.duration_s * 1000.0, seen.read_rows,
-        seen.result_rows, seen.error,
-    ]
+@dataclass(frozen=True)
+class RowParts:
+    """The part of a query's rows that depends only on its extraction, built once per cached extraction."""
+
+    log_tail: tuple  # parse_error .. unresolved columns of query_log
+    heat_tails: tuple[tuple, ...]  # object_kind .. roles of each query_heat row
+
+
+def row_parts(result: Extraction | ExtractionFailure) -> RowParts:
     if isinstance(result, ExtractionFailure):
-        return common + [f"line {result.line}:{result.column} {result.error}", "", [], [], [], []]
-    return common + [
+        return RowParts((f"line {result.line}:{result.column} {result.error}", "", [], [], [], []), ())
+    log_tail = (
         "", result.statement, list(result.tables), [c.qualified for c in result.columns],
         sorted({e.event for e in result.events}), [f"{u.kind}: {u.text} ({u.reason})" for u in result.unresolved],
-    ]
-
-
-def heat_rows(seen: SeenQuery, result: Extraction | ExtractionFailure) -> list[list]:
-    if isinstance(result, ExtractionFailure):
-        return []
-    started = datetime.fromtimestamp(seen.started_at, tz=timezone.utc)
-    base = [seen.query_id, started, seen.user]
-    rows = [base + ["table", table, "", []] for table in result.tables]
-    rows += [base + ["column", use.qualified, use.table, list(use.roles)] for use in result.columns]
+    )
+    tails = [("table", table, "", []) for table in result.tables]
+    tails += [("column", use.qualified, use.table, list(use.roles)) for use in result.columns]
     shapes: dict[tuple[str, str], set[str]] = {}
     for event in result.events:
         shapes.setdefault((event.event, event.table), set()).add(event.via)
-    rows += [base + ["event", name, table, sorted(via)] for (name, table), via in shapes.items()]
-    return rows
+    tails += [("event", name, table, sorted(via)) for (name, table), via in shapes.items()]
+    return RowParts(log_tail, tuple(tails))
+
+
+def log_row(seen: SeenQuery, parts: RowParts, normalized: str | None = None) -> list:
+    started = datetime.fromtimestamp(seen.started_at, tz=timezone.utc)
+    return [
+        seen.query_id, seen.source, started, seen.user, seen.sql, query_hash(normalized or normalize(seen.sql)),
+        json.dumps(seen.parameters, default=str, sort_keys=True) if seen.parameters else "{}",
+        seen.duration_s * 1000.0, seen.read_rows, seen.result_rows, seen.error, *parts.log_tail,
+    ]
+
+
+def heat_rows(seen: SeenQuery, parts: RowParts) -> list[tuple]:
+    started = datetime.fromtimestamp(seen.started_at, tz=timezone.utc)
+    return [(seen.query_id, started, seen.user, *tail) for tail in parts.heat_tails]
+
+
+class RowPartsCache:
+    """`row_parts` per extraction object. The extractor hands out the same object for every hit of a query
+    without parameters, so this turns most rows into tuple copies. Keyed by identity, holding the object so its
+    id cannot be reused while the entry lives; bounded by clearing."""
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self._entries: dict[int, tuple[object, RowParts]] = {}
+
+    def get(self, result) -> RowParts:
+        entry = self._entries.get(id(result))
+        if entry is not None and entry[0] is result:
+            return entry[1]
+        parts = row_parts(result)
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[id(result)] = (result, parts)
+        return parts
 
 
 class HeatRecorder:
@@ -119,6 +148,7 @@ class HeatRecorder:
         self.recorded = 0
         self.parse_failures = 0
         self.write_failures = 0
+        self._row_parts = RowPartsCache()
 
     # -- hot path ---------------------------------------------------------------------------------------------
     def __call__(self, record) -> None:
@@ -202,8 +232,9 @@ class HeatRecorder:
             result = self.extractor.extract(seen.sql, seen.parameters, key=normalized)
             if isinstance(result, ExtractionFailure):
                 self.parse_failures += 1
-            log_rows.append(log_row(seen, result, normalized))
-            heat.extend(heat_rows(seen, result))
+            parts = self._row_parts.get(result)
+            log_rows.append(log_row(seen, parts, normalized))
+            heat.extend(heat_rows(seen, parts))
         try:
             self.writer.insert("query_log", log_rows, QUERY_LOG_COLUMNS)
             if heat:
