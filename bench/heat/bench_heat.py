@@ -5,7 +5,8 @@ pure Python), on the query corpus (tests/corpus), in one run.
 
 Prints, for both: parse success rate; table and column precision/recall against the stored EXPLAIN QUERY TREE
 expectations (tests/heat/test_corpus.py keeps those true); parse latency p50/p99 cold (first sight of each query)
-and warm (second pass: ANTLR's prediction cache is filled, no result cache); full extraction latency; and the
+and warm (ANTLR's prediction cache is filled, no result cache; best of three per query); full extraction latency
+without the result cache (best of two); and the
 throughput of recording a stream of logged queries with the result cache (recorder row building included, the
 warehouse write excluded; best of three runs).
 """
@@ -128,8 +129,8 @@ def parse_figures(contender, corpus: list[dict]) -> dict:
         seconds, parsed = timed(contender.parse, entry["sql"])
         cold.append(seconds)
         ok += parsed
-    for entry in corpus:
-        warm.append(timed(contender.parse, entry["sql"])[0])
+    for entry in corpus:  # warm: the best of three parses, so a neighbour's burst on the shared cores is not counted
+        warm.append(min(timed(contender.parse, entry["sql"])[0] for _ in range(3)))
     return {"parse_rate": ok / len(corpus), "cold": cold, "warm": warm}
 
 
@@ -137,7 +138,8 @@ def extraction_figures(contender, corpus: list[dict]) -> dict:
     score, latencies = CorpusScore(), []
     for entry in corpus:
         seconds, predicted = timed(contender.extract, entry["sql"], entry.get("parameters") or {})
-        latencies.append(seconds)
+        again, _ = timed(contender.extract, entry["sql"], entry.get("parameters") or {})
+        latencies.append(min(seconds, again))
         score.add(entry["id"], predicted, entry.get("expected"))
     return {"score": score, "extract": latencies}
 
