@@ -101,6 +101,10 @@ class PushResult:
     reject_files: list[Path]
     seconds: float
     reconciliation: Reconciliation
+    # Where the time went: planning (counting chunks and dirty rows), writing the chunks, reconciling.
+    plan_s: float = 0.0
+    write_s: float = 0.0
+    reconcile_s: float = 0.0
 
     @property
     def rows_per_s(self) -> float:
@@ -189,6 +193,7 @@ class PushRun:
                     )
             else:
                 plans = self._plan()
+            planned_at = time.monotonic()
             over, summary = dirty_report(self.push, self.day, plans)
             if over:
                 raise DirtyLimitExceeded(self._dirty_failure(summary))
@@ -203,6 +208,7 @@ class PushRun:
             try:
                 with reporter:
                     written, reject_files = self._write_chunks(len(todo))
+                written_at = time.monotonic()
                 result = reconcile(self.settings, self.push, self.day, self.warehouse, connection, plans)
             except BaseException as exc:
                 state.finish_run(connection, self.run_id, "failed", self.progress.rows_done, str(exc)[:4000])
@@ -214,6 +220,7 @@ class PushRun:
             push=self.push.name, day=self.day, run_id=self.run_id, resumed=resumed, chunks=len(plans),
             chunks_written=len(todo), rows_written=written, rejected_rows=sum(p.dirty_rows for p in plans),
             reject_files=reject_files, seconds=time.monotonic() - started, reconciliation=result,
+            plan_s=planned_at - started, write_s=written_at - planned_at, reconcile_s=time.monotonic() - written_at,
         )  # fmt: skip
 
     def _dirty_failure(self, summary: str) -> str:

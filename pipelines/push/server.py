@@ -9,8 +9,8 @@ password (scram) from `TRACKFLOW_POSTGRES_PASSWORD`.
 
 from __future__ import annotations
 
+import hashlib
 import os
-import pwd
 import shutil
 import subprocess
 import tempfile
@@ -22,6 +22,7 @@ SERVICE_USER = "postgres"  # the Debian package's system user; the server's supe
 
 
 def cluster_dir(settings: Settings) -> Path:
+    """The cluster's real directory (data_dir/postgres, or where that link points, see `_place_cluster`)."""
     return (settings.data_dir / "postgres").resolve()
 
 
@@ -45,27 +46,39 @@ def _binary(settings: Settings, name: str) -> str:
     return str(path)
 
 
-def _open_path_for(directory: Path, owner: pwd.struct_passwd) -> None:
-    """Let the service user reach `directory`: ancestors we own get the traverse bit (x, not read) for others,
-    e.g. pytest's private /tmp/pytest-of-root."""
-    for parent in reversed(directory.parents):
-        mode = parent.stat().st_mode
-        if not mode & 0o001 and parent.stat().st_uid == os.geteuid():
-            parent.chmod(mode | 0o001)
-    shutil.chown(directory, owner.pw_uid, owner.pw_gid)
+def _traversable_by_others(directory: Path) -> bool:
+    return all(path.stat().st_mode & 0o001 for path in [directory, *directory.parents])
+
+
+def _place_cluster(settings: Settings) -> Path:
+    """Where the cluster lives. Normally data_dir/postgres. When the service user cannot reach the data dir (a
+    private folder such as pytest's /tmp/pytest-of-root, which pytest keeps at mode 0700 - re-applied whenever
+    another test session starts, so opening it up would not last), data_dir/postgres is a link to a private
+    folder of the service user in the system temp dir instead."""
+    link = settings.data_dir.resolve() / "postgres"
+    if link.exists():
+        return link.resolve()
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if not _running_as_root() or _traversable_by_others(link.parent):
+        link.mkdir()
+        return link
+    digest = hashlib.sha1(str(link).encode()).hexdigest()[:12]
+    real = Path(tempfile.gettempdir()) / f"trackflow-postgres-{digest}"
+    real.mkdir(mode=0o700, exist_ok=True)
+    link.symlink_to(real, target_is_directory=True)
+    return real
 
 
 def init_cluster(settings: Settings) -> bool:
     """initdb the cluster if it does not exist yet (idempotent). Returns whether it created one."""
-    directory = cluster_dir(settings)
+    directory = _place_cluster(settings)
     if (directory / "PG_VERSION").exists():
         return False
-    directory.mkdir(parents=True, exist_ok=True)
     if _running_as_root():
         directory.chmod(0o700)
-        _open_path_for(directory, pwd.getpwnam(SERVICE_USER))
+        shutil.chown(directory, SERVICE_USER, SERVICE_USER)
     password = settings.postgres_password.get_secret_value()
-    with tempfile.NamedTemporaryFile("w", dir=directory.parent, prefix=".postgres-pw", delete=False) as pwfile:
+    with tempfile.NamedTemporaryFile("w", prefix="trackflow-postgres-pw-", delete=False) as pwfile:
         pwfile.write(password + "\n")
     try:
         if _running_as_root():

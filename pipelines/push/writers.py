@@ -22,8 +22,9 @@ from pipelines.push.throttle import Throttle
 
 BLOCK_BYTES = 1 << 20
 FILE_FORMATS = {"parquet": "Parquet", "csv": "CSVWithNames"}
-# Warehouse output settings the COPY relies on: NULL as \N, strings always quoted.
+# Warehouse output settings the files and COPY rely on: NULL as \N.
 CSV_SETTINGS = {"format_csv_null_representation": "\\N", "output_format_csv_crlf_end_of_line": 0}
+TSV_SETTINGS = {"format_tsv_null_representation": "\\N"}
 
 
 @dataclass
@@ -95,7 +96,8 @@ class PostgresWriter:
         push, table = context.push, context.push.target.table
         columns = target_columns(push, with_push_columns=True)
         column_list = ", ".join(f'"{c}"' for c in columns)
-        blocks = stream_blocks(context, rows_sql(push, with_push_columns=True), "CSV", CSV_SETTINGS)
+        # TabSeparated is PostgreSQL's COPY text format too (backslash escapes, \N for NULL): cheaper to parse than CSV.
+        blocks = stream_blocks(context, rows_sql(push, with_push_columns=True), "TabSeparated", TSV_SETTINGS)
         with self.connection.transaction(), self.connection.cursor() as cursor:
             state.data_lock(cursor, push.name, context.day, context.chunk)
             if push.write_mode == "replace":
@@ -104,7 +106,7 @@ class PostgresWriter:
             else:
                 cursor.execute(f"CREATE TEMP TABLE push_stage (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
                 copy_into = "push_stage"
-            with cursor.copy(f"COPY {copy_into} ({column_list}) FROM STDIN (FORMAT csv, NULL '\\N')") as copy:
+            with cursor.copy(f"COPY {copy_into} ({column_list}) FROM STDIN (FORMAT text)") as copy:
                 for block in blocks:
                     copy.write(block)
             written = cursor.rowcount

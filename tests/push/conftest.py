@@ -63,7 +63,11 @@ def push_day(warehouse) -> dt.date:
                     "ids": {"device_id": f"dirty{n}"}, "props": {"price": price, "product_id": "sku1"}})
         for n, price in enumerate(DIRTY_PRICES)
     ]  # fmt: skip
-    warehouse.insert("dwd_default", dirty, DETAIL_COLUMNS, settings={"async_insert": 0})
+    # And one clean row whose text needs escaping in every format (tab, newline, backslash, quotes, non-ASCII).
+    tricky = detail_row({"event_id": str(uuid.uuid4()), "event": "page_view", "app_id": APP, "ts": noon,
+                         "ids": {"device_id": "tricky"}, "context": {"url": "https://shop.example/a\tb\nc\\d\"e'f\u00e9\u4e2d"},
+                         "props": {"price": "1.5", "note": "\\N"}})  # fmt: skip
+    warehouse.insert("dwd_default", dirty + [tricky], DETAIL_COLUMNS, settings={"async_insert": 0})
     return DAY
 
 

@@ -23,6 +23,8 @@ def test_push_arrives_complete(stack_settings, warehouse, pg, push_day, source_r
     # Values arrive typed: a price is a double, a timestamp is a timestamptz of that day.
     price, ts = pg.execute("SELECT price, ts FROM tests.complete WHERE price IS NOT NULL LIMIT 1").fetchone()
     assert isinstance(price, float) and ts.date() == push_day
+    url, props = pg.execute("SELECT url, props FROM tests.complete WHERE person_id LIKE '%%tricky'").fetchone()
+    assert url == "https://shop.example/a\tb\nc\\d\"e'f\u00e9\u4e2d" and props["note"] == "\\N"
 
 
 def test_same_partition_twice_gives_the_same_target(stack_settings, warehouse, pg, push_day):
