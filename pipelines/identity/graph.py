@@ -83,22 +83,28 @@ class Outcome:
     retired: list[tuple[str, str]] = field(default_factory=list)  # (retired OneID, survivor)
 
 
+def _by_type(ids: dict[str, list[int]]) -> dict[str, list[tuple[str, int]]]:
+    grouped: dict[str, list[tuple[str, int]]] = {}
+    for node, seen in ids.items():
+        grouped.setdefault(node[: node.index(":")], []).append((node, seen[1]))
+    return grouped
+
+
 def rule_conflict(rules: Rules, left: dict[str, list[int]], right: dict[str, list[int]], ts: int) -> str | None:
-    """The rule a union of two id sets would break, or None. Unique types first: they are the strongest evidence."""
+    """The rule a union of two id sets would break, or None. Unique types first: they are the strongest evidence.
+    One pass over each side (a person holds dozens of ids; this runs for every join and merge)."""
+    mine, theirs = _by_type(left), _by_type(right)
     for id_type in rules.unique_types:
-        values = {node for node in left if node_type(node) == id_type}
-        if not values:
-            continue
-        values.update(node for node in right if node_type(node) == id_type)
-        if len(values) > 1:
+        if id_type in mine and id_type in theirs and {n for n, _ in mine[id_type]} != {n for n, _ in theirs[id_type]}:
             return f"unique:{id_type}"
     for rule in rules.limited_types:
-        since = ts - rule.window_ms
-        recent = sum(1 for node, seen in left.items() if seen[1] >= since and node_type(node) == rule.name)
-        if not recent and not any(node_type(node) == rule.name for node in right):
+        added = theirs.get(rule.name)
+        if not added:
             continue
-        recent += sum(1 for node, seen in right.items() if seen[1] >= since and node_type(node) == rule.name and node not in left)
-        if recent > rule.max_per_person:
+        since = ts - rule.window_ms
+        recent = {node for node, last in mine.get(rule.name, ()) if last >= since}
+        recent.update(node for node, last in added if last >= since)
+        if len(recent) > rule.max_per_person:
             return f"limit:{rule.name}"
     return None
 
@@ -165,7 +171,7 @@ class IdentityGraph:
 
     def _attach(self, node: str, oneid: str, ts: int, link: Link, outcome: Outcome) -> None:
         person = self.persons[oneid]
-        reason = rule_conflict(self.rules, person.ids, {node: [ts, ts]}, ts)
+        reason = self._attach_conflict(person.ids, node, ts)
         if reason:
             own = self._found(node, ts, link, outcome)
             outcome.decisions.append(Decision(ts, "refuse", reason, oneid, own, link.strong, link.weak))
@@ -178,6 +184,22 @@ class IdentityGraph:
         outcome.decisions.append(Decision(ts, "join", "member", oneid, "", link.strong, link.weak))
         if oneid not in outcome.changed:
             outcome.changed.append(oneid)
+
+    def _attach_conflict(self, ids: dict[str, list[int]], node: str, ts: int) -> str | None:
+        """`rule_conflict` for one new id (the common case): only its own type can break a rule."""
+        id_type = node_type(node)
+        rule = self.rules.rule(id_type)
+        if rule is None or not (rule.unique or rule.max_per_person):
+            return None
+        prefix = id_type + ":"
+        if rule.unique and any(member.startswith(prefix) for member in ids):
+            return f"unique:{id_type}"
+        if rule.max_per_person:
+            since = ts - rule.window_ms
+            recent = sum(1 for member, seen in ids.items() if seen[1] >= since and member.startswith(prefix))
+            if recent + 1 > rule.max_per_person:
+                return f"limit:{id_type}"
+        return None
 
     def _merge(self, first: str, second: str, ts: int, link: Link, outcome: Outcome) -> None:
         left, right = self.persons[first], self.persons[second]

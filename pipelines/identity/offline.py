@@ -54,55 +54,51 @@ class OfflineResult:
 
 
 def edges_frame(links: list[Link] | pd.DataFrame) -> pd.DataFrame:
-    """Observations (one per event link) or already aggregated edges -> one row per distinct (strong, weak)."""
+    """Observations (one per event link) -> one row per distinct (strong, weak). A DataFrame (strong, weak,
+    first_seen, last_seen) is taken as it is: the warehouse already grouped it, and a repeated pair would only
+    be a second touch of the same link, which changes nothing."""
     if isinstance(links, pd.DataFrame):
-        frame = links
-    else:
-        frame = pd.DataFrame(links, columns=["ts", "strong", "weak"])
-        frame = frame.assign(first_seen=frame["ts"], last_seen=frame["ts"])
+        return links
+    frame = pd.DataFrame(links, columns=["ts", "strong", "weak"])
     return (
         frame.groupby(["strong", "weak"], sort=False, as_index=False)
-        .agg(first_seen=("first_seen", "min"), last_seen=("last_seen", "max"))
+        .agg(first_seen=("ts", "min"), last_seen=("ts", "max"))
     )
 
 
-def _drop_junk(
-    rules: Rules, edges: pd.DataFrame, blocks: Blocks, now_ms: int | None, rejected: Counter
-) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Apply the rules as they are now (the file may have changed since the links were written), TTLs and manual
-    blocks. An edge that loses one end becomes a lone id of the other, which still exists."""
-    nodes = pd.unique(np.concatenate([edges["strong"].to_numpy(), edges["weak"].to_numpy()]))
-    last_seen = pd.concat(
-        [edges[["strong", "last_seen"]].set_axis(["node", "seen"], axis=1), edges[["weak", "last_seen"]].set_axis(["node", "seen"], axis=1)]
-    ).groupby("node")["seen"].max()
-    dead: dict[str, str] = {}
-    for node in nodes:
-        id_type, _, value = node.partition(":")
+def type_blocks(nodes: np.ndarray) -> list[tuple[str, int, int]]:
+    """(type, start, end) ranges of a sorted node array: keys are "type:value", so each type is one contiguous run
+    (found by binary search, not by splitting millions of strings)."""
+    blocks, start = [], 0
+    while start < len(nodes):
+        id_type = nodes[start].partition(":")[0]
+        end = int(np.searchsorted(nodes, id_type + ";"))  # ';' sorts right after ':'
+        blocks.append((id_type, start, end))
+        start = end
+    return blocks
+
+
+def _dead_nodes(
+    rules: Rules, nodes: np.ndarray, node_last: np.ndarray, blocks: Blocks, now_ms: int | None
+) -> np.ndarray:
+    """Reason per node ('' = alive): the rules as they are now (the file may have changed since the links were
+    written), TTLs and manual blocks."""
+    reasons = np.full(len(nodes), "", dtype=object)
+    for id_type, start, end in type_blocks(nodes):
         rule = rules.rule(id_type)
         if rule is None:
-            reason = "unknown_type"
-        elif node in blocks.nodes:
-            reason = "blocked_by_split"
-        else:
-            reason = rule.block_reason(value)
-            if reason is None and now_ms is not None and rule.ttl_ms and last_seen[node] < now_ms - rule.ttl_ms:
-                reason = "ttl_expired"
-        if reason:
-            dead[node] = reason
-            rejected[reason] += 1
-    if not dead and not blocks.links:
-        return edges, dead
-    strong, weak = edges["strong"].to_numpy(dtype=object).copy(), edges["weak"].to_numpy(dtype=object).copy()
-    strong_dead = np.fromiter((s in dead for s in strong), bool, len(strong))
-    weak_dead = np.fromiter((w in dead for w in weak), bool, len(weak))
-    cut = np.fromiter(((s, w) in blocks.links for s, w in zip(strong, weak)), bool, len(strong)) if blocks.links else np.zeros(len(strong), bool)
-    rejected["link_removed_by_split"] += int(cut.sum())
-    weak[(weak_dead | cut) & ~strong_dead] = strong[(weak_dead | cut) & ~strong_dead]
-    strong[strong_dead & ~weak_dead] = weak[strong_dead & ~weak_dead]
-    keep = ~(strong_dead & weak_dead)
-    cleaned = pd.DataFrame({"strong": strong[keep], "weak": weak[keep], "first_seen": edges["first_seen"].to_numpy()[keep],
-                            "last_seen": edges["last_seen"].to_numpy()[keep]})  # fmt: skip
-    return edges_frame(cleaned), dead
+            reasons[start:end] = "unknown_type"
+            continue
+        here = reasons[start:end]
+        verdicts = np.fromiter(map(rule.block_reason, (node[len(id_type) + 1:] for node in nodes[start:end])), object, end - start)
+        flagged = verdicts != None  # noqa: E711  (elementwise comparison on an object array)
+        here[flagged] = verdicts[flagged]
+        if now_ms is not None and rule.ttl_ms:
+            here[(node_last[start:end] < now_ms - rule.ttl_ms) & (here == "")] = "ttl_expired"
+    if blocks.nodes:
+        found = pd.Index(nodes).get_indexer(sorted(blocks.nodes))
+        reasons[found[found >= 0]] = "blocked_by_split"
+    return reasons
 
 
 def recompute(
@@ -115,49 +111,75 @@ def recompute(
 ) -> OfflineResult:
     """The whole graph from `links`. `previous` (node, oneid, created_at, anchor) is the mapping to keep names
     stable against; `now_ms` enables TTL expiry (None: nothing expires, as in tests replaying old data)."""
-    rejected: Counter = Counter()
-    blocks = blocks or Blocks()
-    edges, dropped = _drop_junk(rules, edges_frame(links), blocks, now_ms, rejected)
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
+    blocks = blocks or Blocks()
+    edges = edges_frame(links)
     # Codes in sorted node order, so comparing codes compares node keys (canonical order without strings).
     codes, nodes = pd.factorize(np.concatenate([edges["strong"].to_numpy(), edges["weak"].to_numpy()]), sort=True)
+    nodes = np.asarray(nodes, dtype=object)
     count = len(nodes)
-    strong_code, weak_code = codes[: len(edges)], codes[len(edges):]
+    strong_code, weak_code = codes[: len(edges)].copy(), codes[len(edges):].copy()
     first_seen, last_seen = edges["first_seen"].to_numpy(np.int64), edges["last_seen"].to_numpy(np.int64)
-    graph = coo_matrix((np.ones(len(edges), np.int8), (strong_code, weak_code)), shape=(count, count))
-    components, label = connected_components(graph, directed=False)
-
     node_first = np.full(count, np.iinfo(np.int64).max)
     node_last = np.full(count, np.iinfo(np.int64).min)
     for endpoint in (strong_code, weak_code):
         np.minimum.at(node_first, endpoint, first_seen)
         np.maximum.at(node_last, endpoint, last_seen)
 
+    # Junk, expired and blocked ids leave; a link that loses one end (or was cut by a split) becomes a lone id
+    # of the other end, which still exists.
+    reasons = _dead_nodes(rules, nodes, node_last, blocks, now_ms)
+    dead = reasons != ""
+    dropped = dict(zip(nodes[dead], reasons[dead]))
+    rejected = Counter(dropped.values())
+    cut = np.zeros(len(edges), bool)
+    if blocks.links:
+        index = pd.Index(nodes)
+        pairs = np.array(sorted(blocks.links), dtype=object).reshape(-1, 2)
+        known = (index.get_indexer(pairs[:, 0]), index.get_indexer(pairs[:, 1]))
+        keys = known[0].astype(np.int64) * count + known[1]
+        cut = np.isin(strong_code.astype(np.int64) * count + weak_code, keys[(known[0] >= 0) & (known[1] >= 0)])
+        rejected["link_removed_by_split"] += int(cut.sum())
+    strong_dead, weak_dead = dead[strong_code], dead[weak_code]
+    loose = (weak_dead | cut) & ~strong_dead
+    weak_code[loose] = strong_code[loose]
+    strong_code[strong_dead & ~weak_dead] = weak_code[strong_dead & ~weak_dead]
+    keep = ~(strong_dead & weak_dead)
+    strong_code, weak_code, first_seen = strong_code[keep], weak_code[keep], first_seen[keep]
+    alive = np.zeros(count, bool)
+    alive[strong_code] = True
+    alive[weak_code] = True
+
+    graph = coo_matrix((np.ones(len(strong_code), np.int8), (strong_code, weak_code)), shape=(count, count))
+    components, label = connected_components(graph, directed=False)
+
     # Which components break a rule as a whole (these replay; the rest are decided in bulk).
-    types, type_of_node = np.unique(np.array([n.partition(":")[0] for n in nodes], dtype=object), return_inverse=True)
     conflicted = np.zeros(components, bool)
-    for position, id_type in enumerate(types):
+    for id_type, start, end in type_blocks(nodes):
         rule = rules.rule(id_type)
-        limit = 1 if rule.unique else rule.max_per_person
+        limit = 0 if rule is None else 1 if rule.unique else rule.max_per_person
         if limit:
-            per_component = np.bincount(label[type_of_node == position], minlength=components)
+            per_component = np.bincount(label[start:end][alive[start:end]], minlength=components)
             conflicted |= per_component > limit
 
     # Bulk: the founding link of a component is its first in canonical order (first_seen, strong, weak).
     order = np.lexsort((weak_code, strong_code, first_seen))
     edge_label = label[strong_code[order]]
-    _, first_index = np.unique(edge_label, return_index=True)
-    founding = order[first_index]  # founding edge per component label 0..components-1
+    present, first_index = np.unique(edge_label, return_index=True)
+    anchor_code = np.zeros(components, np.int64)  # components of dead ids only have no founding link
+    created_at = np.zeros(components, np.int64)
+    anchor_code[present] = strong_code[order[first_index]]
+    created_at[present] = first_seen[order[first_index]]
     node_oneid = np.empty(count, dtype=object)
-    anchor_code = strong_code[founding]
-    created_at = first_seen[founding]
-    clean = np.flatnonzero(~conflicted)
+    has_link = np.zeros(components, bool)
+    has_link[present] = True
+    clean = np.flatnonzero(~conflicted & has_link)
     minted = np.array([mint_oneid(nodes[a]) for a in anchor_code[clean]], dtype=object)
     person_oneid = np.empty(components, dtype=object)
     person_oneid[clean] = minted
-    clean_nodes = ~conflicted[label]
+    clean_nodes = ~conflicted[label] & alive
     node_oneid[clean_nodes] = person_oneid[label[clean_nodes]]
     person_rows = {"oneid": list(minted), "anchor": list(nodes[anchor_code[clean]]), "created_at": list(created_at[clean])}
 
@@ -176,7 +198,7 @@ def recompute(
         replay_codes = pd.Index(nodes).get_indexer(list(replay.nodes.keys()))
         node_oneid[replay_codes] = list(replay.nodes.values())
 
-    membership = pd.DataFrame({"node": np.asarray(nodes, dtype=object), "oneid": node_oneid, "first_seen": node_first, "last_seen": node_last})
+    membership = pd.DataFrame({"node": nodes[alive], "oneid": node_oneid[alive], "first_seen": node_first[alive], "last_seen": node_last[alive]})
     persons = pd.DataFrame(person_rows)
     redirects, deleted = {}, []
     if previous is not None and len(previous):
@@ -184,7 +206,7 @@ def recompute(
     elif previous_redirects:
         redirects = _resolve_redirects(previous_redirects, set(persons["oneid"]), {})
     stats = {
-        "links": len(edges), "ids": count, "persons": len(persons), "components": int(components),
+        "links": len(edges), "ids": int(alive.sum()), "persons": len(persons), "components": int(components),
         "conflicted_components": int(conflicted.sum()), "replayed_links": len(replay_edges), "refused": sum(d.action == "refuse" for d in decisions),
     }  # fmt: skip
     return OfflineResult(membership, persons, redirects, deleted, decisions, rejected, dropped, stats)
