@@ -160,16 +160,22 @@ class NullWriter:
         pass
 
 
-def best_rate(stream: list[SeenQuery], make_run, repeats: int = 3) -> tuple[float, float, float]:
-    """(queries/s from an empty result cache, queries/s with the cache warm, hit rate of the first), each the best
-    of `repeats` fresh runs: the machine is shared, so the fastest run is the one least disturbed."""
-    cold_rates, warm_rates, hit_rate = [], [], 0.0
+def best_rate(stream: list[SeenQuery], make_run, repeats: int = 3) -> dict[str, float]:
+    """Queries/s from an empty result cache and with the cache warm, each the best of `repeats` fresh runs, in
+    wall-clock time and per CPU-second of this process (the machine is shared: CPU time is what the recorder
+    costs, wall time is what it achieved next to the neighbours)."""
+    best = {"cold": 0.0, "warm": 0.0, "cold_cpu": 0.0, "warm_cpu": 0.0, "hit_rate": 0.0}
     for _ in range(repeats):
         run, hits = make_run()
-        cold_rates.append(len(stream) / timed(run)[0])
-        hit_rate = hits()
-        warm_rates.append(len(stream) / timed(run)[0])
-    return max(cold_rates), max(warm_rates), hit_rate
+        for phase in ("cold", "warm"):
+            cpu_started = time.process_time()
+            wall, _ = timed(run)
+            cpu = time.process_time() - cpu_started
+            best[phase] = max(best[phase], len(stream) / wall)
+            best[f"{phase}_cpu"] = max(best[f"{phase}_cpu"], len(stream) / max(cpu, 1e-9))
+            if phase == "cold":
+                best["hit_rate"] = hits()
+    return best
 
 
 def trackflow_run(catalog: Catalog, stream: list[SeenQuery]):
@@ -215,9 +221,9 @@ def main() -> None:
     for contender in contenders:
         results[contender.name] = {**parse_figures(contender, corpus), **extraction_figures(contender, corpus)}
     stream = stream_of(corpus, args.stream)
-    tf_cold, tf_warm, hit_rate = best_rate(stream, lambda: trackflow_run(catalog, stream))
-    results[contenders[0].name]["throughput"] = (tf_cold, tf_warm)
-    results[contenders[1].name]["throughput"] = best_rate(stream, lambda: sqlglot_run(contenders[1], stream))[:2]
+    results[contenders[0].name]["throughput"] = best_rate(stream, lambda: trackflow_run(catalog, stream))
+    results[contenders[1].name]["throughput"] = best_rate(stream, lambda: sqlglot_run(contenders[1], stream))
+    hit_rate = results[contenders[0].name]["throughput"]["hit_rate"]
 
     ms = 1000.0
     rows = [
@@ -229,8 +235,10 @@ def main() -> None:
         ("parse p50 / p99 cold (ms)", lambda r: f"{percentile(r['cold'], .5) * ms:.2f} / {percentile(r['cold'], .99) * ms:.2f}"),
         ("parse p50 / p99 warm (ms)", lambda r: f"{percentile(r['warm'], .5) * ms:.2f} / {percentile(r['warm'], .99) * ms:.2f}"),
         ("extract p50 / p99, no cache (ms)", lambda r: f"{percentile(r['extract'], .5) * ms:.2f} / {percentile(r['extract'], .99) * ms:.2f}"),
-        (f"logged queries/s, cache from empty ({hit_rate:.0%} hits), best of 3", lambda r: f"{r['throughput'][0]:,.0f}"),
-        ("logged queries/s, cache warm, best of 3", lambda r: f"{r['throughput'][1]:,.0f}"),
+        (f"logged queries/s, cache from empty ({hit_rate:.0%} hits)", lambda r: f"{r['throughput']['cold']:,.0f}"),
+        ("  same, per CPU-second", lambda r: f"{r['throughput']['cold_cpu']:,.0f}"),
+        ("logged queries/s, cache warm", lambda r: f"{r['throughput']['warm']:,.0f}"),
+        ("  same, per CPU-second", lambda r: f"{r['throughput']['warm_cpu']:,.0f}"),
     ]
     names = [c.name for c in contenders]
     width = max(len(label) for label, _ in rows) + 2
