@@ -26,6 +26,15 @@ def _day(value: str) -> dt.date:
         raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
+def _push(name: str):
+    from pipelines.push.definitions import PushDefinitionError, find_push
+
+    try:
+        return find_push(_pushes(), name)
+    except PushDefinitionError as exc:
+        _fail(str(exc))
+
+
 def _pushes():
     from pipelines.config import get_settings
     from pipelines.push.definitions import PushDefinitionError, load_pushes
@@ -58,6 +67,7 @@ def _run_one(push, day: dt.date, warehouse) -> bool:
     from pipelines.config import get_settings
     from pipelines.push.connection import TargetUnavailable
     from pipelines.push.runner import PushFailed, run_push
+    from pipelines.warehouse.client import WarehouseUnavailable
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("rows {task.fields[rate]}"), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as bar:
@@ -68,7 +78,7 @@ def _run_one(push, day: dt.date, warehouse) -> bool:
 
         try:
             result = run_push(get_settings(), push, day, warehouse, on_progress=show)
-        except (PushFailed, TargetUnavailable) as exc:
+        except (PushFailed, TargetUnavailable, WarehouseUnavailable) as exc:
             err.print(f"[bold red]{push.name} {day} failed:[/] {exc}")
             return False
     how = f"resumed {result.chunks_written} of {result.chunks} chunks" if result.resumed else f"{result.chunks} chunks"
@@ -94,12 +104,7 @@ def push_run(
     date: str = typer.Option(..., "--date", help="partition day, YYYY-MM-DD (in the push's timezone)"),
 ) -> None:
     """Push one partition: resumes an interrupted run of it, else pushes it whole (replacing what was there)."""
-    from pipelines.push.definitions import PushDefinitionError, find_push
-
-    try:
-        push = find_push(_pushes(), name)
-    except PushDefinitionError as exc:
-        _fail(str(exc))
+    push = _push(name)
     if not _run_one(push, _day(date), _warehouse()):
         raise typer.Exit(1)
 
@@ -111,12 +116,7 @@ def push_backfill(
     end: str = typer.Option(..., "--to", help="last day (inclusive), YYYY-MM-DD"),
 ) -> None:
     """Push every partition from --from to --to, oldest first; stops at the first failure."""
-    from pipelines.push.definitions import PushDefinitionError, find_push
-
-    try:
-        push = find_push(_pushes(), name)
-    except PushDefinitionError as exc:
-        _fail(str(exc))
+    push = _push(name)
     first, last = _day(start), _day(end)
     if last < first:
         _fail(f"--to {last} is before --from {first}")

@@ -60,10 +60,7 @@ class Source(Strict):
     @field_validator("columns")
     @classmethod
     def _unique(cls, value: list[Column]) -> list[Column]:
-        names = [c.name for c in value]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"column names repeated: {', '.join(repeated)}")
+        _refuse_repeats([c.name for c in value], "column names")
         return value
 
 
@@ -195,11 +192,14 @@ class PushFile(Strict):
     @field_validator("pushes")
     @classmethod
     def _unique(cls, value: list[Push]) -> list[Push]:
-        names = [p.name for p in value]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"push names repeated: {', '.join(repeated)}")
+        _refuse_repeats([p.name for p in value], "push names")
         return value
+
+
+def _refuse_repeats(names: list[str], what: str) -> None:
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"{what} repeated: {', '.join(repeated)}")
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -124,24 +124,24 @@ def rejects_sql(push: Push, whole_partition: bool = False) -> str:
 
 
 # -- checksums: the same canonical text per value on both sides, an order-independent sum of 60-bit hashes ------
+# Canonical text per target type, (warehouse, PostgreSQL) side by side so the two stay in step; {v} is the value.
+# Other types use their plain text, which both sides render alike (uuid lower-case, date ISO, json verbatim).
+CANONICAL = {
+    "double": ("toString(toInt64(round({v} * 1000000)))", "round({v} * 1000000)::bigint::text"),  # both round half-even
+    "boolean": ("toString(toUInt8({v}))", "{v}::int::text"),
+    "timestamptz": ("toString(toUnixTimestamp64Milli({v}))", "floor(extract(epoch from {v}) * 1000)::bigint::text"),
+    "date": ("toString({v})", "to_char({v}, 'YYYY-MM-DD')"),
+}
+PLAIN_TEXT = ("toString({v})", "{v}::text")
+
+
 def _canonical_clickhouse(index: int, column: Column) -> str:
-    value = f"c{index}"
-    text = {
-        "double": f"toString(toInt64(round({value} * 1000000)))",
-        "boolean": f"toString(toUInt8({value}))",
-        "timestamptz": f"toString(toUnixTimestamp64Milli({value}))",
-    }.get(column.type, f"toString({value})")
+    text = CANONICAL.get(column.type, PLAIN_TEXT)[0].format(v=f"c{index}")
     return f"ifNull({text}, '\\\\N')"
 
 
 def _canonical_postgres(column: Column) -> str:
-    name = f'"{column.name}"'
-    text = {
-        "double": f"round({name} * 1000000)::bigint::text",
-        "boolean": f"{name}::int::text",
-        "timestamptz": f"floor(extract(epoch from {name}) * 1000)::bigint::text",
-        "date": f"to_char({name}, 'YYYY-MM-DD')",
-    }.get(column.type, f"{name}::text")
+    text = CANONICAL.get(column.type, PLAIN_TEXT)[1].format(v=f'"{column.name}"')
     return f"coalesce({text}, '\\N')"
 
 

@@ -118,3 +118,32 @@ def test_deadline_sensor_alerts_before_a_throttled_push_misses_its_deadline(stac
         child.wait()
         child.stdout.close()
         get_settings.cache_clear()
+
+
+def test_cli_run_status_and_clear_errors(stack, push_day, tmp_path, monkeypatch):
+    import yaml
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    push = push_definition("cli_push", chunking={"by": "key_hash", "key": "event_id", "chunks": 2})
+    definitions = tmp_path / "pushes.yaml"
+    definitions.write_text(yaml.safe_dump({"pushes": [push.model_dump(mode="json")]}))
+    monkeypatch.setenv("TRACKFLOW_PUSH_DEFINITIONS", str(definitions))
+    monkeypatch.setenv("COLUMNS", "250")
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        listed = runner.invoke(app, ["push", "list"])
+        assert listed.exit_code == 0 and "cli_push" in listed.output
+        ran = runner.invoke(app, ["push", "run", "cli_push", "--date", push_day.isoformat()])
+        assert ran.exit_code == 0, ran.output
+        assert "reconciliation match" in ran.output
+        status = runner.invoke(app, ["push", "status"])
+        assert status.exit_code == 0 and "cli_push" in status.output and "ok" in status.output
+        unknown = runner.invoke(app, ["push", "run", "nope", "--date", push_day.isoformat()])
+        assert unknown.exit_code == 1 and "no push named 'nope'; defined: cli_push" in unknown.output
+        backwards = runner.invoke(app, ["push", "backfill", "cli_push", "--from", "2026-11-02", "--to", "2026-11-01"])
+        assert backwards.exit_code == 1 and "--to 2026-11-01 is before --from 2026-11-02" in backwards.output
+    finally:
+        get_settings.cache_clear()
