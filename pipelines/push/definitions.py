@@ -33,12 +33,7 @@ class Column(Strict):
     type: Literal[TARGET_TYPES] = Field("text", description="Target type; a non-empty value that does not convert is dirty.")  # type: ignore[valid-type]
     required: bool = Field(False, description="An empty value is dirty (instead of NULL).")
 
-    @field_validator("name")
-    @classmethod
-    def _identifier(cls, value: str) -> str:
-        if not NAME.match(value):
-            raise ValueError(f"{value!r} is not a lower-case identifier (letters, digits, _)")
-        return value
+    _identifier = field_validator("name")(lambda value: _lower_identifier(value))
 
     @property
     def expression(self) -> str:
@@ -160,12 +155,7 @@ class Push(Strict):
     deadline: Deadline | None = None
     start_date: dt.date = dt.date(2026, 1, 1)
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not NAME.match(value):
-            raise ValueError(f"{value!r} is not a lower-case identifier (letters, digits, _)")
-        return value
+    _identifier = field_validator("name")(lambda value: _lower_identifier(value))
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -194,6 +184,12 @@ class PushFile(Strict):
     def _unique(cls, value: list[Push]) -> list[Push]:
         _refuse_repeats([p.name for p in value], "push names")
         return value
+
+
+def _lower_identifier(value: str) -> str:
+    if not NAME.match(value):
+        raise ValueError(f"{value!r} is not a lower-case identifier (letters, digits, _)")
+    return value
 
 
 def _refuse_repeats(names: list[str], what: str) -> None:
