@@ -179,14 +179,15 @@ def create_push_database(settings: Settings) -> list[str]:
     return prepare_push_database(settings)
 
 
-# The push targets' PostgreSQL 15 (offline pushes, pipelines/push); its prepare creates the push database.
+# The push targets' PostgreSQL 15 (offline pushes, pipelines/push); its prepare creates the push database. Part of
+# the embedded default only: with an external warehouse the push targets are the departments' servers too.
 POSTGRES = Component(
     name="postgres",
     configured_port=lambda s: s.postgres_port,
     command=postgres_command,
     healthy=postgres_ready,
     scheme="postgresql",
-    enabled=lambda s: not s.postgres_url,
+    enabled=lambda s: not s.postgres_url and s.embedded_warehouse,
     external_url=lambda s: s.postgres_url,
     prepare=create_push_database,
 )
