@@ -31,6 +31,7 @@ from starlette.routing import Route
 
 from pipelines.analysis.runner import Limits, QueryTimeout, ResultTooLarge, parse_request, request_schema, run_query
 from pipelines.config import Settings
+from pipelines.plan.api import plan_routes
 from pipelines.warehouse.client import Warehouse, WarehouseUnavailable
 
 
@@ -170,9 +171,16 @@ def create_app(
         scheme, _, given = header.partition(" ")
         return scheme.lower() == "bearer" and any(hmac.compare_digest(given.encode(), t.encode()) for t in tokens)
 
+    def guarded(endpoint):
+        async def check_token(request: Request):
+            if not authorised(request):
+                return _error(401, "missing or wrong bearer token (Authorization: Bearer <token>)")
+            return await endpoint(request)
+
+        return check_token
+
+    @guarded
     async def query(request: Request) -> JSONResponse:
-        if not authorised(request):
-            return _error(401, "missing or wrong bearer token (Authorization: Bearer <token>)")
         try:
             body = json.loads(await request.body())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -223,6 +231,11 @@ def create_app(
             Route("/v1/query", query, methods=["POST"]),
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
+            # Tracking plan and tracking-point health, behind the same tokens.
+            *(
+                Route(route.path, guarded(route.endpoint), methods=route.methods)
+                for route in plan_routes(settings, lambda: Warehouse(settings))
+            ),
         ]
     )
     app.state.token_source = token_source

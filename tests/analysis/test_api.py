@@ -85,3 +85,16 @@ def test_generated_token_written_for_the_operator(stack_settings, analyst):
 
     logged = Warehouse(stack_settings).scalar("SELECT count() FROM query_log WHERE position(query, 'arrayFold') > 0")
     assert logged >= 1
+
+
+def test_tracking_plan_and_health_are_served_behind_the_same_tokens(client):
+    assert client.get("/v1/plan/demo-shop/health").status_code == 401
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    plan = client.get("/v1/plan/demo-shop", headers=headers)
+    assert plan.status_code == 200 and plan.json()["app_id"] == "demo-shop"
+    health = client.get("/v1/plan/demo-shop/health?days=7", headers=headers)
+    assert health.status_code == 200
+    declared = {point["event"] for point in health.json()["points"]}
+    assert declared == set(plan.json()["events"])
+    assert client.get("/v1/plan/no-such-app", headers=headers).status_code == 404
+    assert client.get("/v1/plan/demo-shop/health?days=0", headers=headers).status_code == 400
