@@ -32,6 +32,16 @@ def mint_oneid(anchor: str) -> str:
     return "o" + hashlib.blake2b(anchor.encode(), digest_size=8).hexdigest()
 
 
+def follow_redirects(redirects, oneid: str) -> str:
+    """A retired OneID -> the person it now belongs to (itself when live)."""
+    for _ in range(MAX_REDIRECT_HOPS):
+        target = redirects.get(oneid)
+        if target is None:
+            return oneid
+        oneid = target
+    return oneid
+
+
 @dataclass
 class Person:
     oneid: str
@@ -231,13 +241,7 @@ class IdentityGraph:
 
     # -- reads ------------------------------------------------------------------------------------------------
     def resolve(self, oneid: str) -> str:
-        """A retired OneID -> the person it now belongs to (itself when live)."""
-        for _ in range(MAX_REDIRECT_HOPS):
-            target = self.redirects.get(oneid)
-            if target is None:
-                return oneid
-            oneid = target
-        return oneid
+        return follow_redirects(self.redirects, oneid)
 
     def oneid_of(self, node: str) -> str | None:
         return self.nodes.get(node)

@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 
-from pipelines.identity.graph import MAX_REDIRECT_HOPS
+from pipelines.identity.graph import follow_redirects
 from pipelines.identity.rules import node_type, node_value
 
 log = logging.getLogger("trackflow.oneid.index")
@@ -32,12 +32,7 @@ class OneIdIndex:
         return self.nodes.get(node)
 
     def resolve(self, oneid: str) -> str:
-        for _ in range(MAX_REDIRECT_HOPS):
-            target = self.redirects.get(oneid)
-            if target is None:
-                return oneid
-            oneid = target
-        return oneid
+        return follow_redirects(self.redirects, oneid)
 
     def person(self, oneid: str) -> dict | None:
         live = self.resolve(oneid)

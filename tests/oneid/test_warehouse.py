@@ -91,3 +91,22 @@ def test_service_cold_start_and_follow(oneid_stack, stack_settings, rules):
         alice = client.get("/v1/oneid", params={"type": "user_id", "value": "alice"}, headers=auth).json()["oneid"]
         person = client.get(f"/v1/oneid/{alice}", headers=auth).json()
         assert {"user_id", "device_id", "cookie_id"} <= {i["type"] for i in person["ids"]}
+
+
+def test_dagster_daily_asset_materializes_with_its_check(oneid_stack, stack_settings):
+    from dagster import DagsterInstance, materialize
+
+    from dagster_project.definitions import defs
+    from dagster_project.oneid import oneid_graph
+    from dagster_project.resources import KafkaResource, WarehouseResource
+
+    assert defs.resolve_job_def("oneid_daily") is not None
+    result = materialize(
+        [oneid_graph],
+        partition_key=str(DAY),
+        resources={"warehouse": WarehouseResource(), "kafka": KafkaResource()},
+        instance=DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    checks = result.get_asset_check_evaluations()
+    assert [c.check_name for c in checks] == ["realtime_matches_offline"] and checks[0].passed
