@@ -9,6 +9,7 @@ reported. Errors carry the line and column of the offending token; nothing here 
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 
 from antlr4 import CommonTokenStream, InputStream
@@ -67,8 +68,25 @@ class ParseOutcome:
     used_ll_fallback: bool
 
 
+# ANTLR's Python runtime shares its prediction cache (DFA) between parser instances without locking. Parsing is
+# CPU-bound under the GIL anyway, so serialising it costs no throughput and keeps that cache consistent when the
+# recorder thread and another thread (CLI, API) parse at the same time.
+_PARSE_LOCK = threading.Lock()
+
+
 def parse(sql: str) -> ParseOutcome:
     """Parse one or more `;`-separated statements. Raises `HeatSyntaxError` with a position."""
+    with _PARSE_LOCK:
+        tree, used_ll = _parse_tree(sql)
+    try:
+        return ParseOutcome(tuple(SyntaxBuilder().statements(tree)), used_ll)
+    except TreeShapeError as exc:
+        raise HeatSyntaxError(str(exc), exc.line, exc.column) from None
+    except RecursionError:
+        raise HeatSyntaxError("query nested too deeply to analyse", 1, 0) from None
+
+
+def _parse_tree(sql: str):
     lexer = ClickHouseLexer(InputStream(sql))
     lexer.removeErrorListeners()  # the grammar's catch-all token means the lexer itself never fails
     tokens = CommonTokenStream(lexer)
@@ -84,12 +102,7 @@ def parse(sql: str) -> ParseOutcome:
         tree = _parse_ll(parser, tokens)
     except RecursionError:
         raise HeatSyntaxError("query nested too deeply to parse", 1, 0) from None
-    try:
-        return ParseOutcome(tuple(SyntaxBuilder().statements(tree)), used_ll)
-    except TreeShapeError as exc:
-        raise HeatSyntaxError(str(exc), exc.line, exc.column) from None
-    except RecursionError:
-        raise HeatSyntaxError("query nested too deeply to analyse", 1, 0) from None
+    return tree, used_ll
 
 
 def _parse_ll(parser: ClickHouseParser, tokens: CommonTokenStream):

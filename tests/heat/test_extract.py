@@ -96,3 +96,16 @@ def test_cache_is_bounded():
     for n in range(10):
         extractor.extract(f"SELECT {n}")
     assert len(extractor._cache) == 3
+
+
+def test_threads_extract_the_same_as_one_thread():
+    """The recorder thread and API/CLI threads parse at once; results must not depend on interleaving."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.corpus.corpus import entries
+
+    sqls = [e["sql"] for e in entries()[::7]]
+    sequential = [extract(sql, catalog=Catalog("corpus")) for sql in sqls]
+    with ThreadPoolExecutor(4) as pool:
+        concurrent = list(pool.map(lambda sql: extract(sql, catalog=Catalog("corpus")), sqls))
+    assert concurrent == sequential
