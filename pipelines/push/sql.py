@@ -50,15 +50,26 @@ def _blank(column: Column) -> str:
     return f"(ifNull(toString({column.expression}), '') = '')"
 
 
-def _reason(index: int, column: Column) -> str:
-    checks = []
+def _problems(index: int, column: Column) -> list[tuple[str, str]]:
+    """(condition, reason) pairs that make a row dirty because of this column. Reasons quote the raw value r<i>,
+    which only the rejects query selects: the hot path evaluates the cheap conditions alone."""
+    problems = []
     if column.required:
-        checks.append(f"if(b{index}, '{column.name}: empty but required', '')")
+        problems.append((f"b{index}", f"'{column.name}: empty but required'"))
     if column.type not in ("text", "json"):
-        checks.append(
-            f"if(NOT b{index} AND isNull(c{index}), concat('{column.name}: ', v{index}, ' is not {column.type}'), '')"
+        problems.append(
+            (f"(NOT b{index} AND isNull(c{index}))", f"concat('{column.name}: ', substring(r{index}, 1, 80), ' is not {column.type}')")
         )
-    return ", ".join(checks)
+    return problems
+
+
+def _all_problems(push: Push) -> list[tuple[str, str]]:
+    return [problem for i, c in enumerate(push.source.columns) for problem in _problems(i, c)]
+
+
+def _dirty(push: Push) -> str:
+    conditions = [condition for condition, _ in _all_problems(push)]
+    return f"({' OR '.join(conditions)})" if conditions else "false"
 
 
 def chunk_expression(push: Push) -> str:
@@ -68,26 +79,26 @@ def chunk_expression(push: Push) -> str:
     return f"cityHash64({push.chunking.key}) % {push.chunking.count}"
 
 
-def _scan(push: Push) -> str:
-    """All source rows of the partition with their converted values c<i>, blank flags b<i>, chunk and reason."""
+def _scan(push: Push, one_chunk: bool, raw_text: bool = False) -> str:
+    """Source rows of the partition (of one chunk: parameter `chunk`) with converted values c<i>, blank flags b<i>,
+    the chunk number and, for rejects, each value as text r<i>. The chunk condition sits in the scan's own WHERE
+    so the warehouse can apply it (PREWHERE) before reading and converting the other columns."""
     columns = push.source.columns
     selected = [f"{_converted(c)} AS c{i}, {_blank(c)} AS b{i}" for i, c in enumerate(columns)]
-    # The start of each castable value, for the reason of a failed cast.
-    selected += [f"substring(toString({c.expression}), 1, 80) AS v{i}" for i, c in enumerate(columns) if c.type not in ("text", "json")]
-    reasons = [r for i, c in enumerate(columns) if (r := _reason(i, c))]
-    reason = f"arrayStringConcat(arrayFilter(x -> x != '', [{', '.join(reasons)}]), '; ')" if reasons else "''"
-    where = f"{push.source.time_column} >= {{start:DateTime64(3, 'UTC')}} AND {push.source.time_column} < {{end:DateTime64(3, 'UTC')}}"
+    if raw_text:
+        selected += [f"toString({c.expression}) AS r{i}" for i, c in enumerate(columns)]
+    time_column = push.source.time_column
+    where = f"{time_column} >= {{start:DateTime64(3, 'UTC')}} AND {time_column} < {{end:DateTime64(3, 'UTC')}}"
     if push.source.filter:
         where += f" AND ({push.source.filter})"
-    return (
-        f"SELECT {', '.join(selected)}, {chunk_expression(push)} AS _chunk FROM {push.source.table} WHERE {where}"
-    ), reason
+    if one_chunk:
+        where += f" AND {chunk_expression(push)} = {{chunk:UInt32}}"
+    return f"SELECT {', '.join(selected)}, {chunk_expression(push)} AS _chunk FROM {push.source.table} WHERE {where}"
 
 
 def plan_sql(push: Push) -> str:
     """Rows and dirty rows per chunk: the planner's input, and the dirty-limit check before anything is written."""
-    scan, reason = _scan(push)
-    return f"SELECT _chunk, count(), countIf({reason} != '') FROM ({scan}) GROUP BY _chunk ORDER BY _chunk"
+    return f"SELECT _chunk, count(), countIf({_dirty(push)}) FROM ({_scan(push, one_chunk=False)}) GROUP BY _chunk ORDER BY _chunk"
 
 
 def _outputs(push: Push) -> str:
@@ -101,11 +112,10 @@ def _outputs(push: Push) -> str:
 def rows_sql(push: Push, with_push_columns: bool) -> str:
     """The clean rows of one chunk in target column order (fetched as CSV or Parquet). A PostgreSQL target also
     gets the partition day and chunk number of each row (`with_push_columns`)."""
-    scan, reason = _scan(push)
     outputs = _outputs(push)
     if with_push_columns:
         outputs += f", {{day:Date}} AS {PUSH_DATE}, _chunk AS {PUSH_CHUNK}"
-    return f"SELECT {outputs} FROM ({scan}) WHERE _chunk = {{chunk:UInt32}} AND {reason} = ''"
+    return f"SELECT {outputs} FROM ({_scan(push, one_chunk=True)}) WHERE NOT {_dirty(push)}"
 
 
 def target_columns(push: Push, with_push_columns: bool) -> list[str]:
@@ -115,12 +125,11 @@ def target_columns(push: Push, with_push_columns: bool) -> list[str]:
 
 def rejects_sql(push: Push, whole_partition: bool = False) -> str:
     """Dirty rows of one chunk (or of the whole partition): each source value as text, plus the reason."""
-    scan, reason = _scan(push)
-    raw = ", ".join(f"toString({c.expression}) AS r{i}" for i, c in enumerate(push.source.columns))
-    inner = scan.replace("SELECT ", f"SELECT {raw}, ", 1)
     named = ", ".join(f"r{i} AS {c.name}" for i, c in enumerate(push.source.columns))
-    chunk = "" if whole_partition else "_chunk = {chunk:UInt32} AND "
-    return f"SELECT {named}, {reason} AS reason FROM ({inner}) WHERE {chunk}reason != ''"
+    reasons = ", ".join(f"if({condition}, {reason}, '')" for condition, reason in _all_problems(push)) or "''"
+    reason = f"arrayStringConcat(arrayFilter(x -> x != '', [{reasons}]), '; ')"
+    scan = _scan(push, one_chunk=not whole_partition, raw_text=True)
+    return f"SELECT {named}, {reason} AS reason FROM ({scan}) WHERE {_dirty(push)}"
 
 
 # -- checksums: the same canonical text per value on both sides, an order-independent sum of 60-bit hashes ------
@@ -147,10 +156,10 @@ def _canonical_postgres(column: Column) -> str:
 
 def source_checksum_sql(push: Push) -> str:
     """Clean rows of the partition: count and checksum (what the target must hold)."""
-    scan, reason = _scan(push)
+    scan = _scan(push, one_chunk=False)
     row = f"arrayStringConcat([{', '.join(_canonical_clickhouse(i, c) for i, c in enumerate(push.source.columns))}], char(31))"
     hashed = f"reinterpretAsUInt64(reverse(unhex(concat('0', substring(hex(MD5({row})), 1, 15)))))"
-    return f"SELECT count(), toString(sum(toUInt128({hashed}))) FROM ({scan}) WHERE {reason} = ''"
+    return f"SELECT count(), toString(sum(toUInt128({hashed}))) FROM ({scan}) WHERE NOT {_dirty(push)}"
 
 
 def target_checksum_sql(push: Push) -> str:
