@@ -122,9 +122,12 @@ class SyntaxBuilder:
         if isinstance(inner, P.InsertStatementContext):
             return self.insert(inner)
         if isinstance(inner, P.ExplainStatementContext):
-            kind = " ".join(child.getText().upper() for child in list(inner.getChildren())[1:2]
-                            if not isinstance(child, (P.StatementContext, P.SettingItemContext)))
-            return ExplainStatement(kind or "AST", self.statement(inner.statement()))
+            words = []  # the kind words between EXPLAIN and the settings or the explained statement
+            for child in list(inner.getChildren())[1:]:
+                if isinstance(child, (P.StatementContext, P.SettingItemContext)):
+                    break
+                words.append(child.getText().upper())
+            return ExplainStatement(" ".join(words) or "PLAN", self.statement(inner.statement()))
         if isinstance(inner, P.CreateStatementContext):
             return self.create(inner)
         return self.other(inner)
