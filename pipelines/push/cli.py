@@ -88,7 +88,9 @@ def _run_one(push, day: dt.date, warehouse) -> bool:
     )
     for path in result.reject_files:
         console.print(f"  rejected rows: {path}")
-    return True
+    if not result.reconciliation.ok:
+        err.print(f"[bold red]{push.name} {day}: source and target disagree[/]")
+    return result.reconciliation.ok
 
 
 def _warehouse():
