@@ -81,3 +81,18 @@ def test_file_targets_arrive_complete_and_replace_on_rerun(stack_settings, wareh
     assert second.reconciliation == first.reconciliation
     folder = stack_settings.data_dir / "push" / "files" / "tests" / kind / f"dt={push_day}"
     assert sorted(p.name for p in folder.iterdir()) == [f"part-000{n}.{kind}" for n in range(3)]  # no temporaries left
+
+
+def test_reconciliation_catches_an_altered_or_missing_row(stack_settings, warehouse, pg, push_day):
+    from pipelines.push.reconcile import reconcile
+
+    push = push_definition("tampered", chunking={"by": "key_hash", "key": "event_id", "chunks": 2})
+    result = run_push(stack_settings, push, push_day, warehouse)
+    plans = []  # rejected-row figures do not matter here
+    pg.execute("UPDATE tests.tampered SET url = url || '#' WHERE event_id = (SELECT min(event_id) FROM tests.tampered)")
+    altered = reconcile(stack_settings, push, push_day, warehouse, pg, plans)
+    assert altered.target_rows == altered.source_rows and altered.target_checksum != result.reconciliation.target_checksum
+    assert not altered.ok
+    pg.execute("DELETE FROM tests.tampered WHERE event_id = (SELECT max(event_id) FROM tests.tampered)")
+    missing = reconcile(stack_settings, push, push_day, warehouse, pg, plans)
+    assert missing.target_rows == missing.source_rows - 1 and not missing.ok
