@@ -3,10 +3,10 @@ of each insert -> metrics.dwd_written (for jobs/metrics); undecodable messages -
 
 from __future__ import annotations
 
-from pyflink.common import Time, Types, WatermarkStrategy
+from pyflink.common import Types, WatermarkStrategy
 from pyflink.datastream import OutputTag
 from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction, RuntimeContext
-from pyflink.datastream.state import ListStateDescriptor, MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
+from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
 
 from pipelines import messaging
 from pipelines.config import Settings
@@ -44,8 +44,9 @@ class Normalise(ProcessFunction):
 
 
 class BatchWriter(KeyedProcessFunction):
-    """Per (layer, shard) key: remembers event_ids for the dedup TTL, buffers new events in keyed list state (so a
-    buffer survives failures with the checkpoint) and writes it when full or when its oldest row is due."""
+    """Per (layer, shard) key: buffers events in keyed list state (so a buffer survives failures with the checkpoint)
+    and writes it when full or when its oldest row is due. Re-sent event_ids are dropped by the writer (within the
+    batch, and against what the table already holds): see pipelines/streaming/writer.py."""
 
     def __init__(self, settings: Settings):
         self.settings = settings

@@ -90,7 +90,6 @@ class Settings(BaseSettings):
     flink_checkpoint_interval_ms: int = Field(5000, description="Checkpoint interval of the streaming jobs.")
     dwd_batch_rows: int = Field(10_000, description="Rows per warehouse insert of the dwd job (flush when reached).")
     dwd_batch_max_delay_ms: int = Field(1000, description="Longest a row waits in the dwd buffer before its insert.")
-    dwd_dedup_ttl_s: int = Field(86_400, description="How long the dwd job remembers an event_id to drop re-sends.")
     dwd_write_shards: int = Field(4, description="Write buffers per layer (keys of the batching state); >= parallelism.")
     clock_skew_tolerance_ms: int = Field(
         60_000, description="Client/server clock differences below this are left alone; above, ts is corrected."
