@@ -89,10 +89,10 @@ def test_reconciliation_catches_an_altered_or_missing_row(stack_settings, wareho
     push = push_definition("tampered", chunking={"by": "key_hash", "key": "event_id", "chunks": 2})
     result = run_push(stack_settings, push, push_day, warehouse)
     plans = []  # rejected-row figures do not matter here
-    pg.execute("UPDATE tests.tampered SET url = url || '#' WHERE event_id = (SELECT min(event_id) FROM tests.tampered)")
+    pg.execute("UPDATE tests.tampered SET url = url || '#' WHERE ctid = (SELECT ctid FROM tests.tampered LIMIT 1)")
     altered = reconcile(stack_settings, push, push_day, warehouse, pg, plans)
     assert altered.target_rows == altered.source_rows and altered.target_checksum != result.reconciliation.target_checksum
     assert not altered.ok
-    pg.execute("DELETE FROM tests.tampered WHERE event_id = (SELECT max(event_id) FROM tests.tampered)")
+    pg.execute("DELETE FROM tests.tampered WHERE ctid = (SELECT ctid FROM tests.tampered LIMIT 1)")
     missing = reconcile(stack_settings, push, push_day, warehouse, pg, plans)
     assert missing.target_rows == missing.source_rows - 1 and not missing.ok
