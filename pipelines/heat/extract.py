@@ -13,6 +13,7 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from typing import Any
 
 from pipelines.heat import syntax as s
@@ -125,34 +126,66 @@ def merge(extractions: list[Extraction]) -> Extraction:
     )
 
 
+_PLACEHOLDER_ANYWHERE = re.compile(r"\{(?P<name>[^:{}]+):(?P<type>[^{}]+)\}")
+# Time bounds that are a conversion of one bound number: shown as the instant they denote.
+_EPOCH_CONVERSIONS = {
+    "fromUnixTimestamp64Milli": 1e-3, "fromUnixTimestamp64Micro": 1e-6, "fromUnixTimestamp64Nano": 1e-9,
+    "fromUnixTimestamp": 1.0, "toDateTime": 1.0, "toDateTime64": 1.0,
+}
+_CONVERSION = re.compile(r"^(?P<function>\w+)\((?P<number>-?\d+)(?:, .*)?\)$")
+
+
+def _instant(text: str) -> str:
+    """`fromUnixTimestamp64Milli(1793491200000)` -> `2026-11-01T00:00:00+00:00`; anything else unchanged."""
+    match = _CONVERSION.match(text)
+    if match and match.group("function") in _EPOCH_CONVERSIONS:
+        seconds = int(match.group("number")) * _EPOCH_CONVERSIONS[match.group("function")]
+        try:
+            return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat()
+        except (OverflowError, OSError, ValueError):
+            return text
+    return text
+
+
 def bind(extraction: Extraction, parameters: dict[str, Any] | None) -> Extraction:
     """Fill `{name:Type}` placeholders in events and time bounds from the query's parameters."""
     has_placeholder = any(e.event.startswith("{") for e in extraction.events) or any(
-        (t.lower or "").startswith("{") or (t.upper or "").startswith("{") for t in extraction.time_range
+        "{" in (t.lower or "") or "{" in (t.upper or "") for t in extraction.time_range
     )
     if not has_placeholder:
         return extraction
     parameters = parameters or {}
     missing: list[Unresolved] = []
 
-    def value_of(text: str | None) -> list[str] | None:
-        match = _PLACEHOLDER.match(text or "")
+    def note_missing(text: str) -> None:
+        missing.append(Unresolved("parameter", text, "query parameter has no value"))
+
+    def event_names(text: str) -> list[str]:
+        match = _PLACEHOLDER.match(text)
         if not match:
-            return None if text is None else [text]
-        name = match.group("name")
-        if name not in parameters:
-            missing.append(Unresolved("parameter", text, "query parameter has no value"))
             return [text]
-        value = parameters[name]
+        if match.group("name") not in parameters:
+            note_missing(text)
+            return [text]
+        value = parameters[match.group("name")]
         return [str(v) for v in value] if isinstance(value, (list, tuple, set)) else [str(value)]
 
+    def bound(text: str | None) -> str | None:
+        if text is None or "{" not in text:
+            return text
+
+        def substitute(match: re.Match) -> str:
+            if match.group("name") not in parameters:
+                note_missing(match.group(0))
+                return match.group(0)
+            return str(parameters[match.group("name")])
+
+        return _instant(_PLACEHOLDER_ANYWHERE.sub(substitute, text))
+
     events = tuple(
-        dict.fromkeys(EventUse(name, e.table, e.via) for e in extraction.events for name in value_of(e.event) or [])
+        dict.fromkeys(EventUse(name, e.table, e.via) for e in extraction.events for name in event_names(e.event))
     )
-    time_range = tuple(
-        TimeBound(t.column, (value_of(t.lower) or [None])[0], (value_of(t.upper) or [None])[0], t.relative)
-        for t in extraction.time_range
-    )
+    time_range = tuple(TimeBound(t.column, bound(t.lower), bound(t.upper), t.relative) for t in extraction.time_range)
     return replace(extraction, events=events, time_range=time_range, unresolved=extraction.unresolved + tuple(missing))
 
 
