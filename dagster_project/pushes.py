@@ -116,15 +116,18 @@ def build_push_schedule(push: Push, job):
 def push_deadline_sensor(context: SensorEvaluationContext, postgres: PostgresResource):
     """Forecasts each push's finish from its running throughput; alerts (webhook) when a deadline will be
     missed. The cursor remembers the level already sent per push and day: an alert repeats only when it escalates."""
-    from pipelines.push.connection import connect
+    from pipelines.push.connection import TargetUnavailable, connect
     from pipelines.push.deadline import forecasts, send_alert
 
     settings = postgres.settings()
     pushes = load_pushes(settings.push_definitions)
     sent = json.loads(context.cursor) if context.cursor else {}
     now = dt.datetime.now(dt.timezone.utc)
-    with connect(settings) as connection:
-        found = forecasts(pushes, connection, now, dt.timedelta(seconds=settings.push_alert_margin_s))
+    try:
+        with connect(settings) as connection:
+            found = forecasts(pushes, connection, now, dt.timedelta(seconds=settings.push_alert_margin_s))
+    except TargetUnavailable as exc:
+        return SkipReason(f"cannot forecast: {exc}")
     raised = []
     for item in found:
         key = f"{item.push}/{item.day}"
