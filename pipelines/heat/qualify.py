@@ -158,7 +158,7 @@ class Qualifier:
             read = table_read_by(source, self.catalog.default_database)
             if read is not None:
                 scope.sources.append(self.base_source(read, alias_names))
-                return replace(item, source=s.TableFunction(source.name, (read,)))  # type: ignore[arg-type]
+                return replace(item, source=replace(source, reads=read))
             fixed = TABLE_FUNCTION_COLUMNS.get(source.name.lower())
             columns = {name: () for name in fixed} if fixed else None
             scope.sources.append(Source(alias_names or ((source.name,),), None, columns, fixed or ()))

@@ -99,6 +99,7 @@ class TableName:
 class TableFunction:
     name: str
     arguments: tuple[Expr, ...]
+    reads: "TableName | None" = None  # set by `qualify` for remote()/cluster()-style functions over one table
 
 
 @dataclass(frozen=True)

@@ -39,10 +39,9 @@ def collect_tables(statement: s.Statement, default_database: str) -> TableUses:
             if isinstance(source, s.TableName):
                 tables[qualified_name(source)] = None
             elif isinstance(source, s.TableFunction):
-                read = [a for a in source.arguments if isinstance(a, s.TableName)]
-                for table in read:  # remote()/cluster() were resolved to the table they read by `qualify`
-                    tables[qualified_name(table)] = None
-                if not read:
+                if source.reads is not None:  # remote()/cluster(): `qualify` found the table they read
+                    tables[qualified_name(source.reads)] = None
+                else:
                     functions[source.name] = None
             elif isinstance(source, s.Parameter):
                 unresolved.append(Unresolved("table", render(source), "table name is a query parameter"))
