@@ -25,6 +25,7 @@ TEMPLATE_TABLE = "dwd_default"
 # Synchronous inserts: a row is queryable when insert() returns (freshness is measured at that moment), and
 # deduplication tokens apply to the insert as sent rather than to the server's async buffer.
 INSERT_SETTINGS = {"async_insert": 0}
+EXISTING_CHECK_CHUNK = 4_000
 
 
 @dataclass(frozen=True)
@@ -52,15 +53,18 @@ class DetailWriter:
         return table
 
     def existing_ids(self, table: str, events: list[dict[str, Any]]) -> set[str]:
-        if not events:
-            return set()
-        # Client-side bound (%(name)s): the id list of a big batch is too long for URL parameters.
-        rows = self.warehouse.rows(
-            f"SELECT DISTINCT toString(event_id) FROM {table} "
-            "WHERE toDate(ts) IN %(days)s AND event_id IN %(ids)s",
-            {"days": partition_days(events), "ids": [event["event_id"] for event in events]},
-        )
-        return {row[0] for row in rows}
+        present: set[str] = set()
+        # Client-side bound (%(name)s): the id list of a big batch is too long for URL parameters; chunked because
+        # the statement must stay under the server's max_query_size (256 KiB ~ 6,500 quoted UUIDs).
+        for start in range(0, len(events), EXISTING_CHECK_CHUNK):
+            chunk = events[start : start + EXISTING_CHECK_CHUNK]
+            rows = self.warehouse.rows(
+                f"SELECT DISTINCT toString(event_id) FROM {table} "
+                "WHERE toDate(ts) IN %(days)s AND event_id IN %(ids)s",
+                {"days": partition_days(chunk), "ids": [event["event_id"] for event in chunk]},
+            )
+            present.update(row[0] for row in rows)
+        return present
 
     def write(self, layer: str, events: list[dict[str, Any]]) -> WriteResult:
         table = self.ensure_table(layer)

@@ -1,0 +1,207 @@
+"""Streaming benchmark: events/s through layering + dwd at parallelism 1 and 2, freshness p50/p95 at a steady rate,
+and warehouse insert batching (1k/10k/100k rows per insert vs row-at-a-time), all in one run on a private stack.
+
+    .venv/bin/python bench/streaming/pipeline.py [--events 40000] [--rate 1000] [--seconds 20]
+
+Throughput: a backlog of N events is put on events.raw first, then the jobs start; events/s is N over the time from
+the first to the last row appearing in the warehouse (the jobs' start-up is excluded). Freshness: events are sent
+at a steady rate below capacity with `received_at` stamped at send time (as the collector does at ack); freshness
+is the warehouse's `inserted_at` (synchronous insert: queryable from then) minus `received_at`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPOSITORY))
+
+
+def private_stack(root: Path):
+    os.environ.update(
+        TRACKFLOW_DATA_DIR=str(root),
+        TRACKFLOW_WAREHOUSE_PORT="0",
+        TRACKFLOW_KAFKA_PORT="0",
+        TRACKFLOW_CONFIG=str(root / "absent.toml"),
+        TRACKFLOW_FLINK_JARS_DIR=str(REPOSITORY / "jars"),
+    )
+    for name in ("TRACKFLOW_CLICKHOUSE_URL", "TRACKFLOW_KAFKA_BOOTSTRAP"):
+        os.environ.pop(name, None)
+    from pipelines.config import get_settings
+    from pipelines.messaging import ensure_topics
+    from pipelines.stack import Stack
+    from pipelines.stack.components import BROKER, WAREHOUSE
+    from pipelines.warehouse.client import Warehouse
+    from pipelines.warehouse.migrate import migrate
+
+    get_settings.cache_clear()
+    settings = get_settings()
+    stack = Stack(settings, [BROKER, WAREHOUSE])
+    stack.up(report=lambda _: None)
+    ensure_topics(settings)
+    migrate(Warehouse(settings))
+    return settings, stack
+
+
+def events_for(count: int, run: str) -> list[dict]:
+    from pipelines.demo import sample_events
+
+    return list(sample_events(count, run))
+
+
+# -- insert batching ----------------------------------------------------------------------------------------------
+def bench_inserts(settings) -> list[tuple[str, float]]:
+    from pipelines.streaming.normalise import normalise
+    from pipelines.streaming.writer import DetailWriter
+
+    writer = DetailWriter(settings, check_existing=False)
+    results = []
+    singles = [normalise(dict(e, received_at=e["ts"]), 60_000) for e in events_for(300, "single")]
+    started = time.perf_counter()
+    for event in singles:
+        writer.write("bench", [event])
+    results.append(("row at a time (300 inserts)", len(singles) / (time.perf_counter() - started)))
+    for size in (1_000, 10_000, 100_000):
+        batch = [normalise(dict(e, received_at=e["ts"]), 60_000) for e in events_for(size, f"batch-{size}")]
+        started = time.perf_counter()
+        writer.write("bench", batch)
+        results.append((f"{size:,} rows per insert", size / (time.perf_counter() - started)))
+    guarded = DetailWriter(settings, check_existing=True)
+    batch = [normalise(dict(e, received_at=e["ts"]), 60_000) for e in events_for(10_000, "guarded")]
+    started = time.perf_counter()
+    guarded.write("bench", batch)
+    results.append(("10,000 rows + replay check (as dwd writes)", 10_000 / (time.perf_counter() - started)))
+    return results
+
+
+# -- jobs -----------------------------------------------------------------------------------------------------------
+def start_jobs(settings, parallelism: int, log_dir: Path) -> list[subprocess.Popen]:
+    from pipelines.flinkrun.rest import job_running
+    from pipelines.stack.manager import free_port
+
+    processes = []
+    for job in ("layering", "dwd"):
+        port = free_port()
+        log = open(log_dir / f"{job}-p{parallelism}.log", "ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.flinkrun.runner", job, "--parallelism", str(parallelism),
+             "--rest-port", str(port), "--recover", "none"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPOSITORY,
+        )  # fmt: skip
+        processes.append(process)
+        deadline = time.monotonic() + 180
+        while not job_running(f"http://127.0.0.1:{port}"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{job} did not start; see {log_dir}")
+            time.sleep(0.5)
+    return processes
+
+
+def stop_jobs(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def produce(settings, events: list[dict], per_message: int = 5, rate: float | None = None) -> None:
+    from pipelines import messaging
+
+    producer = messaging.producer(settings)
+    started = time.monotonic()
+    for index in range(0, len(events), per_message):
+        if rate:  # pace to `rate` events/s
+            ahead = index / rate - (time.monotonic() - started)
+            if ahead > 0:
+                time.sleep(ahead)
+        now = int(time.time() * 1000)
+        chunk = [dict(event, received_at=now) for event in events[index : index + per_message]]
+        producer.send(messaging.RAW, value=json.dumps(chunk).encode())
+    producer.flush()
+    producer.close()
+
+
+def count_run(warehouse, run: str) -> int:
+    return int(warehouse.scalar("SELECT count() FROM events WHERE props['demo_run'] = {r:String}", {"r": run}))
+
+
+def bench_throughput(settings, warehouse, count: int) -> float:
+    run = uuid.uuid4().hex[:10]
+    produce(settings, events_for(count, run), per_message=5)
+    first = None
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        stored = count_run(warehouse, run)
+        if stored and first is None:
+            first = time.monotonic()
+        if stored >= count:
+            break
+        time.sleep(0.2)
+    if stored < count:
+        raise RuntimeError(f"only {stored} of {count} events arrived")
+    return count / (time.monotonic() - first)
+
+
+def bench_freshness(settings, warehouse, rate: float, seconds: float) -> tuple[float, float, int]:
+    run = uuid.uuid4().hex[:10]
+    events = events_for(int(rate * seconds), run)
+    produce(settings, events, per_message=1, rate=rate)
+    deadline = time.monotonic() + 300
+    while count_run(warehouse, run) < len(events) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    p50, p95 = warehouse.rows(
+        "SELECT quantiles(0.5, 0.95)(dateDiff('millisecond', received_at, inserted_at)) FROM events "
+        "WHERE props['demo_run'] = {r:String}",
+        {"r": run},
+    )[0][0]
+    return float(p50), float(p95), len(events)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=40_000, help="backlog size per throughput run")
+    parser.add_argument("--rate", type=float, default=1_000, help="steady send rate of the freshness run (events/s)")
+    parser.add_argument("--seconds", type=float, default=20, help="length of the freshness run")
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="trackflow-bench-streaming-"))
+    settings, stack = private_stack(root)
+    from pipelines.flinkrun.environment import runtime_settings
+    from pipelines.warehouse.client import Warehouse
+
+    settings = runtime_settings(settings)
+    warehouse = Warehouse(settings)
+    try:
+        print("insert batching into dwd_bench (rows/s, same run):")
+        for label, rate in bench_inserts(settings):
+            print(f"  {label:<44} {rate:>12,.0f}")
+        for parallelism in (1, 2):
+            processes = start_jobs(settings, parallelism, root)
+            try:
+                throughput = bench_throughput(settings, warehouse, args.events)
+                p50, p95, sent = bench_freshness(settings, warehouse, args.rate, args.seconds)
+            finally:
+                stop_jobs(processes)
+            print(
+                f"layering+dwd parallelism {parallelism}: {throughput:,.0f} events/s (backlog of {args.events:,}); "
+                f"freshness at {args.rate:,.0f} events/s ({sent:,} events): p50 {p50 / 1000:.2f}s p95 {p95 / 1000:.2f}s"
+            )
+    finally:
+        stack.down(report=lambda _: None)
+
+
+if __name__ == "__main__":
+    main()
