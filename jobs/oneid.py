@@ -22,7 +22,7 @@ from pipelines import messaging
 from pipelines.config import Settings
 from pipelines.flinkrun.environment import kafka_sink, kafka_source
 from pipelines.identity.links import Link, event_links
-from pipelines.identity.realtime import RealtimeProcessor, StateMap, link_message
+from pipelines.identity.realtime import MirroredStateMap, RealtimeProcessor, link_message
 from pipelines.identity.rules import load_rules
 from pipelines.streaming.decode import decode_message
 
@@ -72,12 +72,10 @@ class GraphFunction(KeyedProcessFunction):
 
     def process_element(self, value, ctx):
         if self.processor is None:
-            self.processor = RealtimeProcessor(self.rules, *(StateMap(state) for state in self.states))
+            self.processor = RealtimeProcessor(self.rules, *(MirroredStateMap(state) for state in self.states))
         kind, first, strong, weak = value
         if kind == "link":
-            link = Link(int(first), strong, weak)
-            yield link_message(link)
-            yield from self.processor.on_link(link)
+            yield from self.processor.on_link(Link(int(first), strong, weak))
         else:
             self.processor.on_change(json.loads(first))
 
@@ -129,15 +127,21 @@ def build(env, settings: Settings) -> None:
     corrections = env.from_source(
         kafka_source(settings, [messaging.IDENTITY_CHANGES], group=f"{GROUP}-corrections"), no_watermarks, "identity.changes"
     ).flat_map(to_corrections, output_type=record).name("offline corrections")
-    outputs = (
+    changes = (
         links.union(corrections)
         .key_by(lambda item: GRAPH_KEY, key_type=Types.STRING())
         .process(GraphFunction(rules), output_type=Types.STRING())
         .name("identity graph")
     )
-    changes = outputs.filter(lambda value: not value.startswith('{"kind":"link"'))
     changes.sink_to(kafka_sink(settings, messaging.IDENTITY_CHANGES)).name(messaging.IDENTITY_CHANGES)
-    outputs.key_by(lambda item: WRITER_KEY, key_type=Types.STRING()).process(WarehouseWriter(settings, rules.label)).name("write oneid tables")
+    # Links go to oneid_edges straight from the decoder: the single graph task only decides.
+    link_rows = links.map(lambda item: link_message(Link(int(item[1]), item[2], item[3])), output_type=Types.STRING())
+    (
+        changes.union(link_rows)
+        .key_by(lambda item: WRITER_KEY, key_type=Types.STRING())
+        .process(WarehouseWriter(settings, rules.label))
+        .name("write oneid tables")
+    )
 
 
 def run(settings: Settings | None = None, recover: str = "latest", parallelism: int | None = None, wait: bool = True):
@@ -149,6 +153,8 @@ def run(settings: Settings | None = None, recover: str = "latest", parallelism: 
     settings = runtime_settings(settings or get_settings())
     messaging.ensure_topics(settings)
     options = flink_configuration(settings, "oneid", parallelism, resolve_recovery(settings, "oneid", recover))
+    # The graph writes a few map-state entries per link; a larger write cache batches them into fewer round trips.
+    options["python.map-state.write-cache-size"] = str(settings.oneid_state_write_cache)
     env = stream_environment(options)
     build(env, settings)
     return env.execute(options["pipeline.name"]) if wait else env.execute_async(options["pipeline.name"])

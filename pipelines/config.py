@@ -106,6 +106,7 @@ class Settings(BaseSettings):
         ["dev-oneid-token"], description='Bearer tokens the lookup service accepts, as JSON ["token", ...].'
     )
     oneid_max_batch: int = Field(1000, description="Most ids one POST /v1/oneid/lookup may ask for (413 above).")
+    oneid_state_write_cache: int = Field(20_000, description="Map-state entries the OneID job's graph buffers before writing them to the state backend.")
 
     # Offline pushes (pipelines/push) and the PostgreSQL push target
     postgres_url: str = Field(

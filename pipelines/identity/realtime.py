@@ -60,6 +60,49 @@ class StateMap(MutableMapping):
         return value
 
 
+class MirroredStateMap(StateMap):
+    """A MapState with every entry mirrored in a Python dict: reads never go to the state backend (in PyFlink a
+    read of a key missing from the small read cache is a round trip to the JVM, and nearly every link asks about an
+    id never seen before). Writes go to both, so the checkpoint holds everything. Built once per task after a
+    (re)start, inside a key's context, with one iteration over the state."""
+
+    def __init__(self, state):
+        super().__init__(state)
+        self.mirror = dict(state.items())
+
+    def __getitem__(self, key):
+        return self.mirror[key]
+
+    def get(self, key, default=None):
+        return self.mirror.get(key, default)
+
+    def __setitem__(self, key, value):
+        self.mirror[key] = value
+        self.state.put(key, value)
+
+    def __delitem__(self, key):
+        del self.mirror[key]
+        self.state.remove(key)
+
+    def __contains__(self, key):
+        return key in self.mirror
+
+    def __iter__(self):
+        return iter(list(self.mirror))
+
+    def __len__(self):
+        return len(self.mirror)
+
+    def items(self):
+        return list(self.mirror.items())
+
+    def pop(self, key, default=None):
+        if key not in self.mirror:
+            return default
+        self.state.remove(key)
+        return self.mirror.pop(key)
+
+
 class RealtimeProcessor:
     def __init__(self, rules: Rules, nodes: MutableMapping, persons: MutableMapping, redirects: MutableMapping, blocks: MutableMapping):
         self.graph = IdentityGraph(rules, nodes, persons, redirects)
