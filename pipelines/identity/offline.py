@@ -25,9 +25,7 @@ import pandas as pd
 
 from pipelines.identity.graph import Decision, IdentityGraph, mint_oneid
 from pipelines.identity.links import Link
-from pipelines.identity.rules import Rules, node_type
-
-EDGE_COLUMNS = ("strong", "weak", "first_seen", "last_seen")
+from pipelines.identity.rules import Rules
 
 
 @dataclass
@@ -253,7 +251,3 @@ def _resolve_redirects(redirects: dict[str, str], live: set[str], fresh: dict[st
         if target in live:
             resolved[old] = target
     return resolved
-
-
-def person_types(membership: pd.DataFrame) -> pd.Series:
-    return membership["node"].map(node_type)

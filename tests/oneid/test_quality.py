@@ -11,7 +11,7 @@ from pipelines.identity.graph import IdentityGraph
 from pipelines.identity.links import link_order, links_of_events
 from pipelines.identity.offline import Blocks, recompute
 from pipelines.identity.realtime import RealtimeProcessor
-from pipelines.identity.reconcile import corrections, differences
+from pipelines.identity.reconcile import differences
 from pipelines.identity.synthetic import SHARED, generate, quality
 from pipelines.identity import store
 
