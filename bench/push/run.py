@@ -6,7 +6,8 @@ rows/s for each and the wall time for the whole partition (plan + write + reconc
     .venv/bin/python -m bench.push.run                 # 10M rows (about 10 GB of PostgreSQL table per copy)
     .venv/bin/python -m bench.push.run --rows 2000000  # smaller
 
-A private stack (warehouse + PostgreSQL) runs in a temporary data dir (`--keep DIR` keeps and reuses it).
+A private stack (warehouse + PostgreSQL) runs in a temporary data dir, removed at the end; `--keep DIR` keeps
+the data and the stack running (stop it with TRACKFLOW_DATA_DIR=DIR trackflow down) and reuses them next time.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -124,8 +126,9 @@ def main(argv=None) -> None:
         print(f"{'naive INSERT, 1,000-row batches':<34} {rows:>11,} {seconds:>8.1f} {rows / seconds:>10,.0f}   (subset, fetch included)")
         print(f"load average after: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
-        if not args.keep:
+        if not args.keep:  # the data is ~1 GB per million rows (warehouse + two PostgreSQL copies)
             stack.down(report=lambda line: None)
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
