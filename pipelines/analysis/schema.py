@@ -18,9 +18,10 @@ COLUMN_PROPERTIES = frozenset(
 # Hot properties materialized in sql/migrations/0001_events.sql: same values as props[name], one narrow column.
 MATERIALIZED_PROPERTIES = {"product_id": "p_product_id", "category": "p_category"}
 
-# The person an event belongs to: the OneID once identity resolution has linked the touchpoints, else the
+# The person an event belongs to: the person's *current* OneID from the identity mapping (sql/migrations/0063),
+# so past events follow later merges and splits; else the OneID stamped when the event was written; else the
 # primary touchpoint id the envelope mapping chose (pipelines/envelope.py).
-PERSON = "if(oneid != '', oneid, person_id)"
+PERSON = "dictGetOrDefault('oneid_dict', 'oneid', person_id, if(oneid != '', oneid, person_id))"
 
 # Property and event names: letters, digits and a few separators. They are also bound as parameters, so this
 # check is about clear errors for junk, not about safety.
