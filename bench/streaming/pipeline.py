@@ -155,19 +155,20 @@ def bench_throughput(settings, warehouse, count: int) -> float:
     return count / (time.monotonic() - first)
 
 
-def bench_freshness(settings, warehouse, rate: float, seconds: float) -> tuple[float, float, int]:
+def bench_freshness(settings, warehouse, rate: float, seconds: float) -> tuple[float, float, int, int]:
     run = uuid.uuid4().hex[:10]
     events = events_for(int(rate * seconds), run)
     produce(settings, events, per_message=1, rate=rate)
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 120
     while count_run(warehouse, run) < len(events) and time.monotonic() < deadline:
         time.sleep(0.2)
+    arrived = count_run(warehouse, run)  # reported: a shortfall is a finding, not something to average over
     p50, p95 = warehouse.rows(
         "SELECT quantiles(0.5, 0.95)(dateDiff('millisecond', received_at, inserted_at)) FROM events "
         "WHERE props['demo_run'] = {r:String}",
         {"r": run},
     )[0][0]
-    return float(p50), float(p95), len(events)
+    return float(p50), float(p95), len(events), arrived
 
 
 def main() -> None:
@@ -192,12 +193,13 @@ def main() -> None:
             processes = start_jobs(settings, parallelism, root)
             try:
                 throughput = bench_throughput(settings, warehouse, args.events)
-                p50, p95, sent = bench_freshness(settings, warehouse, args.rate, args.seconds)
+                p50, p95, sent, arrived = bench_freshness(settings, warehouse, args.rate, args.seconds)
             finally:
                 stop_jobs(processes)
             print(
                 f"layering+dwd parallelism {parallelism}: {throughput:,.0f} events/s (backlog of {args.events:,}); "
-                f"freshness at {args.rate:,.0f} events/s ({sent:,} events): p50 {p50 / 1000:.2f}s p95 {p95 / 1000:.2f}s"
+                f"freshness at {args.rate:,.0f} events/s: p50 {p50 / 1000:.2f}s p95 {p95 / 1000:.2f}s "
+                f"({arrived:,} of {sent:,} events arrived)"
             )
     finally:
         stack.down(report=lambda _: None)

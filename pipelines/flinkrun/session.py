@@ -46,6 +46,7 @@ def session_env(settings: Settings) -> dict[str, str]:
         FLINK_CONF_DIR=str(root / "conf"),
         FLINK_LOG_DIR=str(root / "log"),
         FLINK_PID_DIR=str(root / "run"),
+        FLINK_LIB_DIR=str(root / "lib"),
         # bin/ scripts look for `python` to run Python jobs; make it the venv's.
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
     )
@@ -61,6 +62,7 @@ def write_config(settings: Settings, rest_port: int) -> Path:
     shutil.copytree(flink_home() / "conf", conf)
     for name in ("log", "run"):
         (root / name).mkdir(parents=True, exist_ok=True)
+    link_libraries(root / "lib")
     config = yaml.safe_load((conf / "config.yaml").read_text())
     config["jobmanager"]["rpc"]["port"] = free_port()
     config["jobmanager"]["memory"]["process"]["size"] = "1024m"
@@ -70,6 +72,18 @@ def write_config(settings: Settings, rest_port: int) -> Path:
     config["blob"] = {"server": {"port": "0"}}
     (conf / "config.yaml").write_text(yaml.safe_dump(config))
     return conf
+
+
+def link_libraries(lib: Path) -> None:
+    """The distribution's lib/ plus opt/flink-python: a MiniCluster adds the Python operators by itself, a session
+    cluster needs them on its class path (else `ClassNotFoundException: ...ExternalPythonProcessOperator`). Links in
+    a folder of our own, so the installed package is never modified."""
+    if lib.exists():
+        shutil.rmtree(lib)
+    lib.mkdir(parents=True)
+    home = flink_home()
+    for jar in sorted((home / "lib").glob("*.jar")) + sorted((home / "opt").glob("flink-python*.jar")):
+        (lib / jar.name).symlink_to(jar)
 
 
 def start_cluster(settings: Settings, rest_port: int = 0) -> str:
