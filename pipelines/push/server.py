@@ -62,11 +62,42 @@ def _place_cluster(settings: Settings) -> Path:
     if not _running_as_root() or _traversable_by_others(link.parent):
         link.mkdir()
         return link
+    remove_orphaned_clusters()
     digest = hashlib.sha1(str(link).encode()).hexdigest()[:12]
-    real = Path(tempfile.gettempdir()) / f"trackflow-postgres-{digest}"
+    real = Path(tempfile.gettempdir()) / f"{LINKED_PREFIX}{digest}"
     real.mkdir(mode=0o700, exist_ok=True)
+    # The sidecar names the link, so a later placement can tell when the data dir is gone (see below).
+    real.with_name(real.name + ".link").write_text(str(link))
     link.symlink_to(real, target_is_directory=True)
     return real
+
+
+LINKED_PREFIX = "trackflow-postgres-"
+
+
+def _postmaster_running(cluster: Path) -> bool:
+    try:
+        pid = int((cluster / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, 0)
+        return True
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def remove_orphaned_clusters() -> list[Path]:
+    """Linked clusters whose data dir is gone (pytest keeps only its last few temp dirs) and whose server is not
+    running are removed: nothing else would ever delete them."""
+    removed = []
+    for sidecar in Path(tempfile.gettempdir()).glob(f"{LINKED_PREFIX}*.link"):
+        cluster = sidecar.with_suffix("")
+        link = Path(sidecar.read_text().strip())
+        still_linked = link.is_symlink() and link.resolve() == cluster
+        if still_linked or _postmaster_running(cluster):
+            continue
+        shutil.rmtree(cluster, ignore_errors=True)
+        sidecar.unlink(missing_ok=True)
+        removed.append(cluster)
+    return removed
 
 
 def init_cluster(settings: Settings) -> bool:
