@@ -272,11 +272,7 @@ class PushRun:
                 beat = lambda: state.heartbeat(state_connection, push.name, day, chunk, self.owner, settings.push_lock_ttl_s)  # noqa: E731
                 context = self._chunk_context(chunk, beat)
                 try:
-                    dirty = state_connection.execute(
-                        f"SELECT dirty_rows FROM {state.SCHEMA}.chunks WHERE push = %s AND day = %s AND chunk = %s",
-                        (push.name, day, chunk),
-                    ).fetchone()[0]
-                    if dirty:
+                    if state.planned_dirty_rows(state_connection, push.name, day, chunk):
                         reject_files.append(write_rejects(context, self.rejects))
                     written += writer.write(context)
                     self.progress.chunk_finished()

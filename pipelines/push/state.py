@@ -112,6 +112,12 @@ def chunk_rows(connection, push: str, day: dt.date) -> list[ChunkRow]:
     return [ChunkRow(*row) for row in rows]
 
 
+def planned_dirty_rows(connection, push: str, day: dt.date, chunk: int) -> int:
+    return connection.execute(
+        f"SELECT dirty_rows FROM {SCHEMA}.chunks WHERE push = %s AND day = %s AND chunk = %s", (push, day, chunk)
+    ).fetchone()[0]
+
+
 def reset_plan(connection, push: str, day: dt.date, plans: list[ChunkPlan], chunks: int, run_id: str) -> None:
     """A fresh plan for the partition: every chunk pending (used when nothing is left to resume)."""
     with connection.transaction():
