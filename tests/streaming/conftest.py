@@ -77,7 +77,15 @@ class JobProcess:
 
 @pytest.fixture(scope="module")
 def streaming_jobs(stack, stack_settings, tmp_path_factory):
-    """layering and dwd running (separately) for the module."""
+    """layering and dwd running (separately) for the module, on the default rules, as the only jobs of the stack."""
+    from pipelines.layering.control import apply
+    from pipelines.stack import Stack
+    from pipelines.stack.components import JOBS
+
+    # Another test (the demo) may have started the stack's own jobs or published rules: two dwd jobs writing the
+    # same events could race, and the assertions here expect the default layer unless a test sets rules itself.
+    Stack(stack_settings, [JOBS]).down(report=lambda _: None)
+    apply(stack_settings, "rules: []")
     log_dir = tmp_path_factory.mktemp("jobs")
     jobs = {name: JobProcess(name, log_dir) for name in ("layering", "dwd")}
     try:
