@@ -5,7 +5,8 @@ Levels (the seed documents' P1-P3):
 - P1: the deadline has passed and the partition has not arrived, or the running push is predicted to be more
   than 30 minutes late;
 - P2: the running push is predicted to miss the deadline (by up to 30 minutes), or it has made no progress for
-  a minute;
+  a minute, or its last run failed, or it has not started and its last successful run took longer than the time
+  left;
 - P3: at risk - predicted to finish less than `push_alert_margin_s` before the deadline.
 """
 
@@ -58,6 +59,16 @@ def latest_run(connection, push: str, day: dt.date):
     ).fetchone()
 
 
+def typical_duration(connection, push: str) -> dt.timedelta | None:
+    """How long the push's last successful run took, start to finish."""
+    row = connection.execute(
+        f"SELECT finished_at - started_at FROM {state.SCHEMA}.runs WHERE push = %s AND state = 'done' "
+        "ORDER BY finished_at DESC LIMIT 1",
+        (push,),
+    ).fetchone()
+    return row[0] if row else None
+
+
 def forecast(push: Push, connection, now: dt.datetime, margin: dt.timedelta, day: dt.date | None = None) -> Forecast | None:
     if push.deadline is None:
         return None
@@ -67,11 +78,17 @@ def forecast(push: Push, connection, now: dt.datetime, margin: dt.timedelta, day
     base = dict(push=push.name, department=push.department, day=day, deadline=deadline)
     if run is None or run[0] == "failed":
         what = "not started" if run is None else "failed"
+        idle = dict(base, state=what, rows_done=0, planned_rows=0, rows_per_s=0.0)
         if now > deadline:
-            return Forecast(**base, state=what, rows_done=0, planned_rows=0, rows_per_s=0.0, predicted_finish=None,
-                            level="P1", message=f"{push.name} {day}: {what} and its deadline {deadline:%Y-%m-%d %H:%M %Z} has passed")  # fmt: skip
-        return Forecast(**base, state=what, rows_done=0, planned_rows=0, rows_per_s=0.0, predicted_finish=None,
-                        level="P2" if what == "failed" else None, message=f"{push.name} {day}: {what}")  # fmt: skip
+            return Forecast(**idle, predicted_finish=None, level="P1",
+                            message=f"{push.name} {day}: {what} and its deadline {deadline:%Y-%m-%d %H:%M %Z} has passed")  # fmt: skip
+        # Not running: if it started now and took as long as its last successful run, would it make it?
+        typical = typical_duration(connection, push.name)
+        if typical is not None and now + typical > deadline:
+            return Forecast(**idle, predicted_finish=now + typical, level="P2",
+                            message=f"{push.name} {day}: {what}; its last run took {typical.total_seconds() / 60:.0f} min, "
+                                    f"the deadline {deadline:%Y-%m-%d %H:%M %Z} is {(deadline - now).total_seconds() / 60:.0f} min away")  # fmt: skip
+        return Forecast(**idle, predicted_finish=None, level="P2" if what == "failed" else None, message=f"{push.name} {day}: {what}")
     run_state, planned, done, started, finished, progress_at = run
     if run_state == "done":
         late = finished > deadline

@@ -76,7 +76,10 @@ def chunk_expression(push: Push) -> str:
     """The chunk (0-based) a source row belongs to."""
     if push.chunking.by == "hour":
         return f"toHour({push.source.time_column}, '{push.timezone}')"
-    return f"cityHash64({push.chunking.key}) % {push.chunking.count}"
+    # Contiguous ranges of the 64-bit hash, `chunks` of them (range width ceil(2^64 / chunks)): a chunk can later be
+    # split into sub-ranges without moving rows between the others.
+    width = (2**64 - 1) // push.chunking.count + 1
+    return f"intDiv(cityHash64({push.chunking.key}), toUInt64({width}))"
 
 
 def _scan(push: Push, one_chunk: bool, raw_text: bool = False) -> str:
