@@ -80,8 +80,11 @@ def test_a_crashed_component_is_reported_as_crashed(own_stack):
 def test_external_engines_are_not_started(tmp_path):
     settings = Settings(data_dir=tmp_path / "ext", clickhouse_url="https://ch.example:8443", kafka_bootstrap="k1:9092")
     stack = Stack(settings)
-    stack.up(report=lambda _: None)
-    assert states(stack)["broker"] == "external" and states(stack)["warehouse"] == "external"
+    try:
+        stack.up(report=lambda _: None)
+        assert states(stack)["broker"] == "external" and states(stack)["warehouse"] == "external"
+    finally:
+        stack.down(report=lambda _: None)  # the services that still run locally (collector)
 
 
 def test_cli_status_and_logs(stack):
