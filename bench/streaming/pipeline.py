@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -203,6 +204,7 @@ def main() -> None:
             )
     finally:
         stack.down(report=lambda _: None)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
