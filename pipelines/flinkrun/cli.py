@@ -14,7 +14,7 @@ app.add_typer(cluster_app, name="cluster")
 console = Console()
 err = Console(stderr=True)
 
-JOB_HELP = "layering | dwd | metrics | all (the three in one Flink job)"
+JOB_HELP = "layering | dwd | metrics | oneid | all (layering, dwd and metrics in one Flink job)"
 JOBMANAGER_HELP = "host:port of the Flink REST endpoint; default: TRACKFLOW_FLINK_JOBMANAGER, else the local jobs"
 
 
@@ -40,7 +40,7 @@ def run(
 
 @app.command("submit")
 def submit(
-    job: str = typer.Argument(..., help="layering | dwd | metrics"),
+    job: str = typer.Argument(..., help="layering | dwd | metrics | oneid"),
     jobmanager: str = typer.Option(None, help=JOBMANAGER_HELP),
     parallelism: int = typer.Option(None),
     from_savepoint: str = typer.Option(None, help="start from this savepoint/checkpoint"),

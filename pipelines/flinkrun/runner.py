@@ -15,13 +15,16 @@ from pipelines.config import Settings, get_settings
 from pipelines.flinkrun.checkpoints import latest_checkpoint
 from pipelines.flinkrun.environment import checkpoint_dir, flink_configuration, runtime_settings, stream_environment
 
-JOBS = ("layering", "dwd", "metrics")
+JOBS = ("layering", "dwd", "metrics", "oneid")
+# What `all` (and `trackflow up --with-jobs`) runs: the event path. The identity job runs on its own so the
+# event path keeps the local MiniCluster's two cores.
 ALL = "all"
+EVENT_PATH = ("layering", "dwd", "metrics")
 
 
 def job_modules(job: str) -> list[str]:
     if job == ALL:
-        return list(JOBS)
+        return list(EVENT_PATH)
     if job not in JOBS:
         raise SystemExit(f"unknown job {job!r}; choose one of {', '.join(JOBS + (ALL,))}")
     return [job]
