@@ -158,21 +158,23 @@ WAREHOUSE_COUNT_SQL = (
     partitions_def=hourly,
     group_name="reconciliation",
     kinds={"clickhouse"},
-    check_specs=[AssetCheckSpec("stages_agree", asset="stage_counts_hourly", description="raw = detail + quarantined = warehouse rows.")],
+    check_specs=[AssetCheckSpec("stages_agree", asset="stage_counts_hourly", description="collected = raw = detail + quarantined = warehouse rows.")],
 )
 def stage_counts_hourly(context: AssetExecutionContext, warehouse: WarehouseResource):
-    """对账 per hour (by received_at): events the pipeline counted into Kafka (`raw`), written to detail tables
-    (`dwd.*`) or quarantined, against the rows the warehouse holds. Stages without metrics are reported, not
+    """对账 per hour (by received_at): events the collector accepted (`collected`), the pipeline counted in Kafka
+    (`raw`), wrote to detail tables (`dwd.*`) or quarantined, against the rows the warehouse holds. Stages without metrics are reported, not
     failed: the check judges the stages that exist."""
     start = dt.datetime.strptime(context.partition_key, "%Y-%m-%d-%H:%M").replace(tzinfo=dt.timezone.utc)
     end = start + dt.timedelta(hours=1)
     handle = warehouse.handle()
     stages = {stage: int(n) for stage, n in handle.rows(STAGE_COUNTS_SQL, {"start": start, "end": end})}
     stored = int(handle.scalar(WAREHOUSE_COUNT_SQL, {"start": start, "end": end}))
-    raw = stages.get("raw")
+    collected, raw = stages.get("collected"), stages.get("raw")
     detail = sum(n for stage, n in stages.items() if stage.startswith("dwd."))
     quarantined = stages.get("quarantined", 0)
     problems = []
+    if collected is not None and raw is not None and collected != raw:
+        problems.append(f"collector accepted {collected:,} != raw {raw:,} in Kafka")
     if raw is not None and raw != detail + quarantined:
         problems.append(f"raw {raw:,} != detail {detail:,} + quarantined {quarantined:,}")
     if detail and detail != stored:

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     collector_quarantine_load_s: float = Field(
         10.0, description="How often the collector copies new events.quarantine messages into the quarantine table (0: never)."
     )
+    collector_metrics_flush_s: float = Field(
+        10.0, description="How often the collector writes its per-minute accepted counts to pipeline_metrics (0: never)."
+    )
     plan_dir: Path = Field(Path("plans"), description="Folder of tracking plan YAML files (one per app).")
 
     # Flink

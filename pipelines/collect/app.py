@@ -31,6 +31,8 @@ from pipelines.collect.limits import RateLimiter, retry_after_header
 from pipelines.collect.metrics import CONTENT_TYPE_LATEST, CollectorMetrics
 from pipelines.collect.sink import SPOOLED, Record, Sink, SpoolFull
 from pipelines.collect.spool import Spool
+from pipelines.collect.stage_counts import COLUMNS as COLLECTED_COLUMNS
+from pipelines.collect.stage_counts import CollectedCounts
 from pipelines.config import Settings
 from pipelines.envelope import primary_id
 from pipelines.plan.model import PlanError, load_plans, resolve_plan_dir
@@ -84,6 +86,8 @@ class Collector:
         self.limiter = RateLimiter(settings.collector_rate_per_s, settings.collector_burst)
         self.sessions = SessionContexts()
         self.metrics = CollectorMetrics()
+        self.collected = CollectedCounts(self.collector_id)
+        self._warehouse = None  # opened on the first flush of the collected counts
         self.plans = PlanHolder(resolve_plan_dir(settings.plan_dir))
         spool_path = spool_dir or settings.collector_spool_dir
         if not str(spool_path) or str(spool_path) == ".":
@@ -121,12 +125,16 @@ class Collector:
         background = [asyncio.create_task(self._reload_plans())]
         if self.settings.collector_quarantine_load_s > 0:
             background.append(asyncio.create_task(self._load_quarantine(self.settings.collector_quarantine_load_s)))
+        if self.settings.collector_metrics_flush_s > 0:
+            background.append(asyncio.create_task(self._flush_counts_every(self.settings.collector_metrics_flush_s)))
         try:
             yield
         finally:
             for task in background:
                 task.cancel()
             await self.sink.stop()
+            if self.settings.collector_metrics_flush_s > 0:
+                await asyncio.to_thread(self._flush_counts)
 
     async def _reload_plans(self) -> None:
         while True:
@@ -155,6 +163,28 @@ class Collector:
                 if not failing:
                     log.warning("quarantine table not updated (%s: %s); will retry", exc.__class__.__name__, exc)
                 failing = True
+
+    async def _flush_counts_every(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            await asyncio.to_thread(self._flush_counts)
+
+    def _flush_counts(self) -> None:
+        rows = self.collected.drain()
+        if not rows:
+            return
+        try:
+            self._metrics_warehouse().insert("pipeline_metrics", rows, COLLECTED_COLUMNS)
+        except Exception as exc:  # the warehouse may be away: keep the counts for the next flush
+            self.collected.restore(rows)
+            log.warning("collected counts not written (%s: %s); will retry", exc.__class__.__name__, exc)
+
+    def _metrics_warehouse(self):
+        if self._warehouse is None:
+            from pipelines.warehouse.client import Warehouse
+
+            self._warehouse = Warehouse(self.settings)
+        return self._warehouse
 
     def _publish_plan_versions(self) -> None:
         for app_id, validator in self.plans.book.validators.items():
@@ -214,7 +244,7 @@ class Collector:
         by_key: dict[bytes, list[bytes]] = {}
         quarantined: list[Record] = []
         rejected: list[dict[str, Any]] = []
-        accepted = 0
+        accepted_events: list[str] = []
         for index, raw in enumerate(raw_events):
             try:
                 envelope = normalize(raw, app_id)
@@ -241,13 +271,15 @@ class Collector:
                 quarantined.append(Record(messaging.QUARANTINE, key, _limited(value, max_event, index)))
                 continue
             by_key.setdefault(key, []).append(_limited(_dumps(envelope), max_event, index))
-            accepted += 1
+            accepted_events.append(envelope["event"])
         records = [Record(messaging.RAW, key, _raw_message(values)) for key, values in by_key.items()] + quarantined
         try:
             outcome = await self.sink.deliver(records)
         except SpoolFull as exc:
             raise BadRequest(503, f"Kafka is unreachable and the local spool is full; retry later ({exc})", retry_after=30) from None
         status = 202 if outcome == SPOOLED else 200
+        accepted = len(accepted_events)
+        self.collected.add(received_at, app_id, accepted_events)
         counts = self.metrics.events
         if accepted:
             counts.labels(app_id, "spooled" if outcome == SPOOLED else "accepted").inc(accepted)
