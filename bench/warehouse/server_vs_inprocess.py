@@ -1,7 +1,8 @@
 """Embedded warehouse server (clickhouse-connect over HTTP) vs chDB called in-process, same data, same run.
 
-Measures a 1M-row insert, a scan (`count()` + `sum(cityHash64(...))` over the columns), and fetching all rows
-into pandas. Each figure is the best of --repeat runs. Usage:
+Measures a 1M-row insert from a pandas DataFrame (through clickhouse-connect's `insert_df`, its Native encoder,
+and through `Warehouse.insert_arrow`, Arrow IPC in two parallel slices), a scan (`count()` + `sum(cityHash64(...))`
+over the columns), and fetching all rows into pandas. Each figure is the best of --repeat runs. Usage:
     .venv/bin/python bench/warehouse/server_vs_inprocess.py [--rows 1000000] [--repeat 3]
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import chdb
@@ -33,7 +35,7 @@ def make_frame(rows: int) -> pd.DataFrame:
     events = np.array(["page_view", "click", "search", "product_view", "add_to_cart", "pay"])
     return pd.DataFrame(
         {
-            "event_id": [f"{a:032x}" for a in rng.integers(0, 2**63, rows)],
+            "event_id": [str(uuid.UUID(int=int(a) << 64 | int(b))) for a, b in rng.integers(0, 2**63, (rows, 2))],
             "event": events[rng.integers(0, len(events), rows)],
             "app_id": "demo-shop",
             "ts": pd.to_datetime(1_760_000_000_000 + rng.integers(0, 30 * 86_400_000, rows), unit="ms", utc=True),
@@ -41,7 +43,7 @@ def make_frame(rows: int) -> pd.DataFrame:
             "price": rng.uniform(1, 500, rows).round(2),
             "quantity": rng.integers(1, 5, rows).astype("uint32"),
         }
-    ).assign(event_id=lambda f: f["event_id"].str.slice(0, 8) + "-0000-4000-8000-" + f["event_id"].str.slice(8, 20))
+    )
 
 
 def best(runs: int, action) -> float:
@@ -69,26 +71,34 @@ def main() -> None:
             server = Warehouse(settings, database="default")
             local = chdb.connect(str(Path(tmp) / "inprocess"))
             counter = iter(range(1_000))
+            server_tables: list[str] = []
+            local_tables: list[str] = []
+
+            def new_table(prefix: str, create, tables: list[str]) -> str:
+                tables.append(f"{prefix}{next(counter)}")
+                create(DDL.format(name=tables[-1]))
+                return tables[-1]
 
             def server_insert():
-                name = f"s{next(counter)}"
-                server.command(DDL.format(name=name))
-                server.insert_df(name, frame)
+                server.insert_df(new_table("s", server.command, server_tables), frame)
+
+            def server_insert_arrow():
+                server.insert_arrow(new_table("s", server.command, server_tables), frame)
 
             def local_insert():
-                name = f"l{next(counter)}"
-                local.query(DDL.format(name=name))
+                name = new_table("l", local.query, local_tables)
                 local.query(f"INSERT INTO {name} SELECT * FROM Python(frame)")
 
             results = {
-                "insert 1M rows": (best(args.repeat, server_insert), best(args.repeat, local_insert)),
+                "insert (insert_df, Native)": (best(args.repeat, server_insert), best(args.repeat, local_insert)),
+                "insert (insert_arrow, 2 slices)": (best(args.repeat, server_insert_arrow), best(args.repeat, local_insert)),
                 "scan (count + cityHash64 of all columns)": (
-                    best(args.repeat, lambda: server.rows(SCAN.format(name="s0"))),
-                    best(args.repeat, lambda: local.query(SCAN.format(name="l" + str(args.repeat)), "CSV")),
+                    best(args.repeat, lambda: server.rows(SCAN.format(name=server_tables[0]))),
+                    best(args.repeat, lambda: local.query(SCAN.format(name=local_tables[0]), "CSV")),
                 ),
                 "fetch all rows into pandas": (
-                    best(args.repeat, lambda: server.query_df("SELECT * FROM s0")),
-                    best(args.repeat, lambda: local.query(f"SELECT * FROM l{args.repeat}", "DataFrame")),
+                    best(args.repeat, lambda: server.query_df(f"SELECT * FROM {server_tables[0]}")),
+                    best(args.repeat, lambda: local.query(f"SELECT * FROM {local_tables[0]}", "DataFrame")),
                 ),
             }
             local.close()

@@ -164,3 +164,29 @@ def test_concurrent_clients_insert_without_loss(stack, stack_settings):
     [t.join() for t in threads]
     assert not errors
     assert setup.command("SELECT count() FROM default.concurrent") == 6 * 10 * 100
+
+
+def test_parallel_arrow_insert_keeps_every_row_and_type(stack, warehouse):
+    import pyarrow as pa
+
+    from pipelines.warehouse.client import Warehouse
+
+    scratch = Warehouse(warehouse.settings, url=warehouse.url, database="default")
+    scratch.command(
+        "CREATE TABLE IF NOT EXISTS arrow_in (k UInt64, s String, t DateTime64(3, 'UTC'), m Map(String, String)) "
+        "ENGINE = MergeTree ORDER BY k"
+    )
+    rows = 10_001  # not a multiple of the slice count
+    table = pa.table(
+        {
+            "k": pa.array(range(rows), pa.uint64()),
+            "s": [f"v{i % 7}" for i in range(rows)],
+            "t": pa.array([1_790_000_000_000 + i for i in range(rows)], pa.timestamp("ms", tz="UTC")),
+            "m": pa.array([[("i", str(i))] for i in range(rows)], pa.map_(pa.string(), pa.string())),
+        }
+    )
+    assert scratch.insert_arrow("arrow_in", table, slices=3) == rows
+    got = scratch.rows(
+        "SELECT count(), sum(k), uniqExact(s), toUnixTimestamp64Milli(max(t)), sum(toUInt64(m['i'])) FROM arrow_in"
+    )[0]
+    assert got == (rows, sum(range(rows)), 7, 1_790_000_000_000 + rows - 1, sum(range(rows)))
