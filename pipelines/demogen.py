@@ -165,7 +165,8 @@ def generate_frame(spec: DemoSpec) -> pd.DataFrame:
             "props": props,
         }
     )
-    return frame.sort_values("ts", kind="stable").reset_index(drop=True)[list(DETAIL_COLUMNS)]
+    # The generator knows each event's true person, so it writes the OneID itself instead of the write-time lookup.
+    return frame.sort_values("ts", kind="stable").reset_index(drop=True)[[*DETAIL_COLUMNS, "oneid"]]
 
 
 def _uuid_strings(rng: np.random.Generator, count: int) -> list[str]:

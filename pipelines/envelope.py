@@ -13,8 +13,10 @@ from typing import Any
 # Touchpoint ids in priority order: the first present one identifies the person until OneID says otherwise.
 PRIMARY_ID_ORDER = ("user_id", "wx_unionid", "phone_hash", "wx_openid", "device_id", "idfa", "android_id", "cookie_id")
 
+# `oneid` is not among them: the detail tables fill it at write time from the identity mapping (column DEFAULT
+# over the oneid_dict dictionary, sql/migrations/0064), so every writer stamps events alike.
 DETAIL_COLUMNS = (
-    "event_id", "event", "app_id", "ts", "received_at", "person_id", "oneid", "ids", "session_id",
+    "event_id", "event", "app_id", "ts", "received_at", "person_id", "ids", "session_id",
     "platform", "url", "referrer", "title", "os", "browser", "device_type", "app_version", "lib", "lib_version",
     "screen", "viewport", "ip", "collector_id", "layer", "props",
 )  # fmt: skip
@@ -53,7 +55,6 @@ def detail_row(event: dict[str, Any], layer: str = "default") -> list[Any]:
         _millis(event["ts"]),
         _millis(received),
         event.get("oneid") or (f"{id_type}:{id_value}" if id_value else ""),
-        event.get("oneid") or "",
         ids,
         _text(event.get("session_id")),
         _text(context.get("platform")),

@@ -40,3 +40,16 @@ def test_history_follows_merge_and_split(warehouse, analyst):
 
     publish(warehouse, [["device_id", "phone-7", "O-phone", "device_id:phone-7", 0]])
     assert unique_persons(analyst) == 2
+
+
+def test_events_are_stamped_with_the_oneid_current_at_write_time(warehouse):
+    publish(warehouse, [["device_id", "tablet-9", "O-nine", "device_id:tablet-9", 0]])
+    linked, unknown = envelope("tablet-9", "view", T0, app=APP), envelope("kiosk-1", "view", T0, app=APP)
+    warehouse.insert("dwd_default", [detail_row(linked), detail_row(unknown)], DETAIL_COLUMNS)
+    stamped = dict(
+        warehouse.rows(
+            "SELECT toString(event_id), oneid FROM dwd_default WHERE event_id IN {ids:Array(UUID)}",
+            {"ids": [linked["event_id"], unknown["event_id"]]},
+        )
+    )
+    assert stamped == {linked["event_id"]: "O-nine", unknown["event_id"]: ""}
