@@ -38,6 +38,48 @@ def _millis(value: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(value / 1000, tz=dt.timezone.utc)
 
 
+def quarantine_row(value: bytes, offset: int) -> list[Any]:
+    """The table row for one events.quarantine message. Two producers share the topic: the collector's plan
+    verdicts ({"envelope", "reasons", ...}, replayable) and the streaming jobs' dead letters ({"stage", "reason",
+    "payload", ...}, status `dead_letter`: kept with their reason, never re-injected, since no plan change fixes
+    a broken envelope). Anything else is kept as a dead letter too rather than stopping the loader."""
+    try:
+        held = json.loads(value)
+    except ValueError:
+        held = {"stage": "unknown", "reason": "not JSON", "payload": value.decode("utf-8", errors="replace")}
+    if isinstance(held, dict) and isinstance(held.get("envelope"), dict) and "event_id" in held["envelope"]:
+        envelope, reasons, status = held["envelope"], held.get("reasons", []), "quarantined"
+        quarantined_at = _millis(held.get("quarantined_at", envelope["ts"]))
+        plan_version = held.get("plan_version", 0)
+    else:
+        held = held if isinstance(held, dict) else {"stage": "unknown", "reason": "not a JSON object", "payload": str(held)}
+        envelope = _dead_letter_envelope(held, offset)
+        reasons = [{"field": str(held.get("stage") or "pipeline"), "rule": "dead_letter", "detail": str(held.get("reason", ""))}]
+        quarantined_at, plan_version, status = _millis(held.get("rejected_at") or time.time() * 1000), 0, "dead_letter"
+    return [
+        uuid.UUID(str(envelope["event_id"])), str(envelope.get("app_id", "")), str(envelope.get("event", "")),
+        quarantined_at, plan_version, json.dumps(reasons), [f"{r['field']}:{r['rule']}" for r in reasons],
+        json.dumps(envelope), offset, status, None, quarantined_at,
+    ]  # fmt: skip
+
+
+def _dead_letter_envelope(held: dict, offset: int) -> dict:
+    """What is known of a dead letter's event; its event_id when it had a valid one, else one derived from its
+    position in the topic (stable, so loading it twice collapses)."""
+    try:
+        payload = json.loads(held.get("payload") or "")
+    except (TypeError, ValueError):
+        payload = None
+    envelope = dict(payload) if isinstance(payload, dict) else {"payload": held.get("payload")}
+    try:
+        envelope["event_id"] = str(uuid.UUID(str(envelope.get("event_id"))))
+    except ValueError:
+        envelope["event_id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{messaging.QUARANTINE}/{offset}"))
+    envelope["app_id"] = str(envelope.get("app_id") or held.get("app_id") or "")
+    envelope["event"] = str(envelope.get("event") or held.get("event") or "")
+    return envelope
+
+
 def load_from_topic(settings: Settings, warehouse: Warehouse, max_records: int = 1_000_000) -> int:
     """Copy new `events.quarantine` messages into the table; resumes after the highest offset already loaded.
     Stops when the topic has nothing more (not trusting end offsets, which the embedded broker reports wrong)."""
@@ -58,16 +100,7 @@ def load_from_topic(settings: Settings, warehouse: Warehouse, max_records: int =
                 if consumer.position(partition) >= hint or time.monotonic() > deadline:
                     break
                 continue
-            for message in batch:
-                held = json.loads(message.value)
-                envelope = held["envelope"]
-                reasons = held.get("reasons", [])
-                quarantined_at = _millis(held.get("quarantined_at", envelope["ts"]))
-                rows.append([
-                    uuid.UUID(envelope["event_id"]), envelope["app_id"], envelope["event"], quarantined_at,
-                    held.get("plan_version", 0), json.dumps(reasons), [f"{r['field']}:{r['rule']}" for r in reasons],
-                    json.dumps(envelope), message.offset, "quarantined", None, quarantined_at,
-                ])  # fmt: skip
+            rows += [quarantine_row(message.value, message.offset) for message in batch]
     finally:
         consumer.close()
     if rows:

@@ -70,15 +70,22 @@ class KafkaTap:
                 for partition, messages in batches.items():
                     for message in messages:
                         try:
-                            value = orjson.loads(message.value)
-                        except orjson.JSONDecodeError:
-                            continue  # other suites put deliberately broken messages on events.raw
-                        if partition.topic == messaging.RAW:
-                            self.raw_messages.append((message.key, message.value))
-                            for envelope in value if isinstance(value, list) else [value]:
-                                self.raw[envelope["event_id"]].append(envelope)
-                        else:
-                            self.quarantine[value["envelope"]["event_id"]].append(value)
+                            self._record(partition.topic, message)
+                        except (orjson.JSONDecodeError, KeyError, TypeError):
+                            # Other suites share these topics: broken messages on events.raw, the streaming
+                            # jobs' dead letters on events.quarantine. Only the collector's shapes are counted.
+                            continue
+
+    def _record(self, topic: str, message) -> None:
+        value = orjson.loads(message.value)
+        if topic == messaging.RAW:
+            envelopes = value if isinstance(value, list) else [value]
+            ids = [envelope["event_id"] for envelope in envelopes]
+            self.raw_messages.append((message.key, message.value))
+            for event_id, envelope in zip(ids, envelopes):
+                self.raw[event_id].append(envelope)
+        else:
+            self.quarantine[value["envelope"]["event_id"]].append(value)
 
     def wait(self, event_ids, topic: str = "raw", timeout: float = 20.0) -> dict[str, list[dict]]:
         """Wait until every id has arrived on the topic; then a short grace period to catch doubles."""
