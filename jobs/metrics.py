@@ -7,14 +7,14 @@ import json
 
 from pyflink.common import Types, WatermarkStrategy
 from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
-from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
+from pyflink.datastream.state import ValueStateDescriptor
 
 from pipelines import messaging
 from pipelines.config import Settings
 from pipelines.flinkrun.environment import kafka_source
+from pipelines.flinkrun.writers import TimedWarehouseWriter
 from pipelines.streaming.decode import decode_message
 from pipelines.streaming.metrics import METRIC_COLUMNS, WRITTEN_TOPIC, MinuteCounts, minute_of
-from pipelines.warehouse.client import Warehouse
 
 GROUP = "trackflow-metrics"
 KEY_SEPARATOR = "\x1f"
@@ -88,37 +88,22 @@ class CountPerKey(KeyedProcessFunction):
         self.histogram.clear()
 
 
-class MetricsWriter(KeyedProcessFunction):
-    """Collects the deltas of one tick into a single insert (keyed list state, so a tick survives a failure)."""
+class MetricsWriter(TimedWarehouseWriter):
+    """Collects the deltas of one tick into a single insert."""
+
+    state_type = Types.PICKLED_BYTE_ARRAY()
 
     def __init__(self, settings: Settings):
-        self.settings = settings
+        super().__init__(settings, flush_ms=500)
 
-    def open(self, runtime_context: RuntimeContext):
-        self.buffer = runtime_context.get_list_state(ListStateDescriptor("rows", Types.PICKLED_BYTE_ARRAY()))
-        self.pending = runtime_context.get_state(ValueStateDescriptor("pending", Types.BOOLEAN()))
-        self.warehouse = Warehouse(self.settings)
-
-    def close(self):
-        self.warehouse.close()
-
-    def process_element(self, value, ctx):
-        self.buffer.add(value)
-        if not self.pending.value():
-            self.pending.update(True)
-            ctx.timer_service().register_processing_time_timer(ctx.timer_service().current_processing_time() + 500)
-
-    def on_timer(self, timestamp, ctx):
+    def write(self, items: list) -> None:
         counts = MinuteCounts()
-        for minute, stage, app_id, event, events, histogram in self.buffer.get() or []:
+        for minute, stage, app_id, event, events, histogram in items:
             counts.merge_summary(
                 {"minute": minute, "stage": stage, "app_id": app_id, "event": event, "events": events, "latency_ms_hist": histogram}
             )
-        self.buffer.clear()
-        self.pending.clear()
         if len(counts):
             self.warehouse.insert("pipeline_metrics", counts.rows(job="metrics"), METRIC_COLUMNS, settings={"async_insert": 0})
-        return iter(())
 
 
 def build(env, settings: Settings) -> None:

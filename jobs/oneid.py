@@ -16,11 +16,12 @@ from collections import Counter
 
 from pyflink.common import Types, WatermarkStrategy
 from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
-from pyflink.datastream.state import ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor
+from pyflink.datastream.state import MapStateDescriptor
 
 from pipelines import messaging
 from pipelines.config import Settings
 from pipelines.flinkrun.environment import kafka_sink, kafka_source
+from pipelines.flinkrun.writers import TimedWarehouseWriter
 from pipelines.identity.links import Link, event_links
 from pipelines.identity.realtime import MirroredStateMap, RealtimeProcessor, link_message
 from pipelines.identity.rules import load_rules
@@ -80,41 +81,22 @@ class GraphFunction(KeyedProcessFunction):
             self.processor.on_change(json.loads(first))
 
 
-class WarehouseWriter(KeyedProcessFunction):
-    """Buffers links and changes in keyed list state (survives failures with the checkpoint) and writes them
-    every `oneid_flush_ms`: oneid_edges, oneid_map and oneid_merge_log. Writes are idempotent in effect: edges
-    fold with min/max, map rows are versioned states, a replayed decision is a duplicate log line at worst."""
+class WarehouseWriter(TimedWarehouseWriter):
+    """Writes buffered links and changes every `oneid_flush_ms`: oneid_edges, oneid_map and oneid_merge_log. Writes
+    are idempotent in effect: edges fold with min/max, map rows are versioned states, a replayed decision is a
+    duplicate log line at worst."""
 
     def __init__(self, settings: Settings, rules_label: str):
-        self.settings = settings
+        super().__init__(settings, flush_ms=settings.oneid_flush_ms)
         self.rules_label = rules_label
 
-    def open(self, runtime_context: RuntimeContext):
-        from pipelines.warehouse.client import Warehouse
-
-        self.buffer = runtime_context.get_list_state(ListStateDescriptor("buffer", Types.STRING()))
-        self.pending = runtime_context.get_state(ValueStateDescriptor("pending", Types.BOOLEAN()))
-        self.warehouse = Warehouse(self.settings)
-
-    def close(self):
-        self.warehouse.close()
-
-    def process_element(self, value, ctx):
-        self.buffer.add(value)
-        if not self.pending.value():
-            self.pending.update(True)
-            ctx.timer_service().register_processing_time_timer(ctx.timer_service().current_processing_time() + self.settings.oneid_flush_ms)
-
-    def on_timer(self, timestamp, ctx):
+    def write(self, items: list) -> None:
         from pipelines.identity import store
 
-        messages = [json.loads(value) for value in self.buffer.get() or []]
+        messages = [json.loads(value) for value in items]
         links = [Link(m["ts"], m["strong"], m["weak"]) for m in messages if m["kind"] == "link"]
         store.write_links(self.warehouse, links)
         store.write_messages(self.warehouse, [m for m in messages if m["kind"] != "link"], self.rules_label)
-        self.buffer.clear()
-        self.pending.clear()
-        return iter(())
 
 
 def build(env, settings: Settings) -> None:

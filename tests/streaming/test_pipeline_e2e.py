@@ -17,7 +17,7 @@ from pipelines.flinkrun.checkpoints import latest_checkpoint
 from pipelines.flinkrun.environment import checkpoint_dir
 from pipelines.layering.control import RULES_KEY, apply, current_rules
 from pipelines.layering.rules import RuleSetError
-from tests.streaming.conftest import make_events, rows_of_run, send, wait_for
+from tests.streaming.conftest import JobProcess, make_events, rows_of_run, send, wait_for
 
 pytestmark = pytest.mark.jvm
 
@@ -138,3 +138,35 @@ def test_bad_messages_reach_the_quarantine_topic_as_dead_letters(streaming_jobs,
     letter = wait_for(find, timeout_s=60, every_s=0, what="the dead letter")
     consumer.close()
     assert letter["stage"] == "layering" and "missing event_id" in letter["reason"]
+
+
+def test_metrics_job_counts_each_stage_per_app(streaming_jobs, stack_settings, warehouse, tmp_path):
+    metrics = JobProcess("metrics", tmp_path)
+    metrics.start(recover="none")
+    try:
+        check_stage_counts(stack_settings, warehouse)
+    finally:
+        metrics.stop()
+
+
+def check_stage_counts(stack_settings, warehouse) -> None:
+    app = f"metrics-{uuid.uuid4().hex[:8]}"
+    events = [{**event, "app_id": app} for event in make_events(200, uuid.uuid4().hex)]
+    send(stack_settings, events, per_message=20)
+
+    def stage_counts():
+        stages = dict(warehouse.rows(
+            "SELECT stage, sum(events) FROM pipeline_metrics WHERE app_id = {app:String} GROUP BY stage", {"app": app}
+        ))  # fmt: skip
+        detail = sum(n for stage, n in stages.items() if stage.startswith("dwd."))
+        return stages if stages.get("raw", 0) >= len(events) and detail >= len(events) else None
+
+    stages = wait_for(stage_counts, timeout_s=120, what="pipeline_metrics for the raw and detail stages")
+    # Counts are at-least-once (a restore may count a replayed event again); this run has no restore.
+    assert stages["raw"] == len(events)
+    assert sum(n for stage, n in stages.items() if stage.startswith("dwd.")) == len(events)
+    latency = warehouse.rows(
+        "SELECT sum(arraySum(mapValues(latency_ms_hist))) FROM pipeline_metrics WHERE app_id = {app:String} AND stage LIKE 'dwd.%'",
+        {"app": app},
+    )
+    assert latency == [(len(events),)]  # every written event has a collector-to-warehouse latency
