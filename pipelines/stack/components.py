@@ -127,6 +127,7 @@ WAREHOUSE = Component(
     prepare=migrate_schema,
 )
 
+
 def collector_command(settings: Settings, port: int) -> list[str]:
     return [sys.executable, "-m", "pipelines.collect.server", "--port", str(port)]
 
@@ -139,6 +140,7 @@ COLLECTOR = Component(
     scheme="http",
     enabled=lambda s: True,
 )
+
 
 def jobs_command(settings: Settings, port: int) -> list[str]:
     return [sys.executable, "-m", "pipelines.flinkrun.runner", "all", "--rest-port", str(port)]
