@@ -10,7 +10,8 @@ Decisions, each logged with the rule that made it:
   refuse  the join or merge would break a rule: `unique:<type>` (two values of a unique type) or
           `limit:<type>` (more values of a type within its window than allowed); a refused unseen id founds a
           person of its own
-Membership never changes for a link of two ids already in one person (only first/last seen move).
+Membership never changes for a link of two ids already in one person (only first/last seen move), except through
+`expire`: an id not seen for its type's TTL leaves its person.
 """
 
 from __future__ import annotations
@@ -238,6 +239,37 @@ class IdentityGraph:
         for member in members:
             person.touch(member, ts)
         self.persons[oneid] = person
+
+    # -- TTL --------------------------------------------------------------------------------------------------------
+    def expire(self, now_ms: int) -> dict[str, list[str]]:
+        """Ids whose last sighting is older than their type's TTL at `now_ms` leave their person, the same test as
+        the offline recompute's `ttl_expired`. Returns OneID -> the ids that left; a person with no id left is gone.
+        The remaining ids stay together even when an expired id was their only bridge: a split needs the whole
+        link history, so it is the next recompute's (reconciliation reason `split_offline`)."""
+        cutoffs: dict[str, int | None] = {}
+
+        def cutoff(node: str) -> int | None:
+            id_type = node_type(node)
+            if id_type not in cutoffs:
+                rule = self.rules.rule(id_type)
+                cutoffs[id_type] = now_ms - rule.ttl_ms if rule is not None and rule.ttl_ms else None
+            return cutoffs[id_type]
+
+        expired: dict[str, list[str]] = {}
+        for oneid, person in list(self.persons.items()):
+            gone = [node for node, seen in person.ids.items() if (limit := cutoff(node)) is not None and seen[1] < limit]
+            if not gone:
+                continue
+            for node in gone:
+                del person.ids[node]
+                if self.nodes.get(node) == oneid:
+                    del self.nodes[node]
+            if person.ids:
+                self.persons[oneid] = person
+            else:
+                del self.persons[oneid]
+            expired[oneid] = gone
+        return expired
 
     # -- reads ------------------------------------------------------------------------------------------------
     def resolve(self, oneid: str) -> str:

@@ -17,6 +17,7 @@ from pipelines.identity.rules import Rules
 
 SOURCE = "realtime"
 BLOCK_PREFIX = {"value": "v", "link": "l"}
+TTL_SWEEP_MS = 3_600_000  # expiry is checked once per hour of event time: a sweep reads every person
 
 
 class StateMap(MutableMapping):
@@ -104,12 +105,18 @@ class MirroredStateMap(StateMap):
 
 
 class RealtimeProcessor:
-    def __init__(self, rules: Rules, nodes: MutableMapping, persons: MutableMapping, redirects: MutableMapping, blocks: MutableMapping):
+    """Links and offline corrections in, identity.changes messages out. TTLs run on event time: the newest link
+    timestamp seen is "now", so a replay expires the same ids as the original run did."""
+
+    def __init__(self, rules: Rules, nodes: MutableMapping, persons: MutableMapping, redirects: MutableMapping,
+                 blocks: MutableMapping, sweep_ms: int = TTL_SWEEP_MS):  # fmt: skip
         self.graph = IdentityGraph(rules, nodes, persons, redirects)
         self.blocks = blocks  # "v<node>" or "l<strong>\x1f<weak>" -> True: splits survive restarts with the state
         for key in list(blocks):
             self._remember_block(key)
         self.clock = changes.VersionClock()
+        self.sweep_ms = sweep_ms
+        self.next_sweep: int | None = None  # after a (re)start the first link sweeps
 
     def _remember_block(self, key: str) -> None:
         if key.startswith("v"):
@@ -129,6 +136,18 @@ class RealtimeProcessor:
         for decision in outcome.decisions:
             if decision.action != "join":  # joins are the common case and visible in oneid_map already
                 yield changes.decision_message(decision, SOURCE)
+        if self.graph.rules.expires and (self.next_sweep is None or link.ts >= self.next_sweep):
+            yield from self.expire(link.ts)
+
+    def expire(self, now_ms: int) -> Iterator[str]:
+        """Drop the ids past their TTL at `now_ms`: the rest of a person is republished, the ids that left are
+        deleted (oneid_map rows marked deleted, the lookup index forgets them)."""
+        self.next_sweep = now_ms + self.sweep_ms
+        for oneid, nodes in self.graph.expire(now_ms).items():
+            person = self.graph.persons.get(oneid)
+            if person is not None:
+                yield changes.person_message(person, self.clock.next(), SOURCE)
+            yield changes.delete_message(oneid, nodes, self.clock.next(), SOURCE)
 
     def on_change(self, message: dict[str, Any]) -> None:
         """Apply an offline correction or a split; the job's own messages come back here too and are skipped."""

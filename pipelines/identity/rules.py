@@ -172,6 +172,12 @@ class Rules:
     def limited_types(self) -> tuple[TypeRule, ...]:
         return tuple(rule for rule in self.types.values() if rule.max_per_person)
 
+    @cached_property
+    def expires(self) -> bool:
+        """Whether any id type (a listed one, or an unknown one when those are accepted) has a TTL."""
+        unknown = self._unknown_spec.accept and TypeRule("unknown", self._unknown_spec, self.parsed.defaults).ttl_ms
+        return any(rule.ttl_ms for rule in self.types.values()) or bool(unknown)
+
 
 def node_type(node: str) -> str:
     return node.partition(NODE_SEPARATOR)[0]
