@@ -5,7 +5,12 @@ pinned to the other core: keep-alive HTTP/1.1 connections on raw asyncio streams
 more than the server and measure itself). The index holds a synthetic world; lookups hit random known ids (some
 unknown and some person reads mixed in, as a real caller would).
 
-    .venv/bin/python -m bench.oneid.lookup [--persons 20000] [--seconds 10] [--connections 32]
+Closed loop (each connection sends its next request when the answer is in) at 1, 4, 8 and `--connections`
+connections gives the most one core answers; then an open loop paced at `--rate` requests/s (the goal's rate)
+measures latency from each request's scheduled send time, so a stalled server counts the requests it delayed
+(no coordinated omission).
+
+    .venv/bin/python -m bench.oneid.lookup [--persons 20000] [--seconds 10] [--connections 32] [--rate 5000]
 """
 
 from __future__ import annotations
@@ -82,13 +87,23 @@ def requests_for(persons: int, count: int) -> list[bytes]:
     return [f"GET {p} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode() for p in paths]
 
 
-async def _connection(port: int, requests: list[bytes], stop_at: float, latencies: list[float], statuses: dict) -> None:
+async def _connection(port: int, requests: list[bytes], stop_at: float, latencies: list[float], statuses: dict,
+                      interval: float = 0.0) -> None:  # fmt: skip
+    """Closed loop when `interval` is 0, else one request every `interval` seconds timed from its scheduled start."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     i = 0
+    scheduled = time.perf_counter()
     while time.perf_counter() < stop_at:
         request = requests[i % len(requests)]
         i += 1
-        started = time.perf_counter()
+        if interval:
+            scheduled += interval
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            started = scheduled
+        else:
+            started = time.perf_counter()
         writer.write(request)
         head = await reader.readuntil(b"\r\n\r\n")
         length = int(head.split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
@@ -99,14 +114,15 @@ async def _connection(port: int, requests: list[bytes], stop_at: float, latencie
     writer.close()
 
 
-async def load(port: int, persons: int, seconds: float, connections: int) -> dict:
+async def load(port: int, persons: int, seconds: float, connections: int, rate: float = 0.0) -> dict:
     requests = requests_for(persons, 50_000)
     latencies: list[float] = []
     statuses: dict = {}
     await asyncio.gather(*(_connection(port, requests[c::connections], time.perf_counter() + 1.0, [], {}) for c in range(connections)))  # warm-up
     started = time.perf_counter()
     stop_at = started + seconds
-    await asyncio.gather(*(_connection(port, requests[c::connections], stop_at, latencies, statuses) for c in range(connections)))
+    interval = connections / rate if rate else 0.0
+    await asyncio.gather(*(_connection(port, requests[c::connections], stop_at, latencies, statuses, interval) for c in range(connections)))
     elapsed = time.perf_counter() - started
     values = np.array(latencies) * 1000
     return {"requests": len(latencies), "rps": len(latencies) / elapsed, "p50_ms": float(np.percentile(values, 50)),
@@ -118,6 +134,7 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=20_000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rate", type=float, default=5000.0, help="requests/s of the paced (open-loop) run; 0 skips it")
     args = parser.parse_args()
     port = _free_port()
     server = multiprocessing.get_context("spawn").Process(target=serve, args=(port, args.persons, 0), daemon=True)
@@ -136,12 +153,16 @@ def main() -> None:
         uvloop.install()
     except ImportError:
         pass
-    for connections in sorted({1, 8, args.connections}):
+    runs = [(connections, 0.0) for connections in sorted({1, 4, 8, args.connections})]
+    if args.rate:
+        runs.append((8, args.rate))
+    for connections, rate in runs:
         cpu_before = _cpu_seconds(server.pid)
-        figures = asyncio.run(load(port, args.persons, args.seconds, connections))
+        figures = asyncio.run(load(port, args.persons, args.seconds, connections, rate))
         # Requests per second of server CPU: what one core would answer if the machine were not shared.
         per_cpu_second = figures["requests"] / max(1e-9, _cpu_seconds(server.pid) - cpu_before)
-        print(f"connections={connections:3d}  {figures['rps']:8.0f} req/s  p50 {figures['p50_ms']:.2f} ms  "
+        mode = f"paced {rate:,.0f}/s" if rate else "closed loop"
+        print(f"{mode:>14}  connections={connections:3d}  {figures['rps']:8.0f} req/s  p50 {figures['p50_ms']:.2f} ms  "
               f"p99 {figures['p99_ms']:.2f} ms  {per_cpu_second:8.0f} req per server CPU-second  "
               f"({figures['requests']:,} requests, statuses {figures['statuses']})")  # fmt: skip
     print(f"load average during the run: {os.getloadavg()}")

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 
 import uvicorn
 
 from pipelines.collect.app import create_app
 from pipelines.config import get_settings
+from pipelines.serving import freeze_startup_heap
 
 
 def serve(port: int, host: str = "127.0.0.1", log_level: str = "warning") -> None:
@@ -19,11 +19,9 @@ def serve(port: int, host: str = "127.0.0.1", log_level: str = "warning") -> Non
     # kafka-python logs every connection step at INFO; the collector's own log says when Kafka goes and returns.
     logging.getLogger("kafka").setLevel(logging.WARNING)
     app = create_app(settings, port=port)
-    # Each batch request allocates thousands of short-lived objects; with the default thresholds the collector
-    # spends its tail latency in full collections over long-lived state (producer, UA cache). Freeze what exists
-    # at start-up and collect the young generation less often.
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 50)
+    # Each batch request allocates thousands of short-lived objects: with the default thresholds the collector
+    # spent its tail latency in collections over its long-lived state.
+    freeze_startup_heap()
     # One worker process on purpose: the spool and the per-session context cache belong to one process; scale out
     # by running more collectors (each with its own port and spool) behind a load balancer.
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on", timeout_graceful_shutdown=10)
