@@ -22,7 +22,7 @@ from pipelines import messaging
 from pipelines.config import Settings
 from pipelines.flinkrun.environment import kafka_sink, kafka_source
 from pipelines.flinkrun.writers import TimedWarehouseWriter
-from pipelines.identity.links import Link, event_links
+from pipelines.identity.links import Link, RecentLinks, event_links
 from pipelines.identity.realtime import MirroredStateMap, RealtimeProcessor, link_message
 from pipelines.identity.rules import load_rules
 from pipelines.streaming.decode import decode_message
@@ -33,10 +33,12 @@ WRITER_KEY = "oneid-writer"
 log = logging.getLogger("trackflow.jobs.oneid")
 
 
-def to_links(rules):
-    """ods message -> ("link", ts, strong, weak) records. Undecodable messages are the dwd job's to quarantine
-    (it reads the same topics); here they are only counted in the log."""
+def to_links(rules, settings: Settings):
+    """ods message -> (kind, ts, strong, weak) records: kind "link" for the graph, "repeat" for a pair the graph saw
+    within `oneid_link_refresh_ms` (it only counts in oneid_edges). Undecodable messages are the dwd job's to
+    quarantine (it reads the same topics); here they are only counted in the log."""
     rejected = Counter()
+    recent = RecentLinks(settings.oneid_link_refresh_ms, settings.oneid_link_cache)
 
     def derive(value):
         events, dead = decode_message(value, stage="oneid")
@@ -44,7 +46,7 @@ def to_links(rules):
             log.debug("oneid: %d undecodable events skipped (quarantined by dwd)", len(dead))
         for event in events:
             for link in event_links(rules, event.get("ids"), int(float(event["ts"])), rejected):
-                yield "link", link.ts, link.strong, link.weak
+                yield "link" if recent.admit(link) else "repeat", link.ts, link.strong, link.weak
 
     return derive
 
@@ -104,13 +106,14 @@ def build(env, settings: Settings) -> None:
     record = Types.TUPLE([Types.STRING(), Types.STRING(), Types.STRING(), Types.STRING()])
     no_watermarks = WatermarkStrategy.no_watermarks()
     events = env.from_source(kafka_source(settings, pattern=settings.oneid_source_pattern, group=GROUP), no_watermarks, "ods.*")
-    derive = to_links(rules)
+    derive = to_links(rules, settings)
     links = events.flat_map(lambda value: ((k, str(ts), s, w) for k, ts, s, w in derive(value)), output_type=record).name("ids -> links")
     corrections = env.from_source(
         kafka_source(settings, [messaging.IDENTITY_CHANGES], group=f"{GROUP}-corrections"), no_watermarks, "identity.changes"
     ).flat_map(to_corrections, output_type=record).name("offline corrections")
     changes = (
-        links.union(corrections)
+        links.filter(lambda item: item[0] == "link")
+        .union(corrections)
         .key_by(lambda item: GRAPH_KEY, key_type=Types.STRING())
         .process(GraphFunction(rules), output_type=Types.STRING())
         .name("identity graph")

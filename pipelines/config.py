@@ -93,7 +93,10 @@ class Settings(BaseSettings):
     flink_checkpoint_interval_ms: int = Field(5000, description="Checkpoint interval of the streaming jobs.")
     dwd_batch_rows: int = Field(10_000, description="Rows per warehouse insert of the dwd job (flush when reached).")
     dwd_batch_max_delay_ms: int = Field(1000, description="Longest a row waits in the dwd buffer before its insert.")
-    dwd_write_shards: int = Field(4, description="Write buffers per layer (keys of the batching state); >= parallelism.")
+    dwd_write_shards: int = Field(4, description="Write buffers of the dwd job (keys of its batching and dedup state); >= parallelism.")
+    dwd_dedup_ttl_ms: int = Field(
+        600_000, description="How long the dwd job remembers an event_id in keyed state; older re-sends are checked in the warehouse."
+    )
     clock_skew_tolerance_ms: int = Field(
         60_000, description="Client/server clock differences below this are left alone; above, ts is corrected."
     )
@@ -109,6 +112,10 @@ class Settings(BaseSettings):
         ["dev-oneid-token"], description='Bearer tokens the lookup service accepts, as JSON ["token", ...].'
     )
     oneid_max_batch: int = Field(1000, description="Most ids one POST /v1/oneid/lookup may ask for (413 above).")
+    oneid_link_refresh_ms: int = Field(
+        600_000, ge=0, description="A link repeated within this much event time skips the OneID graph (0: every link goes)."
+    )
+    oneid_link_cache: int = Field(500_000, ge=1, description="Recent links each OneID decoder remembers to skip repeats.")
     oneid_state_write_cache: int = Field(20_000, description="Map-state entries the OneID job's graph buffers before writing them to the state backend.")
 
     # Offline pushes (pipelines/push) and the PostgreSQL push target

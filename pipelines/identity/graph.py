@@ -17,6 +17,7 @@ Membership never changes for a link of two ids already in one person (only first
 from __future__ import annotations
 
 import hashlib
+import heapq
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import MutableMapping
@@ -120,6 +121,30 @@ def rule_conflict(rules: Rules, left: dict[str, list[int]], right: dict[str, lis
     return None
 
 
+class ExpiryQueue:
+    """When ids may expire: a heap of (due, node) with due = last seen + TTL as it was when queued. A node sits in
+    the heap at most once; when its due time passes, its real last sighting decides (expired, or queued again
+    later), so sightings in between cost nothing here."""
+
+    def __init__(self):
+        self.heap: list[tuple[int, str]] = []
+        self.queued: set[str] = set()
+
+    def push(self, node: str, due: int) -> None:
+        if node not in self.queued:
+            self.queued.add(node)
+            heapq.heappush(self.heap, (due, node))
+
+    def due(self, now_ms: int) -> list[str]:
+        """Pop the nodes due before `now_ms` (all of them first: the caller queues some of them again)."""
+        popped = []
+        while self.heap and self.heap[0][0] < now_ms:
+            node = heapq.heappop(self.heap)[1]
+            self.queued.discard(node)
+            popped.append(node)
+        return popped
+
+
 class IdentityGraph:
     """Membership: `nodes` (node -> OneID), `persons` (OneID -> Person), `redirects` (retired OneID -> survivor).
     Any MutableMapping works; values read from a mapping are written back after a change (Flink state copies)."""
@@ -138,6 +163,7 @@ class IdentityGraph:
         self.blocked_nodes: set[str] = set()
         self.blocked_links: set[tuple[str, str]] = set()
         self.rejected: Counter = Counter()
+        self.expiry: ExpiryQueue | None = None  # built by the first `expire`: graphs that never expire pay nothing
 
     # -- links ------------------------------------------------------------------------------------------------
     def observe(self, link: Link) -> Outcome:
@@ -175,6 +201,8 @@ class IdentityGraph:
         person = Person(oneid, anchor, ts, {anchor: [ts, ts]})
         self.persons[oneid] = person
         self.nodes[anchor] = oneid
+        if self.expiry is not None:
+            self._queue_expiry(anchor, ts)
         self.redirects.pop(oneid, None)  # a person split off earlier comes back under its old name
         outcome.decisions.append(Decision(ts, "new", "anchor", oneid, "", link.strong, link.weak))
         outcome.changed.append(oneid)
@@ -191,6 +219,8 @@ class IdentityGraph:
         for member in (link.strong, link.weak):
             person.touch(member, ts)
         self.nodes[node] = oneid
+        if self.expiry is not None:
+            self._queue_expiry(node, ts)
         self.persons[oneid] = person
         outcome.decisions.append(Decision(ts, "join", "member", oneid, "", link.strong, link.weak))
         if oneid not in outcome.changed:
@@ -245,31 +275,43 @@ class IdentityGraph:
         """Ids whose last sighting is older than their type's TTL at `now_ms` leave their person, the same test as
         the offline recompute's `ttl_expired`. Returns OneID -> the ids that left; a person with no id left is gone.
         The remaining ids stay together even when an expired id was their only bridge: a split needs the whole
-        link history, so it is the next recompute's (reconciliation reason `split_offline`)."""
-        cutoffs: dict[str, int | None] = {}
-
-        def cutoff(node: str) -> int | None:
-            id_type = node_type(node)
-            if id_type not in cutoffs:
-                rule = self.rules.rule(id_type)
-                cutoffs[id_type] = now_ms - rule.ttl_ms if rule is not None and rule.ttl_ms else None
-            return cutoffs[id_type]
-
+        link history, so it is the next recompute's (reconciliation reason `split_offline`).
+        Only ids that may be due are read: the first call queues every id with a TTL, later ones read the queue."""
+        if self.expiry is None:
+            self.expiry = ExpiryQueue()
+            for person in self.persons.values():
+                for node, seen in person.ids.items():
+                    self._queue_expiry(node, seen[1])
         expired: dict[str, list[str]] = {}
-        for oneid, person in list(self.persons.items()):
-            gone = [node for node, seen in person.ids.items() if (limit := cutoff(node)) is not None and seen[1] < limit]
-            if not gone:
-                continue
+        for node in self.expiry.due(now_ms):
+            oneid = self.nodes.get(node)
+            person = self.persons.get(oneid) if oneid is not None else None
+            seen = person.ids.get(node) if person is not None else None
+            if seen is None:
+                continue  # left the graph meanwhile (an offline correction, a split)
+            if not self._queue_expiry(node, seen[1], now_ms):
+                expired.setdefault(oneid, []).append(node)
+        for oneid, gone in expired.items():
+            person = self.persons[oneid]
             for node in gone:
                 del person.ids[node]
-                if self.nodes.get(node) == oneid:
-                    del self.nodes[node]
+                del self.nodes[node]
             if person.ids:
                 self.persons[oneid] = person
             else:
                 del self.persons[oneid]
-            expired[oneid] = gone
         return expired
+
+    def _queue_expiry(self, node: str, last_seen: int, now_ms: int | None = None) -> bool:
+        """Queue `node` for when it would expire; False when that moment is already past `now_ms`."""
+        rule = self.rules.rule(node_type(node))
+        if rule is None or not rule.ttl_ms:
+            return True
+        due = last_seen + rule.ttl_ms
+        if now_ms is not None and due < now_ms:
+            return False
+        self.expiry.push(node, due)
+        return True
 
     # -- reads ------------------------------------------------------------------------------------------------
     def resolve(self, oneid: str) -> str:
@@ -300,6 +342,8 @@ class IdentityGraph:
                     else:
                         del self.persons[holder]
             self.nodes[node] = person.oneid
+            if self.expiry is not None:
+                self._queue_expiry(node, person.ids[node][1])
         self.persons[person.oneid] = person
         self.redirects.pop(person.oneid, None)
 

@@ -7,7 +7,7 @@ to a second user_id) then refuses exactly that id instead of every pair it is pa
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from typing import Any, Iterable, NamedTuple
 
 from pipelines.identity.rules import Rules
@@ -57,3 +57,33 @@ def link_order(link: Link) -> tuple:
     """The canonical processing order (event time, then the pair): offline replay uses it, and a real-time run that
     sees links in this order reaches exactly the offline result."""
     return (link.ts, link.strong, link.weak)
+
+
+class RecentLinks:
+    """Which links the graph needs to see. A person's events repeat the same ids all session long, and a link the
+    graph saw a moment ago changes nothing there but last-seen times: `admit` passes a pair the first time, again
+    once `refresh_ms` of event time has passed since it last passed, and whenever it is older than anything passed
+    (an earlier first sighting). So the graph's work follows new pairs, not events, and its last-seen times are
+    exact to `refresh_ms` (far below any TTL or limit window). Bounded: the least recently seen pairs are forgotten,
+    which only means their next sighting passes again."""
+
+    def __init__(self, refresh_ms: int, capacity: int):
+        self.refresh_ms = refresh_ms
+        self.capacity = capacity
+        self.passed: OrderedDict[tuple[str, str], tuple[int, int]] = OrderedDict()  # pair -> (first, last) passed
+
+    def admit(self, link: Link) -> bool:
+        pair = (link.strong, link.weak)
+        known = self.passed.get(pair)
+        if known is not None:
+            first, last = known
+            if first <= link.ts < last + self.refresh_ms:
+                self.passed.move_to_end(pair)
+                return False
+            self.passed[pair] = (min(first, link.ts), max(last, link.ts))
+            self.passed.move_to_end(pair)
+            return True
+        self.passed[pair] = (link.ts, link.ts)
+        if len(self.passed) > self.capacity:
+            self.passed.popitem(last=False)
+        return True

@@ -8,7 +8,7 @@ import random
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from pipelines.identity.graph import IdentityGraph
-from pipelines.identity.links import link_order, links_of_events
+from pipelines.identity.links import Link, RecentLinks, link_order, links_of_events
 from pipelines.identity.offline import Blocks, recompute
 from pipelines.identity.realtime import RealtimeProcessor
 from pipelines.identity.reconcile import differences
@@ -125,3 +125,26 @@ def test_shared_devices_stay_with_one_person_only(world, world_links, rules):
     for node in shared:
         users = [n for n, oneid in mapping.items() if oneid == mapping[node] and n.startswith("user_id:")]
         assert len(users) <= 1
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(refresh_ms=st.sampled_from([1, 60_000, 600_000, 86_400_000]), capacity=st.sampled_from([50, 100_000]))
+def test_skipping_repeated_links_changes_no_membership(world, rules, refresh_ms, capacity):
+    """The job's decoders pass the graph only links it has not seen lately: the membership must be what every link
+    gives, while the graph sees fewer links (the world's persons repeat their device/cookie pairs)."""
+    ordered = sorted(links_of_events(rules, world.events * 2), key=link_order)  # each event sent twice, as re-sends
+    recent = RecentLinks(refresh_ms, capacity)
+    admitted = [link for link in ordered if recent.admit(link)]
+    assert len(admitted) < len(ordered)
+    graph = IdentityGraph(rules)
+    for link in admitted:
+        graph.observe(link)
+    assert graph.membership() == recompute(rules, ordered).mapping()
+
+
+def test_recent_links_pass_new_pairs_refreshes_and_earlier_sightings():
+    recent = RecentLinks(refresh_ms=100, capacity=2)
+    a, b, c = ("device_id:a", "cookie_id:1"), ("device_id:b", "cookie_id:2"), ("device_id:c", "cookie_id:3")
+    assert [recent.admit(Link(ts, *pair)) for ts, pair in [(1000, a), (1050, a), (1099, a), (1100, a), (999, a)]] == [True, False, False, True, True]
+    assert recent.admit(Link(1000, *b)) and recent.admit(Link(1000, *c))  # capacity 2: `a` is forgotten
+    assert recent.admit(Link(1101, *a)) and not recent.admit(Link(1001, *c))
