@@ -123,11 +123,3 @@ def test_concurrent_changes_to_the_same_persons_end_as_their_versions_say():
         for node in ids:
             expected[node] = owner
     assert {node: index.nodes.get(node) for node in expected} == expected
-
-
-def test_events_are_stamped_with_the_oneid_of_their_strongest_known_id(index, rules):
-    from pipelines.identity.enrich import event_oneid
-
-    assert event_oneid(rules, index, {"cookie_id": "new", "device_id": "D2", "user_id": "u1"}) == "oA"
-    assert event_oneid(rules, index, {"cookie_id": "new", "device_id": "d2"}) == "oB"
-    assert event_oneid(rules, index, {"device_id": "null", "cookie_id": "unknown-yet"}) == ""
