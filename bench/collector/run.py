@@ -21,7 +21,7 @@ from pathlib import Path
 from pipelines import messaging
 from pipelines.config import Settings
 from pipelines.stack.manager import free_port
-from tests.collect.conftest import Broker, start_collector, stop_process
+from pipelines.stack.processes import Broker, start_collector, stop_process
 
 GOAL_EVENTS_PER_S = 25_000
 GOAL_P99_MS = 50.0

@@ -11,7 +11,8 @@ import pytest
 
 from pipelines import messaging
 from pipelines.collect.spool import Record, Spool, SpoolFull
-from tests.collect.conftest import APP_KEY, Broker, KafkaTap, make_event, start_collector, stop_process, wait_until
+from pipelines.stack.processes import Broker, start_collector, stop_process, wait_until
+from tests.collect.conftest import APP_KEY, KafkaTap, make_event
 from pipelines.stack.manager import free_port
 
 
