@@ -1,20 +1,26 @@
-"""jobs/dwd: ods.* -> normalise -> drop re-sent event_ids -> batched idempotent inserts into dwd_<layer>; a summary
-of each insert -> metrics.dwd_written (for jobs/metrics); undecodable messages -> events.quarantine."""
+"""jobs/dwd: ods.* -> drop re-sent event_ids (keyed state with TTL) -> batched idempotent inserts into dwd_<layer>; a
+summary of each insert -> metrics.dwd_written (for jobs/metrics); undecodable messages -> events.quarantine.
+
+The events arrive normalised (jobs/layering), in batches: one ods message per person and raw message. Every step
+here works per message, so a record crossing between the JVM and Python carries many events."""
 
 from __future__ import annotations
 
-from pyflink.common import Types, WatermarkStrategy
+import time
+
+from pyflink.common import Time, Types, WatermarkStrategy
 from pyflink.datastream import OutputTag
-from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction, RuntimeContext
-from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
+from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
+from pyflink.datastream.state import ListStateDescriptor, MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
 
 from pipelines import messaging
 from pipelines.config import Settings
 from pipelines.flinkrun.environment import kafka_sink, kafka_source
-from pipelines.streaming.batching import BatchPolicy, layer_of_shard, shard_key
-from pipelines.streaming.decode import dead_letter, decode_message
+from pipelines.layering.publish import ods_head
+from pipelines.streaming.batching import BatchPolicy, by_layer, shard_of
+from pipelines.streaming.decode import decode_message
+from pipelines.streaming.dedup import DedupWindow, drop_seen
 from pipelines.streaming.metrics import WRITTEN_TOPIC, summarise_written
-from pipelines.streaming.normalise import normalise
 from pipelines.streaming.writer import DetailWriter
 
 DEAD_LETTERS = OutputTag("dwd-dead-letters", Types.STRING())
@@ -22,72 +28,88 @@ GROUP = "trackflow-dwd"
 ODS_PATTERN = r"ods\..+"
 
 
-class Normalise(ProcessFunction):
-    """ods message -> (shard key, normalised event); the layer comes from the message (set by jobs/layering)."""
-
-    def __init__(self, settings: Settings):
-        self.tolerance_ms = settings.clock_skew_tolerance_ms
-        self.shards = settings.dwd_write_shards
-
-    def process_element(self, value, ctx):
-        events, dead = decode_message(value, stage="dwd")
-        for letter in dead:
-            yield DEAD_LETTERS, letter.to_json()
-        for event in events:
-            try:
-                clean = normalise(event, self.tolerance_ms)
-            except (TypeError, ValueError, OverflowError) as exc:
-                yield DEAD_LETTERS, dead_letter("dwd", f"cannot normalise: {exc}", event).to_json()
-                continue
-            layer = clean.get("layer") or messaging.DEFAULT_LAYER
-            yield shard_key(layer, clean["event_id"], self.shards), clean
+def seen_ttl(ttl_ms: int) -> StateTtlConfig:
+    """Expired entries may still be returned until cleaned up: PyFlink turns off its state caches for
+    NeverReturnExpired (a JVM round trip per access), and remembering an id a little longer is harmless."""
+    return (
+        StateTtlConfig.new_builder(Time.milliseconds(ttl_ms))
+        .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
+        .set_state_visibility(StateTtlConfig.StateVisibility.ReturnExpiredIfNotCleanedUp)
+        .build()
+    )
 
 
-class BatchWriter(KeyedProcessFunction):
-    """Per (layer, shard) key: buffers events in keyed list state (so a buffer survives failures with the checkpoint)
-    and writes it when full or when its oldest row is due. Re-sent event_ids are dropped by the writer (within the
-    batch, and against what the table already holds): see pipelines/streaming/writer.py."""
+class DedupWriter(KeyedProcessFunction):
+    """Per shard key (a hash of the person): drops event_ids seen within the TTL (map state person -> {event_id:
+    seen at}, so one state read per message), buffers the rest in keyed list state (part of the checkpoint) and
+    writes the buffer when full or when its oldest message is due. Events the state cannot vouch for (late
+    re-sends, the replay after a restart: pipelines/streaming/dedup.py) are looked up in the warehouse first."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self.policy = BatchPolicy(settings.dwd_batch_rows, settings.dwd_batch_max_delay_ms)
+        self.window = DedupWindow(settings.dwd_dedup_ttl_ms, settings.clock_skew_tolerance_ms)
 
     def open(self, runtime_context: RuntimeContext):
-        self.buffer = runtime_context.get_list_state(ListStateDescriptor("buffer", Types.PICKLED_BYTE_ARRAY()))
+        pickled = Types.PICKLED_BYTE_ARRAY()
+        seen = MapStateDescriptor("seen", Types.STRING(), pickled)
+        seen.enable_time_to_live(seen_ttl(self.settings.dwd_dedup_ttl_ms))
+        self.seen = runtime_context.get_map_state(seen)
+        self.buffer = runtime_context.get_list_state(ListStateDescriptor("buffer", pickled))
         self.buffered = runtime_context.get_state(ValueStateDescriptor("buffered", Types.INT()))
         self.due = runtime_context.get_state(ValueStateDescriptor("due", Types.LONG()))
         self.writer = DetailWriter(self.settings)
+        self.written_before: int | None = None  # newest received_at in the warehouse when this run began writing
 
     def close(self):
         self.writer.close()
 
     def process_element(self, value, ctx):
-        _, event = value
-        self.buffer.add(event)
-        count = (self.buffered.value() or 0) + 1
+        events, dead = decode_message(value, stage="dwd")
+        for letter in dead:
+            yield DEAD_LETTERS, letter.to_json()
+        if not events:
+            return
+        if self.written_before is None:
+            self.written_before = self.writer.newest_received_ms()
+        now = int(time.time() * 1000)
+        person = ods_head(value)[1]
+        seen = self.window.prune(self.seen.get(person) or {}, now)
+        fresh = drop_seen(events, seen, now)
+        self.seen.put(person, seen)
+        if not fresh:
+            return
+        suspects = [e["event_id"] for e in fresh if self.window.needs_warehouse_check(e, now, self.written_before)]
+        self.buffer.add((fresh, suspects))
+        count = (self.buffered.value() or 0) + len(fresh)
         self.buffered.update(count)
-        if count == 1:
-            due = self.policy.deadline(ctx.timer_service().current_processing_time())
+        timers = ctx.timer_service()
+        due = self.due.value()
+        if due is None:  # the buffer's first message since its last flush: its deadline
+            due = self.policy.deadline(now)
             self.due.update(due)
-            ctx.timer_service().register_processing_time_timer(due)
-        if self.policy.full(count):
-            yield from self.flush(ctx.get_current_key())
+        # Registered with every message (one timer per key and timestamp, so this costs nothing new), and an overdue
+        # buffer flushes here: after a restore from a checkpoint, a buffer's restored timer was seen never to fire
+        # (docs/streaming.md), and a buffer must not depend on it.
+        timers.register_processing_time_timer(due)
+        if self.policy.full(count) or due <= now:
+            yield from self.flush()
 
     def on_timer(self, timestamp, ctx):
         due = self.due.value()
         if due is not None and timestamp >= due:  # else: a timer of a buffer already flushed for being full
-            yield from self.flush(ctx.get_current_key())
+            yield from self.flush()
 
-    def flush(self, key: str):
-        events = list(self.buffer.get() or [])
+    def flush(self):
+        batches = list(self.buffer.get() or [])
         self.buffer.clear()
         self.buffered.clear()
         self.due.clear()
-        if not events:
-            return
-        layer = layer_of_shard(key)
-        result = self.writer.write(layer, events)
-        yield from summarise_written(layer, result.events, result.written_at_ms)
+        events = [event for fresh, _ in batches for event in fresh]
+        suspect_ids = {event_id for _, suspects in batches for event_id in suspects}
+        for layer, group in by_layer(events).items():
+            result = self.writer.write(layer, group, [e for e in group if e["event_id"] in suspect_ids])
+            yield from summarise_written(layer, result.events, result.written_at_ms)
 
 
 def build(env, settings: Settings) -> None:
@@ -95,14 +117,14 @@ def build(env, settings: Settings) -> None:
     ods = env.from_source(
         kafka_source(settings, pattern=ODS_PATTERN, group=GROUP), WatermarkStrategy.no_watermarks(), "ods.*"
     )
-    normalised = ods.process(Normalise(settings)).name("normalise")
+    shards = settings.dwd_write_shards
     written = (
-        normalised.key_by(lambda item: item[0], key_type=Types.STRING())
-        .process(BatchWriter(settings), output_type=Types.STRING())
+        ods.key_by(lambda text: str(shard_of(ods_head(text)[1], shards)), key_type=Types.STRING())
+        .process(DedupWriter(settings), output_type=Types.STRING())
         .name("dedup+write dwd_<layer>")
     )
     written.sink_to(kafka_sink(settings, WRITTEN_TOPIC)).name(WRITTEN_TOPIC)
-    normalised.get_side_output(DEAD_LETTERS).sink_to(kafka_sink(settings, messaging.QUARANTINE)).name("events.quarantine")
+    written.get_side_output(DEAD_LETTERS).sink_to(kafka_sink(settings, messaging.QUARANTINE)).name("events.quarantine")
 
 
 if __name__ == "__main__":

@@ -1,41 +1,48 @@
-"""jobs/layering: events.raw -> ods.<layer> by the live rules of control.layering (broadcast state); bad messages
--> events.quarantine."""
+"""jobs/layering: events.raw -> decode, normalise, route by the live rules of control.layering (broadcast state) ->
+ods.<layer>, one message per (layer, person) of each raw message, keyed by the person; bad messages ->
+events.quarantine."""
 
 from __future__ import annotations
 
 import logging
 
-from pyflink.common import Types, WatermarkStrategy
+from pyflink.common import Row, Types, WatermarkStrategy
 from pyflink.datastream import OutputTag
 from pyflink.datastream.functions import BroadcastProcessFunction
 from pyflink.datastream.state import MapStateDescriptor
 
 from pipelines import messaging
 from pipelines.config import Settings
-from pipelines.flinkrun.environment import kafka_sink, kafka_source
+from pipelines.flinkrun.environment import kafka_sink, kafka_source, keyed_kafka_sink
 from pipelines.layering.control import decode_control_message
-from pipelines.layering.publish import encode_routed, ods_topic_of
+from pipelines.layering.publish import ods_records
 from pipelines.layering.route import route
 from pipelines.layering.rules import RuleSet
-from pipelines.streaming.decode import decode_message
+from pipelines.streaming.decode import dead_letter, decode_message
+from pipelines.streaming.normalise import normalise
 
 log = logging.getLogger("trackflow.jobs.layering")
 RULES_STATE = MapStateDescriptor("layering-rules", Types.STRING(), Types.STRING())
 CURRENT = "current"
 DEAD_LETTERS = OutputTag("dead-letters", Types.STRING())
 GROUP = "trackflow-layering"
+ODS_RECORD = Types.ROW([Types.STRING(), Types.STRING(), Types.STRING()])  # topic, key, value: keyed_kafka_sink's input
 
 
 class LayeringFunction(BroadcastProcessFunction):
-    """Routes each raw message's events with the newest valid rule set in broadcast state.
+    """Normalises and routes each raw message's events with the newest valid rule set in broadcast state.
+
+    Events are decoded and normalised once, here: the dwd job writes them as they come. Each raw message yields one
+    record per (layer, person), so a batch request stays one record through both jobs.
 
     Broadcast state holds the document text (identical on every instance, checkpointed); the compiled RuleSet is
     a per-instance cache keyed by that text. `initial` is the set current when the job was built, used until the
     control stream's first element arrives so a starting job does not route by defaults for a moment.
     """
 
-    def __init__(self, initial: RuleSet):
+    def __init__(self, initial: RuleSet, skew_tolerance_ms: int):
         self.initial = initial
+        self.skew_tolerance_ms = skew_tolerance_ms
         self._text: str | None = None
         self._rules = initial
 
@@ -50,9 +57,17 @@ class LayeringFunction(BroadcastProcessFunction):
         events, dead = decode_message(value, stage="layering")
         for letter in dead:
             yield DEAD_LETTERS, letter.to_json()
+        routed = []
         for event in events:
-            routed = route(event, rules)
-            yield encode_routed(routed.layer, routed.event)
+            try:
+                clean = normalise(event, self.skew_tolerance_ms)
+            except (TypeError, ValueError, OverflowError) as exc:
+                yield DEAD_LETTERS, dead_letter("layering", f"cannot normalise: {exc}", event).to_json()
+                continue
+            result = route(clean, rules)
+            routed.append((result.layer, result.event))
+        for record in ods_records(routed):
+            yield Row(*record)
 
     def process_broadcast_element(self, value, ctx):
         try:
@@ -77,10 +92,10 @@ def build(env, settings: Settings, initial: RuleSet) -> None:
     ).set_parallelism(1)
     routed = (
         raw.connect(control.broadcast(RULES_STATE))
-        .process(LayeringFunction(initial), output_type=Types.STRING())
-        .name("route")
+        .process(LayeringFunction(initial, settings.clock_skew_tolerance_ms), output_type=ODS_RECORD)
+        .name("normalise+route")
     )
-    routed.sink_to(kafka_sink(settings, topic_selector=ods_topic_of)).name("ods.<layer>")
+    routed.sink_to(keyed_kafka_sink(settings)).name("ods.<layer>")
     routed.get_side_output(DEAD_LETTERS).sink_to(kafka_sink(settings, messaging.QUARANTINE)).name("events.quarantine")
 
 

@@ -34,6 +34,18 @@ def primary_id(ids: dict[str, Any]) -> tuple[str, str]:
     return "", ""
 
 
+def partition_key(envelope: dict[str, Any]) -> str:
+    """The Kafka key of an event (events.raw, ods.<layer>): its primary touchpoint id, else its event_id, so one
+    person's events share a partition and keep their order. A lone id is the primary one whatever its type (the
+    collector's normalize() drops empty ids), which spares the priority scan for most web events."""
+    ids = envelope.get("ids") or {}
+    if len(ids) == 1:
+        only = next(iter(ids.values()))
+        if only:
+            return str(only)
+    return primary_id(ids)[1] or str(envelope["event_id"])
+
+
 def _millis(value: Any) -> dt.datetime:
     return dt.datetime.fromtimestamp(int(value) / 1000, tz=dt.timezone.utc)
 

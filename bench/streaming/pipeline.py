@@ -1,12 +1,17 @@
 """Streaming benchmark: events/s through layering + dwd at parallelism 1 and 2, freshness p50/p95 at a steady rate,
 and warehouse insert batching (1k/10k/100k rows per insert vs row-at-a-time), all in one run on a private stack.
 
-    .venv/bin/python bench/streaming/pipeline.py [--events 40000] [--rate 1000] [--seconds 20]
+    .venv/bin/python bench/streaming/pipeline.py [--events 40000] [--per-message 20] [--rate 500] [--seconds 15]
 
-Throughput: a backlog of N events is put on events.raw first, then the jobs start; events/s is N over the time from
-the first to the last row appearing in the warehouse (the jobs' start-up is excluded). Freshness: events are sent
-at a steady rate below capacity with `received_at` stamped at send time (as the collector does at ack); freshness
-is the warehouse's `inserted_at` (synchronous insert: queryable from then) minus `received_at`.
+Throughput: a backlog of N events is put on events.raw, then the jobs start; events/s is N over the time from the
+first to the last row appearing in the warehouse (the jobs' start-up is excluded). Two message shapes: batches of
+one device's events (up to --per-message, keyed by the device, as the collector writes a /v1/batch request of the
+Web/H5 SDKs' batch reporting) and single events (one per message, the worst case). Events are live: `ts` is at
+most 30 s before `received_at`, so no warehouse lookups (those are for late re-sends and restarts). The backlog
+is produced with the jobs stopped; they are started for each shape. Freshness: single-event
+messages at a steady rate below capacity with `received_at` stamped at send time (as the collector does at ack);
+freshness is the warehouse's `inserted_at` (synchronous insert: queryable from then) minus `received_at`.
+Each figure is printed with the 1-minute load average when it was taken: the machine is shared.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -59,28 +65,31 @@ def events_for(count: int, run: str) -> list[dict]:
     return list(sample_events(count, run))
 
 
+def load() -> str:
+    return f"load {os.getloadavg()[0]:.1f}"
+
+
 # -- insert batching ----------------------------------------------------------------------------------------------
 def bench_inserts(settings) -> list[tuple[str, float]]:
     from pipelines.streaming.normalise import normalise
     from pipelines.streaming.writer import DetailWriter
 
-    writer = DetailWriter(settings, check_existing=False)
+    writer = DetailWriter(settings)
     results = []
     singles = [normalise(dict(e, received_at=e["ts"]), 60_000) for e in events_for(300, "single")]
     started = time.perf_counter()
     for event in singles:
-        writer.write("bench", [event])
+        writer.write("bench", [event], suspects=[])
     results.append(("row at a time (300 inserts)", len(singles) / (time.perf_counter() - started)))
     for size in (1_000, 10_000, 100_000):
         batch = [normalise(dict(e, received_at=e["ts"]), 60_000) for e in events_for(size, f"batch-{size}")]
         started = time.perf_counter()
-        writer.write("bench", batch)
+        writer.write("bench", batch, suspects=[])
         results.append((f"{size:,} rows per insert", size / (time.perf_counter() - started)))
-    guarded = DetailWriter(settings, check_existing=True)
     batch = [normalise(dict(e, received_at=e["ts"]), 60_000) for e in events_for(10_000, "guarded")]
     started = time.perf_counter()
-    guarded.write("bench", batch)
-    results.append(("10,000 rows + replay check (as dwd writes)", 10_000 / (time.perf_counter() - started)))
+    writer.write("bench", batch)  # every event a suspect: what a restart's replay or late re-sends cost
+    results.append(("10,000 rows, all looked up first", 10_000 / (time.perf_counter() - started)))
     return results
 
 
@@ -102,7 +111,8 @@ def start_jobs(settings, parallelism: int, log_dir: Path) -> list[subprocess.Pop
         deadline = time.monotonic() + 180
         while not job_running(f"http://127.0.0.1:{port}"):
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{job} did not start; see {log_dir}")
+                log_text = (log_dir / f"{job}-p{parallelism}.log").read_text()
+                raise RuntimeError(f"{job} did not start:\n{log_text[-3000:]}")
             time.sleep(0.5)
     return processes
 
@@ -118,19 +128,37 @@ def stop_jobs(processes: list[subprocess.Popen]) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
-def produce(settings, events: list[dict], per_message: int = 5, rate: float | None = None) -> None:
+def messages_of(events: list[dict], per_message: int) -> list[tuple[str, list[dict]]]:
+    """(key, events) per message: each device's events in batches of up to `per_message`, in event order."""
+    from pipelines.envelope import partition_key
+
+    by_device: dict[str, list[dict]] = {}
+    for event in events:
+        by_device.setdefault(partition_key(event), []).append(event)
+    return [
+        (key, device[start : start + per_message])
+        for key, device in by_device.items()
+        for start in range(0, len(device), per_message)
+    ]
+
+
+def produce(settings, events: list[dict], per_message: int, rate: float | None = None) -> None:
+    """As the collector writes: keyed by device, `received_at` stamped at send, one object or an array per message."""
     from pipelines import messaging
 
     producer = messaging.producer(settings)
+    jitter = random.Random(0)
     started = time.monotonic()
-    for index in range(0, len(events), per_message):
+    sent = 0
+    for key, chunk in messages_of(events, per_message):
         if rate:  # pace to `rate` events/s
-            ahead = index / rate - (time.monotonic() - started)
+            ahead = sent / rate - (time.monotonic() - started)
             if ahead > 0:
                 time.sleep(ahead)
         now = int(time.time() * 1000)
-        chunk = [dict(event, received_at=now) for event in events[index : index + per_message]]
-        producer.send(messaging.RAW, value=json.dumps(chunk).encode())
+        stamped = [dict(event, received_at=now, ts=now - jitter.randrange(30_000)) for event in chunk]
+        producer.send(messaging.RAW, key=key.encode(), value=json.dumps(stamped if per_message > 1 else stamped[0]).encode())
+        sent += len(chunk)
     producer.flush()
     producer.close()
 
@@ -139,9 +167,11 @@ def count_run(warehouse, run: str) -> int:
     return int(warehouse.scalar("SELECT count() FROM events WHERE props['demo_run'] = {r:String}", {"r": run}))
 
 
-def bench_throughput(settings, warehouse, count: int) -> float:
+def bench_throughput(settings, warehouse, count: int, per_message: int, start) -> float:
+    """Puts the backlog on events.raw, then calls `start()` to start the jobs."""
     run = uuid.uuid4().hex[:10]
-    produce(settings, events_for(count, run), per_message=5)
+    produce(settings, events_for(count, run), per_message)
+    start()
     first = None
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
@@ -175,8 +205,9 @@ def bench_freshness(settings, warehouse, rate: float, seconds: float) -> tuple[f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=40_000, help="backlog size per throughput run")
-    parser.add_argument("--rate", type=float, default=1_000, help="steady send rate of the freshness run (events/s)")
-    parser.add_argument("--seconds", type=float, default=20, help="length of the freshness run")
+    parser.add_argument("--per-message", type=int, default=20, help="events per message of one device (batched backlog)")
+    parser.add_argument("--rate", type=float, default=500, help="steady send rate of the freshness run (events/s)")
+    parser.add_argument("--seconds", type=float, default=15, help="length of the freshness run")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="trackflow-bench-streaming-"))
@@ -187,21 +218,29 @@ def main() -> None:
     settings = runtime_settings(settings)
     warehouse = Warehouse(settings)
     try:
-        print("insert batching into dwd_bench (rows/s, same run):")
+        print(f"insert batching into dwd_bench (rows/s, same run; {load()}):")
         for label, rate in bench_inserts(settings):
             print(f"  {label:<44} {rate:>12,.0f}")
         for parallelism in (1, 2):
-            processes = start_jobs(settings, parallelism, root)
-            try:
-                throughput = bench_throughput(settings, warehouse, args.events)
-                p50, p95, sent, arrived = bench_freshness(settings, warehouse, args.rate, args.seconds)
-            finally:
-                stop_jobs(processes)
-            print(
-                f"layering+dwd parallelism {parallelism}: {throughput:,.0f} events/s (backlog of {args.events:,}); "
-                f"freshness at {args.rate:,.0f} events/s: p50 {p50 / 1000:.2f}s p95 {p95 / 1000:.2f}s "
-                f"({arrived:,} of {sent:,} events arrived)"
-            )
+            for per_message in (args.per_message, 1):
+                processes: list[subprocess.Popen] = []
+                try:
+                    throughput = bench_throughput(
+                        settings, warehouse, args.events, per_message,
+                        start=lambda: processes.extend(start_jobs(settings, parallelism, root)),
+                    )  # fmt: skip
+                    print(
+                        f"layering+dwd parallelism {parallelism}, {per_message} events per message: "
+                        f"{throughput:,.0f} events/s (backlog of {args.events:,}; {load()})", flush=True
+                    )  # fmt: skip
+                    if per_message == 1:
+                        p50, p95, sent, arrived = bench_freshness(settings, warehouse, args.rate, args.seconds)
+                        print(
+                            f"  freshness at {args.rate:,.0f} events/s, single-event messages: p50 {p50 / 1000:.2f}s "
+                            f"p95 {p95 / 1000:.2f}s ({arrived:,} of {sent:,} events arrived; {load()})", flush=True
+                        )  # fmt: skip
+                finally:
+                    stop_jobs(processes)
     finally:
         stack.down(report=lambda _: None)
         shutil.rmtree(root, ignore_errors=True)

@@ -34,7 +34,7 @@ from pipelines.collect.spool import Spool
 from pipelines.collect.stage_counts import COLUMNS as COLLECTED_COLUMNS
 from pipelines.collect.stage_counts import CollectedCounts
 from pipelines.config import Settings
-from pipelines.envelope import primary_id
+from pipelines.envelope import partition_key
 from pipelines.plan.model import PlanError, load_plans, resolve_plan_dir
 from pipelines.plan.validate import QUARANTINE, REJECT, PlanBook
 
@@ -265,7 +265,7 @@ class Collector:
             envelope["ip"] = ip
             if verdict.flags or verdict.plan_version:
                 envelope["plan"] = {"version": verdict.plan_version, "flags": verdict.flags}
-            key = _partition_key(envelope)
+            key = partition_key(envelope).encode()
             if verdict.outcome == QUARANTINE:
                 value = _dumps({"envelope": envelope, "reasons": verdict.reasons, "plan_version": verdict.plan_version, "quarantined_at": received_at})
                 quarantined.append(Record(messaging.QUARANTINE, key, _limited(value, max_event, index)))
@@ -362,15 +362,6 @@ class Collector:
 
     async def method_not_allowed(self, request: Request, exc: Exception) -> Response:
         return _json(405, {"error": f"{request.method} is not allowed on {request.url.path}"})
-
-
-def _partition_key(envelope: dict[str, Any]) -> bytes:
-    """The primary touchpoint id (pipelines.envelope.primary_id), else the event_id. A lone id is the primary one
-    whatever its type (normalize() dropped empty ids), which spares the priority scan for most web events."""
-    ids = envelope["ids"]
-    if len(ids) == 1:
-        return next(iter(ids.values())).encode()
-    return (primary_id(ids)[1] or envelope["event_id"]).encode()
 
 
 def _dumps(value: Any) -> bytes:

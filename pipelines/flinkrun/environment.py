@@ -6,7 +6,11 @@ ports once, on the client, and the resolved Settings travel (pickled) into the P
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 from pipelines.config import Settings
@@ -17,6 +21,9 @@ from pipelines.warehouse.client import resolve_url
 # Jars a job needs at run time: the Kafka connector, its client and the codecs producers may have used.
 KAFKA_JARS = ("flink-connector-kafka.jar", "kafka-clients.jar", "zstd-jni.jar", "lz4-java.jar", "snappy-java.jar")
 assert set(KAFKA_JARS) <= set(JARS), "pipelines.stack.jars must install every jar the jobs load"
+# Our own Java classes (pipelines/flinkrun/java), compiled into the jars folder on first use.
+HELPER_JAR = "trackflow-flink.jar"
+JAVA_SOURCES = Path(__file__).parent / "java"
 
 
 class JobSetupError(RuntimeError):
@@ -39,7 +46,36 @@ def jar_urls(settings: Settings) -> list[str]:
             f"connector jars missing in {folder}: {', '.join(missing)}; run `python -m pipelines.stack.jars "
             f"{settings.flink_jars_dir}` (make install does it)"
         )
-    return [(folder / name).as_uri() for name in KAFKA_JARS]
+    return [(folder / name).as_uri() for name in KAFKA_JARS] + [helper_jar(folder).as_uri()]
+
+
+def helper_jar(folder: Path) -> Path:
+    """Compiles pipelines/flinkrun/java against the connector and Flink jars unless the jar is newer than every
+    source. Built into a temporary file and renamed, so jobs starting together never load a half-written jar."""
+    target = folder / HELPER_JAR
+    sources = sorted(JAVA_SOURCES.rglob("*.java"))
+    if not sources and target.exists():  # running from a submitted package (Python files only): built before
+        return target
+    if target.exists() and target.stat().st_mtime >= max(source.stat().st_mtime for source in sources):
+        return target
+    import pyflink
+
+    flink_lib = Path(pyflink.__file__).parent / "lib"
+    classpath = os.pathsep.join([str(folder / name) for name in KAFKA_JARS] + [str(jar) for jar in flink_lib.glob("*.jar")])
+    with tempfile.TemporaryDirectory() as classes:
+        compiled = subprocess.run(
+            ["javac", "--release", "11", "-nowarn", "-cp", classpath, "-d", classes, *map(str, sources)],
+            capture_output=True,
+            text=True,
+        )
+        if compiled.returncode:
+            raise JobSetupError(f"cannot compile {JAVA_SOURCES} (a JDK's javac is needed):\n{compiled.stderr}")
+        partial = folder / f".{HELPER_JAR}.{os.getpid()}"
+        with zipfile.ZipFile(partial, "w") as jar:
+            for path in Path(classes).rglob("*.class"):
+                jar.write(path, path.relative_to(classes).as_posix())
+        partial.replace(target)
+    return target
 
 
 def checkpoint_dir(settings: Settings, job: str) -> Path:
@@ -133,20 +169,35 @@ def _committed_or_earliest():
     )
 
 
-def kafka_sink(settings: Settings, topic: str | None = None, topic_selector=None):
-    """AT_LEAST_ONCE: the default NONE loses the tail on job end (PLATFORM_NOTES); downstream dedups by event_id."""
+def kafka_sink(settings: Settings, topic: str):
+    """String records to one topic, unkeyed."""
     from pyflink.common.serialization import SimpleStringSchema
-    from pyflink.datastream.connectors.base import DeliveryGuarantee
-    from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, KafkaSink
+    from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema
 
     serializer = KafkaRecordSerializationSchema.builder().set_value_serialization_schema(SimpleStringSchema())
-    serializer = serializer.set_topic_selector(topic_selector) if topic_selector else serializer.set_topic(topic)
+    return _sink_builder(settings).set_record_serializer(serializer.set_topic(topic).build()).build()
+
+
+def keyed_kafka_sink(settings: Settings):
+    """Rows of strings (topic, key, value) -> their topic, with their key; serialized on the Java side, so no
+    Python step runs per record (as PyFlink's topic selector would)."""
+    from pyflink.java_gateway import get_gateway
+
+    builder = _sink_builder(settings)
+    # Set on the Java builder: PyFlink's set_record_serializer only accepts serializers from its own builder.
+    builder._j_builder.setRecordSerializer(get_gateway().jvm.org.trackflow.flink.KeyedRecordSerializationSchema())
+    return builder.build()
+
+
+def _sink_builder(settings: Settings):
+    """AT_LEAST_ONCE: the default NONE loses the tail on job end (PLATFORM_NOTES); downstream dedups by event_id."""
+    from pyflink.datastream.connectors.base import DeliveryGuarantee
+    from pyflink.datastream.connectors.kafka import KafkaSink
+
     return (
         KafkaSink.builder()
         .set_bootstrap_servers(settings.kafka_bootstrap)
-        .set_record_serializer(serializer.build())
         .set_delivery_guarantee(DeliveryGuarantee.AT_LEAST_ONCE)
         .set_property("compression.type", "lz4")
         .set_property("linger.ms", "5")
-        .build()
     )

@@ -20,7 +20,7 @@ import httpx
 import yaml
 
 from pipelines.config import Settings
-from pipelines.flinkrun.environment import runtime_settings
+from pipelines.flinkrun.environment import helper_jar, runtime_settings
 from pipelines.stack.manager import free_port
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -132,6 +132,7 @@ def submit_command(
     """`flink run` (detached) of jobs/<job>.py on `jobmanager`, and the environment to run it in. The job script
     builds its Flink options itself (pipelines.flinkrun.runner), exactly as in a local run."""
     resolved = runtime_settings(settings)
+    helper_jar(settings.flink_jars_dir.resolve())  # the package ships Python files only: the job script finds it built
     command = [
         "bash", str(flink_home() / "bin" / "flink"), "run", "--detached",
         "-m", jobmanager,

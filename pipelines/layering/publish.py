@@ -1,32 +1,51 @@
-"""How the layering job encodes a routed event for the `ods.<layer>` topics.
+"""The ods message format: what the layering job writes to `ods.<layer>` and how the dwd job reads its head.
 
-The layer is written as the first key of the JSON so the Kafka sink's topic selector reads it from the prefix
-without parsing the whole event again (it runs once per event, in Python).
+One ods message holds the events of one raw message that went to one layer and belong to one person:
+`{"layer": L, "key": K, "events": [...]}`, with K also the Kafka key (envelope.partition_key: the primary
+touchpoint id, as the collector keys events.raw), so a person's events stay in order within a partition. Events
+travel in batches because every record that crosses between Flink's JVM and the Python workers costs far more than
+the Python work on one event; the collector keeps a batch request of one device as one raw message, and the ods
+message keeps that batch together. `decode_message` (pipelines.streaming.decode) reads it like any batch.
+
+The layer and key come first so the dwd job's key selector reads them from the prefix without parsing the events.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import Any, Iterable
 
+import orjson
+
+from pipelines.envelope import partition_key
 from pipelines.messaging import ods_topic
 
-LAYER_PREFIX = '{"layer": "'
+LAYER_PREFIX = '{"layer":"'
+KEY_INFIX = '","key":"'
 
 
-def encode_routed(layer: str, event: dict[str, Any]) -> str:
-    body = {"layer": layer}
-    body.update((key, value) for key, value in event.items() if key != "layer")
-    return json.dumps(body, ensure_ascii=False)
+def encode_ods(layer: str, key: str, events: list[dict[str, Any]]) -> str:
+    return orjson.dumps({"layer": layer, "key": key, "events": events}).decode()
 
 
-def layer_of(text: str) -> str:
+def ods_records(routed: Iterable[tuple[str, dict[str, Any]]]) -> list[tuple[str, str, str]]:
+    """(layer, event) pairs of one raw message -> (topic, key, value) records: one per (layer, person), events in
+    their original order."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for layer, event in routed:
+        groups.setdefault((layer, partition_key(event)), []).append(event)
+    return [(ods_topic(layer), key, encode_ods(layer, key, events)) for (layer, key), events in groups.items()]
+
+
+def ods_head(text: str) -> tuple[str, str]:
+    """(layer, key) of an ods message, read from its prefix when it is one `encode_ods` wrote without escapes."""
     if text.startswith(LAYER_PREFIX):
-        end = text.find('"', len(LAYER_PREFIX))
-        if end > 0:
-            return text[len(LAYER_PREFIX) : end]
-    return json.loads(text)["layer"]  # written by someone else: fall back to a full parse
-
-
-def ods_topic_of(text: str) -> str:
-    return ods_topic(layer_of(text))
+        layer_end = text.find('"', len(LAYER_PREFIX))
+        key_start = layer_end + len(KEY_INFIX)
+        key_end = text.find('"', key_start)
+        if layer_end > 0 and text.startswith(KEY_INFIX, layer_end) and key_end > 0 and "\\" not in text[:key_end]:
+            return text[len(LAYER_PREFIX) : layer_end], text[key_start:key_end]
+    try:  # written by someone else (or with escaped characters): parse it
+        document = orjson.loads(text)
+        return str(document["layer"]), str(document["key"])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return "", ""  # undecodable: the dwd job dead-letters it under any key

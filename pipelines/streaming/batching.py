@@ -1,7 +1,9 @@
 """How the dwd job groups events into warehouse inserts, and what makes an insert safe to repeat.
 
-Events are keyed by (layer, shard) where the shard is a hash of the event_id: every copy of an event_id reaches
-the same buffer, so one writer at a time decides whether it is new, and parallel writers never race on one id.
+ods messages are keyed by shard, a hash of the person key: every copy of an event (same ids, same person) reaches
+the same buffer and the same dedup state whatever layer the rules give it, so one writer at a time decides whether
+it is new, and parallel writers never race on one id. A shard's buffer holds several layers; a flush writes one
+insert per layer.
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-SHARD_SEPARATOR = "/"
 
 
-def shard_key(layer: str, event_id: str, shards: int) -> str:
-    return f"{layer}{SHARD_SEPARATOR}{zlib.crc32(event_id.encode()) % max(1, shards)}"
+def shard_of(person_key: str, shards: int) -> int:
+    return zlib.crc32(person_key.encode()) % max(1, shards)
 
 
-def layer_of_shard(key: str) -> str:
-    return key.rsplit(SHARD_SEPARATOR, 1)[0]
+def by_layer(events: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Events grouped by their `layer` (set by jobs/layering), in arrival order within each layer."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        groups.setdefault(event["layer"], []).append(event)
+    return groups
 
 
 def table_of_layer(layer: str) -> str:
@@ -62,9 +67,12 @@ class BatchPolicy:
         return first_arrival_ms + self.max_delay_ms
 
 
-def partition_days(events: Iterable[dict[str, Any]]) -> list[str]:
-    """The day partitions (UTC, ISO dates) a batch touches: the replay check only reads those."""
+def partition_days(events: Iterable[dict[str, Any]], margin_ms: int = 0) -> list[str]:
+    """The day partitions (UTC, ISO dates) a batch touches, widened by `margin_ms` either side (another copy's
+    normalised ts may differ by the clock correction): the replay check only reads those."""
     import datetime as dt
 
-    days = {dt.datetime.fromtimestamp(event["ts"] / 1000, tz=dt.timezone.utc).date().isoformat() for event in events}
-    return sorted(days)
+    def day(ms: int) -> str:
+        return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc).date().isoformat()
+
+    return sorted({day(event["ts"] + offset) for event in events for offset in (-margin_ms, 0, margin_ms)})

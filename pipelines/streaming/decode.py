@@ -1,6 +1,7 @@
 """Kafka message -> envelopes, and the dead letters for what cannot be one.
 
-The collector may put one event or a batch (a JSON array of events) in a message; both decode to a list. A bad
+The collector may put one event or a batch (a JSON array of events) in a message, and the layering job writes
+batches as `{"layer", "key", "events": [...]}` (pipelines.layering.publish); all decode to a list. A bad
 message or a bad event inside a batch becomes a DeadLetter for `events.quarantine` — never an exception that kills
 the job, never a silent drop. The good events of a batch still go through.
 """
@@ -12,6 +13,8 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
+
+import orjson
 
 REQUIRED_FIELDS = ("event_id", "event", "app_id", "ts")
 MAX_PAYLOAD_CHARS = 4096  # a dead letter keeps the start of the payload: enough to debug, bounded in size
@@ -69,10 +72,12 @@ def envelope_problem(event: Any) -> str | None:
 def decode_message(value: str | bytes, stage: str) -> tuple[list[dict[str, Any]], list[DeadLetter]]:
     """One Kafka message value -> (valid envelopes, dead letters)."""
     try:
-        decoded = json.loads(value)
-    except (ValueError, UnicodeDecodeError) as exc:
+        decoded = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
         text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
         return [], [dead_letter(stage, f"invalid JSON: {exc}", text)]
+    if isinstance(decoded, dict) and isinstance(decoded.get("events"), list):
+        decoded = decoded["events"]
     items = decoded if isinstance(decoded, list) else [decoded]
     events, rejected = [], []
     for item in items:

@@ -16,13 +16,19 @@ from pathlib import Path
 import pytest
 
 from pipelines import messaging
-from pipelines.envelope import primary_id
+from pipelines.envelope import partition_key
 from pipelines.stack.manager import free_port
 
-# Fast feedback in tests; the defaults are tuned for throughput instead.
+# Fast feedback in tests; the defaults are tuned for throughput instead. Parallelism 2: every subtask boundary
+# (two readers per topic, shard keys split across two writers) is exercised by every end-to-end test. A short dedup
+# TTL lets a test outlive it, so re-sends the state forgot are decided by the warehouse lookup.
+DEDUP_TTL_S = 8
 JOB_ENV = {
+    "TRACKFLOW_CLOCK_SKEW_TOLERANCE_MS": "1000",
     "TRACKFLOW_DWD_BATCH_MAX_DELAY_MS": "300",
+    "TRACKFLOW_DWD_DEDUP_TTL_MS": str(DEDUP_TTL_S * 1000),
     "TRACKFLOW_FLINK_CHECKPOINT_INTERVAL_MS": "1500",
+    "TRACKFLOW_FLINK_PARALLELISM": "2",
     "TRACKFLOW_METRICS_FLUSH_MS": "1000",
 }
 START_TIMEOUT_S = 120.0
@@ -98,8 +104,9 @@ def streaming_jobs(stack, stack_settings, tmp_path_factory):
 
 
 # -- producing and waiting -----------------------------------------------------------------------------------------
-def make_events(count: int, run: str, event: str = "page_view", **props) -> list[dict]:
-    now = int(time.time() * 1000)
+def make_events(count: int, run: str, event: str = "page_view", age_ms: int = 0, **props) -> list[dict]:
+    """`count` events of 50 devices, happened `age_ms` ago (an SDK's offline queue sends old events)."""
+    now = int(time.time() * 1000) - age_ms
     return [
         {
             "event_id": str(uuid.uuid4()),
@@ -115,14 +122,15 @@ def make_events(count: int, run: str, event: str = "page_view", **props) -> list
 
 
 def send(settings, events: list[dict], per_message: int = 1, raw: list[bytes] = ()) -> None:
-    """Events as the collector would send them: received_at stamped, `per_message` events per Kafka message (one
-    object when 1, else a JSON array), keyed by person."""
+    """Events with received_at stamped, `per_message` consecutive events per Kafka message (one object when 1, else a
+    JSON array), keyed by the first one's person. Unlike the collector's, a message may mix persons: the layering
+    job splits it by person."""
     producer = messaging.producer(settings)
     received = int(time.time() * 1000)
     for start in range(0, len(events), per_message):
         chunk = [dict(event, received_at=received) for event in events[start : start + per_message]]
         value = chunk[0] if per_message == 1 else chunk
-        producer.send(messaging.RAW, key=primary_id(chunk[0]["ids"])[1].encode(), value=json.dumps(value).encode())
+        producer.send(messaging.RAW, key=partition_key(chunk[0]).encode(), value=json.dumps(value).encode())
     for value in raw:
         producer.send(messaging.RAW, value=value)
     producer.flush()

@@ -9,13 +9,14 @@ import pytest
 from pipelines.streaming.batching import (
     BatchPolicy,
     batch_token,
-    layer_of_shard,
+    by_layer,
     partition_days,
-    shard_key,
+    shard_of,
     table_of_layer,
     unique_by_event_id,
 )
 from pipelines.streaming.decode import MAX_PAYLOAD_CHARS, decode_message
+from pipelines.streaming.dedup import DedupWindow, drop_seen
 from pipelines.streaming.metrics import MinuteCounts, latency_bucket, percentile, summarise_written
 from pipelines.streaming.normalise import CLIENT_TS_PROP, corrected_ts, epoch_ms, normalise
 
@@ -32,10 +33,12 @@ EVENT = {
 
 
 # -- decode ------------------------------------------------------------------------------------------------------
-def test_a_message_may_hold_one_event_or_an_array_of_them():
+def test_a_message_may_hold_one_event_an_array_or_an_ods_batch_of_them():
     assert len(decode_message(json.dumps(EVENT), "dwd")[0]) == 1
-    events, dead = decode_message(json.dumps([EVENT, dict(EVENT, event_id="6b0c1f0e-8a47-4a8e-9d55-0c3c5b1f4a11")]), "dwd")
+    pair = [EVENT, dict(EVENT, event_id="6b0c1f0e-8a47-4a8e-9d55-0c3c5b1f4a11")]
+    events, dead = decode_message(json.dumps(pair), "dwd")
     assert len(events) == 2 and dead == []
+    assert decode_message(json.dumps({"layer": "default", "key": "d1", "events": pair}), "dwd") == (events, [])
 
 
 @pytest.mark.parametrize(
@@ -106,11 +109,34 @@ def test_a_corrected_event_keeps_its_client_time_and_normalises_the_same_every_t
 
 
 # -- dedup and batching ------------------------------------------------------------------------------------------
-def test_every_copy_of_an_event_goes_to_the_same_shard_of_its_layer():
-    keys = {shard_key("trade", "id-1", 4) for _ in range(3)}
-    assert len(keys) == 1 and layer_of_shard(keys.pop()) == "trade"
-    assert len({shard_key("default", f"id-{i}", 4) for i in range(200)}) == 4
+def test_a_person_always_has_the_same_shard_and_a_flush_writes_per_layer():
+    assert len({shard_of("alice", 4) for _ in range(3)}) == 1
+    assert {shard_of(f"person-{i}", 4) for i in range(200)} == {0, 1, 2, 3}
+    events = [{"event_id": n, "layer": layer} for n, layer in enumerate(["a", "b", "a"])]
+    assert by_layer(events) == {"a": [events[0], events[2]], "b": [events[1]]}
     assert table_of_layer("trade") == "dwd_trade"
+
+
+def test_seen_ids_drop_resends_within_a_message_and_across_messages_until_the_ttl():
+    window = DedupWindow(ttl_ms=1_000, margin_ms=0)
+    seen: dict[str, int] = {}
+    assert [e["event_id"] for e in drop_seen([{"event_id": "a"}, {"event_id": "a"}, {"event_id": "b"}], seen, 100)] == ["a", "b"]
+    assert drop_seen([{"event_id": "a"}], window.prune(seen, 1_100), 1_100) == []  # a re-send within the TTL
+    assert window.prune(seen, 1_101) == {}  # forgotten once seen longer ago than the TTL
+
+
+@pytest.mark.parametrize(
+    "ts, now, written_before, checked",
+    [
+        (10_000, 10_500, 0, False),  # live: every earlier copy arrived within the TTL, after the last run
+        (8_000, 10_500, 0, True),  # older than the TTL: an earlier copy may be forgotten
+        (10_000, 10_500, 10_200, True),  # an earlier run wrote events received after it happened: may be one
+        (10_400, 10_500, 10_200, False),
+    ],
+)
+def test_warehouse_check_only_for_events_the_state_cannot_vouch_for(ts, now, written_before, checked):
+    window = DedupWindow(ttl_ms=2_000, margin_ms=100)
+    assert window.needs_warehouse_check({"ts": ts}, now, written_before) is checked
 
 
 def test_unique_keeps_first_copy_in_order():
@@ -129,6 +155,7 @@ def test_batch_policy_and_partition_days():
     assert not policy.full(2) and policy.full(3) and policy.deadline(1_000) == 1_500
     day_ms = 86_400_000
     assert partition_days([{"ts": 0}, {"ts": day_ms - 1}, {"ts": day_ms}]) == ["1970-01-01", "1970-01-02"]
+    assert partition_days([{"ts": day_ms - 1}], margin_ms=10) == ["1970-01-01", "1970-01-02"]
 
 
 # -- metrics -----------------------------------------------------------------------------------------------------

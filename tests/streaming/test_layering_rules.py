@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.layering.publish import encode_routed, layer_of, ods_topic_of
+from pipelines.layering.publish import encode_ods, ods_head, ods_records
 from pipelines.layering.route import TRIM_MARK, route, trim
 from pipelines.layering.rules import RuleSet, RuleSetError, compile_rules, parse_document
+from pipelines.streaming.decode import decode_message
 
 CASES = Path(__file__).parent / "cases"
 ROUTING = yaml.safe_load((CASES / "routing.yaml").read_text())
@@ -90,9 +91,19 @@ def test_route_applies_global_and_rule_drops_and_records_them():
     assert "trimmed" not in untouched.event
 
 
-def test_routed_json_names_its_layer_first_for_the_topic_selector():
-    text = encode_routed("trade", dict(BASE, layer="stale"))
-    assert text.startswith('{"layer": "trade"')
-    assert layer_of(text) == "trade" and ods_topic_of(text) == "ods.trade"
-    assert json.loads(text)["event_id"] == BASE["event_id"]
-    assert layer_of(json.dumps({"event": "x", "layer": "other"})) == "other"  # written by someone else
+def test_one_ods_record_per_layer_and_person_keyed_by_the_person_events_in_order():
+    alice = [envelope(event_id=f"00000000-0000-4000-8000-00000000000{i}", ids={"user_id": "alice", "device_id": "d1"}) for i in range(3)]
+    bob = envelope(event_id="00000000-0000-4000-8000-00000000000b", ids={"device_id": "bob-phone"})
+    records = ods_records([("default", alice[0]), ("trade", alice[1]), ("default", bob), ("default", alice[2])])
+    assert [(topic, key) for topic, key, _ in records] == [
+        ("ods.default", "alice"), ("ods.trade", "alice"), ("ods.default", "bob-phone")
+    ]  # fmt: skip
+    topic, key, value = records[0]
+    assert ods_head(value) == ("default", "alice")
+    assert [e["event_id"] for e in decode_message(value, "dwd")[0]] == [alice[0]["event_id"], alice[2]["event_id"]]
+
+
+def test_ods_head_reads_the_prefix_and_falls_back_to_parsing():
+    assert ods_head(encode_ods("trade", 'we"ird\\key', [BASE])) == ("trade", 'we"ird\\key')  # escaped: parsed
+    assert ods_head(json.dumps({"layer": "x", "key": "k", "events": []})) == ("x", "k")  # another writer's spacing
+    assert ods_head("{not json") == ("", "")
