@@ -10,9 +10,10 @@ JARS_STAMP := jars/flink-connector-kafka.jar
 
 install: java postgres $(STAMP) $(JARS_STAMP)
 
+# A JDK, not only a JRE: the jobs' Kafka record serializer (pipelines/flinkrun/java) is compiled with javac.
 java:
-	@command -v java >/dev/null 2>&1 || { echo "installing Java 17 (apt)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
+	@command -v javac >/dev/null 2>&1 || { echo "installing Java 17 JDK (apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless; }
 
 # PostgreSQL 15 for the push targets (the stack runs it under the data dir as the `postgres` user).
 postgres:
