@@ -9,8 +9,8 @@ Semantics (the pandas reference in tests/analysis implements the same rules inde
 - An attempt only uses events within `window_seconds` of its start (inclusive) and, if given, with
   `min_step_gap_seconds <= gap <= max_step_gap_seconds` from the previous step (others are skipped).
 - An exclusion event seen while the attempt has done `from_step` but not `to_step` steps discards the attempt.
-- A person's result is their best attempt: most steps, then shortest total time. Persons whose attempts were all
-  discarded are not counted. With a breakdown, the attempt's group is the breakdown value of its first event.
+- A person's result is their best attempt: most steps, then shortest total time, then latest start (then the
+  larger gaps, compared in order). Persons whose attempts were all discarded are not counted. With a breakdown, the attempt's group is the breakdown value of its first event.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from pipelines.analysis.timerange import tz_placeholder
 MAX_STEPS = 30
 EXCLUSION_BIT = 32  # exclusion j is bit 32 + j of an event's mask; steps use bits 0..29
 GAP_LEVELS = (0.5, 0.9)
-FOREVER_MS = 100 * 365 * 86_400_000
 
 
 class Exclusion(EventSelector):
@@ -95,52 +94,141 @@ def _mask_sql(request: FunnelQuery, params: SqlParams) -> str:
     return "toInt64(" + " + ".join(bits) + ")"
 
 
-def _fold_sql(request: FunnelQuery, params: SqlParams) -> str:
-    """The attempt walk as an arrayFold over the events from the attempt's start. State:
-    (steps done, time of last step, gaps between steps in ms, 0 active | 1 ended | 2 discarded, steps done mask)."""
+def _step_bits(request: FunnelQuery) -> int:
+    return (1 << len(request.steps)) - 1
+
+
+def _walks_by_lookup(request: FunnelQuery) -> bool:
+    """Ordered and strict funnels without exclusions or a minimum gap have attempts that do not interact: each
+    step of an attempt is found by one array lookup, so every attempt costs O(steps), not O(events)."""
+    return request.order != "any" and not request.exclusions and not request.min_step_gap_seconds
+
+
+def _can_start(request: FunnelQuery, mask: str) -> str:
+    if request.order == "any":
+        return f"bitAnd({mask}, {_step_bits(request)}) != 0"
+    return f"bitTest({mask}, 0)"
+
+
+def _starts_here(request: FunnelQuery, mask: str, value: str) -> str:
+    """An event starts an attempt of the breakdown value being walked (with a breakdown, each value's
+    attempts are walked on their own: the attempt's group is its first event's value)."""
+    return _can_start(request, mask) + (f" AND {value} = breakdown" if request.breakdown else "")
+
+
+def _lookup_best_sql(request: FunnelQuery, params: SqlParams) -> str:
+    """Best attempt of one group by lookups. `next_step[k][p]` is where an attempt that has done k steps and
+    stands before position p takes step k + 1: the first later event matching it (ordered) or the very next
+    event if it matches (strict: any other step event in between would end the attempt). All attempts advance
+    together, one step at a time; the best is the most steps, then the shortest time, then the latest start
+    (the last position: positions follow time, and among equal start times the later position's steps are
+    pointwise later, so its gaps are the lexicographically larger ones the documented order picks). Only the
+    best attempt's path is walked again for its gaps.
+    A start followed by another start before any event that could be its step 2 is not walked: from step 2 on
+    both take the same events, and the later start has the later window end, the shorter gaps and times."""
     n = len(request.steps)
     window = params.add("window_ms", request.window_seconds * 1000, "Int64")
-    min_gap = params.add("min_gap_ms", int((request.min_step_gap_seconds or 0) * 1000), "Int64")
-    max_gap = params.add("max_gap_ms", int((request.max_step_gap_seconds or 0) * 1000) or FOREVER_MS, "Int64")
-    step_bits = (1 << n) - 1
-    gap_ok = f"(acc.1 = 0 OR (x.1 - acc.2 >= {min_gap} AND x.1 - acc.2 <= {max_gap}))"
+    max_gap = ""
+    if request.max_step_gap_seconds:
+        max_gap = f" AND t[q] - t[r.1] <= {params.add('max_gap_ms', int(request.max_step_gap_seconds * 1000), 'Int64')}"
+    matching = "arrayMap((mask, i) -> if(bitTest(mask, k), i, 0), m, arrayEnumerate(m))"
+    if request.order == "ordered":
+        matching = f"arrayReverseFill(p -> p != 0, {matching})"
+    return f"""arrayMap(k -> {matching}, range(1, {n})) AS next_step,
+           arrayReverseFill(p -> p != 0, arrayMap(i -> if({_starts_here(request, 'm[i]', 'value[i]')}, i, 0), arrayEnumerate(m))) AS next_start,
+           arrayFilter(i -> next_start[i] = i AND (next_start[i + 1] = 0 OR next_step[1][i + 1] BETWEEN 1 AND next_start[i + 1]),
+                       arrayEnumerate(m)) AS starts,
+           arrayFold((reached, k) -> arrayMap(
+                   (s, r) -> if(r.2 = k AND (next_step[k][r.1 + 1] AS q) != 0 AND t[q] - t[s] <= {window}{max_gap}, (q, toUInt32(k + 1)), r),
+                   starts, reached),
+               range(1, {n}), arrayMap(s -> (s, toUInt32(1)), starts)) AS reached,
+           arrayMap((s, r) -> r.2 * {1 << 36} - (t[r.1] - t[s]), starts, reached) AS rank,
+           arrayMax(rank) AS top_rank,
+           arrayLastIndex(x -> x = top_rank, rank) AS top,
+           arrayFold((path, k) -> arrayPushBack(path, next_step[k][path[-1] + 1]), range(1, reached[top].2), [starts[top]]) AS path,
+           (toInt64(reached[top].2), t[path[1]] - t[path[-1]], t[path[1]], arrayPopFront(arrayDifference(arrayMap(p -> t[p], path))))"""
+
+
+CHAIN = "Tuple(Int64, Int64, Int64, Array(Int64), Int64)"  # (steps done mask, start ms, last step ms, gaps ms, status)
+ACTIVE, FINISHED, DISCARDED = 0, 1, 2
+
+
+def _result(chain: str) -> str:
+    """What a chain hands to the best so far: (steps, -total ms, start ms, gaps ms), compared as a tuple."""
+    return f"(toInt64(bitCount({chain}.1)), {chain}.2 - {chain}.3, {chain}.2, {chain}.4)"
+
+
+def _fold_best_sql(request: FunnelQuery, params: SqlParams) -> str:
+    """Best attempt of one group in one pass over its events, for every option. The fold carries the chains
+    (attempts) still running. Two chains with the same steps done (and, with gap bounds, the same last step
+    time) react alike to every later event, except that the later start's window ends later and its times are
+    shorter: the earlier chain is dominated and dropped after its current result is kept (without exclusions;
+    an exclusion could discard the later chain after the earlier one's window closed). Finished, expired and
+    dominated chains hand their result to the best so far; discarded ones do not."""
+    n, bits = len(request.steps), _step_bits(request)
+    window = params.add("window_ms", request.window_seconds * 1000, "Int64")
+    gap_ok = ""
+    if request.min_step_gap_seconds:
+        gap_ok += f" AND at - c.3 >= {params.add('min_gap_ms', int(request.min_step_gap_seconds * 1000), 'Int64')}"
+    if request.max_step_gap_seconds:
+        gap_ok += f" AND at - c.3 <= {params.add('max_gap_ms', int(request.max_step_gap_seconds * 1000), 'Int64')}"
     if request.order == "any":
-        open_steps = f"bitAnd(x.2, bitAnd(bitNot(acc.5), {step_bits}))"
-        advances = f"{open_steps} != 0 AND {gap_ok}"
-        new_mask = f"bitOr(acc.5, bitAnd({open_steps}, -{open_steps}))"  # the lowest open step the event matches
+        open_steps = f"bitAnd(mask, bitAnd(bitNot(c.1), {bits}))"
+        advances, taken = f"{open_steps} != 0", f"bitAnd({open_steps}, -{open_steps})"  # the lowest open step
+        first = f"bitAnd(bitAnd(mask, {bits}), -bitAnd(mask, {bits}))"
     else:
-        advances = f"bitTest(x.2, acc.1) AND {gap_ok}"
-        new_mask = "bitOr(acc.5, bitShiftLeft(toInt64(1), acc.1))"
-    advance = f"(acc.1 + 1, x.1, if(acc.1 = 0, acc.3, arrayPushBack(acc.3, x.1 - acc.2)), toInt64(0), {new_mask})"
-    branches = [f"acc.4 != 0 OR acc.1 = {n} OR x.1 - evs[i].1 > {window}", "acc", advances, advance]
+        advances, taken, first = "bitTest(mask, bitCount(c.1))", "bitShiftLeft(toInt64(1), bitCount(c.1))", "toInt64(1)"
+    branches = [
+        f"{advances}{gap_ok}",
+        f"(bitOr(c.1, {taken}) AS done, c.2, at, arrayPushBack(c.4, at - c.3), if(bitCount(done) = {n}, {FINISHED}, {ACTIVE}))",
+    ]
     excluded = [
-        f"(acc.1 >= {ex.from_step} AND acc.1 < {ex.to_step} AND bitTest(x.2, {EXCLUSION_BIT + j}))"
+        f"(bitCount(c.1) >= {ex.from_step} AND bitCount(c.1) < {ex.to_step} AND bitTest(mask, {EXCLUSION_BIT + j}))"
         for j, ex in enumerate(request.exclusions)
     ]
     if excluded:
-        branches += [" OR ".join(excluded), "(acc.1, acc.2, acc.3, toInt64(2), acc.5)"]
+        branches += [" OR ".join(excluded), f"(c.1, c.2, c.3, c.4, {DISCARDED})"]
     if request.order == "strict":
-        branches += [f"acc.1 >= 1 AND bitAnd(x.2, {step_bits}) != 0", "(acc.1, acc.2, acc.3, toInt64(1), acc.5)"]
-    body = ",\n                    ".join(branches + ["acc"])
-    return f"""arrayFold((acc, x) -> multiIf(
-                    {body}),
-                arraySlice(evs, i), (toInt64(0), evs[i].1, CAST([], 'Array(Int64)'), toInt64(0), toInt64(0)))"""
+        branches += [f"bitAnd(mask, {bits}) != 0", f"(c.1, c.2, c.3, c.4, {FINISHED})"]
+    step = ",\n                           ".join(branches + ["c"])
+    same_state = "d.1 = c.1" + (" AND d.3 = c.3" if gap_ok else "")
+    dominated = "" if excluded else f" AND NOT arrayExists(d -> d.5 = {ACTIVE} AND {same_state} AND (d.2, d.4) > (c.2, c.4), acc.1)"
+    arrays, value = ("t, m, value", ", value") if request.breakdown else ("t, m", "")
+    return f"""arrayFold((acc, at, mask{value}) -> (
+                   arrayDistinct(arrayConcat(
+                       arrayMap(c -> multiIf(
+                           {step}),
+                           arrayMap(r -> r.1, arrayFilter(r -> r.2, arrayMap(c -> (c, c.5 = {ACTIVE} AND at - c.2 <= {window}{dominated}), acc.1) AS marked))),
+                       if({_starts_here(request, 'mask', 'value')},
+                          [({first}, at, at, CAST([], 'Array(Int64)'), {ACTIVE})], CAST([], 'Array({CHAIN})')))),
+                   arrayReduce('max', arrayPushBack(arrayMap(r -> {_result('r.1')}, arrayFilter(r -> NOT r.2 AND r.1.5 != {DISCARDED}, marked)), acc.2))),
+               {arrays}, (CAST([], 'Array({CHAIN})'), (toInt64(0), toInt64(0), toInt64(0), CAST([], 'Array(Int64)')))) AS folded,
+           arrayReduce('max', arrayPushBack(arrayMap(c -> {_result('c')}, arrayFilter(c -> c.5 != {DISCARDED}, folded.1)), folded.2))"""
 
 
-def _start_condition(request: FunnelQuery) -> str:
-    """Which events start an attempt. In ordered/strict mode a first-step event immediately followed by another
-    first-step event (same breakdown value) that cannot be step 2 is skipped: the later start sees the same
-    events from then on with a later window end, shorter gaps and an earlier-or-equal break, so it does at least
-    as well (most steps, then shortest time). Not with a minimum gap, where the earlier start's longer gap could
-    pass a step the later one must skip. This keeps long runs of repeated first steps from costing quadratic time."""
-    if request.order == "any":
-        return f"bitAnd(evs[i].2, {(1 << len(request.steps)) - 1}) != 0"
-    if request.min_step_gap_seconds:
-        return "bitTest(evs[i].2, 0)"
-    return (
-        "bitTest(evs[i].2, 0) AND NOT (i < length(evs) AND bitTest(evs[i + 1].2, 0) "
-        "AND NOT bitTest(evs[i + 1].2, 1) AND evs[i + 1].3 = evs[i].3)"
+def _groups_cte(request: FunnelQuery) -> str:
+    """One row per person and hold-constant value with its step events in (time, mask[, breakdown]) order as
+    arrays t, m[, value]; with a breakdown, one row per breakdown value its attempts can start with. Sorting
+    one 128-bit key (time, mask) is much cheaper than sorting tuples."""
+    key = "bitShiftLeft(toUInt128(ms), 64) + mask"
+    unpack = "arrayMap(x -> toInt64(bitShiftRight(x, 64)), {0}) AS t, arrayMap(x -> toInt64(toUInt64(x)), {0}) AS m"
+    if not request.breakdown:
+        return f"""per_group AS (
+    SELECT person, arraySort(groupArray({key})) AS sorted, {unpack.format('sorted')}, '' AS breakdown
+    FROM step_events
+    WHERE mask != 0
+    GROUP BY person, hold
+)"""
+    return f"""per_group AS (
+    SELECT person, t, m, value, breakdown
+    FROM (
+        SELECT person, arraySort(groupArray(({key}, breakdown))) AS sorted, {unpack.format('sorted.1')}, sorted.2 AS value
+        FROM step_events
+        WHERE mask != 0
+        GROUP BY person, hold
     )
+    ARRAY JOIN arrayDistinct(arrayFilter((v, mask) -> {_can_start(request, 'mask')}, value, m)) AS breakdown
+)"""
 
 
 def _per_person_cte(request: FunnelQuery, params: SqlParams) -> str:
@@ -150,32 +238,29 @@ def _per_person_cte(request: FunnelQuery, params: SqlParams) -> str:
     where = all_of(scope_conditions(request, params, events))
     hold = property_expr(request.hold_constant, params) if request.hold_constant else "''"
     breakdown = property_expr(request.breakdown, params) if request.breakdown else "''"
-    starts = _start_condition(request)
+    best = _lookup_best_sql(request, params) if _walks_by_lookup(request) else _fold_best_sql(request, params)
+    # Without hold-constant a walked group is already one person and breakdown value.
+    per_person = (
+        "SELECT person, breakdown, max(best) AS best\n    FROM walks\n    GROUP BY person, breakdown\n    HAVING best.1 > 0"
+        if request.hold_constant
+        else "SELECT person, breakdown, best\n    FROM walks\n    WHERE best.1 > 0"
+    )
     return f"""
 WITH
 step_events AS (
     SELECT {PERSON} AS person, {hold} AS hold, {breakdown} AS breakdown,
-           toUnixTimestamp64Milli(ts) AS t, {_mask_sql(request, params)} AS mask
+           toUnixTimestamp64Milli(ts) AS ms, {_mask_sql(request, params)} AS mask
     FROM {TABLE}
     WHERE {where}
 ),
-per_group AS (
-    SELECT person, arraySort(groupArray((t, mask, breakdown))) AS evs
-    FROM step_events
-    WHERE mask != 0
-    GROUP BY person, hold
-),
-attempts AS (
-    SELECT person, attempt.1 AS breakdown, attempt.2 AS start_ms, attempt.3 AS run
+{_groups_cte(request)},
+walks AS (
+    SELECT person, breakdown,
+           {best} AS best
     FROM per_group
-    ARRAY JOIN arrayMap(i -> (evs[i].3, evs[i].1, {_fold_sql(request, params)}),
-                        arrayFilter(i -> {starts}, arrayEnumerate(evs))) AS attempt
 ),
 per_person AS (
-    SELECT person, breakdown, max((if(run.4 = 2, 0, run.1), -arraySum(run.3), start_ms, run.3)) AS best
-    FROM attempts
-    GROUP BY person, breakdown
-    HAVING best.1 > 0
+    {per_person}
 )"""
 
 

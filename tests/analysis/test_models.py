@@ -8,6 +8,7 @@ import pytest
 from pipelines.analysis import parse_request, run_query
 from pipelines.analysis.timerange import TimeRange
 from . import reference as ref
+from .checks import approx, assert_funnel
 from .conftest import APP
 
 SCOPE = {"app_id": APP, "date_from": "2026-11-01", "date_to": "2026-11-15"}
@@ -20,12 +21,6 @@ def scoped(**request) -> dict:
 def bounds(request: dict) -> tuple[int, int]:
     time_range = TimeRange.of(parse_request(request))
     return time_range.start_ms, time_range.end_ms
-
-
-def approx(value, expected):
-    if expected is None or pd.isna(expected):  # no value to aggregate: the API answers null
-        return value is None
-    return value == pytest.approx(expected, rel=1e-9, abs=1e-9)
 
 
 # -- event analysis --------------------------------------------------------------------------------------------
@@ -109,29 +104,8 @@ FUNNELS = {
 @pytest.mark.parametrize("name", list(FUNNELS))
 def test_funnel(analyst, loaded, frame, name):
     request = scoped(model="funnel", **FUNNELS[name])
-    got = run_query(request, analyst)
     start, end = bounds(request)
-    expected = ref.funnel(frame, request, start, end)
-    n = len(request["steps"])
-    groups = {g["breakdown_value"] or "": g for g in got["groups"]}
-    assert set(groups) == {b for b, persons in expected.items() if persons}
-    for value, persons in expected.items():
-        if not persons:
-            continue
-        group = groups[value]
-        levels = [best[0] for best in persons.values()]
-        assert [s["persons"] for s in group["steps"]] == [sum(level >= k for level in levels) for k in range(1, n + 1)]
-        for k in range(1, n):
-            gaps = [best[3][k - 1] / 1000 for best in persons.values() if best[0] > k]
-            median = ref.quantiles(gaps, (0.5,))[0] if gaps else None
-            assert approx(group["steps"][k]["median_seconds_from_previous"], median), (k, group["steps"][k])
-        totals = [-best[1] / 1000 for best in persons.values() if best[0] == n]
-        assert approx(group["p90_seconds_to_convert"], ref.quantiles(totals, (0.9,))[0] if totals else None)
-        bin_s = -(-request.get("window_seconds", 86_400) // 10)
-        assert [h["count"] for h in group["time_to_convert_histogram"]] == ref.histogram(totals, [i * bin_s for i in range(10)])
-        days = pd.Series([best[2] for best in persons.values()])
-        local_days = pd.to_datetime(days, unit="ms", utc=True).dt.tz_convert(request.get("timezone", "UTC")).dt.date
-        assert {t["day"]: t["entered"] for t in group["trend"]} == {d.isoformat(): c for d, c in local_days.value_counts().items()}
+    assert_funnel(run_query(request, analyst), ref.funnel(frame, request, start, end), request)
 
 
 def test_funnel_persons_pages(analyst, loaded, frame):

@@ -53,6 +53,10 @@ SNAPSHOT_REQUESTS = {
         "model": "funnel", **SCOPE, "steps": [{"event": "view"}, {"event": "cart"}, {"event": "pay"}],
         "hold_constant": "product_id", "exclusions": [{"event": "search", "from_step": 1, "to_step": 2}], "order": "strict",
     },
+    "funnel_breakdown": {
+        "model": "funnel", **SCOPE, "steps": [{"event": "view"}, {"event": "cart"}, {"event": "pay"}], "breakdown": "platform",
+        "max_step_gap_seconds": 3600,
+    },
     "retention_first_time": {"model": "retention", **SCOPE, "initial": {"event": "sign_up"}, "returning": {"event": "pay"}, "mode": "first_time"},
     "interval": {"model": "interval", **SCOPE, "start": {"event": "view"}, "end": {"event": "pay"}, "group_by": "platform"},
     "distribution_sampled": {"model": "distribution", **SCOPE, "event": {"event": "view"}, "sample": 0.1},

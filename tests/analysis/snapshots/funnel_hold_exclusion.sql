@@ -2,35 +2,39 @@
 WITH
 step_events AS (
     SELECT dictGetOrDefault('oneid_dict', 'oneid', person_id, if(oneid != '', oneid, person_id)) AS person, p_product_id AS hold, '' AS breakdown,
-           toUnixTimestamp64Milli(ts) AS t, toInt64(if(event = {step_1_event:String}, 1, 0) + if(event = {step_2_event:String}, 2, 0) + if(event = {step_3_event:String}, 4, 0) + if(event = {exclusion_1_event:String}, 4294967296, 0)) AS mask
+           toUnixTimestamp64Milli(ts) AS ms, toInt64(if(event = {step_1_event:String}, 1, 0) + if(event = {step_2_event:String}, 2, 0) + if(event = {step_3_event:String}, 4, 0) + if(event = {exclusion_1_event:String}, 4294967296, 0)) AS mask
     FROM events
     WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64}) AND event IN {events:Array(String)}
 ),
 per_group AS (
-    SELECT person, arraySort(groupArray((t, mask, breakdown))) AS evs
+    SELECT person, arraySort(groupArray(bitShiftLeft(toUInt128(ms), 64) + mask)) AS sorted, arrayMap(x -> toInt64(bitShiftRight(x, 64)), sorted) AS t, arrayMap(x -> toInt64(toUInt64(x)), sorted) AS m, '' AS breakdown
     FROM step_events
     WHERE mask != 0
     GROUP BY person, hold
 ),
-attempts AS (
-    SELECT person, attempt.1 AS breakdown, attempt.2 AS start_ms, attempt.3 AS run
+walks AS (
+    SELECT person, breakdown,
+           arrayFold((acc, at, mask) -> (
+                   arrayDistinct(arrayConcat(
+                       arrayMap(c -> multiIf(
+                           bitTest(mask, bitCount(c.1)),
+                           (bitOr(c.1, bitShiftLeft(toInt64(1), bitCount(c.1))) AS done, c.2, at, arrayPushBack(c.4, at - c.3), if(bitCount(done) = 3, 1, 0)),
+                           (bitCount(c.1) >= 1 AND bitCount(c.1) < 2 AND bitTest(mask, 32)),
+                           (c.1, c.2, c.3, c.4, 2),
+                           bitAnd(mask, 7) != 0,
+                           (c.1, c.2, c.3, c.4, 1),
+                           c),
+                           arrayMap(r -> r.1, arrayFilter(r -> r.2, arrayMap(c -> (c, c.5 = 0 AND at - c.2 <= {window_ms:Int64}), acc.1) AS marked))),
+                       if(bitTest(mask, 0),
+                          [(toInt64(1), at, at, CAST([], 'Array(Int64)'), 0)], CAST([], 'Array(Tuple(Int64, Int64, Int64, Array(Int64), Int64))')))),
+                   arrayReduce('max', arrayPushBack(arrayMap(r -> (toInt64(bitCount(r.1.1)), r.1.2 - r.1.3, r.1.2, r.1.4), arrayFilter(r -> NOT r.2 AND r.1.5 != 2, marked)), acc.2))),
+               t, m, (CAST([], 'Array(Tuple(Int64, Int64, Int64, Array(Int64), Int64))'), (toInt64(0), toInt64(0), toInt64(0), CAST([], 'Array(Int64)')))) AS folded,
+           arrayReduce('max', arrayPushBack(arrayMap(c -> (toInt64(bitCount(c.1)), c.2 - c.3, c.2, c.4), arrayFilter(c -> c.5 != 2, folded.1)), folded.2)) AS best
     FROM per_group
-    ARRAY JOIN arrayMap(i -> (evs[i].3, evs[i].1, arrayFold((acc, x) -> multiIf(
-                    acc.4 != 0 OR acc.1 = 3 OR x.1 - evs[i].1 > {window_ms:Int64},
-                    acc,
-                    bitTest(x.2, acc.1) AND (acc.1 = 0 OR (x.1 - acc.2 >= {min_gap_ms:Int64} AND x.1 - acc.2 <= {max_gap_ms:Int64})),
-                    (acc.1 + 1, x.1, if(acc.1 = 0, acc.3, arrayPushBack(acc.3, x.1 - acc.2)), toInt64(0), bitOr(acc.5, bitShiftLeft(toInt64(1), acc.1))),
-                    (acc.1 >= 1 AND acc.1 < 2 AND bitTest(x.2, 32)),
-                    (acc.1, acc.2, acc.3, toInt64(2), acc.5),
-                    acc.1 >= 1 AND bitAnd(x.2, 7) != 0,
-                    (acc.1, acc.2, acc.3, toInt64(1), acc.5),
-                    acc),
-                arraySlice(evs, i), (toInt64(0), evs[i].1, CAST([], 'Array(Int64)'), toInt64(0), toInt64(0)))),
-                        arrayFilter(i -> bitTest(evs[i].2, 0) AND NOT (i < length(evs) AND bitTest(evs[i + 1].2, 0) AND NOT bitTest(evs[i + 1].2, 1) AND evs[i + 1].3 = evs[i].3), arrayEnumerate(evs))) AS attempt
 ),
 per_person AS (
-    SELECT person, breakdown, max((if(run.4 = 2, 0, run.1), -arraySum(run.3), start_ms, run.3)) AS best
-    FROM attempts
+    SELECT person, breakdown, max(best) AS best
+    FROM walks
     GROUP BY person, breakdown
     HAVING best.1 > 0
 )
