@@ -134,14 +134,16 @@ def _lookup_best_sql(request: FunnelQuery, params: SqlParams) -> str:
     matching = "arrayMap((mask, i) -> if(bitTest(mask, k), i, 0), m, arrayEnumerate(m))"
     if request.order == "ordered":
         matching = f"arrayReverseFill(p -> p != 0, {matching})"
-    return f"""arrayMap(k -> {matching}, range(1, {n})) AS next_step,
+    # A group of e events cannot get past step e: no lookups (nor fold rounds) beyond that.
+    return f"""range(1, least({n}, length(m))) AS later_steps,
+           arrayMap(k -> {matching}, later_steps) AS next_step,
            arrayReverseFill(p -> p != 0, arrayMap(i -> if({_starts_here(request, 'm[i]', 'value[i]')}, i, 0), arrayEnumerate(m))) AS next_start,
            arrayFilter(i -> next_start[i] = i AND (next_start[i + 1] = 0 OR next_step[1][i + 1] BETWEEN 1 AND next_start[i + 1]),
                        arrayEnumerate(m)) AS starts,
            arrayFold((reached, k) -> arrayMap(
                    (s, r) -> if(r.2 = k AND (next_step[k][r.1 + 1] AS q) != 0 AND t[q] - t[s] <= {window}{max_gap}, (q, toUInt32(k + 1)), r),
                    starts, reached),
-               range(1, {n}), arrayMap(s -> (s, toUInt32(1)), starts)) AS reached,
+               later_steps, arrayMap(s -> (s, toUInt32(1)), starts)) AS reached,
            arrayMap((s, r) -> r.2 * {1 << 36} - (t[r.1] - t[s]), starts, reached) AS rank,
            arrayMax(rank) AS top_rank,
            arrayLastIndex(x -> x = top_rank, rank) AS top,

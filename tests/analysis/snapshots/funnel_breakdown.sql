@@ -18,14 +18,15 @@ per_group AS (
 ),
 walks AS (
     SELECT person, breakdown,
-           arrayMap(k -> arrayReverseFill(p -> p != 0, arrayMap((mask, i) -> if(bitTest(mask, k), i, 0), m, arrayEnumerate(m))), range(1, 3)) AS next_step,
+           range(1, least(3, length(m))) AS later_steps,
+           arrayMap(k -> arrayReverseFill(p -> p != 0, arrayMap((mask, i) -> if(bitTest(mask, k), i, 0), m, arrayEnumerate(m))), later_steps) AS next_step,
            arrayReverseFill(p -> p != 0, arrayMap(i -> if(bitTest(m[i], 0) AND value[i] = breakdown, i, 0), arrayEnumerate(m))) AS next_start,
            arrayFilter(i -> next_start[i] = i AND (next_start[i + 1] = 0 OR next_step[1][i + 1] BETWEEN 1 AND next_start[i + 1]),
                        arrayEnumerate(m)) AS starts,
            arrayFold((reached, k) -> arrayMap(
                    (s, r) -> if(r.2 = k AND (next_step[k][r.1 + 1] AS q) != 0 AND t[q] - t[s] <= {window_ms:Int64} AND t[q] - t[r.1] <= {max_gap_ms:Int64}, (q, toUInt32(k + 1)), r),
                    starts, reached),
-               range(1, 3), arrayMap(s -> (s, toUInt32(1)), starts)) AS reached,
+               later_steps, arrayMap(s -> (s, toUInt32(1)), starts)) AS reached,
            arrayMap((s, r) -> r.2 * 68719476736 - (t[r.1] - t[s]), starts, reached) AS rank,
            arrayMax(rank) AS top_rank,
            arrayLastIndex(x -> x = top_rank, rank) AS top,
