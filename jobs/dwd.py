@@ -30,11 +30,17 @@ ODS_PATTERN = r"ods\..+"
 
 def seen_ttl(ttl_ms: int) -> StateTtlConfig:
     """Expired entries may still be returned until cleaned up: PyFlink turns off its state caches for
-    NeverReturnExpired (a JVM round trip per access), and remembering an id a little longer is harmless."""
+    NeverReturnExpired (a JVM round trip per access), and remembering an id a little longer is harmless.
+
+    Cleanup is the heap backend's default (incremental, 5 entries per access) stated explicitly: with the implicit
+    default, thread mode converts the config on the task manager through a Py4J gateway it does not have there
+    (a session cluster's tasks fail with FileNotFoundError while opening the state)."""
     return (
         StateTtlConfig.new_builder(Time.milliseconds(ttl_ms))
         .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
         .set_state_visibility(StateTtlConfig.StateVisibility.ReturnExpiredIfNotCleanedUp)
+        .disable_cleanup_in_background()
+        .cleanup_incrementally(5, False)
         .build()
     )
 

@@ -74,12 +74,13 @@ class LayeringFunction(BroadcastProcessFunction):
             candidate = decode_control_message(value)
         except ValueError as exc:  # published around `layering apply`: keep the last good set
             log.error("ignoring invalid layering rules: %s", exc)
-            return
+            return ()  # no output; thread mode iterates the result, and None fails the task
         state = ctx.get_broadcast_state(RULES_STATE)
         held = state.get(CURRENT)
         held_version = decode_control_message(held).version if held is not None else self.initial.version
         if candidate.version >= held_version:
             state.put(CURRENT, value)
+        return ()
 
 
 def build(env, settings: Settings, initial: RuleSet) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import zipfile
 from pathlib import Path
@@ -24,6 +25,10 @@ assert set(KAFKA_JARS) <= set(JARS), "pipelines.stack.jars must install every ja
 # Our own Java classes (pipelines/flinkrun/java), compiled into the jars folder on first use.
 HELPER_JAR = "trackflow-flink.jar"
 JAVA_SOURCES = Path(__file__).parent / "java"
+# Jobs whose Python functions run inside the JVM (PEMJA) instead of in a Beam worker process: no gRPC hop, no bundle
+# serialisation per record: dwd over an ods backlog went from ~6k to ~20k events/s (docs/benchmarks.md). The identity
+# job keeps process mode until its tests have run in thread mode.
+THREAD_MODE_JOBS = ("layering", "dwd", "metrics", "all")
 
 
 class JobSetupError(RuntimeError):
@@ -101,12 +106,14 @@ def flink_configuration(
         "execution.checkpointing.num-retained": "3",
         "python.executable": sys.executable,
         "python.client.executable": sys.executable,
-        # Larger bundles amortise the Java<->Python round trips that dominate PyFlink's per-record cost; the
-        # time bound keeps latency low when traffic is light.
+        # Process mode (the identity job): larger bundles amortise the Java<->Python round trips that dominate
+        # PyFlink's per-record cost; the time bound keeps latency low when traffic is light.
         "python.fn-execution.bundle.size": "5000",
         "python.fn-execution.bundle.time": "200",
         "python.state.cache-size": "100000",
     }
+    if job in THREAD_MODE_JOBS:
+        options.update(thread_mode_options())
     if rest_port is not None:
         options["rest.port"] = str(rest_port)
         options["rest.bind-address"] = "127.0.0.1"
@@ -114,6 +121,17 @@ def flink_configuration(
     if recover_from:
         options["execution.state-recovery.path"] = recover_from
     return options
+
+
+def thread_mode_options() -> dict[str, str]:
+    """`python.execution-mode: thread`, with the interpreter's site-packages and the repository on the embedded
+    interpreter's path: PEMJA starts the base interpreter behind the venv's python (a symlink), which sees neither,
+    and fails every task with `No module named 'pemja'` (the job restarts forever and processes nothing)."""
+    repository = Path(__file__).resolve().parents[2]
+    return {
+        "python.execution-mode": "thread",
+        "python.pythonpath": os.pathsep.join([sysconfig.get_path("purelib"), str(repository)]),
+    }
 
 
 def stream_environment(options: dict[str, str]):
