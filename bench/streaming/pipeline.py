@@ -95,11 +95,12 @@ def bench_inserts(settings) -> list[tuple[str, float]]:
 
 
 # -- jobs -----------------------------------------------------------------------------------------------------------
-def start_jobs(settings, parallelism: int, log_dir: Path) -> list[subprocess.Popen]:
+def start_jobs(settings, parallelism: int, log_dir: Path, processes: list[subprocess.Popen]) -> None:
+    """Appends each job's process as soon as it exists, so the caller stops it even when a later job fails to start
+    (a layering job was once left running for 45 minutes that way)."""
     from pipelines.flinkrun.rest import job_running
     from pipelines.stack.manager import free_port
 
-    processes = []
     # dwd first: layering starts only once dwd runs, so both jobs work on the backlog at the same time and the
     # figure is the pipeline's, not dwd's alone over an ods backlog layering filled while dwd's JVM started.
     for job in ("dwd", "layering"):
@@ -117,7 +118,6 @@ def start_jobs(settings, parallelism: int, log_dir: Path) -> list[subprocess.Pop
                 log_text = (log_dir / f"{job}-p{parallelism}.log").read_text()
                 raise RuntimeError(f"{job} did not start:\n{log_text[-3000:]}")
             time.sleep(0.5)
-    return processes
 
 
 def stop_jobs(processes: list[subprocess.Popen]) -> None:
@@ -230,7 +230,7 @@ def main() -> None:
                 try:
                     throughput = bench_throughput(
                         settings, warehouse, args.events, per_message,
-                        start=lambda: processes.extend(start_jobs(settings, parallelism, root)),
+                        start=lambda: start_jobs(settings, parallelism, root, processes),
                     )  # fmt: skip
                     print(
                         f"layering+dwd parallelism {parallelism}, {per_message} events per message: "
