@@ -18,7 +18,7 @@ from pipelines.config import Settings
 from pipelines.flinkrun.environment import kafka_sink, kafka_source
 from pipelines.layering.publish import ods_head
 from pipelines.streaming.batching import BatchPolicy, by_layer, shard_of
-from pipelines.streaming.decode import decode_message
+from pipelines.streaming.decode import ROUTED_FIELDS, decode_message
 from pipelines.streaming.dedup import DedupWindow, drop_seen
 from pipelines.streaming.metrics import WRITTEN_TOPIC, summarise_written
 from pipelines.streaming.writer import DetailWriter
@@ -71,7 +71,7 @@ class DedupWriter(KeyedProcessFunction):
         self.writer.close()
 
     def process_element(self, value, ctx):
-        events, dead = decode_message(value, stage="dwd")
+        events, dead = decode_message(value, stage="dwd", required=ROUTED_FIELDS)
         for letter in dead:
             yield DEAD_LETTERS, letter.to_json()
         if not events:

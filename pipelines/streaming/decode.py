@@ -17,6 +17,9 @@ from typing import Any
 import orjson
 
 REQUIRED_FIELDS = ("event_id", "event", "app_id", "ts")
+# What the dwd job needs on top: the layer jobs/layering routed the event to. An event put on an ods topic by anyone
+# else has none and is dead-lettered, not guessed into a table.
+ROUTED_FIELDS = REQUIRED_FIELDS + ("layer",)
 MAX_PAYLOAD_CHARS = 4096  # a dead letter keeps the start of the payload: enough to debug, bounded in size
 
 
@@ -46,11 +49,11 @@ def dead_letter(stage: str, reason: str, payload: Any) -> DeadLetter:
     )
 
 
-def envelope_problem(event: Any) -> str | None:
+def envelope_problem(event: Any, required: tuple[str, ...] = REQUIRED_FIELDS) -> str | None:
     """Why `event` is not a usable envelope, or None. Checks only what every later stage relies on."""
     if not isinstance(event, dict):
         return f"not a JSON object but {type(event).__name__}"
-    missing = [name for name in REQUIRED_FIELDS if event.get(name) in (None, "")]
+    missing = [name for name in required if event.get(name) in (None, "")]
     if missing:
         return f"missing {', '.join(missing)}"
     try:
@@ -69,7 +72,9 @@ def envelope_problem(event: Any) -> str | None:
     return None
 
 
-def decode_message(value: str | bytes, stage: str) -> tuple[list[dict[str, Any]], list[DeadLetter]]:
+def decode_message(
+    value: str | bytes, stage: str, required: tuple[str, ...] = REQUIRED_FIELDS
+) -> tuple[list[dict[str, Any]], list[DeadLetter]]:
     """One Kafka message value -> (valid envelopes, dead letters)."""
     try:
         decoded = orjson.loads(value)
@@ -81,7 +86,7 @@ def decode_message(value: str | bytes, stage: str) -> tuple[list[dict[str, Any]]
     items = decoded if isinstance(decoded, list) else [decoded]
     events, rejected = [], []
     for item in items:
-        problem = envelope_problem(item)
+        problem = envelope_problem(item, required)
         if problem:
             rejected.append(dead_letter(stage, problem, item))
         else:

@@ -15,7 +15,7 @@ from pipelines.streaming.batching import (
     table_of_layer,
     unique_by_event_id,
 )
-from pipelines.streaming.decode import MAX_PAYLOAD_CHARS, decode_message
+from pipelines.streaming.decode import MAX_PAYLOAD_CHARS, ROUTED_FIELDS, decode_message
 from pipelines.streaming.dedup import DedupWindow, drop_seen
 from pipelines.streaming.metrics import MinuteCounts, latency_bucket, percentile, summarise_written
 from pipelines.streaming.normalise import CLIENT_TS_PROP, corrected_ts, epoch_ms, normalise
@@ -63,6 +63,15 @@ def test_bad_messages_become_dead_letters_not_exceptions(payload, reason):
 def test_one_bad_event_in_a_batch_does_not_hold_back_the_others():
     events, dead = decode_message(json.dumps([EVENT, {"event": "x", "app_id": "shop"}]), "dwd")
     assert len(events) == 1 and len(dead) == 1 and dead[0].app_id == "shop" and dead[0].event == "x"
+
+
+def test_dwd_dead_letters_an_event_no_layering_job_routed():
+    """Anyone may write to an ods topic (a test, a backfill script): an event without its layer is quarantined with
+    the reason instead of stopping the job at its next flush."""
+    routed = {**EVENT, "layer": "default"}
+    events, dead = decode_message(json.dumps({"layer": "default", "key": "d1", "events": [routed, EVENT]}), "dwd", ROUTED_FIELDS)
+    assert events == [routed]
+    assert [letter.reason for letter in dead] == ["missing layer"]
 
 
 def test_dead_letter_payload_is_bounded():
