@@ -113,11 +113,15 @@ class Qualifier:
             return self.expr(expression, scope) if expression is not None else None
 
         projection: list[s.Expr] = []
+        names: list[str] = []  # from the items as written: a bare alias resolves to its expression, not its name
         for item in select.projection:
             if isinstance(item, s.Star):
-                projection.extend(self.expand_star(item, scope))
+                expanded = self.expand_star(item, scope)
+                projection.extend(expanded)
+                names.extend(output_name(column) for column in expanded)
             else:
                 projection.append(q(item))
+                names.append(output_name(item))
         qualified = replace(
             select,
             with_items=(),  # CTEs and WITH aliases are inlined where they are used
@@ -134,7 +138,7 @@ class Qualifier:
             limit_by=tuple(q(e) for e in select.limit_by),
             limits=tuple(q(e) for e in select.limits),
         )
-        return qualified, [output_of(output_name(item), item) for item in projection]
+        return qualified, [output_of(name, item) for name, item in zip(names, projection)]
 
     # -- FROM -------------------------------------------------------------------------------------------------
     def table_item(self, item: s.TableItem, scope: Scope) -> s.TableItem:
