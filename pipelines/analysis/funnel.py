@@ -203,7 +203,7 @@ def _fold_best_sql(request: FunnelQuery, params: SqlParams) -> str:
                            arrayMap(r -> r.1, arrayFilter(r -> r.2, arrayMap(c -> (c, c.5 = {ACTIVE} AND at - c.2 <= {window}{dominated}), acc.1) AS marked))),
                        if({_starts_here(request, 'mask', 'value')},
                           [({first}, at, at, CAST([], 'Array(Int64)'), {ACTIVE})], CAST([], 'Array({CHAIN})')))),
-                   arrayReduce('max', arrayPushBack(arrayMap(r -> {_result('r.1')}, arrayFilter(r -> NOT r.2 AND r.1.5 != {DISCARDED}, marked)), acc.2))),
+                   arrayReduce('max', arrayPushBack(arrayMap(c -> {_result('c')}, arrayFilter(c -> c.5 != {DISCARDED}, arrayMap(r -> r.1, arrayFilter(r -> NOT r.2, marked)))), acc.2))),
                {arrays}, (CAST([], 'Array({CHAIN})'), (toInt64(0), toInt64(0), toInt64(0), CAST([], 'Array(Int64)')))) AS folded,
            arrayReduce('max', arrayPushBack(arrayMap(c -> {_result('c')}, arrayFilter(c -> c.5 != {DISCARDED}, folded.1)), folded.2))"""
 

@@ -27,7 +27,7 @@ walks AS (
                            arrayMap(r -> r.1, arrayFilter(r -> r.2, arrayMap(c -> (c, c.5 = 0 AND at - c.2 <= {window_ms:Int64}), acc.1) AS marked))),
                        if(bitTest(mask, 0),
                           [(toInt64(1), at, at, CAST([], 'Array(Int64)'), 0)], CAST([], 'Array(Tuple(Int64, Int64, Int64, Array(Int64), Int64))')))),
-                   arrayReduce('max', arrayPushBack(arrayMap(r -> (toInt64(bitCount(r.1.1)), r.1.2 - r.1.3, r.1.2, r.1.4), arrayFilter(r -> NOT r.2 AND r.1.5 != 2, marked)), acc.2))),
+                   arrayReduce('max', arrayPushBack(arrayMap(c -> (toInt64(bitCount(c.1)), c.2 - c.3, c.2, c.4), arrayFilter(c -> c.5 != 2, arrayMap(r -> r.1, arrayFilter(r -> NOT r.2, marked)))), acc.2))),
                t, m, (CAST([], 'Array(Tuple(Int64, Int64, Int64, Array(Int64), Int64))'), (toInt64(0), toInt64(0), toInt64(0), CAST([], 'Array(Int64)')))) AS folded,
            arrayReduce('max', arrayPushBack(arrayMap(c -> (toInt64(bitCount(c.1)), c.2 - c.3, c.2, c.4), arrayFilter(c -> c.5 != 2, folded.1)), folded.2)) AS best
     FROM per_group
