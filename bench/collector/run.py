@@ -63,7 +63,7 @@ def main() -> None:
             broker.stop()
 
     print(f"{'mode':<22}{'events/s':>10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}  statuses")
-    for name, result in ((f"single event", single), (f"batch of {args.batch}", batched)):
+    for name, result in (("single event", single), (f"batch of {args.batch}", batched)):
         print(
             f"{name:<22}{result['events_per_s']:>10,}{result['requests_per_s']:>9,}{result['p50_ms']:>9.1f}{result['p99_ms']:>9.1f}"
             f"  {result['status']}{'  (ran out of pre-built requests)' if result['exhausted'] else ''}"

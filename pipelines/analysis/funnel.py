@@ -10,7 +10,8 @@ Semantics (the pandas reference in tests/analysis implements the same rules inde
   `min_step_gap_seconds <= gap <= max_step_gap_seconds` from the previous step (others are skipped).
 - An exclusion event seen while the attempt has done `from_step` but not `to_step` steps discards the attempt.
 - A person's result is their best attempt: most steps, then shortest total time, then latest start (then the
-  larger gaps, compared in order). Persons whose attempts were all discarded are not counted. With a breakdown, the attempt's group is the breakdown value of its first event.
+  larger gaps, compared in order). Persons whose attempts were all discarded are not counted. With a breakdown,
+  the attempt's group is the breakdown value of its first event.
 """
 
 from __future__ import annotations

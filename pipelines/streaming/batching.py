@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 
-
 def shard_of(person_key: str, shards: int) -> int:
     return zlib.crc32(person_key.encode()) % max(1, shards)
 
