@@ -1,8 +1,10 @@
 """jobs/dwd: ods.* -> drop re-sent event_ids (keyed state with TTL) -> batched idempotent inserts into dwd_<layer>; a
 summary of each insert -> metrics.dwd_written (for jobs/metrics); undecodable messages -> events.quarantine.
 
-The events arrive normalised (jobs/layering), in batches: one ods message per person and raw message. Every step
-here works per message, so a record crossing between the JVM and Python carries many events."""
+The events arrive normalised (jobs/layering), in batches: one ods message per (layer, shard) of a layering
+micro-batch, keyed by the shard. The records are keyed by that Kafka key on the JVM side (no Python key selector), and
+every step here but the dedup works per message, so a record crossing between the JVM and Python carries many
+events."""
 
 from __future__ import annotations
 
@@ -15,11 +17,10 @@ from pyflink.datastream.state import ListStateDescriptor, MapStateDescriptor, St
 
 from pipelines import messaging
 from pipelines.config import Settings
-from pipelines.flinkrun.environment import kafka_sink, kafka_source
-from pipelines.layering.publish import ods_head
-from pipelines.streaming.batching import BatchPolicy, by_layer, shard_of
+from pipelines.flinkrun.environment import kafka_sink, kafka_source, keyed_by_first_field
+from pipelines.streaming.batching import BatchPolicy, by_layer
 from pipelines.streaming.decode import ROUTED_FIELDS, decode_message
-from pipelines.streaming.dedup import DedupWindow, drop_seen
+from pipelines.streaming.dedup import DedupWindow, by_person, drop_seen
 from pipelines.streaming.metrics import WRITTEN_TOPIC, summarise_written
 from pipelines.streaming.writer import DetailWriter
 
@@ -47,9 +48,10 @@ def seen_ttl(ttl_ms: int) -> StateTtlConfig:
 
 class DedupWriter(KeyedProcessFunction):
     """Per shard key (a hash of the person): drops event_ids seen within the TTL (map state person -> {event_id:
-    seen at}, so one state read per message), buffers the rest in keyed list state (part of the checkpoint) and
-    writes the buffer when full or when its oldest message is due. Events the state cannot vouch for (late
-    re-sends, the replay after a restart: pipelines/streaming/dedup.py) are looked up in the warehouse first."""
+    seen at}, so one state read and write per person of a message, not per event), buffers the rest in keyed list
+    state (part of the checkpoint) and writes the buffer when full or when its oldest message is due. Events the
+    state cannot vouch for (late re-sends, the replay after a restart: pipelines/streaming/dedup.py) are looked up in
+    the warehouse first."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -79,10 +81,11 @@ class DedupWriter(KeyedProcessFunction):
         if self.written_before is None:
             self.written_before = self.writer.newest_received_ms()
         now = int(time.time() * 1000)
-        person = ods_head(value)[1]
-        seen = self.window.prune(self.seen.get(person) or {}, now)
-        fresh = drop_seen(events, seen, now)
-        self.seen.put(person, seen)
+        fresh = []
+        for person, own in by_person(events).items():
+            seen = self.window.prune(self.seen.get(person) or {}, now)
+            fresh += drop_seen(own, seen, now)
+            self.seen.put(person, seen)
         if not fresh:
             return
         suspects = [e["event_id"] for e in fresh if self.window.needs_warehouse_check(e, now, self.written_before)]
@@ -121,11 +124,12 @@ class DedupWriter(KeyedProcessFunction):
 def build(env, settings: Settings) -> None:
     messaging.ensure_topics(settings, [messaging.TopicSpec(WRITTEN_TOPIC, 1, {})])
     ods = env.from_source(
-        kafka_source(settings, pattern=ODS_PATTERN, group=GROUP), WatermarkStrategy.no_watermarks(), "ods.*"
+        kafka_source(settings, pattern=ODS_PATTERN, group=GROUP, with_keys=True),
+        WatermarkStrategy.no_watermarks(),
+        "ods.*",
     )
-    shards = settings.dwd_write_shards
     written = (
-        ods.key_by(lambda text: str(shard_of(ods_head(text)[1], shards)), key_type=Types.STRING())
+        keyed_by_first_field(ods)  # the Kafka key: the shard jobs/layering computed from the person
         .process(DedupWriter(settings), output_type=Types.STRING())
         .name("dedup+write dwd_<layer>")
     )

@@ -1,6 +1,6 @@
-"""jobs/layering: events.raw -> decode, normalise, route by the live rules of control.layering (broadcast state) ->
-ods.<layer>, one message per (layer, person) of each raw message, keyed by the person; bad messages ->
-events.quarantine."""
+"""jobs/layering: events.raw -> micro-batches of raw messages (on the JVM side) -> decode, normalise, route by the
+live rules of control.layering (broadcast state) -> ods.<layer>, one message per (layer, dwd shard) of each
+micro-batch, keyed by the shard; bad messages -> events.quarantine."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pyflink.datastream.state import MapStateDescriptor
 
 from pipelines import messaging
 from pipelines.config import Settings
-from pipelines.flinkrun.environment import kafka_sink, kafka_source, keyed_kafka_sink
+from pipelines.flinkrun.environment import kafka_sink, kafka_source, keyed_kafka_sink, micro_batches
 from pipelines.layering.control import decode_control_message
 from pipelines.layering.publish import ods_records
 from pipelines.layering.route import route
@@ -30,19 +30,22 @@ ODS_RECORD = Types.ROW([Types.STRING(), Types.STRING(), Types.STRING()])  # topi
 
 
 class LayeringFunction(BroadcastProcessFunction):
-    """Normalises and routes each raw message's events with the newest valid rule set in broadcast state.
+    """Normalises and routes the events of a micro-batch of raw messages with the newest valid rule set in broadcast
+    state.
 
-    Events are decoded and normalised once, here: the dwd job writes them as they come. Each raw message yields one
-    record per (layer, person), so a batch request stays one record through both jobs.
+    Events are decoded and normalised once, here: the dwd job writes them as they come. A micro-batch yields one
+    record per (layer, dwd shard), so the records crossing into Python stay few in both jobs whatever the messages'
+    size (one event each, as beacons send, or a batch request's).
 
     Broadcast state holds the document text (identical on every instance, checkpointed); the compiled RuleSet is
     a per-instance cache keyed by that text. `initial` is the set current when the job was built, used until the
     control stream's first element arrives so a starting job does not route by defaults for a moment.
     """
 
-    def __init__(self, initial: RuleSet, skew_tolerance_ms: int):
+    def __init__(self, initial: RuleSet, skew_tolerance_ms: int, shards: int):
         self.initial = initial
         self.skew_tolerance_ms = skew_tolerance_ms
+        self.shards = shards
         self._text: str | None = None
         self._rules = initial
         self._rules_state = None
@@ -58,21 +61,22 @@ class LayeringFunction(BroadcastProcessFunction):
             self._rules, self._text = decode_control_message(text), text
         return self._rules
 
-    def process_element(self, value, ctx):
+    def process_element(self, messages, ctx):
         rules = self._rules_for(ctx)
-        events, dead = decode_message(value, stage="layering")
-        for letter in dead:
-            yield DEAD_LETTERS, letter.to_json()
         routed = []
-        for event in events:
-            try:
-                clean = normalise(event, self.skew_tolerance_ms)
-            except (TypeError, ValueError, OverflowError) as exc:
-                yield DEAD_LETTERS, dead_letter("layering", f"cannot normalise: {exc}", event).to_json()
-                continue
-            result = route(clean, rules)
-            routed.append((result.layer, result.event))
-        for record in ods_records(routed):
+        for value in messages:
+            events, dead = decode_message(value, stage="layering")
+            for letter in dead:
+                yield DEAD_LETTERS, letter.to_json()
+            for event in events:
+                try:
+                    clean = normalise(event, self.skew_tolerance_ms)
+                except (TypeError, ValueError, OverflowError) as exc:
+                    yield DEAD_LETTERS, dead_letter("layering", f"cannot normalise: {exc}", event).to_json()
+                    continue
+                result = route(clean, rules)
+                routed.append((result.layer, result.event))
+        for record in ods_records(routed, self.shards):
             yield Row(*record)
 
     def process_broadcast_element(self, value, ctx):
@@ -91,7 +95,12 @@ class LayeringFunction(BroadcastProcessFunction):
 
 def build(env, settings: Settings, initial: RuleSet) -> None:
     no_watermarks = WatermarkStrategy.no_watermarks()
-    raw = env.from_source(kafka_source(settings, [messaging.RAW], group=GROUP), no_watermarks, "events.raw")
+    raw = micro_batches(
+        env.from_source(kafka_source(settings, [messaging.RAW], group=GROUP), no_watermarks, "events.raw"),
+        settings.layering_batch_messages,
+        settings.layering_batch_chars,
+        settings.layering_batch_max_delay_ms,
+    )
     control = env.from_source(
         kafka_source(settings, [messaging.LAYERING_CONTROL], group=f"{GROUP}-control", from_earliest=True),
         no_watermarks,
@@ -99,7 +108,10 @@ def build(env, settings: Settings, initial: RuleSet) -> None:
     ).set_parallelism(1)
     routed = (
         raw.connect(control.broadcast(RULES_STATE))
-        .process(LayeringFunction(initial, settings.clock_skew_tolerance_ms), output_type=ODS_RECORD)
+        .process(
+            LayeringFunction(initial, settings.clock_skew_tolerance_ms, settings.dwd_write_shards),
+            output_type=ODS_RECORD,
+        )
         .name("normalise+route")
     )
     routed.sink_to(keyed_kafka_sink(settings)).name("ods.<layer>")

@@ -91,6 +91,13 @@ class Settings(BaseSettings):
     flink_rest_port: int = Field(8081, description="REST port of the local MiniCluster the jobs run on (0: pick a free port).")
     flink_jobmanager: str = Field("", description="host:port of a Flink session cluster for `trackflow jobs submit|list|stop`.")
     flink_checkpoint_interval_ms: int = Field(5000, description="Checkpoint interval of the streaming jobs.")
+    layering_batch_messages: int = Field(
+        1000, description="Raw messages the layering job hands to Python in one call (micro-batched on the JVM side)."
+    )
+    layering_batch_chars: int = Field(
+        262_144, description="Characters of raw messages per layering micro-batch; bounds the ods messages under Kafka's 1 MiB."
+    )
+    layering_batch_max_delay_ms: int = Field(50, description="Longest a raw message waits for its layering micro-batch.")
     dwd_batch_rows: int = Field(10_000, description="Rows per warehouse insert of the dwd job (flush when reached).")
     dwd_batch_max_delay_ms: int = Field(1000, description="Longest a row waits in the dwd buffer before its insert.")
     dwd_write_shards: int = Field(4, description="Write buffers of the dwd job (keys of its batching and dedup state); >= parallelism.")

@@ -22,7 +22,8 @@ from pipelines.warehouse.client import resolve_url
 # Jars a job needs at run time: the Kafka connector, its client and the codecs producers may have used.
 KAFKA_JARS = ("flink-connector-kafka.jar", "kafka-clients.jar", "zstd-jni.jar", "lz4-java.jar", "snappy-java.jar")
 assert set(KAFKA_JARS) <= set(JARS), "pipelines.stack.jars must install every jar the jobs load"
-# Our own Java classes (pipelines/flinkrun/java), compiled into the jars folder on first use.
+# Our own Java classes (pipelines/flinkrun/java: Kafka record (de)serializers, the micro-batcher), compiled into the
+# jars folder on first use.
 HELPER_JAR = "trackflow-flink.jar"
 JAVA_SOURCES = Path(__file__).parent / "java"
 # Jobs whose Python functions run inside the JVM (PEMJA) instead of in a Beam worker process: no gRPC hop, no bundle
@@ -150,11 +151,14 @@ def kafka_source(
     pattern: str | None = None,
     group: str = "",
     from_earliest: bool = False,
+    with_keys: bool = False,
 ):
     """A string source from the committed offsets of `group` (earliest when it has none, or always with
-    `from_earliest`). On restore the checkpointed offsets win, which is what makes replays exact."""
+    `from_earliest`). On restore the checkpointed offsets win, which is what makes replays exact. `with_keys`:
+    Row(key, value) records (Java deserializer, an absent key is ""), the input `keyed_by_first_field` expects."""
     from pyflink.common.serialization import SimpleStringSchema
     from pyflink.datastream.connectors.kafka import KafkaOffsetsInitializer, KafkaSource
+    from pyflink.java_gateway import get_gateway
 
     builder = (
         KafkaSource.builder()
@@ -171,7 +175,36 @@ def kafka_source(
         .set_property("commit.offsets.on.checkpoint", "true")
     )
     builder = builder.set_topic_pattern(pattern) if pattern else builder.set_topics(*topics)
+    if with_keys:  # on the Java builder: PyFlink's builder takes value-only deserializers
+        builder._j_builder.setDeserializer(get_gateway().jvm.org.trackflow.flink.KeyedRecordDeserializationSchema())
     return builder.build()
+
+
+def keyed_by_first_field(rows):
+    """A stream of Row(key: str, value: str) -> the values keyed by `key`, with no Python step: PyFlink's `key_by`
+    runs its key selector as a Python operator of its own (one more JVM<->Python crossing per record). Built as
+    `key_by` builds its KeyedStream, so `.process(KeyedProcessFunction)` receives the value."""
+    from pyflink.common import Types
+    from pyflink.datastream.data_stream import KeyedStream
+    from pyflink.java_gateway import get_gateway
+
+    first_field = get_gateway().jvm.org.apache.flink.streaming.api.functions.python.KeyByKeySelector()
+    key_type = Types.ROW([Types.STRING()]).get_java_type_info()
+    return KeyedStream(rows._j_data_stream.keyBy(first_field, key_type), Types.STRING(), rows)
+
+
+def micro_batches(strings, max_messages: int, max_chars: int, max_delay_ms: int):
+    """A stream of strings -> a stream of string lists of consecutive elements, cut at `max_messages` elements or
+    `max_chars` characters and held at most `max_delay_ms` (pipelines/flinkrun/java MicroBatcher). One Python call
+    then handles hundreds of messages: in PyFlink the crossing per record, not the Python work, dominates. The
+    batcher emits its buffer before each checkpoint barrier, so it holds no state and exactly-once is unaffected."""
+    from pyflink.common import Types
+    from pyflink.datastream import DataStream
+    from pyflink.java_gateway import get_gateway
+
+    batcher = get_gateway().jvm.org.trackflow.flink.MicroBatcher(max_messages, max_chars, max_delay_ms)
+    batch_type = Types.BASIC_ARRAY(Types.STRING()).get_java_type_info()
+    return DataStream(strings._j_data_stream.transform("micro-batch", batch_type, batcher))
 
 
 def _committed_or_earliest():

@@ -1,13 +1,12 @@
-"""The ods message format: what the layering job writes to `ods.<layer>` and how the dwd job reads its head.
+"""The ods message format: what the layering job writes to `ods.<layer>`.
 
-One ods message holds the events of one raw message that went to one layer and belong to one person:
-`{"layer": L, "key": K, "events": [...]}`, with K also the Kafka key (envelope.partition_key: the primary
-touchpoint id, as the collector keys events.raw), so a person's events stay in order within a partition. Events
-travel in batches because every record that crosses between Flink's JVM and the Python workers costs far more than
-the Python work on one event; the collector keeps a batch request of one device as one raw message, and the ods
-message keeps that batch together. `decode_message` (pipelines.streaming.decode) reads it like any batch.
-
-The layer and key come first so the dwd job's key selector reads them from the prefix without parsing the events.
+One ods message holds the events of one layering micro-batch (hundreds of raw messages) that went to one layer and
+fall into one dwd write shard: `{"layer": L, "shard": S, "events": [...]}`, with S (as a string) also the Kafka key.
+S = `shard_of(person, dwd_write_shards)` (pipelines.streaming.batching), so every copy of an event lands on the same
+dwd shard, and a person's events stay in order within a partition. Events travel in batches because every record
+that crosses between Flink's JVM and Python costs far more than the Python work on one event; grouping by shard
+rather than by person keeps the records few even when every raw message holds a single event.
+`decode_message` (pipelines.streaming.decode) reads an ods message like any batch.
 """
 
 from __future__ import annotations
@@ -18,34 +17,17 @@ import orjson
 
 from pipelines.envelope import partition_key
 from pipelines.messaging import ods_topic
-
-LAYER_PREFIX = '{"layer":"'
-KEY_INFIX = '","key":"'
+from pipelines.streaming.batching import shard_of
 
 
-def encode_ods(layer: str, key: str, events: list[dict[str, Any]]) -> str:
-    return orjson.dumps({"layer": layer, "key": key, "events": events}).decode()
+def encode_ods(layer: str, shard: str, events: list[dict[str, Any]]) -> str:
+    return orjson.dumps({"layer": layer, "shard": shard, "events": events}).decode()
 
 
-def ods_records(routed: Iterable[tuple[str, dict[str, Any]]]) -> list[tuple[str, str, str]]:
-    """(layer, event) pairs of one raw message -> (topic, key, value) records: one per (layer, person), events in
-    their original order."""
+def ods_records(routed: Iterable[tuple[str, dict[str, Any]]], shards: int) -> list[tuple[str, str, str]]:
+    """(layer, event) pairs -> (topic, key, value) records: one per (layer, shard), events in their original
+    order."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for layer, event in routed:
-        groups.setdefault((layer, partition_key(event)), []).append(event)
-    return [(ods_topic(layer), key, encode_ods(layer, key, events)) for (layer, key), events in groups.items()]
-
-
-def ods_head(text: str) -> tuple[str, str]:
-    """(layer, key) of an ods message, read from its prefix when it is one `encode_ods` wrote without escapes."""
-    if text.startswith(LAYER_PREFIX):
-        layer_end = text.find('"', len(LAYER_PREFIX))
-        key_start = layer_end + len(KEY_INFIX)
-        key_end = text.find('"', key_start)
-        if layer_end > 0 and text.startswith(KEY_INFIX, layer_end) and key_end > 0 and "\\" not in text[:key_end]:
-            return text[len(LAYER_PREFIX) : layer_end], text[key_start:key_end]
-    try:  # written by someone else (or with escaped characters): parse it
-        document = orjson.loads(text)
-        return str(document["layer"]), str(document["key"])
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        return "", ""  # undecodable: the dwd job dead-letters it under any key
+        groups.setdefault((layer, str(shard_of(partition_key(event), shards))), []).append(event)
+    return [(ods_topic(layer), shard, encode_ods(layer, shard, events)) for (layer, shard), events in groups.items()]

@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pipelines.envelope import partition_key
+
 
 @dataclass(frozen=True)
 class DedupWindow:
@@ -31,6 +33,14 @@ class DedupWindow:
 
     def needs_warehouse_check(self, event: dict[str, Any], now_ms: int, written_before_ms: int) -> bool:
         return event["ts"] - self.margin_ms <= max(written_before_ms, now_ms - self.ttl_ms)
+
+
+def by_person(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Events grouped by person key (the state's key), in arrival order within each person."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        groups.setdefault(partition_key(event), []).append(event)
+    return groups
 
 
 def drop_seen(events: list[dict[str, Any]], seen: dict[str, int], now_ms: int) -> list[dict[str, Any]]:

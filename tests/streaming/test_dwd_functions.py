@@ -16,7 +16,7 @@ from pipelines.streaming.batching import (
     unique_by_event_id,
 )
 from pipelines.streaming.decode import MAX_PAYLOAD_CHARS, ROUTED_FIELDS, decode_message
-from pipelines.streaming.dedup import DedupWindow, drop_seen
+from pipelines.streaming.dedup import DedupWindow, by_person, drop_seen
 from pipelines.streaming.metrics import MinuteCounts, latency_bucket, percentile, summarise_written
 from pipelines.streaming.normalise import CLIENT_TS_PROP, corrected_ts, epoch_ms, normalise
 
@@ -132,6 +132,12 @@ def test_seen_ids_drop_resends_within_a_message_and_across_messages_until_the_tt
     assert [e["event_id"] for e in drop_seen([{"event_id": "a"}, {"event_id": "a"}, {"event_id": "b"}], seen, 100)] == ["a", "b"]
     assert drop_seen([{"event_id": "a"}], window.prune(seen, 1_100), 1_100) == []  # a re-send within the TTL
     assert window.prune(seen, 1_101) == {}  # forgotten once seen longer ago than the TTL
+
+
+def test_a_shard_message_is_deduplicated_per_person_in_arrival_order():
+    alice = [{"event_id": n, "ids": {"user_id": "alice", "device_id": "d1"}} for n in ("a1", "a2")]
+    bob = {"event_id": "b1", "ids": {"device_id": "bob-phone"}}
+    assert by_person([alice[0], bob, alice[1]]) == {"alice": alice, "bob-phone": [bob]}
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.layering.publish import encode_ods, ods_head, ods_records
+from pipelines.layering.publish import ods_records
 from pipelines.layering.route import TRIM_MARK, route, trim
 from pipelines.layering.rules import RuleSet, RuleSetError, compile_rules, parse_document
 from pipelines.streaming.decode import decode_message
@@ -91,19 +91,17 @@ def test_route_applies_global_and_rule_drops_and_records_them():
     assert "trimmed" not in untouched.event
 
 
-def test_one_ods_record_per_layer_and_person_keyed_by_the_person_events_in_order():
-    alice = [envelope(event_id=f"00000000-0000-4000-8000-00000000000{i}", ids={"user_id": "alice", "device_id": "d1"}) for i in range(3)]
-    bob = envelope(event_id="00000000-0000-4000-8000-00000000000b", ids={"device_id": "bob-phone"})
-    records = ods_records([("default", alice[0]), ("trade", alice[1]), ("default", bob), ("default", alice[2])])
+def test_one_ods_record_per_layer_and_shard_keyed_by_the_shard_events_in_order():
+    def of(person, n):
+        return envelope(event_id=f"00000000-0000-4000-8000-00000000000{n}", ids={"user_id": person, "device_id": "d"})
+
+    alice, carol, dave = [of("alice", n) for n in range(3)], of("carol", 3), of("dave", 4)  # shards 3, 3, 0 of 4
+    routed = [("default", alice[0]), ("trade", alice[1]), ("default", dave), ("default", carol), ("default", alice[2])]
+    records = ods_records(routed, shards=4)
     assert [(topic, key) for topic, key, _ in records] == [
-        ("ods.default", "alice"), ("ods.trade", "alice"), ("ods.default", "bob-phone")
+        ("ods.default", "3"), ("ods.trade", "3"), ("ods.default", "0")
     ]  # fmt: skip
-    topic, key, value = records[0]
-    assert ods_head(value) == ("default", "alice")
-    assert [e["event_id"] for e in decode_message(value, "dwd")[0]] == [alice[0]["event_id"], alice[2]["event_id"]]
-
-
-def test_ods_head_reads_the_prefix_and_falls_back_to_parsing():
-    assert ods_head(encode_ods("trade", 'we"ird\\key', [BASE])) == ("trade", 'we"ird\\key')  # escaped: parsed
-    assert ods_head(json.dumps({"layer": "x", "key": "k", "events": []})) == ("x", "k")  # another writer's spacing
-    assert ods_head("{not json") == ("", "")
+    assert [e["event_id"] for e in decode_message(records[0][2], "dwd")[0]] == [
+        alice[0]["event_id"], carol["event_id"], alice[2]["event_id"]
+    ]  # fmt: skip
+    assert json.loads(records[1][2])["layer"] == "trade" and json.loads(records[1][2])["shard"] == "3"
