@@ -95,7 +95,7 @@ class Settings(BaseSettings):
         1000, description="Raw messages the layering job hands to Python in one call (micro-batched on the JVM side)."
     )
     layering_batch_chars: int = Field(
-        262_144, description="Characters of raw messages per layering micro-batch; bounds the ods messages under Kafka's 1 MiB."
+        262_144, description="Characters of raw messages per layering micro-batch (bounds one Python call's work)."
     )
     layering_batch_max_delay_ms: int = Field(50, description="Longest a raw message waits for its layering micro-batch.")
     dwd_batch_rows: int = Field(10_000, description="Rows per warehouse insert of the dwd job (flush when reached).")

@@ -105,3 +105,14 @@ def test_one_ods_record_per_layer_and_shard_keyed_by_the_shard_events_in_order()
         alice[0]["event_id"], carol["event_id"], alice[2]["event_id"]
     ]  # fmt: skip
     assert json.loads(records[1][2])["layer"] == "trade" and json.loads(records[1][2])["shard"] == "3"
+
+
+def test_a_large_ods_group_is_cut_into_messages_under_the_size_limit_in_order():
+    events = [envelope(event_id=f"00000000-0000-4000-8000-{n:012d}") for n in range(50)]  # one person: one shard
+    size = len(json.dumps(events[0]))
+    records = ods_records([("default", event) for event in events], shards=4, max_bytes=10 * size)
+    assert len(records) > 1 and all(len(value.encode()) <= 12 * size for _, _, value in records)
+    assert len({(topic, key) for topic, key, _ in records}) == 1
+    assert [e["event_id"] for _, _, value in records for e in decode_message(value, "dwd")[0]] == [
+        e["event_id"] for e in events
+    ]

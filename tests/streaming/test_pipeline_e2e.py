@@ -53,11 +53,16 @@ def test_n_events_in_exactly_n_rows_out_despite_resends_and_bad_messages(streami
     assert len(stored) == len(expected) and set(stored) == expected
 
 
-def test_dwd_killed_mid_stream_resumes_from_checkpoint_without_loss_or_doubles(streaming_jobs, stack_settings, warehouse):
-    dwd = streaming_jobs["dwd"]
+# layering: its micro-batcher holds messages between checkpoints, which must neither lose them nor make a restored
+# job skip them; dwd: its buffers, dedup state and inserts.
+@pytest.mark.parametrize("killed", ["dwd", "layering"])
+def test_a_job_killed_mid_stream_resumes_from_checkpoint_without_loss_or_doubles(
+    killed, streaming_jobs, stack_settings, warehouse
+):
+    job = streaming_jobs[killed]
     run = uuid.uuid4().hex
     events = make_events(6_000, run)
-    wait_for(lambda: latest_checkpoint(checkpoint_dir(stack_settings, "dwd")), what="a completed dwd checkpoint")
+    wait_for(lambda: latest_checkpoint(checkpoint_dir(stack_settings, killed)), what=f"a completed {killed} checkpoint")
 
     def produce_slowly():
         for start in range(0, len(events), 500):
@@ -67,12 +72,12 @@ def test_dwd_killed_mid_stream_resumes_from_checkpoint_without_loss_or_doubles(s
     producer = threading.Thread(target=produce_slowly)
     producer.start()
     wait_for(lambda: rows_of_run(warehouse, run) > 0, what="the first rows of the run")
-    dwd.kill()  # mid-stream: rows written after the last checkpoint will be replayed
+    job.kill()  # mid-stream: what it did after the last checkpoint will be replayed
     partial = rows_of_run(warehouse, run)
     producer.join()
     assert partial < len(events)
 
-    dwd.start(recover="latest")
+    job.start(recover="latest")
     # Generous: a restarted JVM catching up on a loaded 2-core machine is slow; a loss still fails (exact counts below).
     wait_for(lambda: rows_of_run(warehouse, run) >= len(events), timeout_s=300, what="all rows after the restart")
     time.sleep(2)
