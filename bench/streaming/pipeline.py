@@ -1,17 +1,19 @@
 """Streaming benchmark: events/s through layering + dwd at parallelism 1 and 2, freshness p50/p95 at a steady rate,
 and warehouse insert batching (1k/10k/100k rows per insert vs row-at-a-time), all in one run on a private stack.
 
-    .venv/bin/python bench/streaming/pipeline.py [--events 40000] [--per-message 20] [--rate 500] [--seconds 15]
+    .venv/bin/python bench/streaming/pipeline.py [--events 200000] [--per-message 20] [--rate 500] [--seconds 15]
 
-Throughput: a backlog of N events is put on events.raw, then the jobs start (dwd, then layering, so both work on
-the backlog together); events/s is N over the time from the first to the last row appearing in the warehouse (the
-jobs' start-up is excluded). Two message shapes: batches of
-one device's events (up to --per-message, keyed by the device, as the collector writes a /v1/batch request of the
-Web/H5 SDKs' batch reporting) and single events (one per message, the worst case). Events are live: `ts` is at
-most 30 s before `received_at`, so no warehouse lookups (those are for late re-sends and restarts). The backlog
-is produced with the jobs stopped; they are started for each shape. Freshness: single-event
-messages at a steady rate below capacity with `received_at` stamped at send time (as the collector does at ack);
-freshness is the warehouse's `inserted_at` (synchronous insert: queryable from then) minus `received_at`.
+Throughput: a backlog of N events is put on events.raw, then the jobs start (dwd, then layering, so both work on the
+backlog together); events/s is N over the time from the first to the last row appearing in the warehouse (the jobs'
+start-up is excluded). The backlog is large enough to take several dwd flush intervals: a backlog that passes in two
+seconds (40,000 events at 15k/s) makes one flush deadline more or less move the figure by half. Between phases the
+jobs stop only once their offsets are committed past the backlog (`wait_for_offsets_committed`). Two message shapes:
+batches of one device's events (up to --per-message, keyed by the device, as the collector writes a /v1/batch
+request of the Web/H5 SDKs' batch reporting) and single events (one per message, the worst case). Events are live:
+`ts` is at most 30 s before `received_at`, so no warehouse lookups (those are for late re-sends and restarts). The
+backlog is produced with the jobs stopped; they are started for each shape. Freshness: single-event messages at a
+steady rate below capacity with `received_at` stamped at send time (as the collector does at ack); freshness is the
+warehouse's `inserted_at` (synchronous insert: queryable from then) minus `received_at`.
 Each figure is printed with the 1-minute load average when it was taken: the machine is shared.
 """
 
@@ -131,6 +133,25 @@ def stop_jobs(processes: list[subprocess.Popen]) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
+def wait_for_offsets_committed(settings, since: float) -> None:
+    """Until layering and dwd each completed a checkpoint one interval after `since` (epoch s; so it began after
+    `since`), plus a second for the offset commit that follows it. The next phase's jobs use the same consumer
+    groups: stopped earlier, they re-read everything after the last checkpoint (up to an interval of backlog, all
+    re-sends for dwd's warehouse lookup) and that work fell into the next phase's figure."""
+    from pipelines.flinkrun.checkpoints import latest_checkpoint
+    from pipelines.flinkrun.environment import checkpoint_dir
+
+    after = since + settings.flink_checkpoint_interval_ms / 1000
+    deadline = time.monotonic() + 120
+    for job in ("layering", "dwd"):
+        while time.monotonic() < deadline:
+            latest = latest_checkpoint(checkpoint_dir(settings, job))
+            if latest is not None and (latest / "_metadata").stat().st_mtime > after:
+                break
+            time.sleep(0.5)
+    time.sleep(1)
+
+
 def messages_of(events: list[dict], per_message: int) -> list[tuple[str, list[dict]]]:
     """(key, events) per message: each device's events in batches of up to `per_message`, in event order."""
     from pipelines.envelope import partition_key
@@ -207,7 +228,7 @@ def bench_freshness(settings, warehouse, rate: float, seconds: float) -> tuple[f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=40_000, help="backlog size per throughput run")
+    parser.add_argument("--events", type=int, default=200_000, help="backlog size per throughput run")
     parser.add_argument("--per-message", type=int, default=20, help="events per message of one device (batched backlog)")
     parser.add_argument("--rate", type=float, default=500, help="steady send rate of the freshness run (events/s)")
     parser.add_argument("--seconds", type=float, default=15, help="length of the freshness run")
@@ -242,6 +263,7 @@ def main() -> None:
                             f"  freshness at {args.rate:,.0f} events/s, single-event messages: p50 {p50 / 1000:.2f}s "
                             f"p95 {p95 / 1000:.2f}s ({arrived:,} of {sent:,} events arrived; {load()})", flush=True
                         )  # fmt: skip
+                    wait_for_offsets_committed(settings, since=time.time())
                 finally:
                     stop_jobs(processes)
     finally:
