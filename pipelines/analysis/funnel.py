@@ -22,21 +22,24 @@ from pydantic import Field, model_validator
 
 from pipelines.analysis.filters import (
     all_of,
-    histogram_sql,
     property_expr,
     quantiles_sql,
     scope_conditions,
     selector_condition,
+    uniform_histogram_counts,
+    uniform_histogram_sql,
 )
 from pipelines.analysis.request import EventSelector, Name, QueryScope, Strict
 from pipelines.analysis.schema import PERSON, TABLE
 from pipelines.analysis.shaping import Rows, clean, histogram_view, ratio, table
 from pipelines.analysis.sqlparams import BuiltQuery, SqlParams
-from pipelines.analysis.timerange import tz_placeholder
+from pipelines.analysis.timerange import TimeRange, tz_placeholder
 
 MAX_STEPS = 30
 EXCLUSION_BIT = 32  # exclusion j is bit 32 + j of an event's mask; steps use bits 0..29
 GAP_LEVELS = (0.5, 0.9)
+TIME_BITS = 39  # ms since the range start (a range spans at most MAX_RANGE_DAYS)
+POSITION_BITS = 22  # an event's position in its group, under its time in a chain key
 
 
 class Exclusion(EventSelector):
@@ -99,9 +102,10 @@ def _step_bits(request: FunnelQuery) -> int:
     return (1 << len(request.steps)) - 1
 
 
-def _walks_by_lookup(request: FunnelQuery) -> bool:
-    """Ordered and strict funnels without exclusions or a minimum gap have attempts that do not interact: each
-    step of an attempt is found by one array lookup, so every attempt costs O(steps), not O(events)."""
+def _walks_by_chains(request: FunnelQuery) -> bool:
+    """Ordered and strict funnels without exclusions or a minimum gap: an attempt waiting for step k + 1 takes the
+    next event that can be it (or, strict, stops), so attempts at the same step only differ by start and the latest
+    start dominates. One pass per step over a group's events carries that latest chain: O(steps x events)."""
     return request.order != "any" and not request.exclusions and not request.min_step_gap_seconds
 
 
@@ -117,39 +121,108 @@ def _starts_here(request: FunnelQuery, mask: str, value: str) -> str:
     return _can_start(request, mask) + (f" AND {value} = breakdown" if request.breakdown else "")
 
 
-def _lookup_best_sql(request: FunnelQuery, params: SqlParams) -> str:
-    """Best attempt of one group by lookups. `next_step[k][p]` is where an attempt that has done k steps and
-    stands before position p takes step k + 1: the first later event matching it (ordered) or the very next
-    event if it matches (strict: any other step event in between would end the attempt). All attempts advance
-    together, one step at a time; the best is the most steps, then the shortest time, then the latest start
-    (the last position: positions follow time, and among equal start times the later position's steps are
-    pointwise later, so its gaps are the lexicographically larger ones the documented order picks). Only the
-    best attempt's path is walked again for its gaps.
-    A start followed by another start before any event that could be its step 2 is not walked: from step 2 on
-    both take the same events, and the later start has the later window end, the shorter gaps and times."""
-    n = len(request.steps)
+def _chain_time(key: str) -> str:
+    return f"bitShiftRight({key}, {POSITION_BITS})"
+
+
+def _chain_position(key: str) -> str:
+    return f"toUInt32(bitAnd({key}, {(1 << POSITION_BITS) - 1}))"
+
+
+def _shifted(array: str) -> str:
+    """The array's value at the previous event (0 before the first)."""
+    return f"arrayPushFront(arrayPopBack({array}), 0)"
+
+
+def _waiting_start(w: str) -> str:
+    return f"toInt64(bitShiftRight({w}, 64))"
+
+
+def _waiting_at(w: str) -> str:
+    return f"toInt64(bitAnd({w}, {(1 << 64) - 1}))"
+
+
+def _chains_walks_sql(request: FunnelQuery, params: SqlParams, person: str) -> str:
+    """CTEs down to `walks`, as described in `_walks_by_chains`. Events are named by a key (time since the range
+    start, then position), so a later key is a later event. `started_k` holds, at each event, the start of the latest
+    attempt that takes step k there (0: none). Ordered: `waiting_k` is, at each event, the latest attempt that has
+    done k steps and still waits for step k + 1 (start << 64 | where it took step k), and an event that can be step
+    k + 1 ends the wait of the attempts before it (they take it or, out of window or gap, never advance again);
+    strict: only an attempt that took step k at the event just before can take step k + 1. `score_k` is the best
+    attempt that got to step k (the shortest time, then the latest start); the best of the furthest step is walked
+    back through `waiting_k` at the events where it took each step.
+
+    Each step reads the previous step's arrays once: the planner inlines these CTEs into one expression, whose
+    size would otherwise multiply with every step."""
+    n, strict = len(request.steps), request.order == "strict"
     window = params.add("window_ms", request.window_seconds * 1000, "Int64")
-    max_gap = ""
-    if request.max_step_gap_seconds:
-        max_gap = f" AND t[q] - t[r.1] <= {params.add('max_gap_ms', int(request.max_step_gap_seconds * 1000), 'Int64')}"
-    matching = "arrayMap((mask, i) -> if(bitTest(mask, k), i, 0), m, arrayEnumerate(m))"
-    if request.order == "ordered":
-        matching = f"arrayReverseFill(p -> p != 0, {matching})"
-    # A group of e events cannot get past step e: no lookups (nor fold rounds) beyond that.
-    return f"""range(1, least({n}, length(m))) AS later_steps,
-           arrayMap(k -> {matching}, later_steps) AS next_step,
-           arrayReverseFill(p -> p != 0, arrayMap(i -> if({_starts_here(request, 'm[i]', 'value[i]')}, i, 0), arrayEnumerate(m))) AS next_start,
-           arrayFilter(i -> next_start[i] = i AND (next_start[i + 1] = 0 OR next_step[1][i + 1] BETWEEN 1 AND next_start[i + 1]),
-                       arrayEnumerate(m)) AS starts,
-           arrayFold((reached, k) -> arrayMap(
-                   (s, r) -> if(r.2 = k AND (next_step[k][r.1 + 1] AS q) != 0 AND t[q] - t[s] <= {window}{max_gap}, (q, toUInt32(k + 1)), r),
-                   starts, reached),
-               later_steps, arrayMap(s -> (s, toUInt32(1)), starts)) AS reached,
-           arrayMap((s, r) -> r.2 * {1 << 36} - (t[r.1] - t[s]), starts, reached) AS rank,
-           arrayMax(rank) AS top_rank,
-           arrayLastIndex(x -> x = top_rank, rank) AS top,
-           arrayFold((path, k) -> arrayPushBack(path, next_step[k][path[-1] + 1]), range(1, reached[top].2), [starts[top]]) AS path,
-           (toInt64(reached[top].2), t[path[1]] - t[path[-1]], t[path[1]], arrayPopFront(arrayDifference(arrayMap(p -> t[p], path))))"""
+    gap_limit = params.add("max_gap_ms", int(request.max_step_gap_seconds * 1000), "Int64") if request.max_step_gap_seconds else None
+
+    def advances(start: str, at: str) -> str:
+        """Event e can be the next step of the attempt that started at `start` and took its last step at `at`."""
+        within = f"{_chain_time('e')} - {_chain_time(start)} <= {window}"
+        return within + (f" AND {_chain_time('e')} - {_chain_time(at)} <= {gap_limit}" if gap_limit else "")
+
+    def best_of(k: int) -> str:
+        # (time left of the longest possible, start key, end position), so the maximum is the shortest time, then
+        # the latest start.
+        score = (
+            f"bitShiftLeft(toUInt128({(1 << 40) - 1} - ({_chain_time('e')} - {_chain_time('s')})), 85)"
+            f" + bitShiftLeft(toUInt128(s), {POSITION_BITS}) + {_chain_position('e')}"
+        )
+        return f"arrayMax(arrayMap((s, e) -> if(s != 0, {score}, 0), started_{k}, event_key)) AS score_{k}"
+
+    value, values = (", v", ", value") if request.breakdown else ("", "")
+    carried = ["person_key", *([person.strip(" ,")] if person else []), "breakdown", "t", "m", "event_key"]
+    if strict:
+        carried.append("previous_key")
+    first = [
+        f"person_key,{person} breakdown, t, m",
+        f"arrayMap((ms, i) -> bitShiftLeft(ms, {POSITION_BITS}) + i, t, arrayEnumerate(t)) AS event_key",
+        *([f"{_shifted('event_key')} AS previous_key"] if strict else []),
+        f"arrayMap((mask, e{value}) -> if({_starts_here(request, 'mask', 'v')}, e, 0), m, event_key{values}) AS started_1",
+        best_of(1),
+    ]
+    ctes = [("step_1_chains", first, "per_group")]
+    for k in range(1, n):
+        kept = carried + ([] if strict else [f"waiting_{j}" for j in range(1, k)]) + [f"score_{j}" for j in range(1, k + 1)]
+        if strict:
+            lines = [
+                f"arrayMap((mask, e, s, at) -> if(bitTest(mask, {k}) AND s != 0 AND {advances('s', 'at')}, s, 0),\n"
+                f"                    m, event_key, {_shifted(f'started_{k}')}, previous_key) AS started_{k + 1}"
+            ]
+        else:
+            waits = f"if(s != 0, bitShiftLeft(toInt128(s), 64) + e, if(bitTest(mask, {k}), -1, 0))"
+            start = _waiting_start("w")
+            lines = [
+                f"{_shifted(f'arrayFill(w -> w != 0, arrayMap((s, e, mask) -> {waits}, started_{k}, event_key, m))')} AS waiting_{k}",
+                f"arrayMap((mask, e, w) -> if(bitTest(mask, {k}) AND w > 0 AND {advances(start, _waiting_at('w'))}, {start}, 0),\n"
+                f"                    m, event_key, waiting_{k}) AS started_{k + 1}",
+            ]
+        ctes.append((f"step_{k + 1}_chains", [", ".join(kept), *lines, best_of(k + 1)], f"step_{k}_chains"))
+
+    def took_step(k: int, at_position: str) -> str:
+        """Key of the event where the attempt that took step k + 1 at `at_position` had taken step k."""
+        return f"previous_key[{at_position}]" if strict else _waiting_at(f"waiting_{k}[{at_position}]")
+
+    best_at = _chain_position("best_score")
+    walk = [
+        f"person_key,{person} breakdown",
+        " + ".join(f"toInt64(score_{k} != 0)" for k in range(1, n + 1)) + " AS steps",
+        f"[{', '.join(f'score_{k}' for k in range(1, n + 1))}][greatest(steps, 1)] AS best_score",
+        f"if(steps = {n}, event_key[{best_at}], 0) AS step_{n}_key",
+    ]
+    for k in range(n - 1, 0, -1):
+        walk.append(
+            f"if(steps > {k}, {took_step(k, _chain_position(f'step_{k + 1}_key'))}, if(steps = {k}, event_key[{best_at}], 0)) AS step_{k}_key"
+        )
+    gaps = ", ".join(f"{_chain_time(f'step_{k + 1}_key')} - {_chain_time(f'step_{k}_key')}" for k in range(1, n))
+    start = _chain_time("step_1_key")
+    walk.append(f"(steps, {start} - t[{best_at}], {start}, arraySlice([{gaps}], 1, steps - 1)) AS best")
+    ctes.append(("walks", walk, f"step_{n}_chains"))
+    return ",\n".join(
+        f"{name} AS (\n    SELECT " + ",\n           ".join(lines) + f"\n    FROM {source}\n)" for name, lines, source in ctes
+    )
 
 
 CHAIN = "Tuple(Int64, Int64, Int64, Array(Int64), Int64)"  # (steps done mask, start ms, last step ms, gaps ms, status)
@@ -209,62 +282,85 @@ def _fold_best_sql(request: FunnelQuery, params: SqlParams) -> str:
            arrayReduce('max', arrayPushBack(arrayMap(c -> {_result('c')}, arrayFilter(c -> c.5 != {DISCARDED}, folded.1)), folded.2))"""
 
 
-def _groups_cte(request: FunnelQuery) -> str:
+def _range_start(request: FunnelQuery, params: SqlParams) -> str:
+    """Event times in the walk are milliseconds since the range start: small enough to share a sort key with the
+    step mask and a chain key with the event's position."""
+    if "range_start_ms" not in params.values:
+        params.add("range_start_ms", TimeRange.of(request).start_ms, "Int64")
+    return "{range_start_ms:Int64}"
+
+
+def _groups_cte(request: FunnelQuery, person: str) -> str:
     """One row per person and hold-constant value with its step events in (time, mask[, breakdown]) order as
     arrays t, m[, value]; with a breakdown, one row per breakdown value its attempts can start with. Sorting
-    one 128-bit key (time, mask) is much cheaper than sorting tuples."""
-    key = "bitShiftLeft(toUInt128(ms), 64) + mask"
-    unpack = "arrayMap(x -> toInt64(bitShiftRight(x, 64)), {0}) AS t, arrayMap(x -> toInt64(toUInt64(x)), {0}) AS m"
+    one integer key (time, mask) is much cheaper than sorting tuples, and 64 bits cheaper than 128."""
+    mask_bits = EXCLUSION_BIT + len(request.exclusions) if request.exclusions else len(request.steps)
+    wide = "toUInt128" if TIME_BITS + mask_bits > 64 else "toUInt64"
+    key = f"bitShiftLeft({wide}(ms), {mask_bits}) + mask"
+    unpack = (
+        f"arrayMap(x -> toInt64(bitShiftRight(x, {mask_bits})), {{0}}) AS t, "
+        f"arrayMap(x -> toInt64(bitAnd(x, {(1 << mask_bits) - 1})), {{0}}) AS m"
+    )
+    too_many = ""
+    if _walks_by_chains(request):  # positions must fit their bits in a chain key
+        limit = (1 << POSITION_BITS) - 1
+        too_many = f"\n{'    ' if request.breakdown else ''}    HAVING throwIf(count() > {limit}, 'a person has more than {limit:,} step events in the range: filter them') = 0"
     if not request.breakdown:
         return f"""per_group AS (
-    SELECT person, arraySort(groupArray({key})) AS sorted, {unpack.format('sorted')}, '' AS breakdown
+    SELECT person_key,{person} arraySort(groupArray({key})) AS sorted, {unpack.format('sorted')}, '' AS breakdown
     FROM step_events
     WHERE mask != 0
-    GROUP BY person, hold
+    GROUP BY person_key, hold{too_many}
 )"""
     return f"""per_group AS (
-    SELECT person, t, m, value, breakdown
+    SELECT person_key,{' person,' if person else ''} t, m, value, breakdown
     FROM (
-        SELECT person, arraySort(groupArray(({key}, breakdown))) AS sorted, {unpack.format('sorted.1')}, sorted.2 AS value
+        SELECT person_key,{person} arraySort(groupArray(({key}, breakdown))) AS sorted, {unpack.format('sorted.1')}, sorted.2 AS value
         FROM step_events
         WHERE mask != 0
-        GROUP BY person, hold
+        GROUP BY person_key, hold{too_many}
     )
     ARRAY JOIN arrayDistinct(arrayFilter((v, mask) -> {_can_start(request, 'mask')}, value, m)) AS breakdown
 )"""
 
 
-def _per_person_cte(request: FunnelQuery, params: SqlParams) -> str:
+def _per_person_cte(request: FunnelQuery, params: SqlParams, with_person: bool = False) -> str:
     """CTEs down to `per_person`: one row per (person, breakdown value) with the best attempt
-    best = (steps done, -total ms, start ms, [gap ms between consecutive steps])."""
+    best = (steps done, -total ms, start ms since the range start, [gap ms between consecutive steps]).
+    Persons are grouped by a 64-bit hash of their id (cheaper than the string); `with_person` carries the id."""
     events = [step.event for step in request.steps] + [ex.event for ex in request.exclusions]
     where = all_of(scope_conditions(request, params, events))
     hold = property_expr(request.hold_constant, params) if request.hold_constant else "''"
     breakdown = property_expr(request.breakdown, params) if request.breakdown else "''"
-    best = _lookup_best_sql(request, params) if _walks_by_lookup(request) else _fold_best_sql(request, params)
+    person = " person," if with_person else ""
+    if _walks_by_chains(request):
+        walks = _chains_walks_sql(request, params, person)
+    else:
+        walks = f"walks AS (\n    SELECT person_key,{person} breakdown,\n           {_fold_best_sql(request, params)} AS best\n    FROM per_group\n)"
     # Without hold-constant a walked group is already one person and breakdown value.
     per_person = (
-        "SELECT person, breakdown, max(best) AS best\n    FROM walks\n    GROUP BY person, breakdown\n    HAVING best.1 > 0"
+        f"SELECT person_key,{' any(person) AS person,' if with_person else ''} breakdown, max(best) AS best\n"
+        "    FROM walks\n    GROUP BY person_key, breakdown\n    HAVING best.1 > 0"
         if request.hold_constant
-        else "SELECT person, breakdown, best\n    FROM walks\n    WHERE best.1 > 0"
+        else f"SELECT person_key,{person} breakdown, best\n    FROM walks\n    WHERE best.1 > 0"
     )
     return f"""
 WITH
 step_events AS (
-    SELECT {PERSON} AS person, {hold} AS hold, {breakdown} AS breakdown,
-           toUnixTimestamp64Milli(ts) AS ms, {_mask_sql(request, params)} AS mask
+    SELECT cityHash64({PERSON}) AS person_key,{f" {PERSON} AS person," if with_person else ""} {hold} AS hold, {breakdown} AS breakdown,
+           toUnixTimestamp64Milli(ts) - {_range_start(request, params)} AS ms, {_mask_sql(request, params)} AS mask
     FROM {TABLE}
     WHERE {where}
 ),
-{_groups_cte(request)},
-walks AS (
-    SELECT person, breakdown,
-           {best} AS best
-    FROM per_group
-),
+{_groups_cte(request, " any(person) AS person," if with_person else "")},
+{walks},
 per_person AS (
     {per_person}
 )"""
+
+
+def _histogram_bin_ms(request: FunnelQuery) -> int:
+    return -(-request.window_seconds * 1000 // request.histogram_bins)
 
 
 def _summary_query(request: FunnelQuery) -> BuiltQuery:
@@ -272,10 +368,9 @@ def _summary_query(request: FunnelQuery) -> BuiltQuery:
     n = len(request.steps)
     cte = _per_person_cte(request, params)
     tz = tz_placeholder(params, request.timezone)
-    bin_ms = -(-request.window_seconds * 1000 // request.histogram_bins)
-    edges = params.add("histogram_edges_ms", [i * bin_ms for i in range(request.histogram_bins)], "Array(Int64)")
+    bin_ms = params.add("histogram_bin_ms", _histogram_bin_ms(request), "Int64")
     total = "-best.2"
-    day = f"toDate(fromUnixTimestamp64Milli(best.3), {tz})"
+    day = f"toDate(fromUnixTimestamp64Milli(best.3 + {_range_start(request, params)}), {tz})"
     return params.query(
         f"""{cte}
 SELECT
@@ -284,9 +379,8 @@ SELECT
     avgForEach(best.4) AS gap_avg_ms,
     {quantiles_sql('best.4', GAP_LEVELS, 'ForEach')} AS gap_quantiles_ms,
     {quantiles_sql(f'{total}, best.1 = {n}', GAP_LEVELS, 'If')} AS total_quantiles_ms,
-    {histogram_sql(total, edges, only_if=f'best.1 = {n}')} AS histogram,
-    sumMap([{day}], [toUInt64(1)]) AS entered_by_day,
-    sumMap([{day}], [toUInt64(best.1 = {n})]) AS converted_by_day
+    {uniform_histogram_sql(total, bin_ms, request.histogram_bins, only_if=f'best.1 = {n}')} AS histogram,
+    sumMap([{day}], [toUInt64(1)], [toUInt64(best.1 = {n})]) AS by_day
 FROM per_person
 GROUP BY breakdown
 ORDER BY step_persons[1] DESC, breakdown"""
@@ -296,17 +390,17 @@ ORDER BY step_persons[1] DESC, breakdown"""
 def _persons_query(request: FunnelQuery) -> BuiltQuery:
     page = request.persons
     params = SqlParams()
-    cte = _per_person_cte(request, params)
+    cte = _per_person_cte(request, params, with_person=True)
     step = params.add("step", page.step, "Int64")
     reached = f"steps_done >= {step}" if page.status == "converted" else f"steps_done = {step} - 1"
     where = f"WHERE breakdown = {params.add('breakdown_value', page.breakdown_value, 'String')}" if page.breakdown_value is not None else ""
     limit, offset = params.add("limit", page.limit, "UInt64"), params.add("offset", page.offset, "UInt64")
     return params.query(
         f"""{cte}
-SELECT person, max(best.1) AS steps_done
+SELECT any(person) AS person, max(best.1) AS steps_done
 FROM per_person
 {where}
-GROUP BY person
+GROUP BY person_key
 HAVING {reached}
 ORDER BY person
 LIMIT {limit} OFFSET {offset}"""
@@ -340,16 +434,18 @@ def _group(request: FunnelQuery, record: dict) -> dict:
             entry["median_seconds_from_previous"], entry["p90_seconds_from_previous"] = median, p90
         steps.append(entry)
     median, p90 = _seconds(record["total_quantiles_ms"])
-    bin_s = -(-request.window_seconds // request.histogram_bins)
-    entered = dict(zip(*record["entered_by_day"]))
-    converted = dict(zip(*record["converted_by_day"]))
+    bin_s = _histogram_bin_ms(request) / 1000
+    days, entered_counts, converted_counts = record["by_day"]
+    entered, converted = dict(zip(days, entered_counts)), dict(zip(days, converted_counts))
     return {
         "breakdown_value": record["breakdown"] if request.breakdown else None,
         "steps": steps,
         "conversion_rate": ratio(counts[-1], counts[0]),
         "median_seconds_to_convert": median,
         "p90_seconds_to_convert": p90,
-        "time_to_convert_histogram": histogram_view([i * bin_s for i in range(request.histogram_bins)], record["histogram"]),
+        "time_to_convert_histogram": histogram_view(
+            [i * bin_s for i in range(request.histogram_bins)], uniform_histogram_counts(record["histogram"], request.histogram_bins)
+        ),
         "trend": [
             {"day": clean(day), "entered": int(entered[day]), "converted": int(converted.get(day, 0)),
              "conversion_rate": ratio(converted.get(day, 0), entered[day])}

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from pipelines.analysis.schema import NAME_PATTERN
 
+MAX_RANGE_DAYS = 3660  # ten years: analyses keep times as milliseconds since the range start in 39 bits
+
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 Scalar = Union[str, float, int, bool]
 
@@ -92,4 +94,6 @@ class QueryScope(Strict):
         time_range = TimeRange.of(self)
         if time_range.end_ms <= time_range.start_ms:
             raise ValueError("date_to must be after date_from")
+        if time_range.end_ms - time_range.start_ms > MAX_RANGE_DAYS * 86_400_000:
+            raise ValueError(f"the range spans more than {MAX_RANGE_DAYS} days")
         return self

@@ -42,6 +42,8 @@ def test_validation_errors_name_the_field(client):
     response = post(client, {**FUNNEL, "model": "nope"})
     assert response.status_code == 422 and "model" in response.json()["errors"][0]["field"]
     assert post(client, {**FUNNEL, "timezone": "Mars/Base"}).json()["errors"][0]["field"] == "timezone"
+    too_long = post(client, {**FUNNEL, "date_from": "2000-01-01"}).json()["errors"][0]
+    assert "more than 3660 days" in too_long["message"]
     assert client.post("/v1/query", content=b"{not json", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 400
 
 
@@ -83,7 +85,7 @@ def test_generated_token_written_for_the_operator(stack_settings, analyst):
     # Closing the app flushed the heat recorder: the funnel's SQL is in query_log.
     from pipelines.warehouse.client import Warehouse
 
-    logged = Warehouse(stack_settings).scalar("SELECT count() FROM query_log WHERE position(query, 'arrayFold') > 0")
+    logged = Warehouse(stack_settings).scalar("SELECT count() FROM query_log WHERE position(query, 'per_person AS') > 0")
     assert logged >= 1
 
 

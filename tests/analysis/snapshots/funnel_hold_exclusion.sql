@@ -1,19 +1,19 @@
 -- summary
 WITH
 step_events AS (
-    SELECT dictGetOrDefault('oneid_dict', 'oneid', person_id, if(oneid != '', oneid, person_id)) AS person, p_product_id AS hold, '' AS breakdown,
-           toUnixTimestamp64Milli(ts) AS ms, toInt64(if(event = {step_1_event:String}, 1, 0) + if(event = {step_2_event:String}, 2, 0) + if(event = {step_3_event:String}, 4, 0) + if(event = {exclusion_1_event:String}, 4294967296, 0)) AS mask
+    SELECT cityHash64(dictGetOrDefault('oneid_dict', 'oneid', person_id, if(oneid != '', oneid, person_id))) AS person_key, p_product_id AS hold, '' AS breakdown,
+           toUnixTimestamp64Milli(ts) - {range_start_ms:Int64} AS ms, toInt64(if(event = {step_1_event:String}, 1, 0) + if(event = {step_2_event:String}, 2, 0) + if(event = {step_3_event:String}, 4, 0) + if(event = {exclusion_1_event:String}, 4294967296, 0)) AS mask
     FROM events
     WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64}) AND event IN {events:Array(String)}
 ),
 per_group AS (
-    SELECT person, arraySort(groupArray(bitShiftLeft(toUInt128(ms), 64) + mask)) AS sorted, arrayMap(x -> toInt64(bitShiftRight(x, 64)), sorted) AS t, arrayMap(x -> toInt64(toUInt64(x)), sorted) AS m, '' AS breakdown
+    SELECT person_key, arraySort(groupArray(bitShiftLeft(toUInt128(ms), 33) + mask)) AS sorted, arrayMap(x -> toInt64(bitShiftRight(x, 33)), sorted) AS t, arrayMap(x -> toInt64(bitAnd(x, 8589934591)), sorted) AS m, '' AS breakdown
     FROM step_events
     WHERE mask != 0
-    GROUP BY person, hold
+    GROUP BY person_key, hold
 ),
 walks AS (
-    SELECT person, breakdown,
+    SELECT person_key, breakdown,
            arrayFold((acc, at, mask) -> (
                    arrayDistinct(arrayConcat(
                        arrayMap(c -> multiIf(
@@ -33,9 +33,9 @@ walks AS (
     FROM per_group
 ),
 per_person AS (
-    SELECT person, breakdown, max(best) AS best
+    SELECT person_key, breakdown, max(best) AS best
     FROM walks
-    GROUP BY person, breakdown
+    GROUP BY person_key, breakdown
     HAVING best.1 > 0
 )
 SELECT
@@ -44,9 +44,8 @@ SELECT
     avgForEach(best.4) AS gap_avg_ms,
     quantilesExactInclusiveForEach(0.5, 0.9)(best.4) AS gap_quantiles_ms,
     quantilesExactInclusiveIf(0.5, 0.9)(-best.2, best.1 = 3) AS total_quantiles_ms,
-    sumForEach(arrayMap(i -> toUInt64(best.1 = 3 AND -best.2 >= {histogram_edges_ms:Array(Int64)}[i] AND (i = length({histogram_edges_ms:Array(Int64)}) OR -best.2 < {histogram_edges_ms:Array(Int64)}[i + 1])), arrayEnumerate({histogram_edges_ms:Array(Int64)}))) AS histogram,
-    sumMap([toDate(fromUnixTimestamp64Milli(best.3), {tz:String})], [toUInt64(1)]) AS entered_by_day,
-    sumMap([toDate(fromUnixTimestamp64Milli(best.3), {tz:String})], [toUInt64(best.1 = 3)]) AS converted_by_day
+    sumMap([least(intDiv(-best.2, {histogram_bin_ms:Int64}), 9)], [toUInt64(best.1 = 3)]) AS histogram,
+    sumMap([toDate(fromUnixTimestamp64Milli(best.3 + {range_start_ms:Int64}), {tz:String})], [toUInt64(1)], [toUInt64(best.1 = 3)]) AS by_day
 FROM per_person
 GROUP BY breakdown
 ORDER BY step_persons[1] DESC, breakdown
