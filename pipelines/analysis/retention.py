@@ -17,7 +17,7 @@ from pipelines.analysis.request import EventSelector, QueryScope
 from pipelines.analysis.schema import PERSON, TABLE
 from pipelines.analysis.shaping import Rows, clean, ratio, table
 from pipelines.analysis.sqlparams import BuiltQuery, SqlParams
-from pipelines.analysis.timerange import PERIOD_ADD, PERIOD_MAX_DAYS, PERIOD_START, TimeRange, tz_placeholder
+from pipelines.analysis.timerange import PERIOD_MAX_DAYS, PERIOD_START, PERIODS_BETWEEN, TimeRange, tz_placeholder
 
 EARLIEST_MS = 0  # first_time looks back to the start of the data
 
@@ -50,26 +50,26 @@ def build(request: RetentionQuery) -> dict[str, BuiltQuery]:
             "if(minIf(ts, is_initial) = minIf(ts, is_initial AND in_range), "
             "[argMinIf(period, ts, is_initial)], []) AS cohorts"
         )
-    add = PERIOD_ADD[request.period]
+    later = PERIODS_BETWEEN[request.period].format(start="cohort", end="r")
     periods = params.add("periods", request.periods, "UInt32")
     sql = f"""
 WITH
 rows AS (
-    SELECT {PERSON} AS person, ts, {PERIOD_START[request.period].format(tz=tz)} AS period,
+    SELECT cityHash64({PERSON}) AS person_key, ts, {PERIOD_START[request.period].format(tz=tz)} AS period,
            {initial} AS is_initial, {returning} AS is_return, {in_cohort_range} AS in_range
     FROM {TABLE}
     WHERE {where}
 ),
 per_person AS (
-    SELECT person, {cohorts}, groupUniqArrayIf(period, is_return) AS returns
+    SELECT person_key, {cohorts}, groupUniqArrayIf(period, is_return) AS returns
     FROM rows
-    GROUP BY person
+    GROUP BY person_key
     HAVING countIf(is_initial AND in_range) > 0
 )
 SELECT
     cohort,
     count() AS persons,
-    sumForEach(arrayMap(k -> toUInt64(has(returns, {add}(cohort, k))), range(1, {periods} + 1))) AS returned
+    sumMap(arrayFilter(k -> k BETWEEN 1 AND {periods}, arrayMap(r -> {later}, returns)) AS returned_after, arrayMap(k -> toUInt64(1), returned_after)) AS returned
 FROM per_person
 ARRAY JOIN cohorts AS cohort
 GROUP BY cohort
@@ -80,7 +80,8 @@ ORDER BY cohort"""
 def shape(request: RetentionQuery, results: dict[str, Rows]) -> dict:
     cohorts = []
     for record in results["cohorts"].dicts():
-        returned = [int(v) for v in record["returned"]] + [0] * (request.periods - len(record["returned"]))
+        by_period = dict(zip(*record["returned"]))
+        returned = [int(by_period.get(k, 0)) for k in range(1, request.periods + 1)]
         size = int(record["persons"])
         cohorts.append(
             {

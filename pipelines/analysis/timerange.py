@@ -16,9 +16,13 @@ BUCKETS = {
     "week": "toDateTime(toMonday(ts, {tz}), {tz})",
     "month": "toDateTime(toStartOfMonth(ts, {tz}), {tz})",
 }
-# Retention periods -> the Date the period starts on, and the function that steps a Date by whole periods.
+# Retention periods -> the Date the period starts on, and how many whole periods lie between two period starts.
 PERIOD_START = {"day": "toDate(ts, {tz})", "week": "toMonday(ts, {tz})", "month": "toStartOfMonth(ts, {tz})"}
-PERIOD_ADD = {"day": "addDays", "week": "addWeeks", "month": "addMonths"}
+PERIODS_BETWEEN = {
+    "day": "dateDiff('day', {start}, {end})",
+    "week": "intDiv(dateDiff('day', {start}, {end}), 7)",
+    "month": "dateDiff('month', {start}, {end})",
+}
 PERIOD_MAX_DAYS = {"day": 1, "week": 7, "month": 31}
 
 
