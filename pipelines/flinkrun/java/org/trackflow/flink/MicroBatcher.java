@@ -15,6 +15,7 @@ import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
  *
  * <p>Holds no state: the buffer is emitted before every checkpoint barrier ({@link #prepareSnapshotPreBarrier}), so a
  * checkpoint never covers a record that is still here, and a restore replays exactly what was not yet emitted.
+ * Meant for streams without event-time watermarks (the jobs use none): a watermark would overtake held records.
  */
 public class MicroBatcher extends AbstractStreamOperator<String[]> implements OneInputStreamOperator<String, String[]> {
     private static final long serialVersionUID = 1L;
