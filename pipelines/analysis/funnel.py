@@ -148,9 +148,9 @@ def _chains_walks_sql(request: FunnelQuery, params: SqlParams, person: str) -> s
     attempt that takes step k there (0: none). Ordered: `waiting_k` is, at each event, the latest attempt that has
     done k steps and still waits for step k + 1 (start << 64 | where it took step k), and an event that can be step
     k + 1 ends the wait of the attempts before it (they take it or, out of window or gap, never advance again);
-    strict: only an attempt that took step k at the event just before can take step k + 1. `score_k` is the best
-    attempt that got to step k (the shortest time, then the latest start); the best of the furthest step is walked
-    back through `waiting_k` at the events where it took each step.
+    strict: only an attempt that took step k at the event just before can take step k + 1. The best attempt of the
+    furthest step reached (the shortest time, then the latest start) is walked back through `waiting_k` at the
+    events where it took each step.
 
     Each step reads the previous step's arrays once: the planner inlines these CTEs into one expression, whose
     size would otherwise multiply with every step."""
@@ -163,15 +163,6 @@ def _chains_walks_sql(request: FunnelQuery, params: SqlParams, person: str) -> s
         within = f"{_chain_time('e')} - {_chain_time(start)} <= {window}"
         return within + (f" AND {_chain_time('e')} - {_chain_time(at)} <= {gap_limit}" if gap_limit else "")
 
-    def best_of(k: int) -> str:
-        # (time left of the longest possible, start key, end position), so the maximum is the shortest time, then
-        # the latest start.
-        score = (
-            f"bitShiftLeft(toUInt128({(1 << 40) - 1} - ({_chain_time('e')} - {_chain_time('s')})), 85)"
-            f" + bitShiftLeft(toUInt128(s), {POSITION_BITS}) + {_chain_position('e')}"
-        )
-        return f"arrayMax(arrayMap((s, e) -> if(s != 0, {score}, 0), started_{k}, event_key)) AS score_{k}"
-
     value, values = (", v", ", value") if request.breakdown else ("", "")
     carried = ["person_key", *([person.strip(" ,")] if person else []), "breakdown", "t", "m", "event_key"]
     if strict:
@@ -181,11 +172,10 @@ def _chains_walks_sql(request: FunnelQuery, params: SqlParams, person: str) -> s
         f"arrayMap((ms, i) -> bitShiftLeft(ms, {POSITION_BITS}) + i, t, arrayEnumerate(t)) AS event_key",
         *([f"{_shifted('event_key')} AS previous_key"] if strict else []),
         f"arrayMap((mask, e{value}) -> if({_starts_here(request, 'mask', 'v')}, e, 0), m, event_key{values}) AS started_1",
-        best_of(1),
     ]
     ctes = [("step_1_chains", first, "per_group")]
     for k in range(1, n):
-        kept = carried + ([] if strict else [f"waiting_{j}" for j in range(1, k)]) + [f"score_{j}" for j in range(1, k + 1)]
+        kept = carried + ([] if strict else [f"waiting_{j}" for j in range(1, k)]) + [f"started_{j}" for j in range(1, k + 1)]
         if strict:
             lines = [
                 f"arrayMap((mask, e, s, at) -> if(bitTest(mask, {k}) AND s != 0 AND {advances('s', 'at')}, s, 0),\n"
@@ -199,17 +189,24 @@ def _chains_walks_sql(request: FunnelQuery, params: SqlParams, person: str) -> s
                 f"arrayMap((mask, e, w) -> if(bitTest(mask, {k}) AND w > 0 AND {advances(start, _waiting_at('w'))}, {start}, 0),\n"
                 f"                    m, event_key, waiting_{k}) AS started_{k + 1}",
             ]
-        ctes.append((f"step_{k + 1}_chains", [", ".join(kept), *lines, best_of(k + 1)], f"step_{k}_chains"))
+        ctes.append((f"step_{k + 1}_chains", [", ".join(kept), *lines], f"step_{k}_chains"))
 
     def took_step(k: int, at_position: str) -> str:
         """Key of the event where the attempt that took step k + 1 at `at_position` had taken step k."""
         return f"previous_key[{at_position}]" if strict else _waiting_at(f"waiting_{k}[{at_position}]")
 
+    # (time left of the longest possible, start key, end position): the maximum is the shortest time, then the
+    # latest start.
+    score = (
+        f"bitShiftLeft(toUInt128({(1 << 40) - 1} - ({_chain_time('e')} - {_chain_time('s')})), 85)"
+        f" + bitShiftLeft(toUInt128(s), {POSITION_BITS}) + {_chain_position('e')}"
+    )
+    furthest = f"[{', '.join(f'started_{k}' for k in range(1, n + 1))}][greatest(steps, 1)]"
     best_at = _chain_position("best_score")
     walk = [
         f"person_key,{person} breakdown",
-        " + ".join(f"toInt64(score_{k} != 0)" for k in range(1, n + 1)) + " AS steps",
-        f"[{', '.join(f'score_{k}' for k in range(1, n + 1))}][greatest(steps, 1)] AS best_score",
+        " + ".join(f"toInt64(arrayMax(started_{k}) != 0)" for k in range(1, n + 1)) + " AS steps",
+        f"arrayMax(arrayMap((s, e) -> if(s != 0, {score}, 0), {furthest}, event_key)) AS best_score",
         f"if(steps = {n}, event_key[{best_at}], 0) AS step_{n}_key",
     ]
     for k in range(n - 1, 0, -1):

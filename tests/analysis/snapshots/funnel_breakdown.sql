@@ -20,30 +20,27 @@ per_group AS (
 step_1_chains AS (
     SELECT person_key, breakdown, t, m,
            arrayMap((ms, i) -> bitShiftLeft(ms, 22) + i, t, arrayEnumerate(t)) AS event_key,
-           arrayMap((mask, e, v) -> if(bitTest(mask, 0) AND v = breakdown, e, 0), m, event_key, value) AS started_1,
-           arrayMax(arrayMap((s, e) -> if(s != 0, bitShiftLeft(toUInt128(1099511627775 - (bitShiftRight(e, 22) - bitShiftRight(s, 22))), 85) + bitShiftLeft(toUInt128(s), 22) + toUInt32(bitAnd(e, 4194303)), 0), started_1, event_key)) AS score_1
+           arrayMap((mask, e, v) -> if(bitTest(mask, 0) AND v = breakdown, e, 0), m, event_key, value) AS started_1
     FROM per_group
 ),
 step_2_chains AS (
-    SELECT person_key, breakdown, t, m, event_key, score_1,
+    SELECT person_key, breakdown, t, m, event_key, started_1,
            arrayPushFront(arrayPopBack(arrayFill(w -> w != 0, arrayMap((s, e, mask) -> if(s != 0, bitShiftLeft(toInt128(s), 64) + e, if(bitTest(mask, 1), -1, 0)), started_1, event_key, m))), 0) AS waiting_1,
            arrayMap((mask, e, w) -> if(bitTest(mask, 1) AND w > 0 AND bitShiftRight(e, 22) - bitShiftRight(toInt64(bitShiftRight(w, 64)), 22) <= {window_ms:Int64} AND bitShiftRight(e, 22) - bitShiftRight(toInt64(bitAnd(w, 18446744073709551615)), 22) <= {max_gap_ms:Int64}, toInt64(bitShiftRight(w, 64)), 0),
-                    m, event_key, waiting_1) AS started_2,
-           arrayMax(arrayMap((s, e) -> if(s != 0, bitShiftLeft(toUInt128(1099511627775 - (bitShiftRight(e, 22) - bitShiftRight(s, 22))), 85) + bitShiftLeft(toUInt128(s), 22) + toUInt32(bitAnd(e, 4194303)), 0), started_2, event_key)) AS score_2
+                    m, event_key, waiting_1) AS started_2
     FROM step_1_chains
 ),
 step_3_chains AS (
-    SELECT person_key, breakdown, t, m, event_key, waiting_1, score_1, score_2,
+    SELECT person_key, breakdown, t, m, event_key, waiting_1, started_1, started_2,
            arrayPushFront(arrayPopBack(arrayFill(w -> w != 0, arrayMap((s, e, mask) -> if(s != 0, bitShiftLeft(toInt128(s), 64) + e, if(bitTest(mask, 2), -1, 0)), started_2, event_key, m))), 0) AS waiting_2,
            arrayMap((mask, e, w) -> if(bitTest(mask, 2) AND w > 0 AND bitShiftRight(e, 22) - bitShiftRight(toInt64(bitShiftRight(w, 64)), 22) <= {window_ms:Int64} AND bitShiftRight(e, 22) - bitShiftRight(toInt64(bitAnd(w, 18446744073709551615)), 22) <= {max_gap_ms:Int64}, toInt64(bitShiftRight(w, 64)), 0),
-                    m, event_key, waiting_2) AS started_3,
-           arrayMax(arrayMap((s, e) -> if(s != 0, bitShiftLeft(toUInt128(1099511627775 - (bitShiftRight(e, 22) - bitShiftRight(s, 22))), 85) + bitShiftLeft(toUInt128(s), 22) + toUInt32(bitAnd(e, 4194303)), 0), started_3, event_key)) AS score_3
+                    m, event_key, waiting_2) AS started_3
     FROM step_2_chains
 ),
 walks AS (
     SELECT person_key, breakdown,
-           toInt64(score_1 != 0) + toInt64(score_2 != 0) + toInt64(score_3 != 0) AS steps,
-           [score_1, score_2, score_3][greatest(steps, 1)] AS best_score,
+           toInt64(arrayMax(started_1) != 0) + toInt64(arrayMax(started_2) != 0) + toInt64(arrayMax(started_3) != 0) AS steps,
+           arrayMax(arrayMap((s, e) -> if(s != 0, bitShiftLeft(toUInt128(1099511627775 - (bitShiftRight(e, 22) - bitShiftRight(s, 22))), 85) + bitShiftLeft(toUInt128(s), 22) + toUInt32(bitAnd(e, 4194303)), 0), [started_1, started_2, started_3][greatest(steps, 1)], event_key)) AS best_score,
            if(steps = 3, event_key[toUInt32(bitAnd(best_score, 4194303))], 0) AS step_3_key,
            if(steps > 2, toInt64(bitAnd(waiting_2[toUInt32(bitAnd(step_3_key, 4194303))], 18446744073709551615)), if(steps = 2, event_key[toUInt32(bitAnd(best_score, 4194303))], 0)) AS step_2_key,
            if(steps > 1, toInt64(bitAnd(waiting_1[toUInt32(bitAnd(step_2_key, 4194303))], 18446744073709551615)), if(steps = 1, event_key[toUInt32(bitAnd(best_score, 4194303))], 0)) AS step_1_key,
