@@ -334,9 +334,11 @@ def _per_person_cte(request: FunnelQuery, params: SqlParams, with_person: bool =
         walks = _chains_walks_sql(request, params, person)
     else:
         walks = f"walks AS (\n    SELECT person_key,{person} breakdown,\n           {_fold_best_sql(request, params)} AS best\n    FROM per_group\n)"
-    # Without hold-constant a walked group is already one person and breakdown value.
+    # Without hold-constant a walked group is already one person and breakdown value. With it, the person's best
+    # group is the first of their groups' results sorted descending: the same order as max(), compared column by
+    # column instead of as generic values.
     per_person = (
-        f"SELECT person_key,{' any(person) AS person,' if with_person else ''} breakdown, max(best) AS best\n"
+        f"SELECT person_key,{' any(person) AS person,' if with_person else ''} breakdown, arrayReverseSort(groupArray(best))[1] AS best\n"
         "    FROM walks\n    GROUP BY person_key, breakdown\n    HAVING best.1 > 0"
         if request.hold_constant
         else f"SELECT person_key,{person} breakdown, best\n    FROM walks\n    WHERE best.1 > 0"

@@ -33,7 +33,7 @@ walks AS (
     FROM per_group
 ),
 per_person AS (
-    SELECT person_key, breakdown, max(best) AS best
+    SELECT person_key, breakdown, arrayReverseSort(groupArray(best))[1] AS best
     FROM walks
     GROUP BY person_key, breakdown
     HAVING best.1 > 0
