@@ -121,101 +121,99 @@ def _starts_here(request: FunnelQuery, mask: str, value: str) -> str:
     return _can_start(request, mask) + (f" AND {value} = breakdown" if request.breakdown else "")
 
 
-def _chain_time(key: str) -> str:
-    return f"bitShiftRight({key}, {POSITION_BITS})"
-
-
-def _chain_position(key: str) -> str:
-    return f"toUInt32(bitAnd({key}, {(1 << POSITION_BITS) - 1}))"
-
-
 def _shifted(array: str) -> str:
     """The array's value at the previous event (0 before the first)."""
     return f"arrayPushFront(arrayPopBack({array}), 0)"
 
 
-def _waiting_start(w: str) -> str:
-    return f"toInt64(bitShiftRight({w}, 64))"
+class _Chains:
+    """How an attempt is held in one integer. Without a maximum gap: start time << 22 | position of its latest step
+    (Int64). With one, the latest step's time is needed too: (start time << 22 | start position) << 64 | (latest
+    step time << 22 | its position) (Int128). Times are milliseconds since the range start (TIME_BITS)."""
 
+    def __init__(self, with_step_time: bool):
+        self.wide = with_step_time
+        self.position_mask = (1 << POSITION_BITS) - 1
 
-def _waiting_at(w: str) -> str:
-    return f"toInt64(bitAnd({w}, {(1 << 64) - 1}))"
+    def first(self, e: str) -> str:
+        """The attempt that starts at event key `e` (time << 22 | position)."""
+        return f"bitShiftLeft(toInt128({e}), 64) + {e}" if self.wide else e
+
+    def advanced(self, c: str, e: str) -> str:
+        """Attempt `c` after taking a step at event key `e`."""
+        if self.wide:
+            return f"bitShiftLeft(bitShiftRight({c}, 64), 64) + {e}"
+        return f"bitShiftLeft(bitShiftRight({c}, {POSITION_BITS}), {POSITION_BITS}) + bitAnd({e}, {self.position_mask})"
+
+    def start_time(self, c: str) -> str:
+        return f"toInt64(bitShiftRight({c}, {64 + POSITION_BITS if self.wide else POSITION_BITS}))"
+
+    def step_time(self, c: str) -> str:
+        return f"toInt64(bitShiftRight(bitAnd({c}, {(1 << 64) - 1}), {POSITION_BITS}))"
+
+    def step_position(self, c: str) -> str:
+        return f"toUInt32(bitAnd({c}, {self.position_mask}))"
 
 
 def _chains_walks_sql(request: FunnelQuery, params: SqlParams, person: str) -> str:
-    """CTEs down to `walks`, as described in `_walks_by_chains`. Events are named by a key (time since the range
-    start, then position), so a later key is a later event. `started_k` holds, at each event, the start of the latest
-    attempt that takes step k there (0: none). Ordered: `waiting_k` is, at each event, the latest attempt that has
-    done k steps and still waits for step k + 1 (start << 64 | where it took step k), and an event that can be step
-    k + 1 ends the wait of the attempts before it (they take it or, out of window or gap, never advance again);
-    strict: only an attempt that took step k at the event just before can take step k + 1. The best attempt of the
-    furthest step reached (the shortest time, then the latest start) is walked back through `waiting_k` at the
-    events where it took each step.
+    """CTEs down to `walks`, as described in `_walks_by_chains`. `started_k` holds, at each event, the attempt that
+    takes step k there (0: none; `_Chains`). Ordered: `waiting_k` is, at each event, the latest attempt that has
+    done k steps and still waits for step k + 1; an event that can be step k + 1 ends the wait of the attempts
+    before it (they take it or, out of window or gap, never advance again). Strict: only an attempt that took step k
+    at the event just before can take step k + 1. The best attempt of the furthest step reached (the shortest time,
+    then the latest start: the latest end among equal times) is walked back through `waiting_k`.
 
     Each step reads the previous step's arrays once: the planner inlines these CTEs into one expression, whose
     size would otherwise multiply with every step."""
     n, strict = len(request.steps), request.order == "strict"
+    chains = _Chains(with_step_time=bool(request.max_step_gap_seconds))
     window = params.add("window_ms", request.window_seconds * 1000, "Int64")
     gap_limit = params.add("max_gap_ms", int(request.max_step_gap_seconds * 1000), "Int64") if request.max_step_gap_seconds else None
+    time_of_e = f"bitShiftRight(e, {POSITION_BITS})"
 
-    def advances(start: str, at: str) -> str:
-        """Event e can be the next step of the attempt that started at `start` and took its last step at `at`."""
-        within = f"{_chain_time('e')} - {_chain_time(start)} <= {window}"
-        return within + (f" AND {_chain_time('e')} - {_chain_time(at)} <= {gap_limit}" if gap_limit else "")
+    def takes_step(k: int, c: str) -> str:
+        """Event e (key) with step mask `mask` is step k + 1 of attempt `c`, which has done k steps."""
+        condition = f"bitTest(mask, {k}) AND {c} > 0 AND {time_of_e} - {chains.start_time(c)} <= {window}"
+        return condition + (f" AND {time_of_e} - {chains.step_time(c)} <= {gap_limit}" if gap_limit else "")
 
     value, values = (", v", ", value") if request.breakdown else ("", "")
     carried = ["person_key", *([person.strip(" ,")] if person else []), "breakdown", "t", "m", "event_key"]
-    if strict:
-        carried.append("previous_key")
     first = [
         f"person_key,{person} breakdown, t, m",
         f"arrayMap((ms, i) -> bitShiftLeft(ms, {POSITION_BITS}) + i, t, arrayEnumerate(t)) AS event_key",
-        *([f"{_shifted('event_key')} AS previous_key"] if strict else []),
-        f"arrayMap((mask, e{value}) -> if({_starts_here(request, 'mask', 'v')}, e, 0), m, event_key{values}) AS started_1",
+        f"arrayMap((mask, e{value}) -> if({_starts_here(request, 'mask', 'v')}, {chains.first('e')}, 0), m, event_key{values}) AS started_1",
     ]
     ctes = [("step_1_chains", first, "per_group")]
     for k in range(1, n):
-        kept = carried + ([] if strict else [f"waiting_{j}" for j in range(1, k)]) + [f"started_{j}" for j in range(1, k + 1)]
+        kept = carried + [f"waiting_{j}" for j in range(1, k)] + [f"started_{j}" for j in range(1, k + 1)]
         if strict:
-            lines = [
-                f"arrayMap((mask, e, s, at) -> if(bitTest(mask, {k}) AND s != 0 AND {advances('s', 'at')}, s, 0),\n"
-                f"                    m, event_key, {_shifted(f'started_{k}')}, previous_key) AS started_{k + 1}"
-            ]
+            waiting = f"{_shifted(f'started_{k}')} AS waiting_{k}"
         else:
-            waits = f"if(s != 0, bitShiftLeft(toInt128(s), 64) + e, if(bitTest(mask, {k}), -1, 0))"
-            start = _waiting_start("w")
-            lines = [
-                f"{_shifted(f'arrayFill(w -> w != 0, arrayMap((s, e, mask) -> {waits}, started_{k}, event_key, m))')} AS waiting_{k}",
-                f"arrayMap((mask, e, w) -> if(bitTest(mask, {k}) AND w > 0 AND {advances(start, _waiting_at('w'))}, {start}, 0),\n"
-                f"                    m, event_key, waiting_{k}) AS started_{k + 1}",
-            ]
-        ctes.append((f"step_{k + 1}_chains", [", ".join(kept), *lines], f"step_{k}_chains"))
+            waits = f"arrayMap((c, mask) -> if(c != 0, c, if(bitTest(mask, {k}), -1, 0)), started_{k}, m)"
+            waiting = f"{_shifted(f'arrayFill(c -> c != 0, {waits})')} AS waiting_{k}"
+        ctes.append((f"step_{k + 1}_chains", [
+            ", ".join(kept),
+            waiting,
+            f"arrayMap((mask, e, c) -> if({takes_step(k, 'c')}, {chains.advanced('c', 'e')}, 0), m, event_key, waiting_{k}) AS started_{k + 1}",
+        ], f"step_{k}_chains"))  # fmt: skip
 
-    def took_step(k: int, at_position: str) -> str:
-        """Key of the event where the attempt that took step k + 1 at `at_position` had taken step k."""
-        return f"previous_key[{at_position}]" if strict else _waiting_at(f"waiting_{k}[{at_position}]")
-
-    # (time left of the longest possible, start key, end position): the maximum is the shortest time, then the
-    # latest start.
+    # (time left of the longest possible, start time, end position): the maximum is the shortest time, then the
+    # latest start (of two attempts at the same step, the later start ends later).
     score = (
-        f"bitShiftLeft(toUInt128({(1 << 40) - 1} - ({_chain_time('e')} - {_chain_time('s')})), 85)"
-        f" + bitShiftLeft(toUInt128(s), {POSITION_BITS}) + {_chain_position('e')}"
+        f"bitShiftLeft(toUInt128({(1 << 40) - 1} - ({time_of_e} - {chains.start_time('c')})), 64)"
+        f" + bitShiftLeft(toUInt128({chains.start_time('c')}), {POSITION_BITS}) + bitAnd(e, {(1 << POSITION_BITS) - 1})"
     )
     furthest = f"[{', '.join(f'started_{k}' for k in range(1, n + 1))}][greatest(steps, 1)]"
-    best_at = _chain_position("best_score")
     walk = [
         f"person_key,{person} breakdown",
         " + ".join(f"toInt64(arrayMax(started_{k}) != 0)" for k in range(1, n + 1)) + " AS steps",
-        f"arrayMax(arrayMap((s, e) -> if(s != 0, {score}, 0), {furthest}, event_key)) AS best_score",
-        f"if(steps = {n}, event_key[{best_at}], 0) AS step_{n}_key",
+        f"toUInt32(bitAnd(arrayMax(arrayMap((c, e) -> if(c != 0, {score}, 0), {furthest}, event_key)), {(1 << POSITION_BITS) - 1})) AS end_at",
+        f"if(steps = {n}, end_at, 0) AS step_{n}_at",
     ]
     for k in range(n - 1, 0, -1):
-        walk.append(
-            f"if(steps > {k}, {took_step(k, _chain_position(f'step_{k + 1}_key'))}, if(steps = {k}, event_key[{best_at}], 0)) AS step_{k}_key"
-        )
-    gaps = ", ".join(f"{_chain_time(f'step_{k + 1}_key')} - {_chain_time(f'step_{k}_key')}" for k in range(1, n))
-    start = _chain_time("step_1_key")
-    walk.append(f"(steps, {start} - t[{best_at}], {start}, arraySlice([{gaps}], 1, steps - 1)) AS best")
+        walk.append(f"if(steps > {k}, {chains.step_position(f'waiting_{k}[step_{k + 1}_at]')}, if(steps = {k}, end_at, 0)) AS step_{k}_at")
+    gaps = ", ".join(f"t[step_{k + 1}_at] - t[step_{k}_at]" for k in range(1, n))
+    walk.append(f"(steps, t[step_1_at] - t[end_at], t[step_1_at], arraySlice([{gaps}], 1, steps - 1)) AS best")
     ctes.append(("walks", walk, f"step_{n}_chains"))
     return ",\n".join(
         f"{name} AS (\n    SELECT " + ",\n           ".join(lines) + f"\n    FROM {source}\n)" for name, lines, source in ctes

@@ -20,31 +20,29 @@ per_group AS (
 step_1_chains AS (
     SELECT person_key, breakdown, t, m,
            arrayMap((ms, i) -> bitShiftLeft(ms, 22) + i, t, arrayEnumerate(t)) AS event_key,
-           arrayMap((mask, e, v) -> if(bitTest(mask, 0) AND v = breakdown, e, 0), m, event_key, value) AS started_1
+           arrayMap((mask, e, v) -> if(bitTest(mask, 0) AND v = breakdown, bitShiftLeft(toInt128(e), 64) + e, 0), m, event_key, value) AS started_1
     FROM per_group
 ),
 step_2_chains AS (
     SELECT person_key, breakdown, t, m, event_key, started_1,
-           arrayPushFront(arrayPopBack(arrayFill(w -> w != 0, arrayMap((s, e, mask) -> if(s != 0, bitShiftLeft(toInt128(s), 64) + e, if(bitTest(mask, 1), -1, 0)), started_1, event_key, m))), 0) AS waiting_1,
-           arrayMap((mask, e, w) -> if(bitTest(mask, 1) AND w > 0 AND bitShiftRight(e, 22) - bitShiftRight(toInt64(bitShiftRight(w, 64)), 22) <= {window_ms:Int64} AND bitShiftRight(e, 22) - bitShiftRight(toInt64(bitAnd(w, 18446744073709551615)), 22) <= {max_gap_ms:Int64}, toInt64(bitShiftRight(w, 64)), 0),
-                    m, event_key, waiting_1) AS started_2
+           arrayPushFront(arrayPopBack(arrayFill(c -> c != 0, arrayMap((c, mask) -> if(c != 0, c, if(bitTest(mask, 1), -1, 0)), started_1, m))), 0) AS waiting_1,
+           arrayMap((mask, e, c) -> if(bitTest(mask, 1) AND c > 0 AND bitShiftRight(e, 22) - toInt64(bitShiftRight(c, 86)) <= {window_ms:Int64} AND bitShiftRight(e, 22) - toInt64(bitShiftRight(bitAnd(c, 18446744073709551615), 22)) <= {max_gap_ms:Int64}, bitShiftLeft(bitShiftRight(c, 64), 64) + e, 0), m, event_key, waiting_1) AS started_2
     FROM step_1_chains
 ),
 step_3_chains AS (
     SELECT person_key, breakdown, t, m, event_key, waiting_1, started_1, started_2,
-           arrayPushFront(arrayPopBack(arrayFill(w -> w != 0, arrayMap((s, e, mask) -> if(s != 0, bitShiftLeft(toInt128(s), 64) + e, if(bitTest(mask, 2), -1, 0)), started_2, event_key, m))), 0) AS waiting_2,
-           arrayMap((mask, e, w) -> if(bitTest(mask, 2) AND w > 0 AND bitShiftRight(e, 22) - bitShiftRight(toInt64(bitShiftRight(w, 64)), 22) <= {window_ms:Int64} AND bitShiftRight(e, 22) - bitShiftRight(toInt64(bitAnd(w, 18446744073709551615)), 22) <= {max_gap_ms:Int64}, toInt64(bitShiftRight(w, 64)), 0),
-                    m, event_key, waiting_2) AS started_3
+           arrayPushFront(arrayPopBack(arrayFill(c -> c != 0, arrayMap((c, mask) -> if(c != 0, c, if(bitTest(mask, 2), -1, 0)), started_2, m))), 0) AS waiting_2,
+           arrayMap((mask, e, c) -> if(bitTest(mask, 2) AND c > 0 AND bitShiftRight(e, 22) - toInt64(bitShiftRight(c, 86)) <= {window_ms:Int64} AND bitShiftRight(e, 22) - toInt64(bitShiftRight(bitAnd(c, 18446744073709551615), 22)) <= {max_gap_ms:Int64}, bitShiftLeft(bitShiftRight(c, 64), 64) + e, 0), m, event_key, waiting_2) AS started_3
     FROM step_2_chains
 ),
 walks AS (
     SELECT person_key, breakdown,
            toInt64(arrayMax(started_1) != 0) + toInt64(arrayMax(started_2) != 0) + toInt64(arrayMax(started_3) != 0) AS steps,
-           arrayMax(arrayMap((s, e) -> if(s != 0, bitShiftLeft(toUInt128(1099511627775 - (bitShiftRight(e, 22) - bitShiftRight(s, 22))), 85) + bitShiftLeft(toUInt128(s), 22) + toUInt32(bitAnd(e, 4194303)), 0), [started_1, started_2, started_3][greatest(steps, 1)], event_key)) AS best_score,
-           if(steps = 3, event_key[toUInt32(bitAnd(best_score, 4194303))], 0) AS step_3_key,
-           if(steps > 2, toInt64(bitAnd(waiting_2[toUInt32(bitAnd(step_3_key, 4194303))], 18446744073709551615)), if(steps = 2, event_key[toUInt32(bitAnd(best_score, 4194303))], 0)) AS step_2_key,
-           if(steps > 1, toInt64(bitAnd(waiting_1[toUInt32(bitAnd(step_2_key, 4194303))], 18446744073709551615)), if(steps = 1, event_key[toUInt32(bitAnd(best_score, 4194303))], 0)) AS step_1_key,
-           (steps, bitShiftRight(step_1_key, 22) - t[toUInt32(bitAnd(best_score, 4194303))], bitShiftRight(step_1_key, 22), arraySlice([bitShiftRight(step_2_key, 22) - bitShiftRight(step_1_key, 22), bitShiftRight(step_3_key, 22) - bitShiftRight(step_2_key, 22)], 1, steps - 1)) AS best
+           toUInt32(bitAnd(arrayMax(arrayMap((c, e) -> if(c != 0, bitShiftLeft(toUInt128(1099511627775 - (bitShiftRight(e, 22) - toInt64(bitShiftRight(c, 86)))), 64) + bitShiftLeft(toUInt128(toInt64(bitShiftRight(c, 86))), 22) + bitAnd(e, 4194303), 0), [started_1, started_2, started_3][greatest(steps, 1)], event_key)), 4194303)) AS end_at,
+           if(steps = 3, end_at, 0) AS step_3_at,
+           if(steps > 2, toUInt32(bitAnd(waiting_2[step_3_at], 4194303)), if(steps = 2, end_at, 0)) AS step_2_at,
+           if(steps > 1, toUInt32(bitAnd(waiting_1[step_2_at], 4194303)), if(steps = 1, end_at, 0)) AS step_1_at,
+           (steps, t[step_1_at] - t[end_at], t[step_1_at], arraySlice([t[step_2_at] - t[step_1_at], t[step_3_at] - t[step_2_at]], 1, steps - 1)) AS best
     FROM step_3_chains
 ),
 per_person AS (
