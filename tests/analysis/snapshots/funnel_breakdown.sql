@@ -12,7 +12,7 @@ per_group AS (
         SELECT person_key, arraySort(groupArray((bitShiftLeft(toUInt64(ms), 3) + mask, breakdown))) AS sorted, arrayMap(x -> toInt64(bitShiftRight(x, 3)), sorted.1) AS t, arrayMap(x -> toInt64(bitAnd(x, 7)), sorted.1) AS m, sorted.2 AS value
         FROM step_events
         WHERE mask != 0
-        GROUP BY person_key, hold
+        GROUP BY person_key
         HAVING throwIf(count() > 4194303, 'a person has more than 4,194,303 step events in the range: filter them') = 0
     )
     ARRAY JOIN arrayDistinct(arrayFilter((v, mask) -> bitTest(mask, 0), value, m)) AS breakdown
@@ -25,13 +25,13 @@ step_1_chains AS (
 ),
 step_2_chains AS (
     SELECT person_key, breakdown, t, m, event_key, started_1,
-           arrayPushFront(arrayPopBack(arrayFill(c -> c != 0, arrayMap((c, mask) -> if(c != 0, c, if(bitTest(mask, 1), -1, 0)), started_1, m))), 0) AS waiting_1,
+           arrayShiftRight(arrayFill(c -> c != 0, arrayMap((c, mask) -> if(c != 0, c, if(bitTest(mask, 1), -1, 0)), started_1, m)), 1) AS waiting_1,
            arrayMap((mask, e, c) -> if(bitTest(mask, 1) AND c > 0 AND bitShiftRight(e, 22) - toInt64(bitShiftRight(c, 86)) <= {window_ms:Int64} AND bitShiftRight(e, 22) - toInt64(bitShiftRight(bitAnd(c, 18446744073709551615), 22)) <= {max_gap_ms:Int64}, bitShiftLeft(bitShiftRight(c, 64), 64) + e, 0), m, event_key, waiting_1) AS started_2
     FROM step_1_chains
 ),
 step_3_chains AS (
     SELECT person_key, breakdown, t, m, event_key, waiting_1, started_1, started_2,
-           arrayPushFront(arrayPopBack(arrayFill(c -> c != 0, arrayMap((c, mask) -> if(c != 0, c, if(bitTest(mask, 2), -1, 0)), started_2, m))), 0) AS waiting_2,
+           arrayShiftRight(arrayFill(c -> c != 0, arrayMap((c, mask) -> if(c != 0, c, if(bitTest(mask, 2), -1, 0)), started_2, m)), 1) AS waiting_2,
            arrayMap((mask, e, c) -> if(bitTest(mask, 2) AND c > 0 AND bitShiftRight(e, 22) - toInt64(bitShiftRight(c, 86)) <= {window_ms:Int64} AND bitShiftRight(e, 22) - toInt64(bitShiftRight(bitAnd(c, 18446744073709551615), 22)) <= {max_gap_ms:Int64}, bitShiftLeft(bitShiftRight(c, 64), 64) + e, 0), m, event_key, waiting_2) AS started_3
     FROM step_2_chains
 ),
