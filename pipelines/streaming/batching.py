@@ -11,19 +11,24 @@ from __future__ import annotations
 import hashlib
 import zlib
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 
 def shard_of(person_key: str, shards: int) -> int:
     return zlib.crc32(person_key.encode()) % max(1, shards)
 
 
-def by_layer(events: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Events grouped by their `layer` (set by jobs/layering), in arrival order within each layer."""
+def grouped(events: Iterable[dict[str, Any]], key: Callable[[dict[str, Any]], str]) -> dict[str, list[dict[str, Any]]]:
+    """Events grouped by `key`, in arrival order within each group."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for event in events:
-        groups.setdefault(event["layer"], []).append(event)
+        groups.setdefault(key(event), []).append(event)
     return groups
+
+
+def by_layer(events: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Events grouped by their `layer` (set by jobs/layering)."""
+    return grouped(events, lambda event: event["layer"])
 
 
 def table_of_layer(layer: str) -> str:

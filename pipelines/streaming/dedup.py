@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.envelope import partition_key
+from pipelines.streaming.batching import grouped
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,7 @@ class DedupWindow:
 
 def by_person(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Events grouped by person key (the state's key), in arrival order within each person."""
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for event in events:
-        groups.setdefault(partition_key(event), []).append(event)
-    return groups
+    return grouped(events, partition_key)
 
 
 def drop_seen(events: list[dict[str, Any]], seen: dict[str, int], now_ms: int) -> list[dict[str, Any]]:
