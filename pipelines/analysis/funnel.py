@@ -155,7 +155,7 @@ class _Chains:
         return f"toUInt32(bitAnd({c}, {self.position_mask}))"
 
 
-def _chains_walks_sql(request: FunnelQuery, params: SqlParams, person: str) -> str:
+def _chains_walks_sql(request: FunnelQuery, params: SqlParams, keys: str) -> str:
     """CTEs down to `walks`, as described in `_walks_by_chains`. `started_k` holds, at each event, the attempt that
     takes step k there (0: none; `_Chains`). Ordered: `waiting_k` is, at each event, the latest attempt that has
     done k steps and still waits for step k + 1; an event that can be step k + 1 ends the wait of the attempts
@@ -177,9 +177,9 @@ def _chains_walks_sql(request: FunnelQuery, params: SqlParams, person: str) -> s
         return condition + (f" AND {time_of_e} - {chains.step_time(c)} <= {gap_limit}" if gap_limit else "")
 
     value, values = (", v", ", value") if request.breakdown else ("", "")
-    carried = ["person_key", *([person.strip(" ,")] if person else []), "breakdown", "t", "m", "event_key"]
+    carried = [keys, "breakdown", "t", "m", "event_key"]
     first = [
-        f"person_key,{person} breakdown, t, m",
+        f"{keys}, breakdown, t, m",
         f"arrayMap((ms, i) -> bitShiftLeft(ms, {POSITION_BITS}) + i, t, arrayEnumerate(t)) AS event_key",
         f"arrayMap((mask, e{value}) -> if({_starts_here(request, 'mask', 'v')}, {chains.first('e')}, 0), m, event_key{values}) AS started_1",
     ]
@@ -205,7 +205,7 @@ def _chains_walks_sql(request: FunnelQuery, params: SqlParams, person: str) -> s
     )
     furthest = f"[{', '.join(f'started_{k}' for k in range(1, n + 1))}][greatest(steps, 1)]"
     walk = [
-        f"person_key,{person} breakdown",
+        f"{keys}, breakdown",
         " + ".join(f"toInt64(arrayMax(started_{k}) != 0)" for k in range(1, n + 1)) + " AS steps",
         f"toUInt32(bitAnd(arrayMax(arrayMap((c, e) -> if(c != 0, {score}, 0), {furthest}, event_key)), {(1 << POSITION_BITS) - 1})) AS end_at",
         f"if(steps = {n}, end_at, 0) AS step_{n}_at",
@@ -285,7 +285,7 @@ def _range_start(request: FunnelQuery, params: SqlParams) -> str:
     return "{range_start_ms:Int64}"
 
 
-def _groups_cte(request: FunnelQuery, person: str) -> str:
+def _groups_cte(request: FunnelQuery, with_person: bool) -> str:
     """One row per person and hold-constant value with its step events in (time, mask[, breakdown]) order as
     arrays t, m[, value]; with a breakdown, one row per breakdown value its attempts can start with. Sorting
     one integer key (time, mask) is much cheaper than sorting tuples, and 64 bits cheaper than 128."""
@@ -296,6 +296,7 @@ def _groups_cte(request: FunnelQuery, person: str) -> str:
         f"arrayMap(x -> toInt64(bitShiftRight(x, {mask_bits})), {{0}}) AS t, "
         f"arrayMap(x -> toInt64(bitAnd(x, {(1 << mask_bits) - 1})), {{0}}) AS m"
     )
+    person = " any(person) AS person," if with_person else ""
     group_by = "person_key, hold" if request.hold_constant else "person_key"  # a constant key column costs ~10%
     too_many = ""
     if _walks_by_chains(request):  # positions must fit their bits in a chain key
@@ -309,7 +310,7 @@ def _groups_cte(request: FunnelQuery, person: str) -> str:
     GROUP BY {group_by}{too_many}
 )"""
     return f"""per_group AS (
-    SELECT person_key,{' person,' if person else ''} t, m, value, breakdown
+    SELECT person_key,{' person,' if with_person else ''} t, m, value, breakdown
     FROM (
         SELECT person_key,{person} arraySort(groupArray(({key}, breakdown))) AS sorted, {unpack.format('sorted.1')}, sorted.2 AS value
         FROM step_events
@@ -328,11 +329,11 @@ def _per_person_cte(request: FunnelQuery, params: SqlParams, with_person: bool =
     where = all_of(scope_conditions(request, params, events))
     hold = property_expr(request.hold_constant, params) if request.hold_constant else "''"
     breakdown = property_expr(request.breakdown, params) if request.breakdown else "''"
-    person = " person," if with_person else ""
+    keys = "person_key, person" if with_person else "person_key"
     if _walks_by_chains(request):
-        walks = _chains_walks_sql(request, params, person)
+        walks = _chains_walks_sql(request, params, keys)
     else:
-        walks = f"walks AS (\n    SELECT person_key,{person} breakdown,\n           {_fold_best_sql(request, params)} AS best\n    FROM per_group\n)"
+        walks = f"walks AS (\n    SELECT {keys}, breakdown,\n           {_fold_best_sql(request, params)} AS best\n    FROM per_group\n)"
     # Without hold-constant a walked group is already one person and breakdown value. With it, the person's best
     # group is the first of their groups' results sorted descending: the same order as max(), compared column by
     # column instead of as generic values.
@@ -340,7 +341,7 @@ def _per_person_cte(request: FunnelQuery, params: SqlParams, with_person: bool =
         f"SELECT person_key,{' any(person) AS person,' if with_person else ''} breakdown, arrayReverseSort(groupArray(best))[1] AS best\n"
         "    FROM walks\n    GROUP BY person_key, breakdown\n    HAVING best.1 > 0"
         if request.hold_constant
-        else f"SELECT person_key,{person} breakdown, best\n    FROM walks\n    WHERE best.1 > 0"
+        else f"SELECT {keys}, breakdown, best\n    FROM walks\n    WHERE best.1 > 0"
     )
     return f"""
 WITH
@@ -350,7 +351,7 @@ step_events AS (
     FROM {TABLE}
     WHERE {where}
 ),
-{_groups_cte(request, " any(person) AS person," if with_person else "")},
+{_groups_cte(request, with_person)},
 {walks},
 per_person AS (
     {per_person}
