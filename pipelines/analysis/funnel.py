@@ -36,9 +36,14 @@ from pipelines.analysis.sqlparams import BuiltQuery, SqlParams
 from pipelines.analysis.timerange import TimeRange, tz_placeholder
 
 MAX_STEPS = 30
+MAX_WINDOW_DAYS = 366
 EXCLUSION_BIT = 32  # exclusion j is bit 32 + j of an event's mask; steps use bits 0..29
 GAP_LEVELS = (0.5, 0.9)
 TIME_BITS = 39  # ms since the range start (a range spans at most MAX_RANGE_DAYS)
+WINDOW_BITS = 35  # ms of the longest conversion window
+assert MAX_WINDOW_DAYS * 86_400_000 < 1 << WINDOW_BITS
+SEGMENT_BIT = 30  # in a segmented walk (`_segmented`), marks the first event of each held value
+HELD_BITS = 128 - TIME_BITS - MAX_STEPS  # the held value's hash above (time, step mask) in a segmented sort key
 POSITION_BITS = 22  # an event's position in its group, under its time in a chain key
 
 
@@ -62,7 +67,7 @@ class PersonsPage(Strict):
 class FunnelQuery(QueryScope):
     model: Literal["funnel"] = "funnel"
     steps: list[EventSelector] = Field(min_length=2, max_length=MAX_STEPS)
-    window_seconds: int = Field(86_400, ge=1, le=366 * 86_400)
+    window_seconds: int = Field(86_400, ge=1, le=MAX_WINDOW_DAYS * 86_400)
     order: Literal["ordered", "strict", "any"] = "ordered"
     exclusions: list[Exclusion] = Field(default_factory=list, max_length=10)
     breakdown: Name | None = None
@@ -155,65 +160,96 @@ class _Chains:
         return f"toUInt32(bitAnd({c}, {self.position_mask}))"
 
 
+def _segmented(request: FunnelQuery) -> bool:
+    """A chains walk holding a property constant takes one row per person, their events sorted by (held value,
+    time), instead of one row per (person, held value): the first event of each held value carries SEGMENT_BIT
+    and no attempt crosses it. Fewer, longer rows and no second grouping per person."""
+    return bool(request.hold_constant) and _walks_by_chains(request)
+
+
 def _chains_walks_sql(request: FunnelQuery, params: SqlParams, keys: str) -> str:
-    """CTEs down to `walks`, as described in `_walks_by_chains`. `started_k` holds, at each event, the attempt that
-    takes step k there (0: none; `_Chains`). Ordered: `waiting_k` is, at each event, the latest attempt that has
-    done k steps and still waits for step k + 1; an event that can be step k + 1 ends the wait of the attempts
-    before it (they take it or, out of window or gap, never advance again). Strict: only an attempt that took step k
-    at the event just before can take step k + 1. The best attempt of the furthest step reached (the shortest time,
-    then the latest start: the latest end among equal times) is walked back through `waiting_k`.
+    """CTEs down to `walks`, as described in `_walks_by_chains`. `marks_k` holds, at each event, the attempt that
+    takes step k there (> 0; `_Chains`), or -1 where the event can be step k + 1 (it ends the wait of the attempts
+    that did k steps before it: they take it or, out of window or gap, never advance again) or starts a held
+    value, else 0. Ordered: `waiting_k` is, at each event, the latest attempt that has done k steps and still waits
+    for step k + 1 (marks_k filled forward, shifted by one event). Strict: only an attempt that took step k at the
+    event just before can take step k + 1. The best attempt of the furthest step reached is walked back through
+    `waiting_k`.
 
     Each step reads the previous step's arrays once: the planner inlines these CTEs into one expression, whose
     size would otherwise multiply with every step."""
-    n, strict = len(request.steps), request.order == "strict"
+    n, strict, segmented = len(request.steps), request.order == "strict", _segmented(request)
     chains = _Chains(with_step_time=bool(request.max_step_gap_seconds))
     window = params.add("window_ms", request.window_seconds * 1000, "Int64")
     gap_limit = params.add("max_gap_ms", int(request.max_step_gap_seconds * 1000), "Int64") if request.max_step_gap_seconds else None
-    time_of_e = f"bitShiftRight(e, {POSITION_BITS})"
+    time_of_e, position_mask = f"bitShiftRight(e, {POSITION_BITS})", (1 << POSITION_BITS) - 1
 
     def takes_step(k: int, c: str) -> str:
         """Event e (key) with step mask `mask` is step k + 1 of attempt `c`, which has done k steps."""
         condition = f"bitTest(mask, {k}) AND {c} > 0 AND {time_of_e} - {chains.start_time(c)} <= {window}"
-        return condition + (f" AND {time_of_e} - {chains.step_time(c)} <= {gap_limit}" if gap_limit else "")
+        condition += f" AND {time_of_e} - {chains.step_time(c)} <= {gap_limit}" if gap_limit else ""
+        return condition + (f" AND NOT bitTest(mask, {SEGMENT_BIT})" if segmented else "")
+
+    def otherwise(k: int) -> str:
+        """marks_k where no attempt takes step k (nothing reads marks_n's wait)."""
+        ends_wait = ((1 << k) | (1 << SEGMENT_BIT if segmented else 0)) if k < n else 0
+        return f"if(bitAnd(mask, {ends_wait}) != 0, -1, 0)" if ends_wait else "0"
 
     value, values = (", v", ", value") if request.breakdown else ("", "")
     carried = [keys, "breakdown", "t", "m", "event_key"]
     first = [
         f"{keys}, breakdown, t, m",
         f"arrayMap((ms, i) -> bitShiftLeft(ms, {POSITION_BITS}) + i, t, arrayEnumerate(t)) AS event_key",
-        f"arrayMap((mask, e{value}) -> if({_starts_here(request, 'mask', 'v')}, {chains.first('e')}, 0), m, event_key{values}) AS started_1",
+        f"arrayMap((mask, e{value}) -> if({_starts_here(request, 'mask', 'v')}, {chains.first('e')}, {otherwise(1)}), m, event_key{values}) AS marks_1",
     ]
     ctes = [("step_1_chains", first, "per_group")]
     for k in range(1, n):
-        kept = carried + [f"waiting_{j}" for j in range(1, k)] + [f"started_{j}" for j in range(1, k + 1)]
-        if strict:
-            waiting = f"{_shifted(f'started_{k}')} AS waiting_{k}"
-        else:
-            waits = f"arrayMap((c, mask) -> if(c != 0, c, if(bitTest(mask, {k}), -1, 0)), started_{k}, m)"
-            waiting = f"{_shifted(f'arrayFill(c -> c != 0, {waits})')} AS waiting_{k}"
+        kept = carried + [f"waiting_{j}" for j in range(1, k)] + [f"marks_{j}" for j in range(1, k + 1)]
+        filled = f"marks_{k}" if strict else f"arrayFill(c -> c != 0, marks_{k})"
         ctes.append((f"step_{k + 1}_chains", [
             ", ".join(kept),
-            waiting,
-            f"arrayMap((mask, e, c) -> if({takes_step(k, 'c')}, {chains.advanced('c', 'e')}, 0), m, event_key, waiting_{k}) AS started_{k + 1}",
+            f"{_shifted(filled)} AS waiting_{k}",
+            f"arrayMap((mask, e, c) -> if({takes_step(k, 'c')}, {chains.advanced('c', 'e')}, {otherwise(k + 1)}), m, event_key, waiting_{k}) AS marks_{k + 1}",
         ], f"step_{k}_chains"))  # fmt: skip
 
-    # (time left of the longest possible, start time, end position): the maximum is the shortest time, then the
-    # latest start (of two attempts at the same step, the later start ends later).
-    score = (
-        f"bitShiftLeft(toUInt128({(1 << 40) - 1} - ({time_of_e} - {chains.start_time('c')})), 64)"
-        f" + bitShiftLeft(toUInt128({chains.start_time('c')}), {POSITION_BITS}) + bitAnd(e, {(1 << POSITION_BITS) - 1})"
-    )
-    furthest = f"[{', '.join(f'started_{k}' for k in range(1, n + 1))}][greatest(steps, 1)]"
-    walk = [
-        f"{keys}, breakdown",
-        " + ".join(f"toInt64(arrayMax(started_{k}) != 0)" for k in range(1, n + 1)) + " AS steps",
-        f"toUInt32(bitAnd(arrayMax(arrayMap((c, e) -> if(c != 0, {score}, 0), {furthest}, event_key)), {(1 << POSITION_BITS) - 1})) AS end_at",
-        f"if(steps = {n}, end_at, 0) AS step_{n}_at",
-    ]
+    duration = f"{time_of_e} - {chains.start_time('c')}"
+    furthest = f"[{', '.join(f'marks_{k}' for k in range(1, n + 1))}][greatest(steps, 1)]"
+    walk = [f"{keys}, breakdown", " + ".join(f"toInt64(arrayMax(marks_{k}) > 0)" for k in range(1, n + 1)) + " AS steps"]
+    if not segmented:
+        # (time left of the longest window, end position) in one Int64: the maximum is the shortest time, then the
+        # latest end, which for equal times is the latest start.
+        score = f"bitShiftLeft({(1 << WINDOW_BITS) - 1} - ({duration}), {POSITION_BITS}) + bitAnd(e, {position_mask})"
+        walk.append(f"toUInt32(bitAnd(arrayMax(arrayMap((c, e) -> if(c > 0, {score}, 0), {furthest}, event_key)), {position_mask})) AS end_at")
+    else:
+        # Positions are in time order within a held value only: (time left, start time, end position) in a
+        # UInt128. The shortest attempts of the furthest step that start last may then be several, in different
+        # held values: the larger gaps win, i.e. the later step times compared in order. Only rows with such a tie
+        # walk their tied attempts back (`walk_k`: (positions of steps k..n, steps, end position)); the others map
+        # empty arrays.
+        score = (
+            f"bitShiftLeft(toUInt128({(1 << WINDOW_BITS) - 1} - ({duration})), {TIME_BITS + POSITION_BITS})"
+            f" + bitShiftLeft(toUInt128({chains.start_time('c')}), {POSITION_BITS}) + bitAnd(e, {position_mask})"
+        )
+        walk += [
+            f"arrayMap((c, e) -> if(c > 0, {score}, 0), {furthest}, event_key) AS scores",
+            "arrayMax(scores) AS top",
+            f"toUInt32(bitAnd(top, {position_mask})) AS end_at",
+            f"arrayFilter(s -> s > 0 AND bitShiftRight(s, {POSITION_BITS}) = bitShiftRight(top, {POSITION_BITS}), scores) AS tied",
+            f"arrayMap(p -> ([if(steps = {n}, p, 0)], steps, p), arrayMap(s -> toUInt32(bitAnd(s, {position_mask})), "
+            f"if(length(tied) > 1, tied, []))) AS walk_{n}",
+        ]
+        for k in range(n - 1, 1, -1):
+            back = f"if(x.2 > {k}, {chains.step_position(f'waiting_{k}[x.1[1]]')}, if(x.2 = {k}, x.3, 0))"
+            walk.append(f"arrayMap(x -> (arrayPushFront(x.1, {back}), x.2, x.3), walk_{k + 1}) AS walk_{k}")
+        walk.append("arrayReverseSort(arrayMap(x -> arrayMap(q -> t[q], x.1), walk_2))[1] AS tied_step_times")
+    walk.append(f"if(steps = {n}, end_at, 0) AS step_{n}_at")
     for k in range(n - 1, 0, -1):
         walk.append(f"if(steps > {k}, {chains.step_position(f'waiting_{k}[step_{k + 1}_at]')}, if(steps = {k}, end_at, 0)) AS step_{k}_at")
-    gaps = ", ".join(f"t[step_{k + 1}_at] - t[step_{k}_at]" for k in range(1, n))
-    walk.append(f"(steps, t[step_1_at] - t[end_at], t[step_1_at], arraySlice([{gaps}], 1, steps - 1)) AS best")
+    gaps = f"arraySlice([{', '.join(f't[step_{k + 1}_at] - t[step_{k}_at]' for k in range(1, n))}], 1, steps - 1)"
+    if segmented:
+        tied_gaps = "arraySlice(arrayDifference(arrayConcat([t[step_1_at]], tied_step_times)), 2, steps - 1)"
+        gaps = f"if(empty(tied_step_times), {gaps}, {tied_gaps})"
+    walk.append(f"(steps, t[step_1_at] - t[end_at], t[step_1_at], {gaps}) AS best")
     ctes.append(("walks", walk, f"step_{n}_chains"))
     return ",\n".join(
         f"{name} AS (\n    SELECT " + ",\n           ".join(lines) + f"\n    FROM {source}\n)" for name, lines, source in ctes
@@ -286,18 +322,32 @@ def _range_start(request: FunnelQuery, params: SqlParams) -> str:
 
 
 def _groups_cte(request: FunnelQuery, with_person: bool) -> str:
-    """One row per person and hold-constant value with its step events in (time, mask[, breakdown]) order as
-    arrays t, m[, value]; with a breakdown, one row per breakdown value its attempts can start with. Sorting
-    one integer key (time, mask) is much cheaper than sorting tuples, and 64 bits cheaper than 128."""
+    """One row per person (and hold-constant value, unless `_segmented`) with its step events in (time, mask
+    [, breakdown]) order as arrays t, m[, value]; with a breakdown, one row per breakdown value its attempts can
+    start with. Sorting one integer key (time, mask) is much cheaper than sorting tuples, and 64 bits cheaper
+    than 128; segmented, the held value's hash leads the key and m carries SEGMENT_BIT where it changes."""
     mask_bits = EXCLUSION_BIT + len(request.exclusions) if request.exclusions else len(request.steps)
-    wide = "toUInt128" if TIME_BITS + mask_bits > 64 else "toUInt64"
+    segmented = _segmented(request)
+    wide = "toUInt128" if segmented or TIME_BITS + mask_bits > 64 else "toUInt64"
     key = f"bitShiftLeft({wide}(ms), {mask_bits}) + mask"
-    unpack = (
-        f"arrayMap(x -> toInt64(bitShiftRight(x, {mask_bits})), {{0}}) AS t, "
-        f"arrayMap(x -> toInt64(bitAnd(x, {(1 << mask_bits) - 1})), {{0}}) AS m"
-    )
+    time_of = f"bitShiftRight(x, {mask_bits})"
+    mask_of = f"toInt64(bitAnd(x, {(1 << mask_bits) - 1}))"
+    if segmented:
+        held_hash = f"bitShiftRight(cityHash64(hold), {64 - HELD_BITS})"
+        key = f"bitShiftLeft(toUInt128({held_hash}), {TIME_BITS + mask_bits}) + {key}"
+        time_of = f"bitAnd({time_of}, {(1 << TIME_BITS) - 1})"
+        mask_of = f"{mask_of} + if(a != b, {1 << SEGMENT_BIT}, 0)"
+    unpack = f"arrayMap(x -> toInt64({time_of}), {{0}}) AS t, "
+    if segmented:
+        unpack += (
+            f"arrayMap(x -> toUInt64(bitShiftRight(x, {TIME_BITS + mask_bits})), {{0}}) AS held, "
+            f"arrayMap((x, a, b) -> {mask_of}, {{0}}, held, arrayShiftRight(held, 1)) AS m"
+        )
+    else:
+        unpack += f"arrayMap(x -> {mask_of}, {{0}}) AS m"
     person = " any(person) AS person," if with_person else ""
-    group_by = "person_key, hold" if request.hold_constant else "person_key"  # a constant key column costs ~10%
+    # a constant key column costs ~10%
+    group_by = "person_key, hold" if request.hold_constant and not segmented else "person_key"
     too_many = ""
     if _walks_by_chains(request):  # positions must fit their bits in a chain key
         limit = (1 << POSITION_BITS) - 1
@@ -334,13 +384,13 @@ def _per_person_cte(request: FunnelQuery, params: SqlParams, with_person: bool =
         walks = _chains_walks_sql(request, params, keys)
     else:
         walks = f"walks AS (\n    SELECT {keys}, breakdown,\n           {_fold_best_sql(request, params)} AS best\n    FROM per_group\n)"
-    # Without hold-constant a walked group is already one person and breakdown value. With it, the person's best
-    # group is the first of their groups' results sorted descending: the same order as max(), compared column by
-    # column instead of as generic values.
+    # A walked group is one person and breakdown value, except when a fold holds a property constant: then the
+    # person's best group is the first of their groups' results sorted descending: the same order as max(),
+    # compared column by column instead of as generic values.
     per_person = (
         f"SELECT person_key,{' any(person) AS person,' if with_person else ''} breakdown, arrayReverseSort(groupArray(best))[1] AS best\n"
         "    FROM walks\n    GROUP BY person_key, breakdown\n    HAVING best.1 > 0"
-        if request.hold_constant
+        if request.hold_constant and not _segmented(request)
         else f"SELECT {keys}, breakdown, best\n    FROM walks\n    WHERE best.1 > 0"
     )
     return f"""
@@ -356,6 +406,11 @@ step_events AS (
 per_person AS (
     {per_person}
 )"""
+
+
+# Every branch a funnel's if()s choose from is an array or scalar the walk computes for each row anyway; lazy
+# (short-circuit) evaluation only adds filtering and gathering around them (~10% of a funnel's time).
+EAGER = "SETTINGS short_circuit_function_evaluation = 'disable'"
 
 
 def _histogram_bin_ms(request: FunnelQuery) -> int:
@@ -382,7 +437,8 @@ SELECT
     sumMap([{day}], [toUInt64(1)], [toUInt64(best.1 = {n})]) AS by_day
 FROM per_person
 GROUP BY breakdown
-ORDER BY step_persons[1] DESC, breakdown"""
+ORDER BY step_persons[1] DESC, breakdown
+{EAGER}"""
     )
 
 
@@ -402,7 +458,8 @@ FROM per_person
 GROUP BY person_key
 HAVING {reached}
 ORDER BY person
-LIMIT {limit} OFFSET {offset}"""
+LIMIT {limit} OFFSET {offset}
+{EAGER}"""
     )
 
 

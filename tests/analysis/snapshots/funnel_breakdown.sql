@@ -20,25 +20,25 @@ per_group AS (
 step_1_chains AS (
     SELECT person_key, breakdown, t, m,
            arrayMap((ms, i) -> bitShiftLeft(ms, 22) + i, t, arrayEnumerate(t)) AS event_key,
-           arrayMap((mask, e, v) -> if(bitTest(mask, 0) AND v = breakdown, bitShiftLeft(toInt128(e), 64) + e, 0), m, event_key, value) AS started_1
+           arrayMap((mask, e, v) -> if(bitTest(mask, 0) AND v = breakdown, bitShiftLeft(toInt128(e), 64) + e, if(bitAnd(mask, 2) != 0, -1, 0)), m, event_key, value) AS marks_1
     FROM per_group
 ),
 step_2_chains AS (
-    SELECT person_key, breakdown, t, m, event_key, started_1,
-           arrayShiftRight(arrayFill(c -> c != 0, arrayMap((c, mask) -> if(c != 0, c, if(bitTest(mask, 1), -1, 0)), started_1, m)), 1) AS waiting_1,
-           arrayMap((mask, e, c) -> if(bitTest(mask, 1) AND c > 0 AND bitShiftRight(e, 22) - toInt64(bitShiftRight(c, 86)) <= {window_ms:Int64} AND bitShiftRight(e, 22) - toInt64(bitShiftRight(bitAnd(c, 18446744073709551615), 22)) <= {max_gap_ms:Int64}, bitShiftLeft(bitShiftRight(c, 64), 64) + e, 0), m, event_key, waiting_1) AS started_2
+    SELECT person_key, breakdown, t, m, event_key, marks_1,
+           arrayShiftRight(arrayFill(c -> c != 0, marks_1), 1) AS waiting_1,
+           arrayMap((mask, e, c) -> if(bitTest(mask, 1) AND c > 0 AND bitShiftRight(e, 22) - toInt64(bitShiftRight(c, 86)) <= {window_ms:Int64} AND bitShiftRight(e, 22) - toInt64(bitShiftRight(bitAnd(c, 18446744073709551615), 22)) <= {max_gap_ms:Int64}, bitShiftLeft(bitShiftRight(c, 64), 64) + e, if(bitAnd(mask, 4) != 0, -1, 0)), m, event_key, waiting_1) AS marks_2
     FROM step_1_chains
 ),
 step_3_chains AS (
-    SELECT person_key, breakdown, t, m, event_key, waiting_1, started_1, started_2,
-           arrayShiftRight(arrayFill(c -> c != 0, arrayMap((c, mask) -> if(c != 0, c, if(bitTest(mask, 2), -1, 0)), started_2, m)), 1) AS waiting_2,
-           arrayMap((mask, e, c) -> if(bitTest(mask, 2) AND c > 0 AND bitShiftRight(e, 22) - toInt64(bitShiftRight(c, 86)) <= {window_ms:Int64} AND bitShiftRight(e, 22) - toInt64(bitShiftRight(bitAnd(c, 18446744073709551615), 22)) <= {max_gap_ms:Int64}, bitShiftLeft(bitShiftRight(c, 64), 64) + e, 0), m, event_key, waiting_2) AS started_3
+    SELECT person_key, breakdown, t, m, event_key, waiting_1, marks_1, marks_2,
+           arrayShiftRight(arrayFill(c -> c != 0, marks_2), 1) AS waiting_2,
+           arrayMap((mask, e, c) -> if(bitTest(mask, 2) AND c > 0 AND bitShiftRight(e, 22) - toInt64(bitShiftRight(c, 86)) <= {window_ms:Int64} AND bitShiftRight(e, 22) - toInt64(bitShiftRight(bitAnd(c, 18446744073709551615), 22)) <= {max_gap_ms:Int64}, bitShiftLeft(bitShiftRight(c, 64), 64) + e, 0), m, event_key, waiting_2) AS marks_3
     FROM step_2_chains
 ),
 walks AS (
     SELECT person_key, breakdown,
-           toInt64(arrayMax(started_1) != 0) + toInt64(arrayMax(started_2) != 0) + toInt64(arrayMax(started_3) != 0) AS steps,
-           toUInt32(bitAnd(arrayMax(arrayMap((c, e) -> if(c != 0, bitShiftLeft(toUInt128(1099511627775 - (bitShiftRight(e, 22) - toInt64(bitShiftRight(c, 86)))), 64) + bitShiftLeft(toUInt128(toInt64(bitShiftRight(c, 86))), 22) + bitAnd(e, 4194303), 0), [started_1, started_2, started_3][greatest(steps, 1)], event_key)), 4194303)) AS end_at,
+           toInt64(arrayMax(marks_1) > 0) + toInt64(arrayMax(marks_2) > 0) + toInt64(arrayMax(marks_3) > 0) AS steps,
+           toUInt32(bitAnd(arrayMax(arrayMap((c, e) -> if(c > 0, bitShiftLeft(34359738367 - (bitShiftRight(e, 22) - toInt64(bitShiftRight(c, 86))), 22) + bitAnd(e, 4194303), 0), [marks_1, marks_2, marks_3][greatest(steps, 1)], event_key)), 4194303)) AS end_at,
            if(steps = 3, end_at, 0) AS step_3_at,
            if(steps > 2, toUInt32(bitAnd(waiting_2[step_3_at], 4194303)), if(steps = 2, end_at, 0)) AS step_2_at,
            if(steps > 1, toUInt32(bitAnd(waiting_1[step_2_at], 4194303)), if(steps = 1, end_at, 0)) AS step_1_at,
@@ -61,3 +61,4 @@ SELECT
 FROM per_person
 GROUP BY breakdown
 ORDER BY step_persons[1] DESC, breakdown
+SETTINGS short_circuit_function_evaluation = 'disable'

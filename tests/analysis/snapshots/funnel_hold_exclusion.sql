@@ -49,3 +49,4 @@ SELECT
 FROM per_person
 GROUP BY breakdown
 ORDER BY step_persons[1] DESC, breakdown
+SETTINGS short_circuit_function_evaluation = 'disable'
