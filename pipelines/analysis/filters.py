@@ -107,15 +107,9 @@ def histogram_sql(value: str, edges_placeholder: str, only_if: str | None = None
 
 
 def uniform_histogram_sql(value: str, bin_placeholder: str, bins: int, only_if: str) -> str:
-    """(buckets, counts) of `value` for buckets i = [i * bin, (i + 1) * bin) and a last open bucket `bins - 1`,
-    counting only rows where `only_if` holds (`uniform_histogram_counts` lists them): one bucket per row, not one
-    comparison per edge."""
-    return f"sumMap([least(intDiv({value}, {bin_placeholder}), {bins - 1})], [toUInt64({only_if})])"
-
-
-def uniform_histogram_counts(buckets_and_counts, bins: int) -> list[int]:
-    counts = dict(zip(*buckets_and_counts))
-    return [int(counts.get(i, 0)) for i in range(bins)]
+    """Counts of `value` in buckets i = [i * bin, (i + 1) * bin) and a last open bucket `bins - 1`, counting only
+    rows where `only_if` holds: an array of `bins` counts, one bucket per row (not one comparison per edge)."""
+    return f"sumResample(0, {bins}, 1)(toUInt64({only_if}), least(intDiv({value}, {bin_placeholder}), {bins - 1}))"
 
 
 QUANTILE_LEVELS = (0.1, 0.25, 0.5, 0.75, 0.9)

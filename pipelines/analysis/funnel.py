@@ -16,7 +16,9 @@ Semantics (the pandas reference in tests/analysis implements the same rules inde
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
 
@@ -26,7 +28,6 @@ from pipelines.analysis.filters import (
     quantiles_sql,
     scope_conditions,
     selector_condition,
-    uniform_histogram_counts,
     uniform_histogram_sql,
 )
 from pipelines.analysis.request import EventSelector, Name, QueryScope, Strict
@@ -413,6 +414,14 @@ per_person AS (
 EAGER = "SETTINGS short_circuit_function_evaluation = 'disable'"
 
 
+def _days(request: FunnelQuery) -> tuple[dt.date, int]:
+    """The first day of the range in its timezone and the number of days it touches (the trend's days)."""
+    time_range, zone = TimeRange.of(request), ZoneInfo(request.timezone)
+    first = dt.datetime.fromtimestamp(time_range.start_ms / 1000, zone).date()
+    last = dt.datetime.fromtimestamp((time_range.end_ms - 1) / 1000, zone).date()
+    return first, (last - first).days + 1
+
+
 def _histogram_bin_ms(request: FunnelQuery) -> int:
     return -(-request.window_seconds * 1000 // request.histogram_bins)
 
@@ -424,7 +433,11 @@ def _summary_query(request: FunnelQuery) -> BuiltQuery:
     tz = tz_placeholder(params, request.timezone)
     bin_ms = params.add("histogram_bin_ms", _histogram_bin_ms(request), "Int64")
     total = "-best.2"
-    day = f"toDate(fromUnixTimestamp64Milli(best.3 + {_range_start(request, params)}), {tz})"
+    first_day, days = _days(request)
+    day = (
+        f"toRelativeDayNum(toDate(fromUnixTimestamp64Milli(best.3 + {_range_start(request, params)}), {tz}))"
+        f" - toRelativeDayNum({params.add('first_day', first_day, 'Date')})"
+    )
     return params.query(
         f"""{cte}
 SELECT
@@ -434,7 +447,8 @@ SELECT
     {quantiles_sql('best.4', GAP_LEVELS, 'ForEach')} AS gap_quantiles_ms,
     {quantiles_sql(f'{total}, best.1 = {n}', GAP_LEVELS, 'If')} AS total_quantiles_ms,
     {uniform_histogram_sql(total, bin_ms, request.histogram_bins, only_if=f'best.1 = {n}')} AS histogram,
-    sumMap([{day}], [toUInt64(1)], [toUInt64(best.1 = {n})]) AS by_day
+    countResample(0, {days}, 1)({day}) AS entered_by_day,
+    sumResample(0, {days}, 1)(toUInt64(best.1 = {n}), {day}) AS converted_by_day
 FROM per_person
 GROUP BY breakdown
 ORDER BY step_persons[1] DESC, breakdown
@@ -491,21 +505,19 @@ def _group(request: FunnelQuery, record: dict) -> dict:
         steps.append(entry)
     median, p90 = _seconds(record["total_quantiles_ms"])
     bin_s = _histogram_bin_ms(request) / 1000
-    days, entered_counts, converted_counts = record["by_day"]
-    entered, converted = dict(zip(days, entered_counts)), dict(zip(days, converted_counts))
+    first_day = _days(request)[0]
     return {
         "breakdown_value": record["breakdown"] if request.breakdown else None,
         "steps": steps,
         "conversion_rate": ratio(counts[-1], counts[0]),
         "median_seconds_to_convert": median,
         "p90_seconds_to_convert": p90,
-        "time_to_convert_histogram": histogram_view(
-            [i * bin_s for i in range(request.histogram_bins)], uniform_histogram_counts(record["histogram"], request.histogram_bins)
-        ),
+        "time_to_convert_histogram": histogram_view([i * bin_s for i in range(request.histogram_bins)], record["histogram"]),
         "trend": [
-            {"day": clean(day), "entered": int(entered[day]), "converted": int(converted.get(day, 0)),
-             "conversion_rate": ratio(converted.get(day, 0), entered[day])}
-            for day in sorted(entered)
+            {"day": clean(first_day + dt.timedelta(days=i)), "entered": int(entered), "converted": int(converted),
+             "conversion_rate": ratio(converted, entered)}
+            for i, (entered, converted) in enumerate(zip(record["entered_by_day"], record["converted_by_day"]))
+            if entered
         ],  # fmt: skip
     }
 
