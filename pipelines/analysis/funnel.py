@@ -218,15 +218,23 @@ def _chains_walks_sql(request: FunnelQuery, params: SqlParams, keys: str) -> str
     walk = [f"{keys}, breakdown", " + ".join(f"toInt64(arrayMax(marks_{k}) > 0)" for k in range(1, n + 1)) + " AS steps"]
     if not segmented:
         # (time left of the longest window, end position) in one Int64: the maximum is the shortest time, then the
-        # latest end, which for equal times is the latest start.
+        # latest end, which for equal times is the latest start. Walked back one step per alias.
         score = f"bitShiftLeft({(1 << WINDOW_BITS) - 1} - ({duration}), {POSITION_BITS}) + bitAnd(e, {position_mask})"
-        walk.append(f"toUInt32(bitAnd(arrayMax(arrayMap((c, e) -> if(c > 0, {score}, 0), {furthest}, event_key)), {position_mask})) AS end_at")
+        walk += [
+            f"toUInt32(bitAnd(arrayMax(arrayMap((c, e) -> if(c > 0, {score}, 0), {furthest}, event_key)), {position_mask})) AS end_at",
+            f"if(steps = {n}, end_at, 0) AS step_{n}_at",
+        ]
+        for k in range(n - 1, 0, -1):
+            walk.append(f"if(steps > {k}, {chains.step_position(f'waiting_{k}[step_{k + 1}_at]')}, if(steps = {k}, end_at, 0)) AS step_{k}_at")
+        gaps = ", ".join(f"t[step_{k + 1}_at] - t[step_{k}_at]" for k in range(1, n))
+        walk.append(f"(steps, t[step_1_at] - t[end_at], t[step_1_at], arraySlice([{gaps}], 1, steps - 1)) AS best")
     else:
         # Positions are in time order within a held value only: (time left, start time, end position) in a
         # UInt128. The shortest attempts of the furthest step that start last may then be several, in different
-        # held values: the larger gaps win, i.e. the later step times compared in order. Only rows with such a tie
-        # walk their tied attempts back (`walk_k`: (positions of steps k..n, steps, end position)); the others map
-        # empty arrays.
+        # held values, and the larger gaps win: the later step times compared in order. So the attempts tied on the
+        # top score are walked back side by side (`walk_k`: (positions of steps k..n, steps, end position); a
+        # step's position is where the attempt waited for the next, or the end at step `steps`, 0 past it) and
+        # the latest step times win. Rows that did one step only walk nothing: their best starts at the top.
         score = (
             f"bitShiftLeft(toUInt128({(1 << WINDOW_BITS) - 1} - ({duration})), {TIME_BITS + POSITION_BITS})"
             f" + bitShiftLeft(toUInt128({chains.start_time('c')}), {POSITION_BITS}) + bitAnd(e, {position_mask})"
@@ -234,23 +242,18 @@ def _chains_walks_sql(request: FunnelQuery, params: SqlParams, keys: str) -> str
         walk += [
             f"arrayMap((c, e) -> if(c > 0, {score}, 0), {furthest}, event_key) AS scores",
             "arrayMax(scores) AS top",
-            f"toUInt32(bitAnd(top, {position_mask})) AS end_at",
-            f"arrayFilter(s -> s > 0 AND bitShiftRight(s, {POSITION_BITS}) = bitShiftRight(top, {POSITION_BITS}), scores) AS tied",
-            f"arrayMap(p -> ([if(steps = {n}, p, 0)], steps, p), arrayMap(s -> toUInt32(bitAnd(s, {position_mask})), "
-            f"if(length(tied) > 1, tied, []))) AS walk_{n}",
+            f"arrayMap(s -> toUInt32(bitAnd(s, {position_mask})), arrayFilter(s -> steps >= 2 AND s > 0 "
+            f"AND bitShiftRight(s, {POSITION_BITS}) = bitShiftRight(top, {POSITION_BITS}), scores)) AS ends",
+            f"arrayMap(p -> ([p * (steps = {n})], steps, p), ends) AS walk_{n}",
         ]
-        for k in range(n - 1, 1, -1):
-            back = f"if(x.2 > {k}, {chains.step_position(f'waiting_{k}[x.1[1]]')}, if(x.2 = {k}, x.3, 0))"
+        for k in range(n - 1, 0, -1):
+            back = f"{chains.step_position(f'waiting_{k}[x.1[1]]')} + x.3 * (x.2 = {k})"
             walk.append(f"arrayMap(x -> (arrayPushFront(x.1, {back}), x.2, x.3), walk_{k + 1}) AS walk_{k}")
-        walk.append("arrayReverseSort(arrayMap(x -> arrayMap(q -> t[q], x.1), walk_2))[1] AS tied_step_times")
-    walk.append(f"if(steps = {n}, end_at, 0) AS step_{n}_at")
-    for k in range(n - 1, 0, -1):
-        walk.append(f"if(steps > {k}, {chains.step_position(f'waiting_{k}[step_{k + 1}_at]')}, if(steps = {k}, end_at, 0)) AS step_{k}_at")
-    gaps = f"arraySlice([{', '.join(f't[step_{k + 1}_at] - t[step_{k}_at]' for k in range(1, n))}], 1, steps - 1)"
-    if segmented:
-        tied_gaps = "arraySlice(arrayDifference(arrayConcat([t[step_1_at]], tied_step_times)), 2, steps - 1)"
-        gaps = f"if(empty(tied_step_times), {gaps}, {tied_gaps})"
-    walk.append(f"(steps, t[step_1_at] - t[end_at], t[step_1_at], {gaps}) AS best")
+        walk += [
+            "arrayReverseSort(arrayMap(x -> arrayMap(q -> t[q], x.1), walk_1))[1] AS step_times",
+            f"if(steps >= 2, step_times[1], t[toUInt32(bitAnd(top, {position_mask}))]) AS start",
+            "(steps, step_times[1] - step_times[steps], start, arraySlice(arrayDifference(step_times), 2, steps - 1)) AS best",
+        ]
     ctes.append(("walks", walk, f"step_{n}_chains"))
     return ",\n".join(
         f"{name} AS (\n    SELECT " + ",\n           ".join(lines) + f"\n    FROM {source}\n)" for name, lines, source in ctes
