@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
 
@@ -46,6 +45,7 @@ assert MAX_WINDOW_DAYS * 86_400_000 < 1 << WINDOW_BITS
 SEGMENT_BIT = 30  # in a segmented walk (`_segmented`), marks the first event of each held value
 HELD_BITS = 128 - TIME_BITS - MAX_STEPS  # the held value's hash above (time, step mask) in a segmented sort key
 POSITION_BITS = 22  # an event's position in its group, under its time in a chain key
+POSITION_MASK = (1 << POSITION_BITS) - 1
 
 
 class Exclusion(EventSelector):
@@ -127,6 +127,11 @@ def _starts_here(request: FunnelQuery, mask: str, value: str) -> str:
     return _can_start(request, mask) + (f" AND {value} = breakdown" if request.breakdown else "")
 
 
+def _position(key: str) -> str:
+    """The event position in the low bits of an event key, a chain (its latest step) or a score (its end)."""
+    return f"toUInt32(bitAnd({key}, {POSITION_MASK}))"
+
+
 def _shifted(array: str) -> str:
     """The array's value at the previous event (0 before the first)."""
     return f"arrayShiftRight({array}, 1)"
@@ -139,7 +144,6 @@ class _Chains:
 
     def __init__(self, with_step_time: bool):
         self.wide = with_step_time
-        self.position_mask = (1 << POSITION_BITS) - 1
 
     def first(self, e: str) -> str:
         """The attempt that starts at event key `e` (time << 22 | position)."""
@@ -149,16 +153,13 @@ class _Chains:
         """Attempt `c` after taking a step at event key `e`."""
         if self.wide:
             return f"bitShiftLeft(bitShiftRight({c}, 64), 64) + {e}"
-        return f"bitShiftLeft(bitShiftRight({c}, {POSITION_BITS}), {POSITION_BITS}) + bitAnd({e}, {self.position_mask})"
+        return f"bitShiftLeft(bitShiftRight({c}, {POSITION_BITS}), {POSITION_BITS}) + bitAnd({e}, {POSITION_MASK})"
 
     def start_time(self, c: str) -> str:
         return f"toInt64(bitShiftRight({c}, {64 + POSITION_BITS if self.wide else POSITION_BITS}))"
 
     def step_time(self, c: str) -> str:
         return f"toInt64(bitShiftRight(bitAnd({c}, {(1 << 64) - 1}), {POSITION_BITS}))"
-
-    def step_position(self, c: str) -> str:
-        return f"toUInt32(bitAnd({c}, {self.position_mask}))"
 
 
 def _segmented(request: FunnelQuery) -> bool:
@@ -183,12 +184,13 @@ def _chains_walks_sql(request: FunnelQuery, params: SqlParams, keys: str) -> str
     chains = _Chains(with_step_time=bool(request.max_step_gap_seconds))
     window = params.add("window_ms", request.window_seconds * 1000, "Int64")
     gap_limit = params.add("max_gap_ms", int(request.max_step_gap_seconds * 1000), "Int64") if request.max_step_gap_seconds else None
-    time_of_e, position_mask = f"bitShiftRight(e, {POSITION_BITS})", (1 << POSITION_BITS) - 1
+    time_of_e = f"bitShiftRight(e, {POSITION_BITS})"
+    duration = f"{time_of_e} - {chains.start_time('c')}"  # of attempt c at event key e
 
-    def takes_step(k: int, c: str) -> str:
-        """Event e (key) with step mask `mask` is step k + 1 of attempt `c`, which has done k steps."""
-        condition = f"bitTest(mask, {k}) AND {c} > 0 AND {time_of_e} - {chains.start_time(c)} <= {window}"
-        condition += f" AND {time_of_e} - {chains.step_time(c)} <= {gap_limit}" if gap_limit else ""
+    def takes_step(k: int) -> str:
+        """Event e (key) with step mask `mask` is step k + 1 of attempt c, which has done k steps."""
+        condition = f"bitTest(mask, {k}) AND c > 0 AND {duration} <= {window}"
+        condition += f" AND {time_of_e} - {chains.step_time('c')} <= {gap_limit}" if gap_limit else ""
         return condition + (f" AND NOT bitTest(mask, {SEGMENT_BIT})" if segmented else "")
 
     def otherwise(k: int) -> str:
@@ -210,22 +212,21 @@ def _chains_walks_sql(request: FunnelQuery, params: SqlParams, keys: str) -> str
         ctes.append((f"step_{k + 1}_chains", [
             ", ".join(kept),
             f"{_shifted(filled)} AS waiting_{k}",
-            f"arrayMap((mask, e, c) -> if({takes_step(k, 'c')}, {chains.advanced('c', 'e')}, {otherwise(k + 1)}), m, event_key, waiting_{k}) AS marks_{k + 1}",
+            f"arrayMap((mask, e, c) -> if({takes_step(k)}, {chains.advanced('c', 'e')}, {otherwise(k + 1)}), m, event_key, waiting_{k}) AS marks_{k + 1}",
         ], f"step_{k}_chains"))  # fmt: skip
 
-    duration = f"{time_of_e} - {chains.start_time('c')}"
     furthest = f"[{', '.join(f'marks_{k}' for k in range(1, n + 1))}][greatest(steps, 1)]"
     walk = [f"{keys}, breakdown", " + ".join(f"toInt64(arrayMax(marks_{k}) > 0)" for k in range(1, n + 1)) + " AS steps"]
     if not segmented:
         # (time left of the longest window, end position) in one Int64: the maximum is the shortest time, then the
         # latest end, which for equal times is the latest start. Walked back one step per alias.
-        score = f"bitShiftLeft({(1 << WINDOW_BITS) - 1} - ({duration}), {POSITION_BITS}) + bitAnd(e, {position_mask})"
+        score = f"bitShiftLeft({(1 << WINDOW_BITS) - 1} - ({duration}), {POSITION_BITS}) + bitAnd(e, {POSITION_MASK})"
         walk += [
-            f"toUInt32(bitAnd(arrayMax(arrayMap((c, e) -> if(c > 0, {score}, 0), {furthest}, event_key)), {position_mask})) AS end_at",
+            f"{_position(f'arrayMax(arrayMap((c, e) -> if(c > 0, {score}, 0), {furthest}, event_key))')} AS end_at",
             f"if(steps = {n}, end_at, 0) AS step_{n}_at",
         ]
         for k in range(n - 1, 0, -1):
-            walk.append(f"if(steps > {k}, {chains.step_position(f'waiting_{k}[step_{k + 1}_at]')}, if(steps = {k}, end_at, 0)) AS step_{k}_at")
+            walk.append(f"if(steps > {k}, {_position(f'waiting_{k}[step_{k + 1}_at]')}, if(steps = {k}, end_at, 0)) AS step_{k}_at")
         gaps = ", ".join(f"t[step_{k + 1}_at] - t[step_{k}_at]" for k in range(1, n))
         walk.append(f"(steps, t[step_1_at] - t[end_at], t[step_1_at], arraySlice([{gaps}], 1, steps - 1)) AS best")
     else:
@@ -237,21 +238,21 @@ def _chains_walks_sql(request: FunnelQuery, params: SqlParams, keys: str) -> str
         # the latest step times win. Rows that did one step only walk nothing: their best starts at the top.
         score = (
             f"bitShiftLeft(toUInt128({(1 << WINDOW_BITS) - 1} - ({duration})), {TIME_BITS + POSITION_BITS})"
-            f" + bitShiftLeft(toUInt128({chains.start_time('c')}), {POSITION_BITS}) + bitAnd(e, {position_mask})"
+            f" + bitShiftLeft(toUInt128({chains.start_time('c')}), {POSITION_BITS}) + bitAnd(e, {POSITION_MASK})"
         )
         walk += [
             f"arrayMap((c, e) -> if(c > 0, {score}, 0), {furthest}, event_key) AS scores",
             "arrayMax(scores) AS top",
-            f"arrayMap(s -> toUInt32(bitAnd(s, {position_mask})), arrayFilter(s -> steps >= 2 AND s > 0 "
+            f"arrayMap(s -> {_position('s')}, arrayFilter(s -> steps >= 2 AND s > 0 "
             f"AND bitShiftRight(s, {POSITION_BITS}) = bitShiftRight(top, {POSITION_BITS}), scores)) AS ends",
             f"arrayMap(p -> ([p * (steps = {n})], steps, p), ends) AS walk_{n}",
         ]
         for k in range(n - 1, 0, -1):
-            back = f"{chains.step_position(f'waiting_{k}[x.1[1]]')} + x.3 * (x.2 = {k})"
+            back = f"{_position(f'waiting_{k}[x.1[1]]')} + x.3 * (x.2 = {k})"
             walk.append(f"arrayMap(x -> (arrayPushFront(x.1, {back}), x.2, x.3), walk_{k + 1}) AS walk_{k}")
         walk += [
             "arrayReverseSort(arrayMap(x -> arrayMap(q -> t[q], x.1), walk_1))[1] AS step_times",
-            f"if(steps >= 2, step_times[1], t[toUInt32(bitAnd(top, {position_mask}))]) AS start",
+            f"if(steps >= 2, step_times[1], t[{_position('top')}]) AS start",
             "(steps, step_times[1] - step_times[steps], start, arraySlice(arrayDifference(step_times), 2, steps - 1)) AS best",
         ]
     ctes.append(("walks", walk, f"step_{n}_chains"))
@@ -354,7 +355,7 @@ def _groups_cte(request: FunnelQuery, with_person: bool) -> str:
     group_by = "person_key, hold" if request.hold_constant and not segmented else "person_key"
     too_many = ""
     if _walks_by_chains(request):  # positions must fit their bits in a chain key
-        limit = (1 << POSITION_BITS) - 1
+        limit = POSITION_MASK
         too_many = f"\n{'    ' if request.breakdown else ''}    HAVING throwIf(count() > {limit}, 'a person has more than {limit:,} step events in the range: filter them') = 0"
     if not request.breakdown:
         return f"""per_group AS (
@@ -417,14 +418,6 @@ per_person AS (
 EAGER = "SETTINGS short_circuit_function_evaluation = 'disable'"
 
 
-def _days(request: FunnelQuery) -> tuple[dt.date, int]:
-    """The first day of the range in its timezone and the number of days it touches (the trend's days)."""
-    time_range, zone = TimeRange.of(request), ZoneInfo(request.timezone)
-    first = dt.datetime.fromtimestamp(time_range.start_ms / 1000, zone).date()
-    last = dt.datetime.fromtimestamp((time_range.end_ms - 1) / 1000, zone).date()
-    return first, (last - first).days + 1
-
-
 def _histogram_bin_ms(request: FunnelQuery) -> int:
     return -(-request.window_seconds * 1000 // request.histogram_bins)
 
@@ -436,7 +429,7 @@ def _summary_query(request: FunnelQuery) -> BuiltQuery:
     tz = tz_placeholder(params, request.timezone)
     bin_ms = params.add("histogram_bin_ms", _histogram_bin_ms(request), "Int64")
     total = "-best.2"
-    first_day, days = _days(request)
+    first_day, days = TimeRange.of(request).days()  # the trend's days
     day = (
         f"toRelativeDayNum(toDate(fromUnixTimestamp64Milli(best.3 + {_range_start(request, params)}), {tz}))"
         f" - toRelativeDayNum({params.add('first_day', first_day, 'Date')})"
@@ -508,7 +501,7 @@ def _group(request: FunnelQuery, record: dict) -> dict:
         steps.append(entry)
     median, p90 = _seconds(record["total_quantiles_ms"])
     bin_s = _histogram_bin_ms(request) / 1000
-    first_day = _days(request)[0]
+    first_day = TimeRange.of(request).days()[0]
     return {
         "breakdown_value": record["breakdown"] if request.breakdown else None,
         "steps": steps,

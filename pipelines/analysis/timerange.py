@@ -47,6 +47,13 @@ class TimeRange:
         end = _instant(scope.date_to, zone, end=True)
         return cls(int(start.timestamp() * 1000), int(end.timestamp() * 1000), scope.timezone)
 
+    def days(self) -> tuple[dt.date, int]:
+        """The first day of the range in its timezone and how many days it touches."""
+        zone = ZoneInfo(self.timezone)
+        first = dt.datetime.fromtimestamp(self.start_ms / 1000, zone).date()
+        last = dt.datetime.fromtimestamp((self.end_ms - 1) / 1000, zone).date()
+        return first, (last - first).days + 1
+
     def shifted_back(self) -> "TimeRange":
         """The period of the same length just before this one (for compare-to-previous)."""
         length = self.end_ms - self.start_ms
