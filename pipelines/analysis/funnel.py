@@ -215,11 +215,11 @@ def _chains_walks_sql(request: FunnelQuery, params: SqlParams, keys: str) -> str
             f"arrayMap((mask, e, c) -> if({takes_step(k)}, {chains.advanced('c', 'e')}, {otherwise(k + 1)}), m, event_key, waiting_{k}) AS marks_{k + 1}",
         ], f"step_{k}_chains"))  # fmt: skip
 
-    furthest = f"[{', '.join(f'marks_{k}' for k in range(1, n + 1))}][greatest(steps, 1)]"
     walk = [f"{keys}, breakdown", " + ".join(f"toInt64(arrayMax(marks_{k}) > 0)" for k in range(1, n + 1)) + " AS steps"]
     if not segmented:
         # (time left of the longest window, end position) in one Int64: the maximum is the shortest time, then the
         # latest end, which for equal times is the latest start. Walked back one step per alias.
+        furthest = f"[{', '.join(f'marks_{k}' for k in range(1, n + 1))}][greatest(steps, 1)]"
         score = f"bitShiftLeft({(1 << WINDOW_BITS) - 1} - ({duration}), {POSITION_BITS}) + bitAnd(e, {POSITION_MASK})"
         walk += [
             f"{_position(f'arrayMax(arrayMap((c, e) -> if(c > 0, {score}, 0), {furthest}, event_key))')} AS end_at",
@@ -235,15 +235,18 @@ def _chains_walks_sql(request: FunnelQuery, params: SqlParams, keys: str) -> str
         # held values, and the larger gaps win: the later step times compared in order. So the attempts tied on the
         # top score are walked back side by side (`walk_k`: (positions of steps k..n, steps, end position); a
         # step's position is where the attempt waited for the next, or the end at step `steps`, 0 past it) and
-        # the latest step times win. Rows that did one step only walk nothing: their best starts at the top.
+        # the latest step times win. Only rows (persons) that did 2 steps or more are scored (most hold values
+        # never go on): a 1-step best is the latest start, the largest of marks_1.
         score = (
             f"bitShiftLeft(toUInt128({(1 << WINDOW_BITS) - 1} - ({duration})), {TIME_BITS + POSITION_BITS})"
             f" + bitShiftLeft(toUInt128({chains.start_time('c')}), {POSITION_BITS}) + bitAnd(e, {POSITION_MASK})"
         )
+        furthest = f"[[], {', '.join(f'marks_{k}' for k in range(2, n + 1))}][steps]"
         walk += [
-            f"arrayMap((c, e) -> if(c > 0, {score}, 0), {furthest}, event_key) AS scores",
+            f"{furthest} AS furthest",
+            f"arrayMap((c, e) -> if(c > 0, {score}, 0), furthest, arraySlice(event_key, 1, length(furthest))) AS scores",
             "arrayMax(scores) AS top",
-            f"arrayMap(s -> {_position('s')}, arrayFilter(s -> steps >= 2 AND s > 0 "
+            f"arrayMap(s -> {_position('s')}, arrayFilter(s -> s > 0 "
             f"AND bitShiftRight(s, {POSITION_BITS}) = bitShiftRight(top, {POSITION_BITS}), scores)) AS ends",
             f"arrayMap(p -> ([p * (steps = {n})], steps, p), ends) AS walk_{n}",
         ]
@@ -252,7 +255,7 @@ def _chains_walks_sql(request: FunnelQuery, params: SqlParams, keys: str) -> str
             walk.append(f"arrayMap(x -> (arrayPushFront(x.1, {back}), x.2, x.3), walk_{k + 1}) AS walk_{k}")
         walk += [
             "arrayReverseSort(arrayMap(x -> arrayMap(q -> t[q], x.1), walk_1))[1] AS step_times",
-            f"if(steps >= 2, step_times[1], t[{_position('top')}]) AS start",
+            f"if(steps >= 2, step_times[1], {chains.start_time('arrayMax(marks_1)')}) AS start",
             "(steps, step_times[1] - step_times[steps], start, arraySlice(arrayDifference(step_times), 2, steps - 1)) AS best",
         ]
     ctes.append(("walks", walk, f"step_{n}_chains"))
@@ -438,7 +441,7 @@ def _summary_query(request: FunnelQuery) -> BuiltQuery:
         f"""{cte}
 SELECT
     breakdown,
-    sumForEach(arrayMap(k -> toUInt64(best.1 >= k), range(1, {n + 1}))) AS step_persons,
+    countResample(1, {n + 1}, 1)(best.1) AS persons_by_steps_done,
     avgForEach(best.4) AS gap_avg_ms,
     {quantiles_sql('best.4', GAP_LEVELS, 'ForEach')} AS gap_quantiles_ms,
     {quantiles_sql(f'{total}, best.1 = {n}', GAP_LEVELS, 'If')} AS total_quantiles_ms,
@@ -447,7 +450,7 @@ SELECT
     sumResample(0, {days}, 1)(toUInt64(best.1 = {n}), {day}) AS converted_by_day
 FROM per_person
 GROUP BY breakdown
-ORDER BY step_persons[1] DESC, breakdown
+ORDER BY count() DESC, breakdown
 {EAGER}"""
     )
 
@@ -486,7 +489,8 @@ def _seconds(values) -> list:
 
 def _group(request: FunnelQuery, record: dict) -> dict:
     n = len(request.steps)
-    counts = [int(c) for c in record["step_persons"]] + [0] * (n - len(record["step_persons"]))
+    done = [int(c) for c in record["persons_by_steps_done"]]
+    counts = [sum(done[i:]) for i in range(n)]  # a person who did k steps counts at steps 1..k
     gaps_avg, gaps_q = list(record["gap_avg_ms"]), list(record["gap_quantiles_ms"])
     steps = []
     for i, step in enumerate(request.steps):

@@ -40,7 +40,7 @@ per_person AS (
 )
 SELECT
     breakdown,
-    sumForEach(arrayMap(k -> toUInt64(best.1 >= k), range(1, 4))) AS step_persons,
+    countResample(1, 4, 1)(best.1) AS persons_by_steps_done,
     avgForEach(best.4) AS gap_avg_ms,
     quantilesExactInclusiveForEach(0.5, 0.9)(best.4) AS gap_quantiles_ms,
     quantilesExactInclusiveIf(0.5, 0.9)(-best.2, best.1 = 3) AS total_quantiles_ms,
@@ -49,5 +49,5 @@ SELECT
     sumResample(0, 14, 1)(toUInt64(best.1 = 3), toRelativeDayNum(toDate(fromUnixTimestamp64Milli(best.3 + {range_start_ms:Int64}), {tz:String})) - toRelativeDayNum({first_day:Date})) AS converted_by_day
 FROM per_person
 GROUP BY breakdown
-ORDER BY step_persons[1] DESC, breakdown
+ORDER BY count() DESC, breakdown
 SETTINGS short_circuit_function_evaluation = 'disable'
