@@ -153,7 +153,18 @@ class _Chains:
         """Attempt `c` after taking a step at event key `e`."""
         if self.wide:
             return f"bitShiftLeft(bitShiftRight({c}, 64), 64) + {e}"
-        return f"bitShiftLeft(bitShiftRight({c}, {POSITION_BITS}), {POSITION_BITS}) + bitAnd({e}, {POSITION_MASK})"
+        return f"bitAnd({c}, {-(1 << POSITION_BITS)}) + bitAnd({e}, {POSITION_MASK})"
+
+    def earliest(self, ms: str, window: str) -> str:
+        """The smallest attempt that can still take a step at time `ms`: one that started at most `window` ms
+        before (attempts compare by start time first). At least 1: no mark that is not an attempt."""
+        if self.wide:
+            return f"greatest(bitShiftLeft(toInt128({ms} - {window}), {64 + POSITION_BITS}), 1)"
+        return f"greatest(bitShiftLeft({ms} - {window}, {POSITION_BITS}), 1)"
+
+    def never(self) -> str:
+        """Above every attempt."""
+        return f"toInt128('{(1 << 127) - 1}')" if self.wide else str((1 << 63) - 1)
 
     def start_time(self, c: str) -> str:
         return f"toInt64(bitShiftRight({c}, {64 + POSITION_BITS if self.wide else POSITION_BITS}))"
@@ -186,12 +197,16 @@ def _chains_walks_sql(request: FunnelQuery, params: SqlParams, keys: str) -> str
     gap_limit = params.add("max_gap_ms", int(request.max_step_gap_seconds * 1000), "Int64") if request.max_step_gap_seconds else None
     time_of_e = f"bitShiftRight(e, {POSITION_BITS})"
     duration = f"{time_of_e} - {chains.start_time('c')}"  # of attempt c at event key e
+    # Each event's lowest attempt it can advance (`lo`: in window; none across a held value's start), computed
+    # once instead of at every step.
+    earliest = chains.earliest("ms", window)
+    if segmented:
+        earliest = f"if(bitTest(mask, {SEGMENT_BIT}), {chains.never()}, {earliest})"
 
     def takes_step(k: int) -> str:
         """Event e (key) with step mask `mask` is step k + 1 of attempt c, which has done k steps."""
-        condition = f"bitTest(mask, {k}) AND c > 0 AND {duration} <= {window}"
-        condition += f" AND {time_of_e} - {chains.step_time('c')} <= {gap_limit}" if gap_limit else ""
-        return condition + (f" AND NOT bitTest(mask, {SEGMENT_BIT})" if segmented else "")
+        condition = f"bitTest(mask, {k}) AND c >= lo"
+        return condition + (f" AND {time_of_e} - {chains.step_time('c')} <= {gap_limit}" if gap_limit else "")
 
     def otherwise(k: int) -> str:
         """marks_k where no attempt takes step k (nothing reads marks_n's wait)."""
@@ -199,10 +214,11 @@ def _chains_walks_sql(request: FunnelQuery, params: SqlParams, keys: str) -> str
         return f"if(bitAnd(mask, {ends_wait}) != 0, -1, 0)" if ends_wait else "0"
 
     value, values = (", v", ", value") if request.breakdown else ("", "")
-    carried = [keys, "breakdown", "t", "m", "event_key"]
+    carried = [keys, "breakdown", "t", "m", "event_key", "earliest"]
     first = [
         f"{keys}, breakdown, t, m",
         f"arrayMap((ms, i) -> bitShiftLeft(ms, {POSITION_BITS}) + i, t, arrayEnumerate(t)) AS event_key",
+        f"arrayMap((ms, mask) -> {earliest}, t, m) AS earliest",
         f"arrayMap((mask, e{value}) -> if({_starts_here(request, 'mask', 'v')}, {chains.first('e')}, {otherwise(1)}), m, event_key{values}) AS marks_1",
     ]
     ctes = [("step_1_chains", first, "per_group")]
@@ -212,7 +228,7 @@ def _chains_walks_sql(request: FunnelQuery, params: SqlParams, keys: str) -> str
         ctes.append((f"step_{k + 1}_chains", [
             ", ".join(kept),
             f"{_shifted(filled)} AS waiting_{k}",
-            f"arrayMap((mask, e, c) -> if({takes_step(k)}, {chains.advanced('c', 'e')}, {otherwise(k + 1)}), m, event_key, waiting_{k}) AS marks_{k + 1}",
+            f"arrayMap((mask, e, c, lo) -> if({takes_step(k)}, {chains.advanced('c', 'e')}, {otherwise(k + 1)}), m, event_key, waiting_{k}, earliest) AS marks_{k + 1}",
         ], f"step_{k}_chains"))  # fmt: skip
 
     walk = [f"{keys}, breakdown", " + ".join(f"toInt64(arrayMax(marks_{k}) > 0)" for k in range(1, n + 1)) + " AS steps"]

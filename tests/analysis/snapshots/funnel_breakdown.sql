@@ -20,19 +20,20 @@ per_group AS (
 step_1_chains AS (
     SELECT person_key, breakdown, t, m,
            arrayMap((ms, i) -> bitShiftLeft(ms, 22) + i, t, arrayEnumerate(t)) AS event_key,
+           arrayMap((ms, mask) -> greatest(bitShiftLeft(toInt128(ms - {window_ms:Int64}), 86), 1), t, m) AS earliest,
            arrayMap((mask, e, v) -> if(bitTest(mask, 0) AND v = breakdown, bitShiftLeft(toInt128(e), 64) + e, if(bitAnd(mask, 2) != 0, -1, 0)), m, event_key, value) AS marks_1
     FROM per_group
 ),
 step_2_chains AS (
-    SELECT person_key, breakdown, t, m, event_key, marks_1,
+    SELECT person_key, breakdown, t, m, event_key, earliest, marks_1,
            arrayShiftRight(arrayFill(c -> c != 0, marks_1), 1) AS waiting_1,
-           arrayMap((mask, e, c) -> if(bitTest(mask, 1) AND c > 0 AND bitShiftRight(e, 22) - toInt64(bitShiftRight(c, 86)) <= {window_ms:Int64} AND bitShiftRight(e, 22) - toInt64(bitShiftRight(bitAnd(c, 18446744073709551615), 22)) <= {max_gap_ms:Int64}, bitShiftLeft(bitShiftRight(c, 64), 64) + e, if(bitAnd(mask, 4) != 0, -1, 0)), m, event_key, waiting_1) AS marks_2
+           arrayMap((mask, e, c, lo) -> if(bitTest(mask, 1) AND c >= lo AND bitShiftRight(e, 22) - toInt64(bitShiftRight(bitAnd(c, 18446744073709551615), 22)) <= {max_gap_ms:Int64}, bitShiftLeft(bitShiftRight(c, 64), 64) + e, if(bitAnd(mask, 4) != 0, -1, 0)), m, event_key, waiting_1, earliest) AS marks_2
     FROM step_1_chains
 ),
 step_3_chains AS (
-    SELECT person_key, breakdown, t, m, event_key, waiting_1, marks_1, marks_2,
+    SELECT person_key, breakdown, t, m, event_key, earliest, waiting_1, marks_1, marks_2,
            arrayShiftRight(arrayFill(c -> c != 0, marks_2), 1) AS waiting_2,
-           arrayMap((mask, e, c) -> if(bitTest(mask, 2) AND c > 0 AND bitShiftRight(e, 22) - toInt64(bitShiftRight(c, 86)) <= {window_ms:Int64} AND bitShiftRight(e, 22) - toInt64(bitShiftRight(bitAnd(c, 18446744073709551615), 22)) <= {max_gap_ms:Int64}, bitShiftLeft(bitShiftRight(c, 64), 64) + e, 0), m, event_key, waiting_2) AS marks_3
+           arrayMap((mask, e, c, lo) -> if(bitTest(mask, 2) AND c >= lo AND bitShiftRight(e, 22) - toInt64(bitShiftRight(bitAnd(c, 18446744073709551615), 22)) <= {max_gap_ms:Int64}, bitShiftLeft(bitShiftRight(c, 64), 64) + e, 0), m, event_key, waiting_2, earliest) AS marks_3
     FROM step_2_chains
 ),
 walks AS (
