@@ -377,12 +377,14 @@ def _groups_cte(request: FunnelQuery, with_person: bool) -> str:
         limit = POSITION_MASK
         too_many = f"\n{'    ' if request.breakdown else ''}    HAVING throwIf(count() > {limit}, 'a person has more than {limit:,} step events in the range: filter them') = 0"
     if not request.breakdown:
-        return f"""per_group AS (
-    SELECT person_key,{person} arraySort(groupArray({key})) AS sorted, {unpack.format('sorted')}, '' AS breakdown
+        name, extra = ("person_events", _BYPASS_COLUMNS) if _bypasses(request) else ("per_group", "")
+        groups = f"""{name} AS (
+    SELECT person_key,{person} arraySort(groupArray({key})) AS sorted, {unpack.format('sorted')}, '' AS breakdown{extra}
     FROM step_events
     WHERE mask != 0
     GROUP BY {group_by}{too_many}
 )"""
+        return groups + (",\n" + _bypass_groups_cte(with_person) if _bypasses(request) else "")
     return f"""per_group AS (
     SELECT person_key,{' person,' if with_person else ''} t, m, value, breakdown
     FROM (
@@ -395,6 +397,52 @@ def _groups_cte(request: FunnelQuery, with_person: bool) -> str:
 )"""
 
 
+def _bypasses(request: FunnelQuery) -> bool:
+    """A segmented walk (no breakdown) walks only the persons who may reach step 2; the others (most, in a hold
+    funnel: a product seen once) are one row between them, carrying each one's latest start: the per-row cost of
+    the walk's array functions, not its events, is what they would have added."""
+    return _segmented(request) and not request.breakdown
+
+
+# A person may reach step 2 only with an event that can be step 2 and is not the first of its held value.
+_BYPASS_COLUMNS = f""",
+           arrayExists(x -> bitAnd(x, {(1 << SEGMENT_BIT) | 2}) = 2, m) AS walked,
+           countIf(bitTest(mask, 0)) > 0 AS started, maxIf(ms, bitTest(mask, 0)) AS latest_start"""
+
+
+def _bypass_groups_cte(with_person: bool) -> str:
+    """`per_group` from `person_events`: the walked persons as they are, the others in one row of person_key 0
+    (a hash that is 0 is as likely as a collision) whose `bypassed` lists their latest starts (with the persons
+    query, as (person_key, person, latest start))."""
+    person, bypassed = (" any(person) AS group_person,", "(person_key, person, latest_start)") if with_person else ("", "latest_start")
+    return f"""per_group AS (
+    SELECT group_key AS person_key,{' group_person AS person,' if with_person else ''} t, m, breakdown, bypassed
+    FROM (
+        SELECT if(walked, person_key, 0) AS group_key,{person} if(group_key = 0, [], any(t)) AS t, if(group_key = 0, [], any(m)) AS m,
+               '' AS breakdown, groupArrayIf({bypassed}, started AND NOT walked) AS bypassed
+        FROM person_events
+        GROUP BY group_key
+    )
+)"""
+
+
+def _bypass_per_person_sql(with_person: bool) -> str:
+    """`per_person` from the walks of `_bypasses`: a bypassed person's best is one step at their latest start."""
+    def one_step(start: str) -> str:
+        return f"(toInt64(1), toInt64(0), {start}, CAST([], 'Array(Int64)'))"
+
+    if not with_person:
+        return f"""SELECT breakdown, best
+    FROM walks
+    ARRAY JOIN if(walks.person_key = 0, arrayMap(start -> {one_step('start')}, bypassed), [walks.best]) AS best
+    WHERE best.1 > 0"""
+    return f"""SELECT each.1 AS person_key, each.2 AS person, breakdown, each.3 AS best
+    FROM walks
+    ARRAY JOIN if(walks.person_key = 0, arrayMap(b -> (b.1, b.2, {one_step('b.3')}), bypassed),
+                  [(walks.person_key, walks.person, walks.best)]) AS each
+    WHERE best.1 > 0"""
+
+
 def _per_person_cte(request: FunnelQuery, params: SqlParams, with_person: bool = False) -> str:
     """CTEs down to `per_person`: one row per (person, breakdown value) with the best attempt
     best = (steps done, -total ms, start ms since the range start, [gap ms between consecutive steps]).
@@ -405,18 +453,21 @@ def _per_person_cte(request: FunnelQuery, params: SqlParams, with_person: bool =
     breakdown = property_expr(request.breakdown, params) if request.breakdown else "''"
     keys = "person_key, person" if with_person else "person_key"
     if _walks_by_chains(request):
-        walks = _chains_walks_sql(request, params, keys)
+        walks = _chains_walks_sql(request, params, keys + (", bypassed" if _bypasses(request) else ""))
     else:
         walks = f"walks AS (\n    SELECT {keys}, breakdown,\n           {_fold_best_sql(request, params)} AS best\n    FROM per_group\n)"
     # A walked group is one person and breakdown value, except when a fold holds a property constant: then the
     # person's best group is the first of their groups' results sorted descending: the same order as max(),
     # compared column by column instead of as generic values.
-    per_person = (
-        f"SELECT person_key,{' any(person) AS person,' if with_person else ''} breakdown, arrayReverseSort(groupArray(best))[1] AS best\n"
-        "    FROM walks\n    GROUP BY person_key, breakdown\n    HAVING best.1 > 0"
-        if request.hold_constant and not _segmented(request)
-        else f"SELECT {keys}, breakdown, best\n    FROM walks\n    WHERE best.1 > 0"
-    )
+    if _bypasses(request):
+        per_person = _bypass_per_person_sql(with_person)
+    elif request.hold_constant and not _segmented(request):
+        per_person = (
+            f"SELECT person_key,{' any(person) AS person,' if with_person else ''} breakdown, arrayReverseSort(groupArray(best))[1] AS best\n"
+            "    FROM walks\n    GROUP BY person_key, breakdown\n    HAVING best.1 > 0"
+        )
+    else:
+        per_person = f"SELECT {keys}, breakdown, best\n    FROM walks\n    WHERE best.1 > 0"
     return f"""
 WITH
 step_events AS (

@@ -83,6 +83,11 @@ FUNNELS = {
     "any": {"steps": [{"event": "view"}, {"event": "cart"}, {"event": "pay"}], "order": "any"},
     "repeated_steps": {"steps": [{"event": "view"}, {"event": "view"}, {"event": "view"}], "window_seconds": 3 * 86_400},
     "window_edge": {"steps": [{"event": "view"}, {"event": "cart"}], "window_seconds": 86_400},
+    "hold": {  # the persons who cannot reach step 2 bypass the walk
+        "steps": [{"event": "view"}, {"event": "view"}, {"event": "cart"}],
+        "hold_constant": "product_id",
+        "window_seconds": 7 * 86_400,
+    },
     "hold_and_breakdown": {
         "steps": [{"event": "view"}, {"event": "cart"}, {"event": "order"}],
         "hold_constant": "product_id",
@@ -108,8 +113,9 @@ def test_funnel(analyst, loaded, frame, name):
     assert_funnel(run_query(request, analyst), ref.funnel(frame, request, start, end), request)
 
 
-def test_funnel_persons_pages(analyst, loaded, frame):
-    base = scoped(model="funnel", **FUNNELS["ordered"])
+@pytest.mark.parametrize("name", ["ordered", "hold"])
+def test_funnel_persons_pages(analyst, loaded, frame, name):
+    base = scoped(model="funnel", **FUNNELS[name])
     start, end = bounds(base)
     persons = ref.funnel(frame, base, start, end)[""]
     dropped = sorted(p for p, best in persons.items() if best[0] == 1)

@@ -53,6 +53,10 @@ SNAPSHOT_REQUESTS = {
         "model": "funnel", **SCOPE, "steps": [{"event": "view"}, {"event": "cart"}, {"event": "pay"}],
         "hold_constant": "product_id", "exclusions": [{"event": "search", "from_step": 1, "to_step": 2}], "order": "strict",
     },
+    "funnel_hold_persons": {
+        "model": "funnel", **SCOPE, "steps": [{"event": "view"}, {"event": "view"}, {"event": "cart"}], "hold_constant": "product_id",
+        "persons": {"step": 2, "status": "dropped"},
+    },
     "funnel_breakdown": {
         "model": "funnel", **SCOPE, "steps": [{"event": "view"}, {"event": "cart"}, {"event": "pay"}], "breakdown": "platform",
         "max_step_gap_seconds": 3600,
