@@ -404,10 +404,11 @@ def _bypasses(request: FunnelQuery) -> bool:
     return _segmented(request) and not request.breakdown
 
 
-# A person may reach step 2 only with an event that can be step 2 and is not the first of its held value.
+# A person may reach step 2 only with an event that can be step 2 and is not the first of its held value. Times are
+# ms since the range start (>= 0): -1 is no first-step event.
 _BYPASS_COLUMNS = f""",
            arrayExists(x -> bitAnd(x, {(1 << SEGMENT_BIT) | 2}) = 2, m) AS walked,
-           countIf(bitTest(mask, 0)) > 0 AS started, maxIf(ms, bitTest(mask, 0)) AS latest_start"""
+           max(if(bitTest(mask, 0), ms, -1)) AS latest_start, latest_start >= 0 AS started"""
 
 
 def _bypass_groups_cte(with_person: bool) -> str:

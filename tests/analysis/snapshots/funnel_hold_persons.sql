@@ -9,7 +9,7 @@ step_events AS (
 person_events AS (
     SELECT person_key, arraySort(groupArray(bitShiftLeft(toUInt128(bitShiftRight(cityHash64(hold), 5)), 42) + bitShiftLeft(toUInt128(ms), 3) + mask)) AS sorted, arrayMap(x -> toInt64(bitAnd(bitShiftRight(x, 3), 549755813887)), sorted) AS t, arrayMap(x -> toUInt64(bitShiftRight(x, 42)), sorted) AS held, arrayMap((x, a, b) -> toInt64(bitAnd(x, 7)) + if(a != b, 1073741824, 0), sorted, held, arrayShiftRight(held, 1)) AS m, '' AS breakdown,
            arrayExists(x -> bitAnd(x, 1073741826) = 2, m) AS walked,
-           countIf(bitTest(mask, 0)) > 0 AS started, maxIf(ms, bitTest(mask, 0)) AS latest_start
+           max(if(bitTest(mask, 0), ms, -1)) AS latest_start, latest_start >= 0 AS started
     FROM step_events
     WHERE mask != 0
     GROUP BY person_key
@@ -88,7 +88,7 @@ step_events AS (
 person_events AS (
     SELECT person_key, any(person) AS person, arraySort(groupArray(bitShiftLeft(toUInt128(bitShiftRight(cityHash64(hold), 5)), 42) + bitShiftLeft(toUInt128(ms), 3) + mask)) AS sorted, arrayMap(x -> toInt64(bitAnd(bitShiftRight(x, 3), 549755813887)), sorted) AS t, arrayMap(x -> toUInt64(bitShiftRight(x, 42)), sorted) AS held, arrayMap((x, a, b) -> toInt64(bitAnd(x, 7)) + if(a != b, 1073741824, 0), sorted, held, arrayShiftRight(held, 1)) AS m, '' AS breakdown,
            arrayExists(x -> bitAnd(x, 1073741826) = 2, m) AS walked,
-           countIf(bitTest(mask, 0)) > 0 AS started, maxIf(ms, bitTest(mask, 0)) AS latest_start
+           max(if(bitTest(mask, 0), ms, -1)) AS latest_start, latest_start >= 0 AS started
     FROM step_events
     WHERE mask != 0
     GROUP BY person_key
