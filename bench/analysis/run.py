@@ -67,7 +67,8 @@ def floor_sql(request) -> tuple[str, dict]:
     """The same rows and columns the model reads, hashed and counted: what reading them costs at least."""
     built = next(iter(build_queries(request).values()))
     params = {k: v for k, v in built.parameters.items() if k in ("app_id", "time_from", "time_to", "events", "tz")}
-    columns = "oneid, person_id, ts, event" + (", p_product_id" if getattr(request, "hold_constant", None) else "")
+    # the person as the models read it (schema.PERSON_KEY: the stored person_hash and the stamped oneid)
+    columns = "oneid, person_hash, ts, event" + (", p_product_id" if getattr(request, "hold_constant", None) else "")
     sql = (
         f"SELECT count(), sum(cityHash64({columns})) FROM events WHERE app_id = {{app_id:String}} "
         "AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64}) "

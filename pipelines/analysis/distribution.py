@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from pipelines.analysis.filters import QUANTILE_LEVELS, all_of, histogram_sql, numeric_expr, quantiles_sql, scope_conditions, selector_condition
 from pipelines.analysis.request import EventSelector, Name, QueryScope, ascending_edges
-from pipelines.analysis.schema import PERSON, TABLE
+from pipelines.analysis.schema import PERSON_KEY, TABLE
 from pipelines.analysis.shaping import Rows, clean, histogram_view, table
 from pipelines.analysis.sqlparams import BuiltQuery, SqlParams
 
@@ -39,7 +39,7 @@ def build(request: DistributionQuery) -> dict[str, BuiltQuery]:
     edges = params.add("bucket_edges", [float(e) for e in request.bucket_edges], "Array(Float64)")
     sql = f"""
 WITH per_person AS (
-    SELECT {PERSON} AS person, toFloat64(ifNull({value}, 0)) AS value
+    SELECT {PERSON_KEY} AS person, toFloat64(ifNull({value}, 0)) AS value
     FROM {TABLE}
     WHERE {where}
     GROUP BY person

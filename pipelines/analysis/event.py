@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from pipelines.analysis.filters import all_of, numeric_expr, property_expr, scope_conditions, selector_condition
 from pipelines.analysis.request import EventSelector, Name, QueryScope
-from pipelines.analysis.schema import PERSON, TABLE
+from pipelines.analysis.schema import PERSON_KEY, TABLE
 from pipelines.analysis.shaping import Rows, clean, table
 from pipelines.analysis.sqlparams import BuiltQuery, SqlParams
 from pipelines.analysis.timerange import BUCKETS, TimeRange, tz_placeholder
@@ -44,9 +44,9 @@ def _metric_sql(metric: Metric, index: int, params: SqlParams) -> str:
     if metric.math == "total":
         return f"countIf({matches})"
     if metric.math == "unique_persons":
-        return f"uniqExactIf({PERSON}, {matches})"
+        return f"uniqExactIf({PERSON_KEY}, {matches})"
     if metric.math == "per_person_avg":
-        return f"countIf({matches}) / nullIf(uniqExactIf({PERSON}, {matches}), 0)"
+        return f"countIf({matches}) / nullIf(uniqExactIf({PERSON_KEY}, {matches}), 0)"
     aggregate = f"{metric.math}If({numeric_expr(metric.property, params)}, {matches})"
     # A sum over no events is 0; avg/min/max over none stay NULL (there is no value to report).
     return f"ifNull({aggregate}, 0)" if metric.math == "sum" else aggregate

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pipelines.analysis.request import EventSelector, PropertyFilter, QueryScope
-from pipelines.analysis.schema import COLUMN_PROPERTIES, MATERIALIZED_PROPERTIES, PERSON
+from pipelines.analysis.schema import COLUMN_PROPERTIES, MATERIALIZED_PROPERTIES, PERSON_KEY
 from pipelines.analysis.sqlparams import SqlParams
 from pipelines.analysis.timerange import TimeRange
 
@@ -91,7 +91,7 @@ def scope_conditions(
     conditions += [filter_condition(f, params) for f in scope.filters]
     if scope.sample is not None and scope.sample < 1:
         rate = params.add("sample_per_10k", round(scope.sample * SAMPLE_SCALE), "UInt32")
-        conditions.append(f"cityHash64({PERSON}) % {SAMPLE_SCALE} < {rate}")
+        conditions.append(f"{PERSON_KEY} % {SAMPLE_SCALE} < {rate}")
     return conditions
 
 

@@ -30,7 +30,7 @@ from pipelines.analysis.filters import (
     uniform_histogram_sql,
 )
 from pipelines.analysis.request import EventSelector, Name, QueryScope, Strict
-from pipelines.analysis.schema import PERSON, TABLE
+from pipelines.analysis.schema import PERSON, PERSON_KEY, TABLE
 from pipelines.analysis.shaping import Rows, clean, histogram_view, ratio, table
 from pipelines.analysis.sqlparams import BuiltQuery, SqlParams
 from pipelines.analysis.timerange import TimeRange, tz_placeholder
@@ -472,7 +472,7 @@ def _per_person_cte(request: FunnelQuery, params: SqlParams, with_person: bool =
     return f"""
 WITH
 step_events AS (
-    SELECT cityHash64({PERSON}) AS person_key,{f" {PERSON} AS person," if with_person else ""} {hold} AS hold, {breakdown} AS breakdown,
+    SELECT {PERSON_KEY} AS person_key,{f" {PERSON} AS person," if with_person else ""} {hold} AS hold, {breakdown} AS breakdown,
            toUnixTimestamp64Milli(ts) - {_range_start(request, params)} AS ms, {_mask_sql(request, params)} AS mask
     FROM {TABLE}
     WHERE {where}

@@ -23,7 +23,7 @@ from pipelines.analysis.filters import (
     selector_condition,
 )
 from pipelines.analysis.request import EventSelector, Name, QueryScope, ascending_edges
-from pipelines.analysis.schema import PERSON, TABLE
+from pipelines.analysis.schema import PERSON_KEY, TABLE
 from pipelines.analysis.shaping import Rows, clean, histogram_view, table
 from pipelines.analysis.sqlparams import BuiltQuery, SqlParams
 
@@ -52,7 +52,7 @@ def build(request: IntervalQuery) -> dict[str, BuiltQuery]:
     sql = f"""
 WITH
 rows AS (
-    SELECT {PERSON} AS person, {link} AS link, {group} AS grp, toUnixTimestamp64Milli(ts) AS t, event_id,
+    SELECT {PERSON_KEY} AS person, {link} AS link, {group} AS grp, toUnixTimestamp64Milli(ts) AS t, event_id,
            {is_start} AS is_start, {is_end} AS is_end
     FROM {TABLE}
     WHERE {where}

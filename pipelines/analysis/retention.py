@@ -14,7 +14,7 @@ from pydantic import Field
 
 from pipelines.analysis.filters import all_of, scope_conditions, selector_condition
 from pipelines.analysis.request import EventSelector, QueryScope
-from pipelines.analysis.schema import PERSON, TABLE
+from pipelines.analysis.schema import PERSON_KEY, TABLE
 from pipelines.analysis.shaping import Rows, clean, ratio, table
 from pipelines.analysis.sqlparams import BuiltQuery, SqlParams
 from pipelines.analysis.timerange import PERIOD_MAX_DAYS, PERIOD_START, PERIODS_BETWEEN, TimeRange, tz_placeholder
@@ -55,7 +55,7 @@ def build(request: RetentionQuery) -> dict[str, BuiltQuery]:
     sql = f"""
 WITH
 rows AS (
-    SELECT cityHash64({PERSON}) AS person_key, ts, {PERIOD_START[request.period].format(tz=tz)} AS period,
+    SELECT {PERSON_KEY} AS person_key, ts, {PERIOD_START[request.period].format(tz=tz)} AS period,
            {initial} AS is_initial, {returning} AS is_return, {in_cohort_range} AS in_range
     FROM {TABLE}
     WHERE {where}

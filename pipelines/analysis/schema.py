@@ -23,6 +23,11 @@ MATERIALIZED_PROPERTIES = {"product_id": "p_product_id", "category": "p_category
 # primary touchpoint id the envelope mapping chose (pipelines/envelope.py).
 PERSON = "dictGetOrDefault('oneid_dict', 'oneid', person_id, if(oneid != '', oneid, person_id))"
 
+# The same person as a 64-bit key, equal to cityHash64(PERSON), for analyses that only tell persons apart: the
+# mapping keyed by the stored person_hash (sql/migrations/0065) instead of the person_id string, so no id string is
+# read or hashed per event except a stamped OneID's.
+PERSON_KEY = "dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash))"
+
 # Property and event names: letters, digits and a few separators. They are also bound as parameters, so this
 # check is about clear errors for junk, not about safety.
 NAME_PATTERN = r"^[A-Za-z_$][A-Za-z0-9_$.:\-]{0,99}$"

@@ -8,7 +8,7 @@
 --   `^dwd_`, so `events` reads every event once, through the Distributed tables.
 -- - Each server declares the `tiered` storage policy (volumes hot, cold) and the macros {cluster}, {shard},
 --   {replica} in its config (docs/analysis.md shows an example); the oneid_dict dictionary (migration 0063) must
---   exist on every node for the oneid default.
+--   exist on every node for the oneid default, and oneid_hash_dict (0065) for the analyses that shards evaluate.
 -- - A further layer needs the same pair (local_dwd_<layer> + Distributed dwd_<layer>): `CREATE TABLE dwd_x AS
 --   dwd_default`, as the dwd job does on the embedded warehouse, would copy the Distributed engine pointing here.
 -- Apply with `clickhouse-client --multiquery --queries-file sql/cluster/0001_events.sql`, then run

@@ -23,10 +23,11 @@ def unique_persons(analyst) -> int:
 
 
 def publish(warehouse, rows) -> None:
-    """Write mapping rows the way the OneID publishers do, then reload the dictionary analyses read."""
+    """Write mapping rows the way the OneID publishers do, then reload the dictionaries analyses read."""
     version = time.time_ns() // 1000
     warehouse.insert("oneid_map", [[*row, "test", "v1", version, deleted] for *row, deleted in rows], MAP_COLUMNS)
-    warehouse.command("SYSTEM RELOAD DICTIONARY oneid_dict")
+    for dictionary in ("oneid_dict", "oneid_hash_dict"):
+        warehouse.command(f"SYSTEM RELOAD DICTIONARY {dictionary}")
 
 
 def test_history_follows_merge_and_split(warehouse, analyst):

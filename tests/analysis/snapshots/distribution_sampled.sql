@@ -1,8 +1,8 @@
 -- distribution
 WITH per_person AS (
-    SELECT dictGetOrDefault('oneid_dict', 'oneid', person_id, if(oneid != '', oneid, person_id)) AS person, toFloat64(ifNull(count(), 0)) AS value
+    SELECT dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash)) AS person, toFloat64(ifNull(count(), 0)) AS value
     FROM events
-    WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64}) AND event IN {events:Array(String)} AND cityHash64(dictGetOrDefault('oneid_dict', 'oneid', person_id, if(oneid != '', oneid, person_id))) % 10000 < {sample_per_10k:UInt32} AND event = {event:String}
+    WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64}) AND event IN {events:Array(String)} AND dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash)) % 10000 < {sample_per_10k:UInt32} AND event = {event:String}
     GROUP BY person
 )
 SELECT

@@ -1,7 +1,7 @@
 -- summary
 WITH
 step_events AS (
-    SELECT cityHash64(dictGetOrDefault('oneid_dict', 'oneid', person_id, if(oneid != '', oneid, person_id))) AS person_key, p_product_id AS hold, '' AS breakdown,
+    SELECT dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash)) AS person_key, p_product_id AS hold, '' AS breakdown,
            toUnixTimestamp64Milli(ts) - {range_start_ms:Int64} AS ms, toInt64(if(event = {step_1_event:String}, 1, 0) + if(event = {step_2_event:String}, 2, 0) + if(event = {step_3_event:String}, 4, 0) + if(event = {exclusion_1_event:String}, 4294967296, 0)) AS mask
     FROM events
     WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64}) AND event IN {events:Array(String)}

@@ -1,7 +1,7 @@
 -- intervals
 WITH
 rows AS (
-    SELECT dictGetOrDefault('oneid_dict', 'oneid', person_id, if(oneid != '', oneid, person_id)) AS person, '' AS link, platform AS grp, toUnixTimestamp64Milli(ts) AS t, event_id,
+    SELECT dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash)) AS person, '' AS link, platform AS grp, toUnixTimestamp64Milli(ts) AS t, event_id,
            event = {start_event:String} AS is_start, event = {end_event:String} AS is_end
     FROM events
     WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64}) AND event IN {events:Array(String)}

@@ -1,7 +1,7 @@
 -- cohorts
 WITH
 rows AS (
-    SELECT cityHash64(dictGetOrDefault('oneid_dict', 'oneid', person_id, if(oneid != '', oneid, person_id))) AS person_key, ts, toDate(ts, {tz:String}) AS period,
+    SELECT dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash)) AS person_key, ts, toDate(ts, {tz:String}) AS period,
            event = {initial_event:String} AS is_initial, event = {return_event:String} AS is_return, ts >= fromUnixTimestamp64Milli({cohort_from:Int64}) AND ts < fromUnixTimestamp64Milli({cohort_to:Int64}) AS in_range
     FROM events
     WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64}) AND event IN {events:Array(String)}
