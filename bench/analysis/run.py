@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from pipelines.analysis.runner import Limits, build_queries, parse_request, run_query  # noqa: E402
+from pipelines.analysis.timerange import TimeRange  # noqa: E402
 from pipelines.config import Settings  # noqa: E402
 from pipelines.demogen import DemoSpec, generate_frame, insert_frame  # noqa: E402
 from pipelines.warehouse.client import Warehouse  # noqa: E402
@@ -185,8 +186,6 @@ def main(argv=None) -> None:
             parsed = parse_request(request)
             sql, params = floor_sql(parsed)
             floor, model = best_of(args.repeat, lambda: analyst.query(sql, params), lambda: run_query(request, analyst, limits))
-            from pipelines.analysis.timerange import TimeRange
-
             time_range = TimeRange.of(parsed)
             sample_s = reference_time(name, request, peer, time_range.start_ms, time_range.end_ms)
             print(

@@ -457,12 +457,12 @@ def _per_person_cte(request: FunnelQuery, params: SqlParams, with_person: bool =
         walks = _chains_walks_sql(request, params, keys + (", bypassed" if _bypasses(request) else ""))
     else:
         walks = f"walks AS (\n    SELECT {keys}, breakdown,\n           {_fold_best_sql(request, params)} AS best\n    FROM per_group\n)"
-    # A walked group is one person and breakdown value, except when a fold holds a property constant: then the
-    # person's best group is the first of their groups' results sorted descending: the same order as max(),
-    # compared column by column instead of as generic values.
     if _bypasses(request):
         per_person = _bypass_per_person_sql(with_person)
     elif request.hold_constant and not _segmented(request):
+        # A fold that holds a property constant walks one group per (person, held value): the person's best group
+        # is the first of their groups' results sorted descending (the order of max(), compared column by column
+        # instead of as generic values). Every other walked group is one person and breakdown value.
         per_person = (
             f"SELECT person_key,{' any(person) AS person,' if with_person else ''} breakdown, arrayReverseSort(groupArray(best))[1] AS best\n"
             "    FROM walks\n    GROUP BY person_key, breakdown\n    HAVING best.1 > 0"
