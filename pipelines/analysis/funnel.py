@@ -46,6 +46,7 @@ SEGMENT_BIT = 30  # in a segmented walk (`_segmented`), marks the first event of
 HELD_BITS = 128 - TIME_BITS - MAX_STEPS  # the held value's hash above (time, step mask) in a segmented sort key
 POSITION_BITS = 22  # an event's position in its group, under its time in a chain key
 POSITION_MASK = (1 << POSITION_BITS) - 1
+assert MAX_STEPS < 1 << (64 - WINDOW_BITS - POSITION_BITS)  # a walk's score: steps done above (time left, position)
 
 
 class Exclusion(EventSelector):
@@ -196,7 +197,11 @@ def _chains_walks_sql(request: FunnelQuery, params: SqlParams, keys: str) -> str
     window = params.add("window_ms", request.window_seconds * 1000, "Int64")
     gap_limit = params.add("max_gap_ms", int(request.max_step_gap_seconds * 1000), "Int64") if request.max_step_gap_seconds else None
     time_of_e = f"bitShiftRight(e, {POSITION_BITS})"
-    duration = f"{time_of_e} - {chains.start_time('c')}"  # of attempt c at event key e
+
+    def duration(c: str) -> str:
+        """Of attempt `c` at event key e."""
+        return f"{time_of_e} - {chains.start_time(c)}"
+
     # Each event's lowest attempt it can advance (`lo`: in window; none across a held value's start), computed
     # once instead of at every step.
     earliest = chains.earliest("ms", window)
@@ -231,14 +236,23 @@ def _chains_walks_sql(request: FunnelQuery, params: SqlParams, keys: str) -> str
             f"arrayMap((mask, e, c, lo) -> if({takes_step(k)}, {chains.advanced('c', 'e')}, {otherwise(k + 1)}), m, event_key, waiting_{k}, earliest) AS marks_{k + 1}",
         ], f"step_{k}_chains"))  # fmt: skip
 
-    walk = [f"{keys}, breakdown", " + ".join(f"toInt64(arrayMax(marks_{k}) > 0)" for k in range(1, n + 1)) + " AS steps"]
+    walk = [f"{keys}, breakdown"]
     if not segmented:
-        # (time left of the longest window, end position) in one Int64: the maximum is the shortest time, then the
-        # latest end, which for equal times is the latest start. Walked back one step per alias.
-        furthest = f"[{', '.join(f'marks_{k}' for k in range(1, n + 1))}][greatest(steps, 1)]"
-        score = f"bitShiftLeft({(1 << WINDOW_BITS) - 1} - ({duration}), {POSITION_BITS}) + bitAnd(e, {POSITION_MASK})"
+        # (steps done, time left of the longest window, end position) in one UInt64, scored at each event for the
+        # furthest step taken there, in one pass: the maximum is the furthest step, then the shortest time, then
+        # the latest end, which for equal times is the latest start. Walked back one step per alias.
+        marks = [f"c{k}" for k in range(1, n + 1)]
+        level = "multiIf(" + ", ".join(f"c{k} > 0, {k}" for k in range(n, 0, -1)) + ", 0)"
+        furthest = "multiIf(" + ", ".join(f"c{k} > 0, c{k}" for k in range(n, 1, -1)) + ", c1)"
+        score = (
+            f"bitShiftLeft(toUInt64({level}), {WINDOW_BITS + POSITION_BITS}) + "
+            f"bitShiftLeft(toUInt64({(1 << WINDOW_BITS) - 1} - ({duration(furthest)})), {POSITION_BITS}) + bitAnd(e, {POSITION_MASK})"
+        )
         walk += [
-            f"{_position(f'arrayMax(arrayMap((c, e) -> if(c > 0, {score}, 0), {furthest}, event_key))')} AS end_at",
+            f"arrayMax(arrayMap(({', '.join(marks)}, e) -> if({level} > 0, {score}, 0), "
+            f"{', '.join(f'marks_{k}' for k in range(1, n + 1))}, event_key)) AS top",
+            f"toInt64(bitShiftRight(top, {WINDOW_BITS + POSITION_BITS})) AS steps",
+            f"{_position('top')} AS end_at",
             f"if(steps = {n}, end_at, 0) AS step_{n}_at",
         ]
         for k in range(n - 1, 0, -1):
@@ -246,6 +260,7 @@ def _chains_walks_sql(request: FunnelQuery, params: SqlParams, keys: str) -> str
         gaps = ", ".join(f"t[step_{k + 1}_at] - t[step_{k}_at]" for k in range(1, n))
         walk.append(f"(steps, t[step_1_at] - t[end_at], t[step_1_at], arraySlice([{gaps}], 1, steps - 1)) AS best")
     else:
+        walk.append(" + ".join(f"toInt64(arrayMax(marks_{k}) > 0)" for k in range(1, n + 1)) + " AS steps")
         # Positions are in time order within a held value only: (time left, start time, end position) in a
         # UInt128. The shortest attempts of the furthest step that start last may then be several, in different
         # held values, and the larger gaps win: the later step times compared in order. So the attempts tied on the
@@ -254,7 +269,7 @@ def _chains_walks_sql(request: FunnelQuery, params: SqlParams, keys: str) -> str
         # the latest step times win. Only rows (persons) that did 2 steps or more are scored (most hold values
         # never go on): a 1-step best is the latest start, the largest of marks_1.
         score = (
-            f"bitShiftLeft(toUInt128({(1 << WINDOW_BITS) - 1} - ({duration})), {TIME_BITS + POSITION_BITS})"
+            f"bitShiftLeft(toUInt128({(1 << WINDOW_BITS) - 1} - ({duration('c')})), {TIME_BITS + POSITION_BITS})"
             f" + bitShiftLeft(toUInt128({chains.start_time('c')}), {POSITION_BITS}) + bitAnd(e, {POSITION_MASK})"
         )
         furthest = f"[[], {', '.join(f'marks_{k}' for k in range(2, n + 1))}][steps]"

@@ -38,8 +38,9 @@ step_3_chains AS (
 ),
 walks AS (
     SELECT person_key, breakdown,
-           toInt64(arrayMax(marks_1) > 0) + toInt64(arrayMax(marks_2) > 0) + toInt64(arrayMax(marks_3) > 0) AS steps,
-           toUInt32(bitAnd(arrayMax(arrayMap((c, e) -> if(c > 0, bitShiftLeft(34359738367 - (bitShiftRight(e, 22) - toInt64(bitShiftRight(c, 86))), 22) + bitAnd(e, 4194303), 0), [marks_1, marks_2, marks_3][greatest(steps, 1)], event_key)), 4194303)) AS end_at,
+           arrayMax(arrayMap((c1, c2, c3, e) -> if(multiIf(c3 > 0, 3, c2 > 0, 2, c1 > 0, 1, 0) > 0, bitShiftLeft(toUInt64(multiIf(c3 > 0, 3, c2 > 0, 2, c1 > 0, 1, 0)), 57) + bitShiftLeft(toUInt64(34359738367 - (bitShiftRight(e, 22) - toInt64(bitShiftRight(multiIf(c3 > 0, c3, c2 > 0, c2, c1), 86)))), 22) + bitAnd(e, 4194303), 0), marks_1, marks_2, marks_3, event_key)) AS top,
+           toInt64(bitShiftRight(top, 57)) AS steps,
+           toUInt32(bitAnd(top, 4194303)) AS end_at,
            if(steps = 3, end_at, 0) AS step_3_at,
            if(steps > 2, toUInt32(bitAnd(waiting_2[step_3_at], 4194303)), if(steps = 2, end_at, 0)) AS step_2_at,
            if(steps > 1, toUInt32(bitAnd(waiting_1[step_2_at], 4194303)), if(steps = 1, end_at, 0)) AS step_1_at,
