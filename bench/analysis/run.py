@@ -7,7 +7,9 @@ pandas reference (tests/analysis/reference.py) on the same data, in one run.
 Starts its own embedded warehouse in a temporary directory (nothing else is touched), generates the demo shop's
 events in chunks of distinct persons, then times each query and its floor in turn for `--repeat` rounds (best of
 each) as the read-only analyst. The pandas reference runs on a sample of the persons (`--peer-fraction`) because
-its funnel is a Python loop; its time is reported as measured and scaled to all persons.
+its funnel is a Python loop; its time is reported as measured and scaled to all persons. Funnels are also timed
+against ClickHouse's own funnel aggregate (windowFunnel, `native_funnel_sql`), which only counts persons by the
+step reached, and its counts are checked against the model's.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from pipelines.analysis.runner import Limits, build_queries, parse_request, run_query  # noqa: E402
+from pipelines.analysis.schema import MATERIALIZED_PROPERTIES, PERSON_KEY  # noqa: E402
 from pipelines.analysis.timerange import TimeRange  # noqa: E402
 from pipelines.config import Settings  # noqa: E402
 from pipelines.demogen import DemoSpec, generate_frame, insert_frame  # noqa: E402
@@ -64,18 +67,42 @@ def requests(end: dt.date) -> dict[str, dict]:
     }  # fmt: skip
 
 
+SCANNED_ROWS = (
+    "FROM events WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) "
+    "AND ts < fromUnixTimestamp64Milli({time_to:Int64}) AND event IN {events:Array(String)}"
+)
+
+
+def scan_params(request) -> dict:
+    built = next(iter(build_queries(request).values()))
+    return {k: v for k, v in built.parameters.items() if k in ("app_id", "time_from", "time_to", "events", "tz")}
+
+
+def held_column(request) -> str:
+    held = getattr(request, "hold_constant", None)
+    return f", {MATERIALIZED_PROPERTIES[held]}" if held else ""  # the bench holds materialized properties only
+
+
 def floor_sql(request) -> tuple[str, dict]:
     """The same rows and columns the model reads, hashed and counted: what reading them costs at least."""
-    built = next(iter(build_queries(request).values()))
-    params = {k: v for k, v in built.parameters.items() if k in ("app_id", "time_from", "time_to", "events", "tz")}
     # the person as the models read it (schema.PERSON_KEY: the stored person_hash and the stamped oneid)
-    columns = "oneid, person_hash, ts, event" + (", p_product_id" if getattr(request, "hold_constant", None) else "")
-    sql = (
-        f"SELECT count(), sum(cityHash64({columns})) FROM events WHERE app_id = {{app_id:String}} "
-        "AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64}) "
-        "AND event IN {events:Array(String)}"
+    columns = "oneid, person_hash, ts, event" + held_column(request)
+    return f"SELECT count(), sum(cityHash64({columns})) {SCANNED_ROWS}", scan_params(request)
+
+
+def native_funnel_sql(request) -> tuple[str, dict]:
+    """ClickHouse's own funnel aggregate, windowFunnel, over the same rows: persons by the furthest step reached,
+    nothing else (no times, trend or histogram). With a held property it runs per (person, value), the best value
+    kept. One event may take two steps in it, so with a step repeated its counts differ from the model's."""
+    params = scan_params(request) | {f"step_{k}": step.event for k, step in enumerate(request.steps, 1)}
+    steps = ", ".join(f"event = {{step_{k}:String}}" for k in range(1, len(request.steps) + 1))
+    held = held_column(request)
+    per_group = (
+        f"SELECT {PERSON_KEY} AS person_key, windowFunnel({int(request.window_seconds) * 1000})"
+        f"(toUInt64(toUnixTimestamp64Milli(ts)), {steps}) AS level {SCANNED_ROWS} GROUP BY person_key{held}"
     )
-    return sql, params
+    per_person = f"SELECT person_key, max(level) AS level FROM ({per_group}) GROUP BY person_key" if held else per_group
+    return f"SELECT level, count() FROM ({per_person}) WHERE level > 0 GROUP BY level ORDER BY level", params
 
 
 def best_of(repeat: int, *runs) -> list[float]:
@@ -177,21 +204,36 @@ def main(argv=None) -> None:
         peer["product_id"] = peer["product_id"].replace("", None)
         print(f"pandas peer sample: {len(peer):,} events ({args.peer_fraction:.0%} of persons)\n")
 
-        header = f"{'model':<38} {'floor s':>8} {'model s':>8} {'x floor':>8} {'pandas s (sample)':>18} {'pandas s (scaled)':>18}"
+        header = (
+            f"{'model':<38} {'floor s':>8} {'model s':>8} {'x floor':>8} {'pandas s (sample)':>18} {'pandas s (scaled)':>18}"
+            f" {'windowFunnel s':>15} {'x floor':>8}"
+        )
         print(header)
         print("-" * len(header))
+        natives = []
         for name, request in requests(end).items():
             if args.only not in name:
                 continue
             parsed = parse_request(request)
             sql, params = floor_sql(parsed)
-            floor, model = best_of(args.repeat, lambda: analyst.query(sql, params), lambda: run_query(request, analyst, limits))
+            runs = [lambda: analyst.query(sql, params), lambda: run_query(request, analyst, limits)]
+            if request["model"] == "funnel":
+                native_sql, native_params = native_funnel_sql(parsed)
+                runs.append(lambda: analyst.query(native_sql, native_params))
+            floor, model, *native = best_of(args.repeat, *runs)
             time_range = TimeRange.of(parsed)
             sample_s = reference_time(name, request, peer, time_range.start_ms, time_range.end_ms)
-            print(
-                f"{name:<38} {floor:>8.3f} {model:>8.3f} {model / floor:>8.1f} {sample_s:>18.2f} {sample_s / args.peer_fraction:>18.1f}",
-                flush=True,
-            )
+            line = f"{name:<38} {floor:>8.3f} {model:>8.3f} {model / floor:>8.1f} {sample_s:>18.2f} {sample_s / args.peer_fraction:>18.1f}"
+            if native:
+                line += f" {native[0]:>15.3f} {native[0] / floor:>8.1f}"
+                natives.append((name, request, len(parsed.steps), native_sql, native_params))
+            print(line, flush=True)
+        for name, request, steps, native_sql, native_params in natives:
+            reached = [step["persons"] for step in run_query(request, analyst, limits)["groups"][0]["steps"]]
+            levels = dict(analyst.query(native_sql, native_params).result_rows)
+            native_reached = [sum(n for level, n in levels.items() if level >= k) for k in range(1, steps + 1)]
+            verdict = "same as the model's" if native_reached == reached else f"model {reached}"
+            print(f"windowFunnel persons per step, {name}: {native_reached} ({verdict})")
     finally:
         server.terminate()
         server.wait(30)
