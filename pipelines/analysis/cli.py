@@ -37,7 +37,7 @@ def _validation_message(exc) -> str:
 
 
 def query(
-    spec: Path = typer.Option(..., "--spec", exists=True, dir_okay=False, help="request JSON file ('-' not supported)"),
+    spec: str = typer.Option(..., "--spec", help="request JSON file, or - to read it from standard input"),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json or csv"),
     timeout: float = typer.Option(30.0, help="per-query timeout in seconds"),
 ) -> None:
@@ -48,10 +48,14 @@ def query(
     from pipelines.config import get_settings
     from pipelines.warehouse.client import Warehouse, WarehouseUnavailable
 
+    source = "standard input" if spec == "-" else spec
     try:
-        payload = json.loads(spec.read_text())
-    except json.JSONDecodeError as exc:
-        _fail(f"{spec}: not JSON ({exc.msg} at line {exc.lineno})")
+        payload = json.loads(sys.stdin.read() if spec == "-" else Path(spec).read_text())
+    except OSError as exc:
+        _fail(f"cannot read the request file {spec}: {exc.strerror}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        where = f" at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
+        _fail(f"{source}: not a JSON request ({getattr(exc, 'msg', 'not UTF-8 text')}{where})")
     from pipelines.analysis.api import attach_heat_recorder
 
     settings = get_settings()

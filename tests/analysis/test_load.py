@@ -54,6 +54,14 @@ def test_cli_load_and_query(stack, tmp_path):
     spec.write_text(json.dumps({"model": "distribution", "app_id": "cli-app", "date_from": "2026-11-01", "date_to": "2026-11-02", "event": {"event": "v'"}}))
     result = runner.invoke(app, ["query", "--spec", str(spec)])
     assert result.exit_code == 1 and "event.event" in result.output
+    request = {"model": "distribution", "app_id": "cli-app", "date_from": "2026-11-01", "date_to": "2026-11-02", "event": {"event": "pay"}}
+    result = runner.invoke(app, ["query", "--spec", "-", "--format", "json"], input=json.dumps(request))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["rows"][0] == [1, 2, 20]
+    result = runner.invoke(app, ["query", "--spec", "-"], input="{not json")
+    assert result.exit_code == 1 and "standard input: not a JSON request" in result.output
+    result = runner.invoke(app, ["query", "--spec", str(tmp_path / "missing.json")])
+    assert result.exit_code == 1 and "cannot read the request file" in result.output and "missing.json" in result.output
 
 
 def test_demo_generator_shape(tmp_path):
