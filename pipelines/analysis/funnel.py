@@ -237,10 +237,13 @@ def _chains_walks_sql(request: FunnelQuery, params: SqlParams, keys: str) -> str
         ], f"step_{k}_chains"))  # fmt: skip
 
     walk = [f"{keys}, breakdown"]
+    walked_from = f"step_{n}_chains"
     if not segmented:
         # (steps done, time left of the longest window, end position) in one UInt64, scored at each event for the
         # furthest step taken there, in one pass: the maximum is the furthest step, then the shortest time, then
-        # the latest end, which for equal times is the latest start. Walked back one step per alias.
+        # the latest end, which for equal times is the latest start. Walked back one step per alias, in a CTE of
+        # its own: each alias repeats the expressions it names, so with the score inline the walk-back's size
+        # grew with the cube of the steps ("Query tree is too big" from 20 steps).
         marks = [f"c{k}" for k in range(1, n + 1)]
         level = "multiIf(" + ", ".join(f"c{k} > 0, {k}" for k in range(n, 0, -1)) + ", 0)"
         furthest = "multiIf(" + ", ".join(f"c{k} > 0, c{k}" for k in range(n, 1, -1)) + ", c1)"
@@ -248,13 +251,15 @@ def _chains_walks_sql(request: FunnelQuery, params: SqlParams, keys: str) -> str
             f"bitShiftLeft(toUInt64({level}), {WINDOW_BITS + POSITION_BITS}) + "
             f"bitShiftLeft(toUInt64({(1 << WINDOW_BITS) - 1} - ({duration(furthest)})), {POSITION_BITS}) + bitAnd(e, {POSITION_MASK})"
         )
-        walk += [
+        ctes.append(("scored", [
+            ", ".join([keys, "breakdown", "t"] + [f"waiting_{k}" for k in range(1, n)]),
             f"arrayMax(arrayMap(({', '.join(marks)}, e) -> if({level} > 0, {score}, 0), "
             f"{', '.join(f'marks_{k}' for k in range(1, n + 1))}, event_key)) AS top",
             f"toInt64(bitShiftRight(top, {WINDOW_BITS + POSITION_BITS})) AS steps",
             f"{_position('top')} AS end_at",
-            f"if(steps = {n}, end_at, 0) AS step_{n}_at",
-        ]
+        ], walked_from))  # fmt: skip
+        walked_from = "scored"
+        walk += ["steps", f"if(steps = {n}, end_at, 0) AS step_{n}_at"]
         for k in range(n - 1, 0, -1):
             walk.append(f"if(steps > {k}, {_position(f'waiting_{k}[step_{k + 1}_at]')}, if(steps = {k}, end_at, 0)) AS step_{k}_at")
         gaps = ", ".join(f"t[step_{k + 1}_at] - t[step_{k}_at]" for k in range(1, n))
@@ -289,7 +294,7 @@ def _chains_walks_sql(request: FunnelQuery, params: SqlParams, keys: str) -> str
             f"if(steps >= 2, step_times[1], {chains.start_time('arrayMax(marks_1)')}) AS start",
             "(steps, step_times[1] - step_times[steps], start, arraySlice(arrayDifference(step_times), 2, steps - 1)) AS best",
         ]
-    ctes.append(("walks", walk, f"step_{n}_chains"))
+    ctes.append(("walks", walk, walked_from))
     return ",\n".join(
         f"{name} AS (\n    SELECT " + ",\n           ".join(lines) + f"\n    FROM {source}\n)" for name, lines, source in ctes
     )

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from pipelines.analysis import parse_request, run_query
+from pipelines.analysis.funnel import MAX_STEPS
 from pipelines.analysis.timerange import TimeRange
 from . import reference as ref
 from .checks import approx, assert_funnel
@@ -103,6 +104,15 @@ FUNNELS = {
         "window_seconds": 5 * 86_400,
     },
     "timezone": {"steps": [{"event": "view"}, {"event": "search"}], "timezone": "Asia/Shanghai"},
+}
+# As many steps as a request may have, through each walk (chains, with the step time, segmented, fold): the SQL
+# must stay within ClickHouse's query size limits.
+MOST_STEPS = {"steps": [{"event": e} for e in ["view", "cart"] * (MAX_STEPS // 2)], "window_seconds": 14 * 86_400}
+FUNNELS |= {
+    "most_steps": MOST_STEPS,
+    "most_steps_max_gap_breakdown": {**MOST_STEPS, "max_step_gap_seconds": 2 * 86_400, "breakdown": "platform"},
+    "most_steps_hold": {**MOST_STEPS, "hold_constant": "product_id"},
+    "most_steps_any": {**MOST_STEPS, "order": "any"},
 }
 
 

@@ -36,16 +36,21 @@ step_3_chains AS (
            arrayMap((mask, e, c, lo) -> if(bitTest(mask, 2) AND c >= lo AND bitShiftRight(e, 22) - toInt64(bitShiftRight(bitAnd(c, 18446744073709551615), 22)) <= {max_gap_ms:Int64}, bitShiftLeft(bitShiftRight(c, 64), 64) + e, 0), m, event_key, waiting_2, earliest) AS marks_3
     FROM step_2_chains
 ),
-walks AS (
-    SELECT person_key, breakdown,
+scored AS (
+    SELECT person_key, breakdown, t, waiting_1, waiting_2,
            arrayMax(arrayMap((c1, c2, c3, e) -> if(multiIf(c3 > 0, 3, c2 > 0, 2, c1 > 0, 1, 0) > 0, bitShiftLeft(toUInt64(multiIf(c3 > 0, 3, c2 > 0, 2, c1 > 0, 1, 0)), 57) + bitShiftLeft(toUInt64(34359738367 - (bitShiftRight(e, 22) - toInt64(bitShiftRight(multiIf(c3 > 0, c3, c2 > 0, c2, c1), 86)))), 22) + bitAnd(e, 4194303), 0), marks_1, marks_2, marks_3, event_key)) AS top,
            toInt64(bitShiftRight(top, 57)) AS steps,
-           toUInt32(bitAnd(top, 4194303)) AS end_at,
+           toUInt32(bitAnd(top, 4194303)) AS end_at
+    FROM step_3_chains
+),
+walks AS (
+    SELECT person_key, breakdown,
+           steps,
            if(steps = 3, end_at, 0) AS step_3_at,
            if(steps > 2, toUInt32(bitAnd(waiting_2[step_3_at], 4194303)), if(steps = 2, end_at, 0)) AS step_2_at,
            if(steps > 1, toUInt32(bitAnd(waiting_1[step_2_at], 4194303)), if(steps = 1, end_at, 0)) AS step_1_at,
            (steps, t[step_1_at] - t[end_at], t[step_1_at], arraySlice([t[step_2_at] - t[step_1_at], t[step_3_at] - t[step_2_at]], 1, steps - 1)) AS best
-    FROM step_3_chains
+    FROM scored
 ),
 per_person AS (
     SELECT person_key, breakdown, best
