@@ -2,7 +2,8 @@
 
 This is the single-machine default only; production points `TRACKFLOW_CLICKHOUSE_URL` at a real
 ClickHouse and this module is not used. It speaks enough of the interface for unmodified
-clickhouse-connect: query/body splitting, `param_*` binding, settings and `session_id` passthrough,
+clickhouse-connect: query/body splitting, `param_*` binding (in the URL, or in a multipart form body, which
+clickhouse-connect sends when the parameters would make the URL too long), settings and `session_id` passthrough,
 request bodies in chunked transfer encoding and compressed with gzip/deflate/lz4/zstd, compressed
 responses, `X-ClickHouse-*` headers and ClickHouse error codes. Queries run in worker threads so a slow
 query never blocks `/ping`.
@@ -23,6 +24,8 @@ import lz4.frame
 import uvicorn
 import zstandard
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -48,6 +51,7 @@ CONTENT_TYPES = {
     "JSONEachRow": "application/x-ndjson; charset=UTF-8",
 }
 HEAD_LIMIT = 1 << 16  # an INSERT statement in front of its data is shorter than this
+FORM_FIELDS = 10_000  # a form body's `query` and `param_*` fields, at most (an analysis query binds under 1,000)
 STREAM_CHUNK = 1 << 20
 
 
@@ -160,10 +164,27 @@ class DecodedBody:
                 yield decoded
 
 
+async def form_fields(request: Request, body: DecodedBody) -> dict[str, str]:
+    """The fields of a multipart/form-data body, read like URL parameters (`query`, `param_*`, settings)."""
+    try:
+        form = await MultiPartParser(request.headers, body, max_fields=FORM_FIELDS, max_part_size=1 << 30).parse()
+    except MultiPartException as exc:
+        raise WarehouseError(27, f"Code: 27. DB::Exception: Cannot parse the form data of the request: {exc.message}. (CANNOT_PARSE_INPUT_ASSERTION_FAILED)", 400) from None
+    fields = {}
+    for name, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            raise WarehouseError(48, f"Code: 48. DB::Exception: External data (form file '{name}') is not supported by the embedded warehouse. (NOT_IMPLEMENTED)", 400)
+        fields[name] = value
+    return fields
+
+
 async def read_statement(request: Request, params: dict[str, str]) -> tuple[Statement, tuple | None]:
     """The request as a Statement. An `INSERT ... FORMAT x` whose data is still arriving comes back with
     (bytes already read, the rest of the body) so it can stream into chDB; anything else is read whole."""
     body = DecodedBody(request)
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        params = {**params, **await form_fields(request, body)}
+        body.finished = True  # the form was the body
     query = params.get("query")
     target = insert_in_query(query)
     stream = None

@@ -113,6 +113,15 @@ FUNNELS |= {
     "most_steps_max_gap_breakdown": {**MOST_STEPS, "max_step_gap_seconds": 2 * 86_400, "breakdown": "platform"},
     "most_steps_hold": {**MOST_STEPS, "hold_constant": "product_id"},
     "most_steps_any": {**MOST_STEPS, "order": "any"},
+    # every step at the most filters a selector takes: its parameters no longer fit a URL (sent as a form)
+    "most_steps_most_filters": {
+        **MOST_STEPS,
+        "steps": [
+            {**step, "filters": [{"property": "channel", "op": "in", "value": ["ads", "seo", "o'brien\\'", f"other {i}"]}] * 19
+             + [{"property": "price", "op": ">", "value": 6}]}
+            for i, step in enumerate(MOST_STEPS["steps"])
+        ],
+    },
 }
 
 

@@ -73,6 +73,23 @@ def test_parameters_settings_and_query_id(stack, stack_settings):
     assert result.query_id == "tf-test-query-id"
 
 
+def test_long_parameters_come_as_a_form(stack, stack_settings):
+    # Past 4 KB of parameters clickhouse-connect sends the query and its `param_*` values as multipart form fields.
+    client = client_for(stack_settings)
+    values = {f"v{i}": f"value {i}; it's" * 10 for i in range(100)}
+    sql = "SELECT " + ", ".join(f"{{v{i}:String}}" for i in range(100)) + ", getSetting('max_threads')"
+    result = client.query(sql, parameters=values, settings={"max_threads": 1})
+    assert result.result_rows == [(*values.values(), 1)]
+    port = stack_settings.bound_port("warehouse", 0)
+    auth = (stack_settings.clickhouse_user, stack_settings.clickhouse_password.get_secret_value())
+    response = httpx.post(f"http://127.0.0.1:{port}/", auth=auth, data={"query": "SELECT {n:UInt8} + 1", "param_n": "41"}, files={"t": b"1\n"})
+    assert response.status_code == 400 and "External data" in response.text
+    response = httpx.post(
+        f"http://127.0.0.1:{port}/", auth=auth, content=b"query=SELECT 1", headers={"Content-Type": "multipart/form-data"}
+    )
+    assert response.status_code == 400 and "form data" in response.text and "boundary" in response.text
+
+
 def test_session_keeps_its_settings(stack, stack_settings):
     client = client_for(stack_settings, session_id=f"s-{uuid.uuid4()}")
     client.command("SET max_threads = 1")
