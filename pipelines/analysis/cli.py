@@ -82,6 +82,8 @@ def query(
         for row in response["rows"]:
             table.add_row(*("" if v is None else str(v) for v in row))
         console.print(table)
+    if response.get("truncated") or response.get("previous_truncated"):
+        err.print("[yellow]note:[/] more rows than max_rows: only the first are shown", soft_wrap=True)
 
 
 def serve_api(

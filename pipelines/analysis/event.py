@@ -60,7 +60,7 @@ def _series_query(request: EventQuery, time_range: TimeRange) -> BuiltQuery:
     where = all_of(scope_conditions(request, params, [m.event for m in request.metrics], time_range))
     keys = ["bucket"] + [f"group_{i + 1}" for i in range(len(groups))]
     select = ",\n    ".join([f"toString({BUCKETS[request.granularity].format(tz=tz)}) AS bucket", *groups, *metrics])
-    limit = params.add("max_rows", request.max_rows, "UInt64")
+    limit = params.add("max_rows", request.max_rows + 1, "UInt64")  # one more tells the response it was cut
     return params.query(
         f"""
 SELECT
@@ -83,7 +83,7 @@ def build(request: EventQuery) -> dict[str, BuiltQuery]:
 
 def _series(request: EventQuery, rows: Rows) -> list[dict]:
     out = []
-    for record in rows.dicts():
+    for record in rows.dicts()[: request.max_rows]:
         out.append(
             {
                 "bucket": record["bucket"],
@@ -100,8 +100,11 @@ def shape(request: EventQuery, results: dict[str, Rows]) -> dict:
     response = {
         "series": series,
         **table(columns, [[s["bucket"], *s["groups"], *s["values"]] for s in series]),
+        # more (bucket, group) rows than max_rows: the first max_rows in (bucket, group) order are returned
+        "truncated": len(results["series"].rows) > request.max_rows,
     }
     if "previous" in results:
         # Previous-period buckets are listed in their own time; position i lines up with the i-th bucket now.
         response["previous"] = _series(request, results["previous"])
+        response["previous_truncated"] = len(results["previous"].rows) > request.max_rows
     return response

@@ -4,14 +4,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from pipelines.analysis.schema import NAME_PATTERN
 
 MAX_RANGE_DAYS = 3660  # ten years: analyses keep times as milliseconds since the range start in 39 bits
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 Scalar = Union[str, float, int, bool]
@@ -72,9 +74,9 @@ class QueryScope(Strict):
     datetimes (`date_to` exclusive), read in `timezone`."""
 
     app_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    timezone: str = "UTC"  # before the dates: their validator reads it
     date_from: dt.datetime | dt.date
     date_to: dt.datetime | dt.date
-    timezone: str = "UTC"
     filters: list[PropertyFilter] = Field(default_factory=list, max_length=20, description="applied to every event")
     sample: float | None = Field(None, gt=0, le=1, description="fraction of persons to read (consistent per person)")
 
@@ -87,13 +89,25 @@ class QueryScope(Strict):
             raise ValueError(f"unknown timezone {value!r}") from None
         return value
 
-    @model_validator(mode="after")
-    def _ordered_range(self) -> "QueryScope":
+    @field_validator("date_from", "date_to", mode="before")
+    @classmethod
+    def _day_or_instant(cls, value):
+        """"YYYY-MM-DD" is a day: pydantic would read it as that day's midnight, a datetime, which makes date_to
+        exclusive."""
+        if isinstance(value, str) and _DAY.fullmatch(value.strip()):
+            return dt.date.fromisoformat(value.strip())
+        return value
+
+    @field_validator("date_to")
+    @classmethod
+    def _ordered_range(cls, date_to, info: ValidationInfo):
         from pipelines.analysis.timerange import TimeRange
 
-        time_range = TimeRange.of(self)
+        if "date_from" not in info.data or "timezone" not in info.data:
+            return date_to  # already reported
+        time_range = TimeRange.between(info.data["date_from"], date_to, info.data["timezone"])
         if time_range.end_ms <= time_range.start_ms:
-            raise ValueError("date_to must be after date_from")
+            raise ValueError("must be after date_from (a date includes its whole day, a datetime is exclusive)")
         if time_range.end_ms - time_range.start_ms > MAX_RANGE_DAYS * 86_400_000:
-            raise ValueError(f"the range spans more than {MAX_RANGE_DAYS} days")
-        return self
+            raise ValueError(f"the range from date_from spans more than {MAX_RANGE_DAYS} days")
+        return date_to

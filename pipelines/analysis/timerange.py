@@ -42,10 +42,14 @@ class TimeRange:
 
     @classmethod
     def of(cls, scope) -> "TimeRange":
-        zone = ZoneInfo(scope.timezone)
-        start = _instant(scope.date_from, zone, end=False)
-        end = _instant(scope.date_to, zone, end=True)
-        return cls(int(start.timestamp() * 1000), int(end.timestamp() * 1000), scope.timezone)
+        return cls.between(scope.date_from, scope.date_to, scope.timezone)
+
+    @classmethod
+    def between(cls, date_from: dt.date | dt.datetime, date_to: dt.date | dt.datetime, timezone: str) -> "TimeRange":
+        zone = ZoneInfo(timezone)
+        start = _instant(date_from, zone, end=False)
+        end = _instant(date_to, zone, end=True)
+        return cls(int(start.timestamp() * 1000), int(end.timestamp() * 1000), timezone)
 
     def days(self) -> tuple[dt.date, int]:
         """The first day of the range in its timezone and how many days it touches."""

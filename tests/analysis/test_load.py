@@ -58,6 +58,9 @@ def test_cli_load_and_query(stack, tmp_path):
     result = runner.invoke(app, ["query", "--spec", "-", "--format", "json"], input=json.dumps(request))
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["rows"][0] == [1, 2, 20]
+    event = {"model": "event", "app_id": "cli-app", "date_from": "2026-11-01", "date_to": "2026-11-02", "metrics": [{"event": "view"}]}
+    result = runner.invoke(app, ["query", "--spec", "-", "--format", "csv"], input=json.dumps({**event, "granularity": "minute", "max_rows": 3}))
+    assert result.exit_code == 0 and len(result.stdout.splitlines()) == 4 and "only the first are shown" in result.stderr
     result = runner.invoke(app, ["query", "--spec", "-"], input="{not json")
     assert result.exit_code == 1 and "standard input: not a JSON request" in result.output
     result = runner.invoke(app, ["query", "--spec", str(tmp_path / "missing.json")])

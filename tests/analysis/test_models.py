@@ -20,8 +20,33 @@ def scoped(**request) -> dict:
 
 
 def bounds(request: dict) -> tuple[int, int]:
-    time_range = TimeRange.of(parse_request(request))
-    return time_range.start_ms, time_range.end_ms
+    """The range as documented, worked out here rather than by the code under test: "YYYY-MM-DD" is that whole day
+    in the request's timezone (so date_to is inclusive), a datetime is an instant (date_to exclusive)."""
+    tz = request.get("timezone", "UTC")
+
+    def instant(text: str, end: bool) -> int:
+        if len(text) == 10:
+            at = (pd.Timestamp(text) + pd.Timedelta(days=int(end))).tz_localize(tz)
+        else:
+            at = pd.Timestamp(text)
+            at = at if at.tzinfo else at.tz_localize(tz)
+        return int(at.timestamp() * 1000)
+
+    return instant(request["date_from"], False), instant(request["date_to"], True)
+
+
+@pytest.mark.parametrize("timezone", ["UTC", "Asia/Shanghai"])
+def test_dates_are_whole_days_and_datetimes_instants(analyst, loaded, frame, timezone):
+    one_day = scoped(model="event", timezone=timezone, date_from="2026-11-03", date_to="2026-11-03", metrics=[{"event": "view"}])
+    up_to_midnight = {**one_day, "date_to": "2026-11-04T00:00:00"}
+    half_day = {**one_day, "date_from": "2026-11-03T06:00:00", "date_to": "2026-11-03T18:00:00"}
+    for request in (one_day, up_to_midnight, half_day):
+        start, end = bounds(request)
+        rows = ref.in_range(frame, start, end)
+        got = run_query(request, analyst)
+        assert sum(s["values"][0] for s in got["series"]) == int((rows.event == "view").sum()) > 0, request
+    assert bounds(one_day) == bounds(up_to_midnight)
+    assert TimeRange.of(parse_request(one_day)).end_ms - TimeRange.of(parse_request(one_day)).start_ms == 86_400_000
 
 
 # -- event analysis --------------------------------------------------------------------------------------------
@@ -75,6 +100,15 @@ def test_event_compare_previous_and_sampling(analyst, loaded, frame):
     sampled = run_query({**request, "sample": 0.5}, analyst)
     total, part = (sum(s["values"][0] for s in r["series"]) for r in (got, sampled))
     assert 0 < part < total  # a consistent half of the persons, not of the events
+
+
+def test_event_rows_past_max_rows_are_flagged(analyst, loaded):
+    request = scoped(model="event", metrics=[{"event": "view"}], group_by=["platform"], compare_previous=True)
+    whole = run_query(request, analyst)
+    assert whole["truncated"] is False and whole["previous_truncated"] is False and len(whole["rows"]) > 5
+    cut = run_query({**request, "max_rows": 5}, analyst)
+    assert cut["truncated"] is True and cut["rows"] == whole["rows"][:5]
+    assert cut["previous_truncated"] is (len(whole["previous"]) > 5)
 
 
 # -- funnel ----------------------------------------------------------------------------------------------------

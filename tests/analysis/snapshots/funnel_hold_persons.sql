@@ -71,8 +71,8 @@ SELECT
     quantilesExactInclusiveForEach(0.5, 0.9)(best.4) AS gap_quantiles_ms,
     quantilesExactInclusiveIf(0.5, 0.9)(-best.2, best.1 = 3) AS total_quantiles_ms,
     sumResample(0, 10, 1)(toUInt64(best.1 = 3), least(intDiv(-best.2, {histogram_bin_ms:Int64}), 9)) AS histogram,
-    countResample(0, 14, 1)(toRelativeDayNum(toDate(fromUnixTimestamp64Milli(best.3 + {range_start_ms:Int64}), {tz:String})) - toRelativeDayNum({first_day:Date})) AS entered_by_day,
-    sumResample(0, 14, 1)(toUInt64(best.1 = 3), toRelativeDayNum(toDate(fromUnixTimestamp64Milli(best.3 + {range_start_ms:Int64}), {tz:String})) - toRelativeDayNum({first_day:Date})) AS converted_by_day
+    countResample(0, 15, 1)(toRelativeDayNum(toDate(fromUnixTimestamp64Milli(best.3 + {range_start_ms:Int64}), {tz:String})) - toRelativeDayNum({first_day:Date})) AS entered_by_day,
+    sumResample(0, 15, 1)(toUInt64(best.1 = 3), toRelativeDayNum(toDate(fromUnixTimestamp64Milli(best.3 + {range_start_ms:Int64}), {tz:String})) - toRelativeDayNum({first_day:Date})) AS converted_by_day
 FROM per_person
 GROUP BY breakdown
 ORDER BY count() DESC, breakdown
