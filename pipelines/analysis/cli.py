@@ -26,7 +26,7 @@ class OutputFormat(str, Enum):
 
 
 def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -138,13 +138,14 @@ def warehouse_load(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="envelope events, one JSON object a line (.jsonl or .jsonl.gz)"),
     table: str = typer.Option("dwd_default", help="detail table to load into"),
     strict: bool = typer.Option(False, help="exit 1 when any line is invalid (they are skipped either way)"),
+    rejects: Path = typer.Option(None, help="where invalid lines are set aside, verbatim [default: FILE's name .rejected.jsonl, beside it]"),
 ) -> None:
     """Load envelope events from a file into a detail table; re-loading the same file adds nothing."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
     from pipelines.config import get_settings
     from pipelines.warehouse.client import Warehouse, WarehouseUnavailable
-    from pipelines.warehouse.load import load_file
+    from pipelines.warehouse.load import LoadError, default_rejects, load_file
 
     if not table.startswith("dwd_") or not table.replace("_", "").isalnum():
         _fail(f"--table {table!r}: detail tables are named dwd_<layer>")
@@ -153,13 +154,20 @@ def warehouse_load(
     try:
         with Progress(*columns, console=console) as progress:
             task = progress.add_task(f"loading {file.name}", total=file.stat().st_size)
-            report = load_file(file, Warehouse(get_settings()), table=table, progress=lambda done, total: progress.update(task, completed=done))
-    except WarehouseUnavailable as exc:
+            report = load_file(
+                file, Warehouse(get_settings()), table=table, rejects=rejects or default_rejects(file),
+                progress=lambda done, total: progress.update(task, completed=done),
+            )  # fmt: skip
+    except (WarehouseUnavailable, LoadError) as exc:
         _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot write the rejects file {exc.filename}: {exc.strerror} (choose another with --rejects)")
     for line, problem in report.invalid[:20]:
         err.print(f"[yellow]line {line}:[/] {problem}")
     if len(report.invalid) > 20:
         err.print(f"... and {len(report.invalid) - 20} more invalid lines")
+    if report.rejects:
+        err.print(f"invalid lines set aside in {report.rejects} (reasons in {report.rejects}.reasons.tsv): fix them and load that file", soft_wrap=True)
     console.print(
         f"{report.sent:,} events sent in {report.chunks} chunk(s), {len(report.invalid):,} invalid line(s) skipped, "
         f"{time.perf_counter() - started:.1f}s (already loaded chunks are dropped by the warehouse)"

@@ -1,7 +1,9 @@
 """Backfill loader: envelope events from a JSON-lines file (optionally gzip) straight into a detail table.
 
 Each line is validated against the envelope contract; invalid lines are reported with their line number and
-the offending field and skipped. Rows go in chunks, each with an insert deduplication token made from the
+the offending field and set aside, verbatim, in a rejects file (with a sidecar of reasons) that loads like the
+input once fixed. A file that cannot be read (not gzip, cut short) stops the load with `LoadError` saying how far
+it got; what was loaded before stays, and loading the file again adds nothing. Rows go in chunks, each with an insert deduplication token made from the
 chunk's content, so loading the same file again adds nothing (the warehouse drops a block whose token it has
 seen); ReplacingMergeTree on the event key is the second line of defence for re-deliveries across files.
 """
@@ -10,9 +12,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,19 +61,47 @@ class EnvelopeIn(BaseModel):
         return context
 
 
+class LoadError(Exception):
+    """The file itself cannot be read (as opposed to a line that is not a valid envelope)."""
+
+
 @dataclass
 class LoadReport:
     lines: int = 0
     sent: int = 0  # rows sent; a re-load sends them again and the warehouse drops the duplicate blocks
     chunks: int = 0
     invalid: list[tuple[int, str]] = field(default_factory=list)
+    rejects: Path | None = None  # the invalid lines, verbatim; `<rejects>.reasons.tsv` says why, by input line
 
 
-def _open(path: Path):
-    raw = open(path, "rb")
-    if path.suffix == ".gz":
-        return raw, io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding="utf-8")
-    return raw, io.TextIOWrapper(raw, encoding="utf-8")
+class _Rejects:
+    """Invalid lines set aside as they come: the lines verbatim (fix and load that file), the reasons beside."""
+
+    def __init__(self, path: Path | None):
+        self.path, self._lines, self._reasons = path, None, None
+
+    def add(self, number: int, raw: bytes, reason: str) -> None:
+        if self.path is None:
+            return
+        if self._lines is None:
+            self._lines = open(self.path, "wb")
+            self._reasons = open(f"{self.path}.reasons.tsv", "w", encoding="utf-8")
+            self._reasons.write("input_line\treason\n")
+        self._lines.write(raw.rstrip(b"\r\n") + b"\n")
+        self._reasons.write(f"{number}\t{reason}\n")
+
+    def close(self) -> None:
+        for handle in (self._lines, self._reasons):
+            if handle is not None:
+                handle.close()
+
+
+def _lines(raw, gzipped: bool) -> Iterator[bytes]:
+    source = gzip.GzipFile(fileobj=raw) if gzipped else raw
+    try:
+        yield from source
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise LoadError(f"not a readable {'gzip ' if gzipped else ''}file ({exc})") from None
 
 
 def _problem(error: ValidationError) -> str:
@@ -95,16 +125,19 @@ def validate_line(text: str) -> dict:
     return document
 
 
-def _chunks(text_lines: Iterator[str], report: LoadReport, chunk_rows: int) -> Iterator[tuple[list, str]]:
+def _chunks(raw_lines: Iterator[bytes], report: LoadReport, rejects: _Rejects, chunk_rows: int) -> Iterator[tuple[list, str]]:
     rows, digest = [], hashlib.sha256()
-    for number, text in enumerate(text_lines, start=1):
+    for number, raw in enumerate(raw_lines, start=1):
         report.lines = number
-        if not text.strip():
+        if not raw.strip():
             continue
         try:
+            text = raw.decode("utf-8")
             event = validate_line(text)
-        except ValueError as exc:
-            report.invalid.append((number, str(exc)))
+        except (ValueError, UnicodeDecodeError) as exc:
+            reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc)
+            report.invalid.append((number, reason))
+            rejects.add(number, raw, reason)
             continue
         rows.append(detail_row(event))
         digest.update(text.strip().encode())
@@ -115,27 +148,42 @@ def _chunks(text_lines: Iterator[str], report: LoadReport, chunk_rows: int) -> I
         yield rows, digest.hexdigest()
 
 
+def default_rejects(path: Path) -> Path:
+    """events.jsonl.gz -> events.rejected.jsonl, beside it."""
+    name = path.name.removesuffix(".gz").removesuffix(".jsonl")
+    return path.with_name(f"{name}.rejected.jsonl")
+
+
 def load_file(
     path: str | Path,
     warehouse: Warehouse,
     table: str = "dwd_default",
     chunk_rows: int = CHUNK_ROWS,
     progress: Callable[[int, int], None] | None = None,
+    rejects: str | Path | None = None,
 ) -> LoadReport:
-    """Load one file; `progress(bytes read, total bytes)` is called after each chunk."""
+    """Load one file; `progress(bytes read, total bytes)` is called after each chunk. Invalid lines go to
+    `rejects` (created only if there are any)."""
     path = Path(path)
     total = path.stat().st_size
     report = LoadReport()
-    raw, text = _open(path)
-    with raw, text:
-        for rows, token in _chunks(text, report, chunk_rows):
-            # Synchronous insert: async inserts are batched server-side and would not honour the token per chunk.
-            settings = {"insert_deduplication_token": f"load-{token}", "insert_deduplicate": 1, "async_insert": 0}
-            warehouse.insert(table, rows, DETAIL_COLUMNS, settings=settings)
-            report.sent += len(rows)
-            report.chunks += 1
-            if progress:
-                progress(raw.tell(), total)
+    set_aside = _Rejects(Path(rejects) if rejects else None)
+    with open(path, "rb") as raw:
+        try:
+            for rows, token in _chunks(_lines(raw, path.suffix == ".gz"), report, set_aside, chunk_rows):
+                # Synchronous insert: async inserts are batched server-side and would not honour the token per chunk.
+                settings = {"insert_deduplication_token": f"load-{token}", "insert_deduplicate": 1, "async_insert": 0}
+                warehouse.insert(table, rows, DETAIL_COLUMNS, settings=settings)
+                report.sent += len(rows)
+                report.chunks += 1
+                if progress:
+                    progress(raw.tell(), total)
+        except LoadError as exc:
+            raise LoadError(f"{path}: {exc} (after line {report.lines:,}; {report.sent:,} events loaded before it)") from None
+        finally:
+            set_aside.close()
+    if report.invalid and rejects:
+        report.rejects = Path(rejects)
     if progress:
         progress(total, total)
     return report

@@ -5,11 +5,13 @@ from __future__ import annotations
 import gzip
 import json
 
+import pytest
+
 from typer.testing import CliRunner
 
 from pipelines.cli import app
 from pipelines.demogen import DemoSpec, generate_frame, write_jsonl
-from pipelines.warehouse.load import load_file
+from pipelines.warehouse.load import LoadError, load_file
 
 from .conftest import T0, envelope
 
@@ -39,6 +41,32 @@ def test_load_validates_and_reloads_idempotently(warehouse, tmp_path):
     assert count() == 120
 
 
+def test_invalid_lines_are_set_aside_and_unreadable_files_named(warehouse, tmp_path):
+    good = [json.dumps(envelope(f"r{i}", "view", T0 + i * 1000, app=LOAD_APP)) for i in range(10)]
+    bad = [b"\xff\xfe not utf-8", b'{"event": "view"}', b"[1, 2]"]
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b"\n".join([good[0].encode(), *bad, *(g.encode() for g in good[1:])]) + b"\n")
+    report = load_file(path, warehouse, rejects=tmp_path / "mixed.rejected.jsonl")
+    assert report.sent == 10 and [line for line, _ in report.invalid] == [2, 3, 4]
+    assert report.rejects.read_bytes() == b"\n".join(bad) + b"\n"
+    reasons = (tmp_path / "mixed.rejected.jsonl.reasons.tsv").read_text().splitlines()
+    assert reasons[0] == "input_line\treason" and reasons[1] == "2\tnot UTF-8 text" and reasons[3] == "4\tnot a JSON object"
+    fixed = tmp_path / "fixed.jsonl"  # the rejects, fixed, load like any file
+    fixed.write_text(json.dumps(envelope("r-fixed", "view", T0, app=LOAD_APP)) + "\n")
+    assert load_file(fixed, warehouse).sent == 1
+    clean = load_file(fixed, warehouse, rejects=tmp_path / "none.jsonl")
+    assert clean.rejects is None and not (tmp_path / "none.jsonl").exists()
+
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(gzip.compress("".join(g + "\n" for g in good).encode() * 50)[:-30])
+    with pytest.raises(LoadError, match=r"cut.jsonl.gz: not a readable gzip file .*after line"):
+        load_file(cut, warehouse, chunk_rows=100)
+    plain = tmp_path / "plain.jsonl.gz"
+    plain.write_text(good[0] + "\n")
+    with pytest.raises(LoadError, match="not a readable gzip file"):
+        load_file(plain, warehouse)
+
+
 def test_cli_load_and_query(stack, tmp_path):
     events = [envelope(f"c{i}", "view" if i % 2 else "pay", T0 + i * 60_000, app="cli-app", price=3) for i in range(40)]
     path = tmp_path / "cli.jsonl"
@@ -46,6 +74,15 @@ def test_cli_load_and_query(stack, tmp_path):
     runner = CliRunner()
     result = runner.invoke(app, ["warehouse", "load", str(path)])
     assert result.exit_code == 0, result.output
+    broken = tmp_path / "broken.jsonl.gz"
+    other_app = envelope("c-other", "view", T0, app="cli-other-app")
+    broken.write_bytes(gzip.compress(json.dumps(other_app).encode() + b"\n{oops\n"))
+    result = runner.invoke(app, ["warehouse", "load", str(broken), "--strict"])
+    assert result.exit_code == 1 and "line 2:" in result.output and "broken.rejected.jsonl" in result.output
+    assert (tmp_path / "broken.rejected.jsonl").read_text() == "{oops\n"
+    (tmp_path / "cut.jsonl.gz").write_bytes(gzip.compress(b"{}\n")[:-9])
+    result = runner.invoke(app, ["warehouse", "load", str(tmp_path / "cut.jsonl.gz")])
+    assert result.exit_code == 1 and "not a readable gzip file" in result.output and "Traceback" not in result.output
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps({"model": "distribution", "app_id": "cli-app", "date_from": "2026-11-01", "date_to": "2026-11-02", "event": {"event": "view"}}))
     result = runner.invoke(app, ["query", "--spec", str(spec), "--format", "csv"])
