@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipelines.config import Settings, get_settings, setting_sources
+from pipelines.errors import ServiceUnavailable
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Trackflow: tracking events to analytics.")
 config_app = typer.Typer(no_args_is_help=True, help="Show the effective configuration.")
@@ -204,7 +205,30 @@ app.add_typer(push_app, name="push")
 
 
 def main() -> None:
-    app()
+    """The `trackflow` command: a service that cannot be reached ends it with one line saying which, not a
+    traceback (commands that can say more catch it themselves)."""
+    try:
+        app()
+    except ServiceUnavailable as exc:
+        _exit_unreachable(str(exc))
+    except Exception as exc:
+        kafka_errors = sys.modules.get("kafka.errors")  # loaded if the command used Kafka
+        unreachable = (kafka_errors.KafkaTimeoutError, kafka_errors.KafkaConnectionError) if kafka_errors else ()
+        if not isinstance(exc, unreachable):
+            raise
+        from pipelines.messaging import bootstrap_servers
+
+        _exit_unreachable(
+            f"Kafka at {bootstrap_servers(get_settings())} is not reachable or did not answer ({exc.__class__.__name__}); "
+            "is the stack up? Run `trackflow up` or set TRACKFLOW_KAFKA_BOOTSTRAP."
+        )
+
+
+def _exit_unreachable(message: str) -> None:
+    from rich.markup import escape
+
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
+    raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console()
@@ -26,7 +27,7 @@ class OutputFormat(str, Enum):
 
 
 def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -103,9 +104,9 @@ def serve_api(
 
 
 def demo_generate(
-    events: int = typer.Option(1_000_000, help="how many events"),
-    persons: int = typer.Option(50_000, help="how many persons"),
-    days: int = typer.Option(60, help="days of history, ending today"),
+    events: int = typer.Option(1_000_000, min=1, help="how many events"),
+    persons: int = typer.Option(50_000, min=1, help="how many persons"),
+    days: int = typer.Option(60, min=1, max=3650, help="days of history, ending today"),
     app_id: str = typer.Option("demo-shop", help="app id of the generated events"),
     seed: int = typer.Option(42, help="random seed (same seed, same data)"),
     out: Path = typer.Option(None, help="write envelopes to this .jsonl[.gz] instead of inserting"),
@@ -117,11 +118,18 @@ def demo_generate(
     from pipelines.demogen import DemoSpec, generate_frame, insert_frame, write_jsonl
     from pipelines.warehouse.client import Warehouse, WarehouseUnavailable
 
+    if not app_id.strip():
+        _fail("--app-id must not be empty")
+    if out and not out.parent.is_dir():
+        _fail(f"--out {out}: directory {out.parent} does not exist")
     started = time.perf_counter()
     frame = generate_frame(DemoSpec(events=events, persons=persons, days=days, app_id=app_id, seed=seed))
     console.print(f"generated  {len(frame):,} events of {frame['oneid'].nunique():,} persons in {time.perf_counter() - started:.1f}s")
     if out:
-        write_jsonl(frame, out)
+        try:
+            write_jsonl(frame, out)
+        except OSError as exc:
+            _fail(f"--out {out}: {exc.strerror}")
         console.print(f"wrote      {out}")
         return
     try:

@@ -20,6 +20,7 @@ from typing import Callable
 from kafka import KafkaProducer
 
 from pipelines.collect.spool import Record, Spool, SpoolFull
+from pipelines.errors import ServiceUnavailable
 
 log = logging.getLogger("trackflow.collector.sink")
 
@@ -28,8 +29,8 @@ REPLAY_CHUNK = 500
 PROBE_INTERVAL_S = 1.0
 
 
-class KafkaUnavailable(RuntimeError):
-    pass
+class KafkaUnavailable(ServiceUnavailable):
+    """The broker is not taking records."""
 
 
 class Sink:

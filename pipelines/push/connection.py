@@ -5,11 +5,12 @@ from __future__ import annotations
 from urllib.parse import urlsplit, urlunsplit
 
 from pipelines.config import Settings
+from pipelines.errors import ServiceUnavailable
 
 MAINTENANCE_DATABASE = "postgres"
 
 
-class TargetUnavailable(RuntimeError):
+class TargetUnavailable(ServiceUnavailable):
     """The PostgreSQL push target cannot be reached."""
 
 

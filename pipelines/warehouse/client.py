@@ -18,6 +18,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
 from pipelines.config import Settings, get_settings
+from pipelines.errors import ServiceUnavailable
 
 log = logging.getLogger("trackflow.warehouse")
 
@@ -41,7 +42,7 @@ class QueryListener(Protocol):
     def __call__(self, record: QueryRecord) -> None: ...
 
 
-class WarehouseUnavailable(RuntimeError):
+class WarehouseUnavailable(ServiceUnavailable):
     """The warehouse endpoint cannot be reached (stack not running, wrong URL)."""
 
 

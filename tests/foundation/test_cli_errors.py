@@ -1,0 +1,33 @@
+"""The `trackflow` command ends with one line naming the problem, never a traceback: bad arguments, files it
+cannot write, and services it cannot reach (through `pipelines.cli.main`, the installed entry point)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+UNREACHABLE = {"TRACKFLOW_CLICKHOUSE_URL": "http://127.0.0.1:1", "TRACKFLOW_CONFIG": "/nonexistent/trackflow.toml"}
+
+
+def trackflow(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args], capture_output=True, text=True, timeout=120, env={**os.environ, **UNREACHABLE}
+    )
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["oneid", "show", "someone"], "warehouse at http://127.0.0.1:1 is not reachable"),
+        (["demo", "generate", "--events", "100", "--out", "/nonexistent/dir/x.jsonl"], "directory /nonexistent/dir does not exist"),
+        (["demo", "generate", "--events", "10", "--app-id", " ", "--out", "/tmp/x.jsonl"], "--app-id must not be empty"),
+        (["demo", "generate", "--persons", "0"], "Invalid value for '--persons'"),
+    ],
+)
+def test_one_line_not_a_traceback(args, message):
+    result = trackflow(*args)
+    assert result.returncode in (1, 2), result
+    assert message in result.stderr and "Traceback" not in result.stderr + result.stdout, result.stderr
