@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import threading
 import time
@@ -74,16 +75,23 @@ class ResponseCache:
                 self._items.popitem(last=False)
 
 
+_FIELD_FIRST = re.compile(r"([A-Za-z_][\w.\[\]]*): (.+)", re.S)
+
+
 def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
-    """Pydantic errors as {field, message}, the field as a dotted path without the model-union tag."""
+    """Pydantic errors as {field, message}, the field as a dotted path without the model-union tag. A check across
+    fields (a model validator) names its field first in the message ("persons.step: ..."): that is the field."""
     out = []
     for error in exc.errors():
         loc = [str(part) for part in error["loc"]]
-        if loc and loc[0] in ("event", "funnel", "retention", "interval", "distribution") and len(loc) > 1:
+        if loc and loc[0] in ("event", "funnel", "retention", "interval", "distribution"):
             loc = loc[1:]  # the discriminated union's branch name is not a field of the request
+        message = error["msg"].removeprefix("Value error, ")
         if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
             loc = ["model"]
-        out.append({"field": ".".join(loc) or "request", "message": error["msg"]})
+        elif not loc and (named := _FIELD_FIRST.match(message)):
+            loc, message = [named[1]], named[2]
+        out.append({"field": ".".join(loc) or "request", "message": message})
     return out
 
 

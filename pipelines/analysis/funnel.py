@@ -83,13 +83,13 @@ class FunnelQuery(QueryScope):
     def _steps_refer_to_funnel(self) -> "FunnelQuery":
         for i, exclusion in enumerate(self.exclusions):
             if not exclusion.from_step < exclusion.to_step <= len(self.steps):
-                raise ValueError(f"exclusions[{i}]: need from_step < to_step <= {len(self.steps)} (the step count)")
+                raise ValueError(f"exclusions.{i}: need from_step < to_step <= {len(self.steps)} (the step count)")
         if self.persons and self.persons.step > len(self.steps):
             raise ValueError(f"persons.step: the funnel has {len(self.steps)} steps")
         if self.persons and self.persons.status == "dropped" and self.persons.step < 2:
             raise ValueError("persons.step: nobody drops off at step 1; use 2 or more")
         if (self.min_step_gap_seconds or 0) > (self.max_step_gap_seconds or float("inf")):
-            raise ValueError("min_step_gap_seconds is above max_step_gap_seconds")
+            raise ValueError("min_step_gap_seconds: above max_step_gap_seconds")
         return self
 
 

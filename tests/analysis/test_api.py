@@ -43,7 +43,14 @@ def test_validation_errors_name_the_field(client):
     assert response.status_code == 422 and "model" in response.json()["errors"][0]["field"]
     assert post(client, {**FUNNEL, "timezone": "Mars/Base"}).json()["errors"][0]["field"] == "timezone"
     too_long = post(client, {**FUNNEL, "date_from": "2000-01-01"}).json()["errors"][0]
-    assert "more than 3660 days" in too_long["message"]
+    assert too_long["field"] == "date_to" and "more than 3660 days" in too_long["message"]
+    # checks across fields name the field too
+    pages = post(client, {**FUNNEL, "persons": {"step": 1, "status": "dropped"}}).json()["errors"][0]
+    assert pages == {"field": "persons.step", "message": "nobody drops off at step 1; use 2 or more"}
+    exclusion = {**FUNNEL, "exclusions": [{"event": "x", "from_step": 1, "to_step": 9}]}
+    assert post(client, exclusion).json()["errors"][0]["field"] == "exclusions.0"
+    gaps = {**FUNNEL, "min_step_gap_seconds": 9, "max_step_gap_seconds": 1}
+    assert post(client, gaps).json()["errors"][0]["field"] == "min_step_gap_seconds"
     assert client.post("/v1/query", content=b"{not json", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 400
 
 
