@@ -16,12 +16,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from pipelines.config import Settings
+from pipelines.plan import MAX_DAYS
 from pipelines.plan.health import event_analysis_sql, tracking_health
 from pipelines.plan.model import AppPlan, PlanError, load_plans, plan_to_dict, resolve_plan_dir
 from pipelines.plan.quarantine import load_from_topic
 from pipelines.warehouse.client import Warehouse, WarehouseUnavailable
-
-MAX_DAYS = 366
 
 
 def plan_routes(settings: Settings, writer: Callable[[], Warehouse]) -> list[Route]:

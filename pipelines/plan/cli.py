@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from pipelines.plan import MAX_DAYS
+
 plan_app = typer.Typer(no_args_is_help=True, help="The tracking plan (点位仓库): validate, apply, show, health.")
 quarantine_app = typer.Typer(no_args_is_help=True, help="Events held back by the tracking plan: list and replay.")
 console = Console()
@@ -110,7 +112,7 @@ def show(
 @plan_app.command("health")
 def health(
     app_id: str = typer.Argument(..., help="app to report on"),
-    days: int = typer.Option(7, help="look-back window in days"),
+    days: int = typer.Option(7, min=1, max=MAX_DAYS, help="look-back window in days"),
     plan_dir: Path = typer.Option(None, "--dir", help=PLAN_DIR_HELP),
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON (the API's shape)"),
 ) -> None:
@@ -142,7 +144,7 @@ def health(
 def query(
     app_id: str = typer.Argument(..., help="app of the tracking point"),
     event: str = typer.Argument(..., help="declared event to analyse"),
-    days: int = typer.Option(30, help="days back"),
+    days: int = typer.Option(30, min=1, max=MAX_DAYS, help="days back"),
     run: bool = typer.Option(False, "--run", help="run it as the analyst user and print the rows"),
     plan_dir: Path = typer.Option(None, "--dir", help=PLAN_DIR_HELP),
 ) -> None:

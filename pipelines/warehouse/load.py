@@ -165,6 +165,9 @@ def load_file(
     """Load one file; `progress(bytes read, total bytes)` is called after each chunk. Invalid lines go to
     `rejects` (created only if there are any)."""
     path = Path(path)
+    tables = [name for (name,) in warehouse.rows("SELECT name FROM system.tables WHERE database = currentDatabase() AND startsWith(name, 'dwd_')")]
+    if table not in tables:
+        raise LoadError(f"no detail table {table}; there are: {', '.join(sorted(tables)) or 'none (run trackflow warehouse migrate)'}")
     total = path.stat().st_size
     report = LoadReport()
     set_aside = _Rejects(Path(rejects) if rejects else None)

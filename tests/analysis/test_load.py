@@ -61,6 +61,8 @@ def test_invalid_lines_are_set_aside_and_unreadable_files_named(warehouse, tmp_p
     cut.write_bytes(gzip.compress("".join(g + "\n" for g in good).encode() * 50)[:-30])
     with pytest.raises(LoadError, match=r"cut.jsonl.gz: not a readable gzip file .*after line"):
         load_file(cut, warehouse, chunk_rows=100)
+    with pytest.raises(LoadError, match="no detail table dwd_nope; there are: .*dwd_default"):
+        load_file(fixed, warehouse, table="dwd_nope")
     plain = tmp_path / "plain.jsonl.gz"
     plain.write_text(good[0] + "\n")
     with pytest.raises(LoadError, match="not a readable gzip file"):

@@ -25,6 +25,7 @@ def trackflow(*args: str) -> subprocess.CompletedProcess:
         (["demo", "generate", "--events", "100", "--out", "/nonexistent/dir/x.jsonl"], "directory /nonexistent/dir does not exist"),
         (["demo", "generate", "--events", "10", "--app-id", " ", "--out", "/tmp/x.jsonl"], "--app-id must not be empty"),
         (["demo", "generate", "--persons", "0"], "Invalid value for '--persons'"),
+        (["plan", "health", "demo-shop", "--days", "0"], "Invalid value for '--days'"),
     ],
 )
 def test_one_line_not_a_traceback(args, message):
