@@ -46,6 +46,7 @@ class ApiSettings(BaseSettings):
     max_result_rows: int = Field(100_000, gt=0, description="most rows one query may return")
     cache_ttl_s: float = Field(300.0, ge=0, description="how long a cached response is served")
     cache_entries: int = Field(256, ge=0, description="responses kept in the cache")
+    max_body_bytes: int = Field(4 << 20, gt=0, description="largest request body (413 above)")
 
 
 class ResponseCache:
@@ -145,6 +146,7 @@ def openapi_document() -> dict[str, Any]:
                         "200": {"description": "the model's response plus `cached`, `request_hash`, `query_ms`"},
                         "400": {"description": "body is not a JSON object", "content": {"application/json": {"schema": error}}},
                         "401": {"description": "missing or wrong bearer token"},
+                        "413": {"description": "request body over TRACKFLOW_API_MAX_BODY_BYTES", "content": {"application/json": {"schema": error}}},
                         "422": {"description": "invalid request (`errors` lists {field, message}) or result over the row limit"},
                         "504": {"description": "the query exceeded the time limit"},
                     },
@@ -187,10 +189,23 @@ def create_app(
 
         return check_token
 
+    async def read_body(request: Request) -> bytes | None:
+        """The body, or None past max_body_bytes (read no further)."""
+        if int(request.headers.get("content-length") or 0) > api.max_body_bytes:
+            return None
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > api.max_body_bytes:
+                return None
+        return body
+
     @guarded
     async def query(request: Request) -> JSONResponse:
+        if (raw := await read_body(request)) is None:
+            return _error(413, f"request body over {api.max_body_bytes:,} bytes (TRACKFLOW_API_MAX_BODY_BYTES)")
         try:
-            body = json.loads(await request.body())
+            body = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             return _error(400, f"body is not JSON: {exc}")
         if not isinstance(body, dict):

@@ -54,6 +54,23 @@ def test_validation_errors_name_the_field(client):
     assert client.post("/v1/query", content=b"{not json", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 400
 
 
+def test_body_over_the_limit_is_refused_unread(stack_settings, analyst):
+    app = create_app(stack_settings, ApiSettings(tokens=TOKEN, max_body_bytes=1000), warehouse=analyst, record_heat=False)
+    with TestClient(app) as small:
+        within = {**FUNNEL, "filters": [{"property": "channel", "op": "in", "value": ["x" * 10] * 40}]}
+        assert post(small, within).status_code == 200
+        over = post(small, {**within, "filters": [{"property": "channel", "op": "in", "value": ["x" * 10] * 100}]})
+        assert over.status_code == 413 and "1,000 bytes" in over.json()["error"]
+
+        def chunked():  # no Content-Length: the stream is cut off at the limit
+            yield b'{"model": "event", "pad": "'
+            yield b"x" * 5000
+            yield b'"}'
+
+        response = small.post("/v1/query", content=chunked(), headers={"Authorization": f"Bearer {TOKEN}"})
+        assert response.status_code == 413
+
+
 def test_cache_hit_and_refresh(client):
     first = post(client, FUNNEL).json()
     again = post(client, FUNNEL).json()
