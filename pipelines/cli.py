@@ -12,10 +12,12 @@ import time
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 from rich.table import Table
 
-from pipelines.config import Settings, get_settings, setting_sources
+from pipelines.config import Settings, config_file_path, get_settings, setting_sources
 from pipelines.errors import ServiceUnavailable
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Trackflow: tracking events to analytics.")
@@ -117,13 +119,14 @@ def logs(
 # -- config ---------------------------------------------------------------------------------------------------
 @config_app.command("show")
 def config_show() -> None:
-    """Print each effective setting, where it came from (env / toml / default), secrets masked."""
+    """Print each effective setting, where it came from (env / toml / default), secrets (passwords, tokens) masked."""
     settings = Settings()
     origins = setting_sources(settings)
     table = Table("setting", "value", "source", "meaning")
     for name, field in Settings.model_fields.items():
         value = getattr(settings, name)
-        shown = "********" if "password" in name and str(value) else str(value)
+        secret = ("password" in name or "token" in name) and bool(value)
+        shown = "********" if secret else str(value)
         table.add_row(f"TRACKFLOW_{name.upper()}", shown, origins[name], field.description or "")
     console.print(table)
 
@@ -205,26 +208,37 @@ app.add_typer(push_app, name="push")
 
 
 def main() -> None:
-    """The `trackflow` command: a service that cannot be reached ends it with one line saying which, not a
-    traceback (commands that can say more catch it themselves)."""
+    """The `trackflow` command: a service that cannot be reached or a setting that does not parse ends it with one
+    line saying which, not a traceback (commands that can say more catch it themselves)."""
     try:
         app()
     except ServiceUnavailable as exc:
-        _exit_unreachable(str(exc))
+        _exit_with(str(exc))
     except Exception as exc:
-        kafka_errors = sys.modules.get("kafka.errors")  # loaded if the command used Kafka
-        unreachable = (kafka_errors.KafkaTimeoutError, kafka_errors.KafkaConnectionError) if kafka_errors else ()
-        if not isinstance(exc, unreachable):
+        message = _known_failure(exc)
+        if message is None:
             raise
+        _exit_with(message)
+
+
+def _known_failure(exc: Exception) -> str | None:
+    if isinstance(exc, SettingsError) or (isinstance(exc, ValidationError) and exc.title == Settings.__name__):
+        problems = str(exc) if isinstance(exc, SettingsError) else "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+        )
+        return f"configuration: {problems} (from TRACKFLOW_* variables or {config_file_path()}; `trackflow config show` lists them)"
+    kafka_errors = sys.modules.get("kafka.errors")  # loaded if the command used Kafka
+    if kafka_errors and isinstance(exc, (kafka_errors.KafkaTimeoutError, kafka_errors.KafkaConnectionError)):
         from pipelines.messaging import bootstrap_servers
 
-        _exit_unreachable(
+        return (
             f"Kafka at {bootstrap_servers(get_settings())} is not reachable or did not answer ({exc.__class__.__name__}); "
             "is the stack up? Run `trackflow up` or set TRACKFLOW_KAFKA_BOOTSTRAP."
         )
+    return None
 
 
-def _exit_unreachable(message: str) -> None:
+def _exit_with(message: str) -> None:
     from rich.markup import escape
 
     Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)

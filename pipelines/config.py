@@ -8,15 +8,17 @@ pointing `clickhouse_url` / `kafka_bootstrap` at real clusters is the whole scal
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -115,8 +117,8 @@ class Settings(BaseSettings):
     oneid_flush_ms: int = Field(1000, description="Longest an OneID change waits before its warehouse insert.")
     oneid_service_host: str = Field("127.0.0.1", description="Bind address of the OneID lookup service.")
     oneid_service_port: int = Field(8095, description="Port of the OneID lookup service.")
-    oneid_tokens: list[str] = Field(
-        ["dev-oneid-token"], description='Bearer tokens the lookup service accepts, as JSON ["token", ...].'
+    oneid_tokens: Annotated[list[str], NoDecode] = Field(
+        ["dev-oneid-token"], description='Bearer tokens the lookup service accepts: comma-separated, or JSON ["token", ...].'
     )
     oneid_max_batch: int = Field(1000, description="Most ids one POST /v1/oneid/lookup may ask for (413 above).")
     oneid_link_refresh_ms: int = Field(
@@ -142,6 +144,14 @@ class Settings(BaseSettings):
     push_retry_base_s: float = Field(5.0, description="Retry back-off of a failed chunk: base * 2^(attempt-1) seconds.")
     push_alert_webhook_url: str = Field("", description="Webhook the push deadline sensor posts P1-P3 alerts to (empty: log only).")
     push_alert_margin_s: int = Field(900, description="A push predicted to finish less than this before its deadline is at risk (P3).")
+
+    @field_validator("oneid_tokens", mode="before")
+    @classmethod
+    def _token_list(cls, value: Any) -> Any:
+        """From the environment or the TOML file as text: comma-separated (as TRACKFLOW_API_TOKENS) or a JSON list."""
+        if isinstance(value, str):
+            return json.loads(value) if value.lstrip().startswith("[") else [t.strip() for t in value.split(",") if t.strip()]
+        return value
 
     @classmethod
     def settings_customise_sources(

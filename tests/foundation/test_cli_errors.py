@@ -12,9 +12,9 @@ import pytest
 UNREACHABLE = {"TRACKFLOW_CLICKHOUSE_URL": "http://127.0.0.1:1", "TRACKFLOW_CONFIG": "/nonexistent/trackflow.toml"}
 
 
-def trackflow(*args: str) -> subprocess.CompletedProcess:
+def trackflow(*args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", *args], capture_output=True, text=True, timeout=120, env={**os.environ, **UNREACHABLE}
+        [sys.executable, "-m", "pipelines.cli", *args], capture_output=True, text=True, timeout=120, env={**os.environ, **UNREACHABLE, **env}
     )
 
 
@@ -32,3 +32,11 @@ def test_one_line_not_a_traceback(args, message):
     result = trackflow(*args)
     assert result.returncode in (1, 2), result
     assert message in result.stderr and "Traceback" not in result.stderr + result.stdout, result.stderr
+
+
+def test_a_setting_that_does_not_parse_is_named():
+    result = trackflow("status", TRACKFLOW_WAREHOUSE_PORT="abc")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "configuration: warehouse_port: Input should be a valid integer" in result.stderr
+    result = trackflow("config", "show", TRACKFLOW_ONEID_TOKENS="[not json")
+    assert result.returncode == 1 and "configuration: oneid_tokens" in result.stderr and "Traceback" not in result.stderr

@@ -26,9 +26,14 @@ def test_settings_come_from_env_then_toml_then_defaults(tmp_path, monkeypatch):
     assert origins["kafka_partitions"].startswith("toml")
     assert origins["warehouse_port"] == "default"
 
+    monkeypatch.setenv("TRACKFLOW_ONEID_TOKENS", "tok-one, tok-two")
+    assert Settings().oneid_tokens == ["tok-one", "tok-two"]  # comma-separated, as TRACKFLOW_API_TOKENS
     shown = CliRunner().invoke(app, ["config", "show"], env={"COLUMNS": "250"})
     assert shown.exit_code == 0
-    assert "from_env" in shown.output and "s3cret" not in shown.output and "********" in shown.output
+    assert "from_env" in shown.output and "********" in shown.output
+    assert "s3cret" not in shown.output and "tok-one" not in shown.output
+    monkeypatch.setenv("TRACKFLOW_ONEID_TOKENS", '["tok-json"]')
+    assert Settings().oneid_tokens == ["tok-json"]
 
 
 def test_unknown_setting_in_toml_is_a_clear_error(tmp_path, monkeypatch):
