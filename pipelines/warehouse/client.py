@@ -148,10 +148,18 @@ class Warehouse:
         )
 
     def query_df(self, sql: str, parameters: dict | None = None, settings: dict | None = None):
-        """Run a query into a pandas DataFrame."""
-        return self._observed(
+        """Run a query into a pandas DataFrame, with its columns even when it has no rows."""
+        frame = self._observed(
             sql, parameters, lambda: self.client().query_df(sql, parameters=parameters, settings=settings), len
         )
+        if len(frame.columns) == 0:
+            # ClickHouse's Native format sends nothing at all for an empty result, not even the column names
+            # (ClickHouse issue 55939), so code reading the columns of "nothing yet" would fail.
+            import pandas as pd
+
+            names = [row[0] for row in self.rows(f"DESCRIBE TABLE ({sql.strip().rstrip(';')})", parameters, settings)]
+            frame = pd.DataFrame(columns=names)
+        return frame
 
     def rows(self, sql: str, parameters: dict | None = None, settings: dict | None = None) -> list[tuple]:
         return list(self.query(sql, parameters, settings).result_rows)

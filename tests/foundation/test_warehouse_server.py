@@ -207,3 +207,12 @@ def test_parallel_arrow_insert_keeps_every_row_and_type(stack, warehouse):
         "SELECT count(), sum(k), uniqExact(s), toUnixTimestamp64Milli(max(t)), sum(toUInt64(m['i'])) FROM arrow_in"
     )[0]
     assert got == (rows, sum(range(rows)), 7, 1_790_000_000_000 + rows - 1, sum(range(rows)))
+
+
+def test_an_empty_result_keeps_its_columns(stack, warehouse):
+    # ClickHouse's Native format sends no column names for an empty result; Warehouse.query_df asks for them.
+    frame = warehouse.query_df("SELECT {n:UInt8} AS a, 'x' AS b FROM system.one WHERE dummy > {n:UInt8}", {"n": 1})
+    assert frame.empty and frame.columns.tolist() == ["a", "b"]
+    from pipelines.identity.store import read_edges  # a fresh install's OneID recompute reads nothing
+
+    assert read_edges(warehouse, dt.datetime(1971, 1, 1)).columns.tolist() == ["strong", "weak", "first_seen", "last_seen"]
