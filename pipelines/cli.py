@@ -222,10 +222,12 @@ def main() -> None:
 
 
 def _known_failure(exc: Exception) -> str | None:
-    if isinstance(exc, SettingsError) or (isinstance(exc, ValidationError) and exc.title == Settings.__name__):
-        problems = str(exc) if isinstance(exc, SettingsError) else "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
-        )
+    problems = None
+    if isinstance(exc, SettingsError):  # a value that does not parse as its type (lists, dicts)
+        problems = str(exc)
+    elif isinstance(exc, ValidationError) and exc.title == Settings.__name__:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+    if problems:
         return f"configuration: {problems} (from TRACKFLOW_* variables or {config_file_path()}; `trackflow config show` lists them)"
     kafka_errors = sys.modules.get("kafka.errors")  # loaded if the command used Kafka
     if kafka_errors and isinstance(exc, (kafka_errors.KafkaTimeoutError, kafka_errors.KafkaConnectionError)):

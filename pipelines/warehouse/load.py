@@ -3,7 +3,7 @@
 Each line is validated against the envelope contract; invalid lines are reported with their line number and
 the offending field and set aside, verbatim, in a rejects file (with a sidecar of reasons) that loads like the
 input once fixed. A file that cannot be read (not gzip, cut short) stops the load with `LoadError` saying how far
-it got; what was loaded before stays, and loading the file again adds nothing. Rows go in chunks, each with an insert deduplication token made from the
+it got; what was loaded before stays. Rows go in chunks, each with an insert deduplication token made from the
 chunk's content, so loading the same file again adds nothing (the warehouse drops a block whose token it has
 seen); ReplacingMergeTree on the event key is the second line of defence for re-deliveries across files.
 """
