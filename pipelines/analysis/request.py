@@ -14,6 +14,7 @@ from pipelines.analysis.schema import NAME_PATTERN
 
 MAX_RANGE_DAYS = 3660  # ten years: analyses keep times as milliseconds since the range start in 39 bits
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_NUMBER = re.compile(r"[-+]?\d+(\.\d*)?")
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 Scalar = Union[str, float, int, bool]
@@ -93,9 +94,11 @@ class QueryScope(Strict):
     @classmethod
     def _day_or_instant(cls, value):
         """"YYYY-MM-DD" is a day: pydantic would read it as that day's midnight, a datetime, which makes date_to
-        exclusive."""
+        exclusive. A number (or "20261101") pydantic would read as seconds since 1970: refused."""
         if isinstance(value, str) and _DAY.fullmatch(value.strip()):
             return dt.date.fromisoformat(value.strip())
+        if isinstance(value, (int, float)) or (isinstance(value, str) and _NUMBER.fullmatch(value.strip())):
+            raise ValueError("a date is YYYY-MM-DD, a datetime ISO 8601 (2026-11-01T10:00:00+08:00), not a number")
         return value
 
     @field_validator("date_to")

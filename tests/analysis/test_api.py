@@ -44,6 +44,8 @@ def test_validation_errors_name_the_field(client):
     assert post(client, {**FUNNEL, "timezone": "Mars/Base"}).json()["errors"][0]["field"] == "timezone"
     too_long = post(client, {**FUNNEL, "date_from": "2000-01-01"}).json()["errors"][0]
     assert too_long["field"] == "date_to" and "more than 3660 days" in too_long["message"]
+    compact = post(client, {**FUNNEL, "date_from": "20261101"}).json()["errors"][0]  # not seconds since 1970
+    assert compact["field"] == "date_from" and "YYYY-MM-DD" in compact["message"]
     # checks across fields name the field too
     pages = post(client, {**FUNNEL, "persons": {"step": 1, "status": "dropped"}}).json()["errors"][0]
     assert pages == {"field": "persons.step", "message": "nobody drops off at step 1; use 2 or more"}
