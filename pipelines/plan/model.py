@@ -175,6 +175,8 @@ def _parse_property(name: Any, doc: Any, where: str) -> PropertySpec:
             raise PlanError(f"{where}.{bound} must be a number")
         if value is not None and kind not in ("integer", "number"):
             raise PlanError(f"{where}.{bound} applies to integer and number properties; use max_length for {kind}")
+    if doc.get("min") is not None and doc.get("max") is not None and doc["min"] > doc["max"]:
+        raise PlanError(f"{where}.min ({doc['min']}) is above max ({doc['max']}): no value could pass")
     pattern = doc.get("pattern")
     if pattern is not None:
         try:

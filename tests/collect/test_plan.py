@@ -38,6 +38,7 @@ def plan_doc(**changes) -> dict:
         ({"events": {"pay": {"properties": {"amount": {"type": "number", "minimum": 0}}}}}, "unknown key(s) minimum"),
         ({"events": {"pay": {"properties": {"code": {"type": "string", "pattern": "("}}}}}, "pattern is not a valid regular expression"),
         ({"colour": "red"}, "unknown top-level key(s) colour"),
+        ({"events": {"pay": {"properties": {"amount": {"type": "number", "min": 10, "max": 1}}}}}, "amount.min (10) is above max (1)"),
     ],
 )
 def test_plan_errors_name_the_field(change, message):
