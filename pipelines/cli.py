@@ -15,6 +15,7 @@ import typer
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pipelines.config import Settings, config_file_path, get_settings, setting_sources
@@ -32,8 +33,13 @@ console = Console()
 err = Console(stderr=True)
 
 
+def print_error(message: str) -> None:
+    """One line, never wrapped, never read as markup."""
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
+
+
 def fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}")
+    print_error(message)
     raise typer.Exit(code)
 
 
@@ -212,16 +218,17 @@ def main() -> None:
     line saying which, not a traceback (commands that can say more catch it themselves)."""
     try:
         app()
-    except ServiceUnavailable as exc:
-        _exit_with(str(exc))
     except Exception as exc:
         message = _known_failure(exc)
         if message is None:
             raise
-        _exit_with(message)
+        print_error(message)
+        raise SystemExit(1) from None
 
 
 def _known_failure(exc: Exception) -> str | None:
+    if isinstance(exc, ServiceUnavailable):
+        return str(exc)
     problems = None
     if isinstance(exc, SettingsError):  # a value that does not parse as its type (lists, dicts)
         problems = str(exc)
@@ -238,13 +245,6 @@ def _known_failure(exc: Exception) -> str | None:
             "is the stack up? Run `trackflow up` or set TRACKFLOW_KAFKA_BOOTSTRAP."
         )
     return None
-
-
-def _exit_with(message: str) -> None:
-    from rich.markup import escape
-
-    Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
-    raise SystemExit(1)
 
 
 if __name__ == "__main__":
