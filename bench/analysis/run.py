@@ -105,16 +105,16 @@ def native_funnel_sql(request) -> tuple[str, dict]:
     return f"SELECT level, count() FROM ({per_person}) WHERE level > 0 GROUP BY level ORDER BY level", params
 
 
-def best_of(repeat: int, *runs) -> list[float]:
-    """Each callable's best time over `repeat` rounds, the callables taking turns within a round: a slow spell on
-    the machine then hits a model and its floor alike instead of only one of them."""
-    best = [float("inf")] * len(runs)
+def best_of(repeat: int, *runs) -> tuple[list[float], list]:
+    """Each callable's best time over `repeat` rounds and its last result, the callables taking turns within a
+    round: a slow spell on the machine then hits a model and its floor alike instead of only one of them."""
+    best, results = [float("inf")] * len(runs), [None] * len(runs)
     for _ in range(repeat):
         for i, run in enumerate(runs):
             started = time.perf_counter()
-            run()
+            results[i] = run()
             best[i] = min(best[i], time.perf_counter() - started)
-    return best
+    return best, results
 
 
 def reference_time(name: str, request: dict, frame: pd.DataFrame, start_ms: int, end_ms: int) -> float:
@@ -210,7 +210,7 @@ def main(argv=None) -> None:
         )
         print(header)
         print("-" * len(header))
-        natives = []
+        comparisons = []
         for name, request in requests(end).items():
             if args.only not in name:
                 continue
@@ -220,20 +220,19 @@ def main(argv=None) -> None:
             if request["model"] == "funnel":
                 native_sql, native_params = native_funnel_sql(parsed)
                 runs.append(lambda: analyst.query(native_sql, native_params))
-            floor, model, *native = best_of(args.repeat, *runs)
+            (floor, model, *native), (_, response, *native_result) = best_of(args.repeat, *runs)
             time_range = TimeRange.of(parsed)
             sample_s = reference_time(name, request, peer, time_range.start_ms, time_range.end_ms)
             line = f"{name:<38} {floor:>8.3f} {model:>8.3f} {model / floor:>8.1f} {sample_s:>18.2f} {sample_s / args.peer_fraction:>18.1f}"
             if native:
                 line += f" {native[0]:>15.3f} {native[0] / floor:>8.1f}"
-                natives.append((name, request, len(parsed.steps), native_sql, native_params))
+                reached = [step["persons"] for step in response["groups"][0]["steps"]]
+                levels = dict(native_result[0].result_rows)
+                native_reached = [sum(n for level, n in levels.items() if level >= k) for k in range(1, len(reached) + 1)]
+                verdict = "same as the model's" if native_reached == reached else f"model {reached}"
+                comparisons.append(f"windowFunnel persons per step, {name}: {native_reached} ({verdict})")
             print(line, flush=True)
-        for name, request, steps, native_sql, native_params in natives:
-            reached = [step["persons"] for step in run_query(request, analyst, limits)["groups"][0]["steps"]]
-            levels = dict(analyst.query(native_sql, native_params).result_rows)
-            native_reached = [sum(n for level, n in levels.items() if level >= k) for k in range(1, steps + 1)]
-            verdict = "same as the model's" if native_reached == reached else f"model {reached}"
-            print(f"windowFunnel persons per step, {name}: {native_reached} ({verdict})")
+        print("\n".join(comparisons))
     finally:
         server.terminate()
         server.wait(30)

@@ -193,12 +193,12 @@ def create_app(
         """The body, or None past max_body_bytes (read no further)."""
         if int(request.headers.get("content-length") or 0) > api.max_body_bytes:
             return None
-        body = b""
+        body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > api.max_body_bytes:
                 return None
-        return body
+        return bytes(body)
 
     @guarded
     async def query(request: Request) -> JSONResponse:
