@@ -3,9 +3,12 @@ consumer factories with the settings that work on both the embedded Tansu broker
 
 from __future__ import annotations
 
+import json
+import time
+import uuid
 from dataclasses import dataclass
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
@@ -15,6 +18,9 @@ RAW = "events.raw"
 QUARANTINE = "events.quarantine"
 LAYERING_CONTROL = "control.layering"
 IDENTITY_CHANGES = "identity.changes"
+# One record naming the broker's incarnation: a broker that lost its topics (the embedded one keeps them in memory)
+# gets a new one, so offsets remembered from the old topics are known to be meaningless.
+INCARNATION = "control.incarnation"
 DEFAULT_LAYER = "default"
 
 
@@ -38,6 +44,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(ods_topic(DEFAULT_LAYER), events, {}),
         TopicSpec(LAYERING_CONTROL, 1, {"cleanup.policy": "compact"}),
         TopicSpec(IDENTITY_CHANGES, events, {}),
+        TopicSpec(INCARNATION, 1, {}),
     ]
 
 
@@ -48,7 +55,7 @@ def bootstrap_servers(settings: Settings) -> str:
 
 
 def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> list[str]:
-    """Create missing topics; returns the names created now."""
+    """Create missing topics (and, with the default specs, the incarnation marker); returns the names created now."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers(settings), client_id="trackflow-admin")
     try:
         existing = set(admin.list_topics())
@@ -62,9 +69,53 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> l
                 created.append(spec.name)
             except TopicAlreadyExistsError:
                 pass
-        return created
     finally:
         admin.close()
+    if specs is None:
+        ensure_incarnation(settings)
+    return created
+
+
+def broker_incarnation(settings: Settings, timeout_s: float = 2.0) -> str | None:
+    """The id of the broker's current incarnation: the first record of `control.incarnation`, or None when the
+    topic is missing or empty (a broker nobody has prepared yet)."""
+    client = KafkaConsumer(
+        bootstrap_servers=bootstrap_servers(settings),
+        enable_auto_commit=False,
+        allow_auto_create_topics=False,
+        client_id="trackflow-incarnation",
+    )
+    try:
+        if not client.partitions_for_topic(INCARNATION):
+            return None
+        partition = TopicPartition(INCARNATION, 0)
+        client.assign([partition])
+        client.seek(partition, 0)  # not seek_to_beginning: the embedded broker's ListOffsets is unreliable
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for records in client.poll(timeout_ms=200, max_records=1).values():
+                return json.loads(records[0].value)["incarnation"]
+        return None
+    finally:
+        client.close()
+
+
+def ensure_incarnation(settings: Settings) -> str:
+    """The broker's incarnation, writing a new marker when it has none. Two writers racing both read back the
+    record at offset 0, so they agree on which marker won."""
+    current = broker_incarnation(settings, timeout_s=0.5)
+    if current:
+        return current
+    marker = producer(settings, compression_type=None, linger_ms=0)
+    try:
+        value = {"incarnation": uuid.uuid4().hex, "created_at_ms": int(time.time() * 1000)}
+        marker.send(INCARNATION, value=json.dumps(value).encode()).get(timeout=10)
+    finally:
+        marker.close()
+    found = broker_incarnation(settings)
+    if not found:
+        raise RuntimeError(f"wrote a broker incarnation marker to {INCARNATION} but cannot read it back")
+    return found
 
 
 def producer(settings: Settings, **overrides) -> KafkaProducer:

@@ -61,3 +61,25 @@ def test_keyed_messages_keep_order_within_a_partition(stack, stack_settings):
             values.setdefault(tp.partition, []).extend(int(m.value) for m in batch)
     consumer.close()
     assert len(values) == 1 and list(values.values())[0] == list(range(200))
+
+
+def test_a_restarted_broker_gets_a_new_incarnation(stack_settings, tmp_path):
+    """The embedded broker forgets its topics on restart; the incarnation marker is how every stage notices that
+    offsets it remembers belong to topics that no longer exist."""
+    from pipelines.stack.processes import Broker, free_port
+
+    broker = Broker(stack_settings, free_port(), tmp_path / "broker.log")
+    broker.start()
+    try:
+        settings = stack_settings.model_copy(update={"kafka_bootstrap": broker.bootstrap})
+        assert messaging.broker_incarnation(settings) is None  # nobody prepared it yet
+        messaging.ensure_topics(settings)
+        first = messaging.broker_incarnation(settings)
+        assert first and messaging.ensure_incarnation(settings) == first  # stable while the broker lives
+        broker.stop()
+        broker.start()  # same port, empty topics
+        assert messaging.broker_incarnation(settings) is None
+        messaging.ensure_topics(settings)
+        assert messaging.broker_incarnation(settings) not in (None, first)
+    finally:
+        broker.stop()
