@@ -116,10 +116,13 @@ def main(argv=None) -> None:
             (f"parallel ({args.chunks} chunks, {args.parallelism} at once)", define("parallel", args.chunks, args.parallelism)),
         ):
             result = run_push(settings, push, DAY, warehouse)
-            assert result.reconciliation.ok, result.reconciliation.summary()
+            reconciliation = result.reconciliation
+            if not reconciliation.ok:  # a figure for a partial push would be a lie: no figures, exit status 1
+                raise SystemExit(f"{label}: push {push.name} {DAY} failed its reconciliation: {reconciliation.summary()}")
             print(
                 f"{label:<34} {result.rows_written:>11,} {result.write_s:>8.1f} {result.rows_written / result.write_s:>10,.0f}   "
-                f"{result.seconds:.1f}s = {result.plan_s:.1f} + {result.write_s:.1f} + {result.reconcile_s:.1f}; reconciled",
+                f"{result.seconds:.1f}s = {result.plan_s:.1f} + {result.write_s:.1f} + {result.reconcile_s:.1f}; "
+                f"reconciled: source {reconciliation.source_rows:,} = target {reconciliation.target_rows:,} rows",
                 flush=True,
             )
         rows, seconds = naive_insert(settings, warehouse, define("naive", 1, 1), args.baseline_rows)

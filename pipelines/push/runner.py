@@ -152,6 +152,12 @@ class PushRun:
     def _plan(self) -> list[state.ChunkPlan]:
         start, end = day_bounds(self.push, self.day)
         counted = {int(c): (int(n), int(d)) for c, n, d in self.warehouse.rows(plan_sql(self.push), {"start": start, "end": end})}
+        if outside := sorted(set(counted) - set(range(self.push.chunking.count))):
+            # Rows of a chunk the plan does not have would never be written: stop before writing half a partition.
+            raise PushFailed(
+                f"push {self.push.name} {self.day}: {sum(counted[c][0] for c in outside):,} rows fall in chunk(s) "
+                f"{outside[:5]} outside 0..{self.push.chunking.count - 1}; the chunk expression is wrong"
+            )
         return [state.ChunkPlan(c, *counted.get(c, (0, 0))) for c in range(self.push.chunking.count)]
 
     def _resumable(self, rows: list[state.ChunkRow]) -> bool:

@@ -72,14 +72,21 @@ def _dirty(push: Push) -> str:
     return f"({' OR '.join(conditions)})" if conditions else "false"
 
 
+def hash_range_chunk(hash_sql: str, count: int) -> str:
+    """The chunk in [0, count) of a UInt64 hash: floor(hash * count / 2^64), computed exactly in UInt128.
+
+    Chunks are contiguous ranges of the 64-bit hash, `count` of them, so a chunk can later be split without moving
+    rows between the others: chunk c of n is exactly chunks c*k .. c*k+k-1 of n*k. (A range width written into the
+    SQL cannot do this at every count: 2^64 for one chunk is no UInt64, and ClickHouse reads such a literal as
+    Float64, which `toUInt64` turned into 2^63 - half the rows landed in a chunk 1 that was never pushed.)"""
+    return f"toUInt32(bitShiftRight(toUInt128({hash_sql}) * {int(count)}, 64))"
+
+
 def chunk_expression(push: Push) -> str:
     """The chunk (0-based) a source row belongs to."""
     if push.chunking.by == "hour":
         return f"toHour({push.source.time_column}, '{push.timezone}')"
-    # Contiguous ranges of the 64-bit hash, `chunks` of them (range width ceil(2^64 / chunks)): a chunk can later be
-    # split into sub-ranges without moving rows between the others.
-    width = (2**64 - 1) // push.chunking.count + 1
-    return f"intDiv(cityHash64({push.chunking.key}), toUInt64({width}))"
+    return hash_range_chunk(f"cityHash64({push.chunking.key})", push.chunking.count)
 
 
 def _scan(push: Push, one_chunk: bool, raw_text: bool = False) -> str:
