@@ -145,9 +145,12 @@ def recompute(day: str = typer.Option(None, help="YYYY-MM-DD: links first seen u
 
 
 @app.command("serve")
-def serve(port: int = typer.Option(None, help="default: TRACKFLOW_ONEID_SERVICE_PORT")) -> None:
+def serve(port: int = typer.Option(None, min=0, max=65535, help="default: TRACKFLOW_ONEID_SERVICE_PORT; 0: a free port (printed)")) -> None:
     """Serve the lookup API (cold start from the warehouse, then follows identity.changes)."""
     from pipelines.config import get_settings
-    from pipelines.identity.service import serve as run_service
+    from pipelines.identity.service import ListenError, serve as run_service
 
-    run_service(get_settings(), port=port)
+    try:
+        run_service(get_settings(), port=port, report=typer.echo)
+    except ListenError as exc:
+        _fail(str(exc))

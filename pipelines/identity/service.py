@@ -2,7 +2,8 @@
 
   GET  /v1/oneid?type=device_id&value=abc      -> {"type", "value", "oneid"}            (404 if unknown)
   POST /v1/oneid/lookup {"ids": [{"type", "value"}, ...]} -> {"results": [{"type", "value", "oneid"|null}]}
-  GET  /v1/oneid/{oneid}                       -> the person: ids with first/last seen (a retired id redirects)
+  GET  /v1/oneid/{oneid}                       -> the person: ids with first/last seen (a retired id redirects;
+                                                  404 with a reason when none of its ids is left)
   GET  /health                                 -> index size (no token)
 Every /v1 request needs `Authorization: Bearer <token>` with a token from TRACKFLOW_ONEID_TOKENS. Values are
 normalised with the same rules as the job ("ABC " and "abc" are one device id where the rules say lower case).
@@ -102,6 +103,9 @@ def create_app(settings: Settings, index: OneIdIndex, rules: Rules | None = None
         found = index.person(requested)
         if found is None:
             return _error(404, f"no person {requested!r}")
+        if not found["ids"]:
+            # Every id moved to other persons (or expired) without a redirect: an empty person is not an answer.
+            return _error(404, f"OneID {requested!r} holds no ids any more: they moved to other persons or expired")
         return _json({**found, "requested": requested})
 
     async def health(request: Request) -> Response:
@@ -141,10 +145,35 @@ def create_app(settings: Settings, index: OneIdIndex, rules: Rules | None = None
     )
 
 
-def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
-    """Cold start from the warehouse, follow identity.changes, serve until interrupted."""
+SERVICE_NAME = "oneid-service"  # its port file in the state dir: `settings.bound_port(SERVICE_NAME, ...)` finds it
+
+
+class ListenError(RuntimeError):
+    """The service cannot bind its address (port taken, unknown host)."""
+
+
+def serve(settings: Settings, host: str | None = None, port: int | None = None, report=print) -> None:
+    """Cold start from the warehouse, follow identity.changes, serve until interrupted. Port 0 takes a free port;
+    the bound port is printed and recorded in the state dir (removed again on exit), as the stack does."""
+    import socket
+
     import uvicorn
 
+    host = host or settings.oneid_service_host
+    port = settings.oneid_service_port if port is None else port
+    try:
+        listener = socket.create_server((host, port))
+    except OSError as exc:
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    bound = listener.getsockname()[1]
+    port_file = settings.state_dir / f"{SERVICE_NAME}.port"
+    port_file.parent.mkdir(parents=True, exist_ok=True)
+    port_file.write_text(str(bound))
+    report(f"OneID lookup service on http://{host}:{bound}")
     app = create_app(settings, OneIdIndex(), follow=True, cold_start=True)
-    uvicorn.run(app, host=host or settings.oneid_service_host, port=port or settings.oneid_service_port,
-                log_level="warning", access_log=False)  # fmt: skip
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    try:
+        server.run(sockets=[listener])
+    finally:
+        listener.close()
+        port_file.unlink(missing_ok=True)

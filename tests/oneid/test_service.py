@@ -123,3 +123,13 @@ def test_concurrent_changes_to_the_same_persons_end_as_their_versions_say():
         for node in ids:
             expected[node] = owner
     assert {node: index.nodes.get(node) for node in expected} == expected
+
+
+def test_a_oneid_whose_ids_all_moved_away_is_404_with_a_reason(client, index):
+    """oB's only id moves to oA in a newer snapshot of oA (no redirect for oB): oB holds nothing, so it is not a
+    person to answer with `ids: []`."""
+    index.apply_json(person_message(Person("oA", "user_id:u1", 10, {"user_id:u1": [10, 50], "device_id:d1": [10, 40], "device_id:d2": [20, 30]}), 3, "offline"))
+    answer = client.get("/v1/oneid/oB", headers=AUTH)
+    assert answer.status_code == 404
+    assert "holds no ids" in answer.json()["error"]
+    assert client.get("/v1/oneid/oA", headers=AUTH).status_code == 200

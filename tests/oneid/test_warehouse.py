@@ -110,3 +110,38 @@ def test_dagster_daily_asset_materializes_with_its_check(oneid_stack, stack_sett
     assert result.success
     checks = result.get_asset_check_evaluations()
     assert [c.check_name for c in checks] == ["realtime_matches_offline"] and checks[0].passed
+
+
+def test_serve_on_port_zero_picks_a_free_port_prints_and_records_it(oneid_stack, stack_settings):
+    """`trackflow oneid serve --port 0` listens on a free port (not the default 8095), prints it and records it in
+    the state dir as the stack's components do; the record goes when the service stops."""
+    import os
+    import select
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    from pipelines.identity.service import SERVICE_NAME
+
+    service = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "oneid", "serve", "--port", "0"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, env={**os.environ, "TRACKFLOW_ONEID_TOKENS": "t"})  # fmt: skip
+    try:
+        assert select.select([service.stdout], [], [], 60)[0], "nothing printed within 60 s"
+        line = service.stdout.readline()
+        assert line.startswith("OneID lookup service on http://127.0.0.1:"), line
+        port = int(line.rsplit(":", 1)[1])
+        assert port not in (0, stack_settings.oneid_service_port)
+        assert stack_settings.bound_port(SERVICE_NAME, stack_settings.oneid_service_port) == port
+        deadline, answer = time.time() + 30, None
+        while time.time() < deadline and answer is None:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert answer is not None and answer.status_code == 200
+    finally:
+        service.send_signal(signal.SIGINT)
+        service.wait(20)
+    assert stack_settings.bound_port(SERVICE_NAME, -1) == -1
