@@ -53,6 +53,8 @@ def oneid_graph(context: AssetExecutionContext, warehouse: WarehouseResource, ka
             **{key: MetadataValue.int(int(value)) for key, value in report.stats.items()},
             "published_messages": report.published.get("messages", 0),
             "seconds": round(report.seconds, 2),
+            "ttl_aged_out": report.aged_out,
+            "ttl_as_of": report.ttl_as_of.isoformat(),
             "differences": MetadataValue.json(report.reasons),
         },
     )

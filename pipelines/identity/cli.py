@@ -133,14 +133,28 @@ def split(
 
 
 @app.command("recompute")
-def recompute(day: str = typer.Option(None, help="YYYY-MM-DD: links first seen up to the end of this day (default: today)")) -> None:
+def recompute(
+    day: str = typer.Option(None, help="YYYY-MM-DD: links first seen up to the end of this day, TTLs measured at its end "
+                                       "(default: the newest day the links cover, never today's clock)"),
+) -> None:
     """Recompute the graph from all links, reconcile with the real-time mapping and publish the corrections."""
     from pipelines.identity.daily import kafka_sender, run_daily
+    from pipelines.identity.store import newest_link_day
 
     settings, rules, warehouse = _context()
-    when = dt.date.fromisoformat(day) if day else dt.datetime.now(dt.timezone.utc).date()
+    if day:
+        try:
+            when = dt.date.fromisoformat(day)
+        except ValueError:
+            _fail(f"--day {day!r}: expected YYYY-MM-DD")
+    else:
+        when = newest_link_day(warehouse)
+        if when is None:
+            _fail("no links in oneid_edges yet: nothing to recompute")
+        typer.echo(f"no --day: using {when}, the newest day the links cover (TTLs are measured at its end)")
     result = run_daily(settings, warehouse, when, kafka_sender(settings), rules, report=typer.echo)
     typer.echo(json.dumps({"day": str(result.day), "seconds": round(result.seconds, 2), "stats": result.stats,
+                           "ttl": {"as_of": result.ttl_as_of.isoformat(), "aged_out": result.aged_out},
                            "differences": result.reasons, "published": result.published}, indent=2))  # fmt: skip
 
 

@@ -28,6 +28,8 @@ class DailyReport:
     reasons: dict[str, int]  # difference reason -> ids
     published: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    ttl_as_of: dt.datetime | None = None  # the moment TTLs were measured against: the end of `day`
+    aged_out: int = 0  # ids dropped because they were not seen for their type's TTL by `ttl_as_of`
 
 
 def publish_messages(result: OfflineResult, realtime: dict[str, str], realtime_redirects: dict[str, str], diff: pd.DataFrame) -> list[str]:
@@ -65,6 +67,8 @@ def run_daily(
     report(f"{len(edges):,} links, {len(previous):,} mapped ids, {len(blocks.nodes) + len(blocks.links)} blocks")
     prior = previous[["node", "oneid", "created_at", "anchor"]]
     result = recompute(rules, edges, prior, previous_redirects, blocks, now_ms=int(until.timestamp() * 1000))
+    aged_out = result.rejected.get("ttl_expired", 0)
+    report(f"TTL as of {until:%Y-%m-%d %H:%M} UTC (end of {day}): {aged_out:,} ids aged out")
     realtime = dict(zip(previous["node"], previous["oneid"]))
     diff = differences(realtime, result, result.dropped)
     store.write_reconcile(warehouse, day, diff)
@@ -77,6 +81,7 @@ def run_daily(
     return DailyReport(
         day, result.stats, {str(k): int(v) for k, v in reasons.items()},
         {"messages": len(messages), "map_rows": map_rows, "log_rows": log_rows}, time.perf_counter() - started,
+        until, aged_out,
     )  # fmt: skip
 
 

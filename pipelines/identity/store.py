@@ -33,6 +33,7 @@ GROUP BY id_type, id_value
 HAVING argMax(deleted, version) = 0
 """
 BLOCKS_SQL = "SELECT kind, strong, weak FROM oneid_blocks"
+NEWEST_LINK_SQL = "SELECT toDate(max(last_seen), 'UTC'), count() FROM oneid_edges"
 
 
 def write_links(warehouse: Warehouse, links: Iterable[Link]) -> int:
@@ -67,6 +68,13 @@ def write_messages(warehouse: Warehouse, messages: Iterable[dict], rules_label: 
 
 def read_edges(warehouse: Warehouse, until: dt.datetime) -> pd.DataFrame:
     return warehouse.query_df(EDGES_SQL, {"until": until}).rename(columns={"first_ms": "first_seen", "last_ms": "last_seen"})
+
+
+def newest_link_day(warehouse: Warehouse) -> dt.date | None:
+    """The UTC day of the newest link sighting (None when there are no links): what a recompute ages ids against
+    when no day is given, so a backfilled month is not aged by today's clock."""
+    day, links = warehouse.rows(NEWEST_LINK_SQL)[0]
+    return day if links else None
 
 
 def read_current_map(warehouse: Warehouse) -> tuple[pd.DataFrame, dict[str, str]]:

@@ -145,3 +145,24 @@ def test_serve_on_port_zero_picks_a_free_port_prints_and_records_it(oneid_stack,
         service.send_signal(signal.SIGINT)
         service.wait(20)
     assert stack_settings.bound_port(SERVICE_NAME, -1) == -1
+
+
+def test_recompute_without_a_day_ages_ids_by_the_newest_link_not_todays_clock(oneid_stack, warehouse, rules):
+    """A backfilled history from 2025: without --day the recompute measures TTLs at the end of the newest day the
+    links cover and says how many ids aged out. Today's clock would age out every cookie (TTL 180 days)."""
+    for table in ("oneid_edges", "oneid_map", "oneid_merge_log", "oneid_blocks", "oneid_reconcile"):
+        warehouse.command(f"TRUNCATE TABLE IF EXISTS {table}")
+    day = lambda text: int(dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc).timestamp() * 1000)  # noqa: E731
+    store.write_links(warehouse, links_of_events(rules, [
+        {"ts": day("2025-01-10T12:00"), "ids": {"device_id": "bf-phone", "cookie_id": "bf-old-cookie"}},
+        {"ts": day("2025-08-01T09:00"), "ids": {"device_id": "bf-phone", "cookie_id": "bf-cookie"}},
+    ]))  # fmt: skip
+    code, output = invoke("recompute")
+    assert code == 0, output
+    assert "using 2025-08-01, the newest day the links cover" in output
+    summary = json.loads(output[output.index("\n{") + 1:])
+    assert summary["day"] == "2025-08-01"
+    assert summary["ttl"] == {"as_of": "2025-08-02T00:00:00+00:00", "aged_out": 1}  # 204 days > 180: the old cookie
+    assert invoke("lookup", "--type", "cookie_id", "--value", "bf-cookie")[0] == 0
+    assert invoke("lookup", "--type", "cookie_id", "--value", "bf-old-cookie")[0] == 1
+    assert invoke("recompute", "--day", "2025-13-01") == (1, "error: --day '2025-13-01': expected YYYY-MM-DD\n")
