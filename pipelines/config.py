@@ -102,10 +102,7 @@ class Settings(BaseSettings):
     layering_batch_max_delay_ms: int = Field(50, description="Longest a raw message waits for its layering micro-batch.")
     dwd_batch_rows: int = Field(10_000, description="Rows per warehouse insert of the dwd job (flush when reached).")
     dwd_batch_max_delay_ms: int = Field(1000, description="Longest a row waits in the dwd buffer before its insert.")
-    dwd_write_shards: int = Field(4, description="Write buffers of the dwd job (keys of its batching and dedup state); >= parallelism.")
-    dwd_dedup_ttl_ms: int = Field(
-        600_000, description="How long the dwd job remembers an event_id in keyed state; older re-sends are checked in the warehouse."
-    )
+    dwd_write_shards: int = Field(4, description="Write buffers of the dwd job (keys of its batching state); >= parallelism.")
     clock_skew_tolerance_ms: int = Field(
         60_000, description="Client/server clock differences below this are left alone; above, ts is corrected."
     )

@@ -177,8 +177,8 @@ def warehouse_load(
     if report.rejects:
         err.print(f"invalid lines set aside in {report.rejects} (reasons in {report.rejects}.reasons.tsv): fix them and load that file", soft_wrap=True)
     console.print(
-        f"{report.sent:,} events sent in {report.chunks} chunk(s), {len(report.invalid):,} invalid line(s) skipped, "
-        f"{time.perf_counter() - started:.1f}s (already loaded chunks are dropped by the warehouse)"
+        f"{report.written:,} events written in {report.chunks} chunk(s), {report.duplicates:,} already stored, "
+        f"{len(report.invalid):,} invalid line(s) skipped, {time.perf_counter() - started:.1f}s"
     )
     if strict and report.invalid:
         raise typer.Exit(1)

@@ -1,14 +1,13 @@
-"""How the dwd job groups events into warehouse inserts, and what makes an insert safe to repeat.
+"""How the dwd job groups events into warehouse inserts: shards, layers, and when a buffer is flushed.
 
 ods messages are keyed by shard, a hash of the person key: every copy of an event (same ids, same person) reaches
-the same buffer and the same dedup state whatever layer the rules give it, so one writer at a time decides whether
-it is new, and parallel writers never race on one id. A shard's buffer holds several layers; a flush writes one
-insert per layer.
+the same buffer whatever layer the rules give it, so one writer at a time decides whether it is new (in the event
+index, pipelines/warehouse/eventindex.py), and parallel writers never race on one id. A shard's buffer holds several
+layers; a flush writes one insert per layer.
 """
 
 from __future__ import annotations
 
-import hashlib
 import zlib
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
@@ -36,27 +35,6 @@ def table_of_layer(layer: str) -> str:
     return f"dwd_{layer}"
 
 
-def unique_by_event_id(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """First copy of each event_id, in arrival order (a re-send inside one batch)."""
-    seen: set[str] = set()
-    unique = []
-    for event in events:
-        if event["event_id"] not in seen:
-            seen.add(event["event_id"])
-            unique.append(event)
-    return unique
-
-
-def batch_token(table: str, event_ids: Iterable[str]) -> str:
-    """Insert deduplication token derived from the batch's content: the same set of events into the same table
-    always gets the same token, so an insert retried after a timeout (or replayed with the same composition) is
-    dropped by the warehouse. Order-independent because a replay may deliver the same events in another order."""
-    digest = hashlib.sha256(table.encode())
-    for event_id in sorted(event_ids):
-        digest.update(event_id.encode())
-    return f"{table}:{digest.hexdigest()[:32]}"
-
-
 @dataclass(frozen=True)
 class BatchPolicy:
     """Flush when `max_rows` are buffered or the oldest row has waited `max_delay_ms`, whichever comes first."""
@@ -70,13 +48,3 @@ class BatchPolicy:
     def deadline(self, first_arrival_ms: int) -> int:
         return first_arrival_ms + self.max_delay_ms
 
-
-def partition_days(events: Iterable[dict[str, Any]], margin_ms: int = 0) -> list[str]:
-    """The day partitions (UTC, ISO dates) a batch touches, widened by `margin_ms` either side (another copy's
-    normalised ts may differ by the clock correction): the replay check only reads those."""
-    import datetime as dt
-
-    def day(ms: int) -> str:
-        return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc).date().isoformat()
-
-    return sorted({day(event["ts"] + offset) for event in events for offset in (-margin_ms, 0, margin_ms)})

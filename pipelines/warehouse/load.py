@@ -3,15 +3,15 @@
 Each line is validated against the envelope contract; invalid lines are reported with their line number and
 the offending field and set aside, verbatim, in a rejects file (with a sidecar of reasons) that loads like the
 input once fixed. A file that cannot be read (not gzip, cut short) stops the load with `LoadError` saying how far
-it got; what was loaded before stays. Rows go in chunks, each with an insert deduplication token made from the
-chunk's content, so loading the same file again adds nothing (the warehouse drops a block whose token it has
-seen); ReplacingMergeTree on the event key is the second line of defence for re-deliveries across files.
+it got; what was loaded before stays. Rows go in chunks through the event index
+(pipelines/warehouse/eventindex.py), as the dwd job writes them: an event whose event_id already has a row, from
+this file, another file or the stream, in any detail table, is not written again, so loading a file twice (or a
+file that overlaps what was streamed) adds nothing, however many inserts happened in between.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import uuid
 import zlib
@@ -22,8 +22,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from pipelines.envelope import DETAIL_COLUMNS, detail_row
+from pipelines.envelope import detail_row
 from pipelines.warehouse.client import Warehouse
+from pipelines.warehouse.eventindex import EventIndex
 
 CHUNK_ROWS = 50_000
 MIN_TS_MS = 946_684_800_000  # 2000-01-01: anything earlier is a unit mistake (seconds instead of milliseconds)
@@ -68,7 +69,8 @@ class LoadError(Exception):
 @dataclass
 class LoadReport:
     lines: int = 0
-    sent: int = 0  # rows sent; a re-load sends them again and the warehouse drops the duplicate blocks
+    written: int = 0  # events that got their row now
+    duplicates: int = 0  # valid events not written: their event_id already had a row (or came twice)
     chunks: int = 0
     invalid: list[tuple[int, str]] = field(default_factory=list)
     rejects: Path | None = None  # the invalid lines, verbatim; `<rejects>.reasons.tsv` says why, by input line
@@ -111,7 +113,8 @@ def _problem(error: ValidationError) -> str:
 
 
 def validate_line(text: str) -> dict:
-    """The envelope as a dict, or ValueError naming the offending field."""
+    """The envelope as a dict (event_id in its canonical lower-case form, the key of the event index), or ValueError
+    naming the offending field."""
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -119,14 +122,15 @@ def validate_line(text: str) -> dict:
     if not isinstance(document, dict):
         raise ValueError("not a JSON object")
     try:
-        EnvelopeIn.model_validate(document)
+        envelope = EnvelopeIn.model_validate(document)
     except ValidationError as exc:
         raise ValueError(_problem(exc)) from None
+    document["event_id"] = str(envelope.event_id)
     return document
 
 
-def _chunks(raw_lines: Iterator[bytes], report: LoadReport, rejects: _Rejects, chunk_rows: int) -> Iterator[tuple[list, str]]:
-    rows, digest = [], hashlib.sha256()
+def _chunks(raw_lines: Iterator[bytes], report: LoadReport, rejects: _Rejects, chunk_rows: int) -> Iterator[list[dict]]:
+    events: list[dict] = []
     for number, raw in enumerate(raw_lines, start=1):
         report.lines = number
         if not raw.strip():
@@ -139,13 +143,12 @@ def _chunks(raw_lines: Iterator[bytes], report: LoadReport, rejects: _Rejects, c
             report.invalid.append((number, reason))
             rejects.add(number, raw, reason)
             continue
-        rows.append(detail_row(event))
-        digest.update(text.strip().encode())
-        if len(rows) >= chunk_rows:
-            yield rows, digest.hexdigest()
-            rows, digest = [], hashlib.sha256()
-    if rows:
-        yield rows, digest.hexdigest()
+        events.append(event)
+        if len(events) >= chunk_rows:
+            yield events
+            events = []
+    if events:
+        yield events
 
 
 def default_rejects(path: Path) -> Path:
@@ -170,19 +173,19 @@ def load_file(
         raise LoadError(f"no detail table {table}; there are: {', '.join(sorted(tables)) or 'none (run trackflow warehouse migrate)'}")
     total = path.stat().st_size
     report = LoadReport()
+    index = EventIndex(warehouse)
     set_aside = _Rejects(Path(rejects) if rejects else None)
     with open(path, "rb") as raw:
         try:
-            for rows, token in _chunks(_lines(raw, path.suffix == ".gz"), report, set_aside, chunk_rows):
-                # Synchronous insert: async inserts are batched server-side and would not honour the token per chunk.
-                settings = {"insert_deduplication_token": f"load-{token}", "insert_deduplicate": 1, "async_insert": 0}
-                warehouse.insert(table, rows, DETAIL_COLUMNS, settings=settings)
-                report.sent += len(rows)
+            for events in _chunks(_lines(raw, path.suffix == ".gz"), report, set_aside, chunk_rows):
+                result = index.write_once(table, events, detail_row)
+                report.written += len(result.written)
+                report.duplicates += result.duplicates
                 report.chunks += 1
                 if progress:
                     progress(raw.tell(), total)
         except LoadError as exc:
-            raise LoadError(f"{path}: {exc} (after line {report.lines:,}; {report.sent:,} events loaded before it)") from None
+            raise LoadError(f"{path}: {exc} (after line {report.lines:,}; {report.written:,} events loaded before it)") from None
         finally:
             set_aside.close()
     if report.invalid and rejects:

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from pipelines.demogen import DemoSpec, generate_frame, write_jsonl
+from pipelines.envelope import DETAIL_COLUMNS, detail_row
 from pipelines.warehouse.load import LoadError, load_file
 
 from .conftest import T0, envelope
@@ -33,12 +34,45 @@ def test_load_validates_and_reloads_idempotently(warehouse, tmp_path):
             out.write(json.dumps(event) + "\n")
     count = lambda: warehouse.scalar("SELECT count() FROM events WHERE app_id = {a:String}", {"a": LOAD_APP})  # noqa: E731
     first = load_file(path, warehouse, chunk_rows=50)
-    assert first.sent == 120 and first.chunks == 3
+    assert (first.written, first.duplicates, first.chunks) == (120, 0, 3)
     assert [line for line, _ in first.invalid] == [61, 62, 63]
     assert first.invalid[1][1].startswith("ts:") and first.invalid[2][1].startswith("ids:")
     assert count() == 120
-    load_file(path, warehouse, chunk_rows=50)  # again: every chunk's token was seen
-    assert count() == 120
+    again = load_file(path, warehouse, chunk_rows=40)  # again, cut into other chunks: every event_id is known
+    assert (again.written, again.duplicates) == (0, 120) and count() == 120
+
+
+def test_a_reload_after_more_than_a_thousand_other_inserts_adds_nothing(warehouse, tmp_path):
+    """Insert deduplication tokens are forgotten after the table's last 1,000 blocks; the event index is not."""
+    app = "reload-app"
+    path = tmp_path / "reload.jsonl"
+    path.write_text("".join(json.dumps(envelope(f"q{i}", "view", T0 + i * 1000, app=app)) + "\n" for i in range(300)))
+    assert load_file(path, warehouse, chunk_rows=100).written == 300
+    for i in range(1_001):  # small blocks into the same table and day partition push the file's tokens out
+        warehouse.insert("dwd_default", [detail_row(envelope(f"filler{i}", "view", T0, app="filler-app"))], DETAIL_COLUMNS,
+                         settings={"async_insert": 0})  # fmt: skip
+    assert load_file(path, warehouse, chunk_rows=100).written == 0
+    counts = warehouse.rows("SELECT count(), uniqExact(event_id) FROM events WHERE app_id = {a:String}", {"a": app})
+    assert counts == [(300, 300)]
+
+
+def test_a_file_overlapping_what_the_stream_wrote_adds_only_the_rest(stack_settings, warehouse, tmp_path):
+    """The loader and the dwd job share one index: events the stream wrote (to another layer, on another day after
+    re-stamping) are not written again by a backfill of the same events."""
+    from pipelines.streaming.writer import DetailWriter
+
+    app = "overlap-app"
+    events = [envelope(f"o{i}", "view", T0 + i * 1000, app=app) for i in range(100)]
+    writer = DetailWriter(stack_settings)
+    assert writer.write("load_overlap", [dict(e, ts=e["ts"] + 86_400_000) for e in events[:60]]).written == 60
+    writer.close()
+    path = tmp_path / "overlap.jsonl"
+    # Upper-case ids in the file: the same events (a UUID is case-blind).
+    path.write_text("".join(json.dumps(dict(e, event_id=e["event_id"].upper())) + "\n" for e in events))
+    report = load_file(path, warehouse)
+    assert (report.written, report.duplicates) == (40, 60)
+    counts = warehouse.rows("SELECT count(), uniqExact(event_id) FROM events WHERE app_id = {a:String}", {"a": app})
+    assert counts == [(100, 100)]
 
 
 def test_invalid_lines_are_set_aside_and_unreadable_files_named(warehouse, tmp_path):
@@ -47,13 +81,13 @@ def test_invalid_lines_are_set_aside_and_unreadable_files_named(warehouse, tmp_p
     path = tmp_path / "mixed.jsonl"
     path.write_bytes(b"\n".join([good[0].encode(), *bad, *(g.encode() for g in good[1:])]) + b"\n")
     report = load_file(path, warehouse, rejects=tmp_path / "mixed.rejected.jsonl")
-    assert report.sent == 10 and [line for line, _ in report.invalid] == [2, 3, 4]
+    assert report.written == 10 and [line for line, _ in report.invalid] == [2, 3, 4]
     assert report.rejects.read_bytes() == b"\n".join(bad) + b"\n"
     reasons = (tmp_path / "mixed.rejected.jsonl.reasons.tsv").read_text().splitlines()
     assert reasons[0] == "input_line\treason" and reasons[1] == "2\tnot UTF-8 text" and reasons[3] == "4\tnot a JSON object"
     fixed = tmp_path / "fixed.jsonl"  # the rejects, fixed, load like any file
     fixed.write_text(json.dumps(envelope("r-fixed", "view", T0, app=LOAD_APP)) + "\n")
-    assert load_file(fixed, warehouse).sent == 1
+    assert load_file(fixed, warehouse).written == 1
     clean = load_file(fixed, warehouse, rejects=tmp_path / "none.jsonl")
     assert clean.rejects is None and not (tmp_path / "none.jsonl").exists()
 

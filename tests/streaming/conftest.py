@@ -20,13 +20,10 @@ from pipelines.envelope import partition_key
 from pipelines.stack.manager import free_port
 
 # Fast feedback in tests; the defaults are tuned for throughput instead. Parallelism 2: every subtask boundary
-# (two readers per topic, shard keys split across two writers) is exercised by every end-to-end test. A short dedup
-# TTL lets a test outlive it, so re-sends the state forgot are decided by the warehouse lookup.
-DEDUP_TTL_S = 8
+# (two readers per topic, shard keys split across two writers) is exercised by every end-to-end test.
 JOB_ENV = {
     "TRACKFLOW_CLOCK_SKEW_TOLERANCE_MS": "1000",
     "TRACKFLOW_DWD_BATCH_MAX_DELAY_MS": "300",
-    "TRACKFLOW_DWD_DEDUP_TTL_MS": str(DEDUP_TTL_S * 1000),
     "TRACKFLOW_FLINK_CHECKPOINT_INTERVAL_MS": "1500",
     "TRACKFLOW_FLINK_PARALLELISM": "2",
     "TRACKFLOW_METRICS_FLUSH_MS": "1000",

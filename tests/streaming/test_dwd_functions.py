@@ -6,19 +6,11 @@ import json
 
 import pytest
 
-from pipelines.streaming.batching import (
-    BatchPolicy,
-    batch_token,
-    by_layer,
-    partition_days,
-    shard_of,
-    table_of_layer,
-    unique_by_event_id,
-)
+from pipelines.streaming.batching import BatchPolicy, by_layer, shard_of, table_of_layer
 from pipelines.streaming.decode import MAX_PAYLOAD_CHARS, ROUTED_FIELDS, decode_message
-from pipelines.streaming.dedup import DedupWindow, by_person, drop_seen
 from pipelines.streaming.metrics import MinuteCounts, latency_bucket, percentile, summarise_written
 from pipelines.streaming.normalise import CLIENT_TS_PROP, corrected_ts, epoch_ms, normalise
+from pipelines.warehouse.eventindex import batch_token, unique_by_event_id, utc_day
 
 EVENT = {
     "event_id": "5B0C1F0E-8A47-4A8E-9D55-0C3C5B1F4A11",
@@ -117,41 +109,13 @@ def test_a_corrected_event_keeps_its_client_time_and_normalises_the_same_every_t
     assert first["ts"] == EVENT["received_at"] and first["props"][CLIENT_TS_PROP] == skewed["ts"]
 
 
-# -- dedup and batching ------------------------------------------------------------------------------------------
+# -- batching and the write-once helpers -------------------------------------------------------------------------
 def test_a_person_always_has_the_same_shard_and_a_flush_writes_per_layer():
     assert len({shard_of("alice", 4) for _ in range(3)}) == 1
     assert {shard_of(f"person-{i}", 4) for i in range(200)} == {0, 1, 2, 3}
     events = [{"event_id": n, "layer": layer} for n, layer in enumerate(["a", "b", "a"])]
     assert by_layer(events) == {"a": [events[0], events[2]], "b": [events[1]]}
     assert table_of_layer("trade") == "dwd_trade"
-
-
-def test_seen_ids_drop_resends_within_a_message_and_across_messages_until_the_ttl():
-    window = DedupWindow(ttl_ms=1_000, margin_ms=0)
-    seen: dict[str, int] = {}
-    assert [e["event_id"] for e in drop_seen([{"event_id": "a"}, {"event_id": "a"}, {"event_id": "b"}], seen, 100)] == ["a", "b"]
-    assert drop_seen([{"event_id": "a"}], window.prune(seen, 1_100), 1_100) == []  # a re-send within the TTL
-    assert window.prune(seen, 1_101) == {}  # forgotten once seen longer ago than the TTL
-
-
-def test_a_shard_message_is_deduplicated_per_person_in_arrival_order():
-    alice = [{"event_id": n, "ids": {"user_id": "alice", "device_id": "d1"}} for n in ("a1", "a2")]
-    bob = {"event_id": "b1", "ids": {"device_id": "bob-phone"}}
-    assert by_person([alice[0], bob, alice[1]]) == {"alice": alice, "bob-phone": [bob]}
-
-
-@pytest.mark.parametrize(
-    "ts, now, written_before, checked",
-    [
-        (10_000, 10_500, 0, False),  # live: every earlier copy arrived within the TTL, after the last run
-        (8_000, 10_500, 0, True),  # older than the TTL: an earlier copy may be forgotten
-        (10_000, 10_500, 10_200, True),  # an earlier run wrote events received after it happened: may be one
-        (10_400, 10_500, 10_200, False),
-    ],
-)
-def test_warehouse_check_only_for_events_the_state_cannot_vouch_for(ts, now, written_before, checked):
-    window = DedupWindow(ttl_ms=2_000, margin_ms=100)
-    assert window.needs_warehouse_check({"ts": ts}, now, written_before) is checked
 
 
 def test_unique_keeps_first_copy_in_order():
@@ -165,12 +129,11 @@ def test_batch_token_depends_on_content_and_table_not_on_order():
     assert batch_token("dwd_x", ["a", "b"]) != batch_token("dwd_x", ["a", "c"])
 
 
-def test_batch_policy_and_partition_days():
+def test_batch_policy_and_utc_day():
     policy = BatchPolicy(max_rows=3, max_delay_ms=500)
     assert not policy.full(2) and policy.full(3) and policy.deadline(1_000) == 1_500
     day_ms = 86_400_000
-    assert partition_days([{"ts": 0}, {"ts": day_ms - 1}, {"ts": day_ms}]) == ["1970-01-01", "1970-01-02"]
-    assert partition_days([{"ts": day_ms - 1}], margin_ms=10) == ["1970-01-01", "1970-01-02"]
+    assert [utc_day(ms).isoformat() for ms in (0, day_ms - 1, day_ms)] == ["1970-01-01", "1970-01-01", "1970-01-02"]
 
 
 # -- metrics -----------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from pipelines.flinkrun.checkpoints import latest_checkpoint
 from pipelines.flinkrun.environment import checkpoint_dir
 from pipelines.layering.control import RULES_KEY, apply, current_rules
 from pipelines.layering.rules import RuleSetError
-from tests.streaming.conftest import DEDUP_TTL_S, JobProcess, make_events, rows_of_run, send, wait_for
+from tests.streaming.conftest import JobProcess, make_events, rows_of_run, send, wait_for
 
 pytestmark = pytest.mark.jvm
 
@@ -35,12 +35,11 @@ def test_n_events_in_exactly_n_rows_out_despite_resends_and_bad_messages(streami
     time.sleep(2)  # long enough for a late duplicate batch to show up if dedup were broken
     assert rows_of_run(warehouse, run) == len(events)
 
-    # Re-sent after the dedup state forgot them: decided by the warehouse lookup. Each device's sentinel follows its
-    # re-sends through the same partitions and the same writer (messages are keyed by person), so once every
-    # sentinel is stored, every re-send has been decided.
-    time.sleep(DEDUP_TTL_S)
+    # Re-sent with a new client time (an offline queue that re-stamps what it re-sends): the event_id is the key, the
+    # first copy stays. Each device's sentinel follows its re-sends through the same partitions and the same writer
+    # (messages are keyed by person), so once every sentinel is stored, every re-send has been decided.
     sentinels = make_events(50, run, event="sentinel")
-    send(stack_settings, late[:150] + sentinels, per_message=1)
+    send(stack_settings, [dict(event, ts=event["ts"] + 3_600_000) for event in late[:150]] + sentinels, per_message=1)
     wait_for(lambda: rows_of_run(warehouse, run) >= len(events) + len(sentinels), what="the sentinels")
     events += sentinels
     assert rows_of_run(warehouse, run) == len(events)

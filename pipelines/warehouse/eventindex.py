@@ -1,0 +1,165 @@
+"""Exactly once into the detail tables, keyed by event_id: the event index and the write protocol around it.
+
+Every writer of detail rows (the dwd job's `DetailWriter`, `trackflow warehouse load`) writes through
+`EventIndex.write_once`, so an event_id gets one row whatever its `ts`, layer, batch or the number of times it is
+sent. `event_index` (migration 0041; EmbeddedRocksDB keyed by event_id) says where each id's one copy lives
+(detail table and day partition) and whether that copy is known to be written. Per batch:
+
+1. the batch's ids are looked up in the index (point lookups, not a scan);
+2. ids absent are CLAIMED (index rows with `written = 0`), THEN their rows are inserted (with a deduplication
+   token made from the batch's content, so an insert retried after a timeout is dropped by the warehouse), THEN
+   the claims are confirmed (`written = 1`);
+3. ids present and confirmed are duplicates and are dropped;
+4. ids present but unconfirmed (a writer stopped between its claim and its confirmation) are looked for in the
+   claimed table and day partition only: a copy found is confirmed, a missing one is written as in 2. A missing
+   copy whose claim is younger than `grace_s` may be an insert still in flight (a writer killed during a failover
+   while the server finishes its insert): the writer waits until the claim is that old and looks again.
+
+So a writer stopped between any two steps leaves either an unconfirmed claim, settled the next time the id is
+written, or a confirmed claim whose row exists; a row never exists without its claim. Nothing is lost, nothing is
+doubled, and `count()` on `events` is exact without FINAL. Re-sends are caught however late and whatever client
+time they carry, because the key is the event_id alone.
+
+What it does not cover: an insert that lands more than `grace_s` (30 s) after its claim; two writers writing the same id at the same moment (both look up, neither sees the other's
+claim). dwd's writers cannot (every copy of an event reaches its person's shard, one writer per shard); a
+`warehouse load` of events that the dwd job writes at the same time could. A writer that inserts into a dwd_ table
+without this module (direct INSERTs) leaves rows the index does not know.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pipelines.envelope import DETAIL_COLUMNS
+from pipelines.warehouse.client import Warehouse
+
+INDEX_TABLE = "event_index"
+INDEX_COLUMNS = ("event_id", "detail_table", "day", "written")  # claimed_at: the server's now64(3) by default
+CLAIM_GRACE_S = 30.0  # far longer than an insert of one batch (tens of ms; a 100,000-row insert ~3 s)
+# Ids per lookup statement: bound client-side (%(ids)s; a batch's ids are far too long for URL parameters) and kept
+# under the server's max_query_size (256 KiB ~ 6,500 quoted UUIDs).
+LOOKUP_CHUNK = 4_000
+# Synchronous inserts: a row is queryable when insert() returns (the claim is durable before the rows go in, the
+# rows before the confirmation), and deduplication tokens apply to the insert as sent, not to an async buffer.
+INSERT_SETTINGS = {"async_insert": 0, "insert_deduplicate": 1}
+
+
+@dataclass(frozen=True)
+class Claim:
+    detail_table: str
+    day: dt.date
+    written: bool
+    age_s: float  # since the entry was last written, on the server's clock
+
+
+@dataclass(frozen=True)
+class WriteOnce:
+    table: str
+    written: list[dict[str, Any]]  # the events this call added, first copy of each, in arrival order
+    duplicates: int  # events of the batch not written: their event_id already has a row (or came twice in it)
+
+
+def unique_by_event_id(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """First copy of each event_id, in arrival order (a re-send inside one batch)."""
+    seen: set[str] = set()
+    unique = []
+    for event in events:
+        if event["event_id"] not in seen:
+            seen.add(event["event_id"])
+            unique.append(event)
+    return unique
+
+
+def batch_token(table: str, event_ids: Iterable[str]) -> str:
+    """Insert deduplication token derived from the batch's content: the same set of events into the same table
+    always gets the same token, so an insert retried after a timeout (while the first attempt may still land) is
+    dropped by the warehouse. Order-independent because a retry may hold the same events in another order."""
+    digest = hashlib.sha256(table.encode())
+    for event_id in sorted(event_ids):
+        digest.update(event_id.encode())
+    return f"{table}:{digest.hexdigest()[:32]}"
+
+
+def utc_day(ts_ms: int) -> dt.date:
+    """The day partition of a detail row (`toDate(ts)` of a DateTime64(3, 'UTC'))."""
+    return dt.datetime.fromtimestamp(ts_ms / 1000, tz=dt.timezone.utc).date()
+
+
+class EventIndex:
+    """The write-once protocol over one warehouse handle. Event dicts carry `event_id` as a lower-case UUID string
+    (as `normalise` and the loader leave it) and `ts` in epoch milliseconds."""
+
+    def __init__(self, warehouse: Warehouse, grace_s: float = CLAIM_GRACE_S):
+        self.warehouse = warehouse
+        self.grace_s = grace_s
+
+    def claims(self, event_ids: Sequence[str]) -> dict[str, Claim]:
+        """The index entries of these ids (absent ids are not in the result)."""
+        found: dict[str, Claim] = {}
+        for start in range(0, len(event_ids), LOOKUP_CHUNK):
+            rows = self.warehouse.rows(
+                "SELECT toString(event_id), detail_table, day, written, dateDiff('millisecond', claimed_at, now64(3)) "
+                f"FROM {INDEX_TABLE} WHERE event_id IN %(ids)s",
+                {"ids": list(event_ids[start : start + LOOKUP_CHUNK])},
+            )
+            found.update((row[0], Claim(row[1], row[2], bool(row[3]), row[4] / 1000)) for row in rows)
+        return found
+
+    def stored_copies(self, unconfirmed: dict[str, Claim]) -> set[str]:
+        """Which of these claimed ids have their row in the claimed table and day (read through the Merge table
+        `events` with its `_table` column: one statement for every table, and a table dropped since reads as
+        missing rather than failing)."""
+        ids = list(unconfirmed)
+        stored: set[str] = set()
+        for start in range(0, len(ids), LOOKUP_CHUNK):
+            chunk = {event_id: unconfirmed[event_id] for event_id in ids[start : start + LOOKUP_CHUNK]}
+            rows = self.warehouse.rows(
+                "SELECT DISTINCT toString(event_id), _table FROM events "
+                "WHERE _table IN %(tables)s AND toDate(ts) IN %(days)s AND event_id IN %(ids)s",
+                {
+                    "tables": sorted({claim.detail_table for claim in chunk.values()}),
+                    "days": sorted({claim.day for claim in chunk.values()}),
+                    "ids": list(chunk),
+                },
+            )
+            stored.update(event_id for event_id, table in rows if chunk[event_id].detail_table == table)
+        return stored
+
+    def record(self, entries: Iterable[tuple[str, str, dt.date]], written: bool) -> None:
+        """Claims (written=False) or confirmations (True); a key written again replaces its entry."""
+        rows = [(event_id, table, day, int(written)) for event_id, table, day in entries]
+        if rows:
+            self.warehouse.insert(INDEX_TABLE, rows, INDEX_COLUMNS, settings={"async_insert": 0})
+
+    def write_once(
+        self,
+        table: str,
+        events: Sequence[dict[str, Any]],
+        to_row: Callable[[dict[str, Any]], Sequence[Any]],
+        column_names: Sequence[str] = DETAIL_COLUMNS,
+    ) -> WriteOnce:
+        """Insert into `table` the rows (`to_row(event)`) of the events whose event_id has no row yet."""
+        unique = unique_by_event_id(events)
+        claims = self.claims([event["event_id"] for event in unique])
+        unconfirmed = {event_id: claim for event_id, claim in claims.items() if not claim.written}
+        stored = self.stored_copies(unconfirmed) if unconfirmed else set()
+        in_flight = [unconfirmed[event_id].age_s for event_id in unconfirmed.keys() - stored]
+        if in_flight and min(in_flight) < self.grace_s:
+            time.sleep(self.grace_s - min(in_flight))  # rare: only after a writer stopped mid-write
+            stored = self.stored_copies(unconfirmed)
+        lost = unconfirmed.keys() - stored  # claimed by a writer that stopped before its insert landed
+        fresh = [event for event in unique if event["event_id"] not in claims or event["event_id"] in lost]
+        if fresh:
+            located = [(event["event_id"], table, utc_day(event["ts"])) for event in fresh]
+            self.record(located, written=False)
+            settings = dict(INSERT_SETTINGS, insert_deduplication_token=batch_token(table, (e["event_id"] for e in fresh)))
+            self.warehouse.insert(table, [to_row(event) for event in fresh], column_names, settings=settings)
+            self.record(located, written=True)
+        if stored:
+            self.record(((event_id, unconfirmed[event_id].detail_table, unconfirmed[event_id].day) for event_id in stored), written=True)
+        return WriteOnce(table, fresh, len(events) - len(fresh))
