@@ -34,8 +34,10 @@ demo: install
 	$(BIN)/trackflow demo run
 	$(BIN)/trackflow status
 
+# The fault drills (tests/faults) crash parts of private stacks: they run as their own group, after the rest.
 test: install sdk
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not fault"
+	$(BIN)/python -m pytest -m fault
 
 down:
 	$(BIN)/trackflow down

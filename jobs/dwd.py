@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import time
 
-from pyflink.common import Types, WatermarkStrategy
+from pyflink.common import Types
 from pyflink.datastream import OutputTag
 from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
 
 from pipelines import messaging
 from pipelines.config import Settings
-from pipelines.flinkrun.environment import kafka_sink, kafka_source, keyed_by_first_field
+from pipelines.flinkrun.environment import kafka_sink, kafka_stream, keyed_by_first_field
 from pipelines.streaming.batching import BatchPolicy, by_layer
 from pipelines.streaming.decode import ROUTED_FIELDS, decode_message
 from pipelines.streaming.metrics import WRITTEN_TOPIC, summarise_written
@@ -87,18 +87,20 @@ class BufferedWriter(KeyedProcessFunction):
 
 def build(env, settings: Settings) -> None:
     messaging.ensure_topics(settings, [messaging.TopicSpec(WRITTEN_TOPIC, 1, {})])
-    ods = env.from_source(
-        kafka_source(settings, pattern=ODS_PATTERN, group=GROUP, with_keys=True),
-        WatermarkStrategy.no_watermarks(),
-        "ods.*",
-    )
+    ods = kafka_stream(env, settings, "ods.*", GROUP, pattern=ODS_PATTERN, with_keys=True)
     written = (
         keyed_by_first_field(ods)  # the Kafka key: the shard jobs/layering computed from the person
         .process(BufferedWriter(settings), output_type=Types.STRING())
         .name("write dwd_<layer> once")
+        .uid("dwd:write")  # stable: its buffers restore under any broker incarnation
     )
-    written.sink_to(kafka_sink(settings, WRITTEN_TOPIC)).name(WRITTEN_TOPIC)
-    written.get_side_output(DEAD_LETTERS).sink_to(kafka_sink(settings, messaging.QUARANTINE)).name("events.quarantine")
+    written.sink_to(kafka_sink(settings, WRITTEN_TOPIC)).name(WRITTEN_TOPIC).uid("dwd:sink:written")
+    (
+        written.get_side_output(DEAD_LETTERS)
+        .sink_to(kafka_sink(settings, messaging.QUARANTINE))
+        .name("events.quarantine")
+        .uid("dwd:sink:quarantine")
+    )
 
 
 if __name__ == "__main__":

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import logging
 
-from pyflink.common import Row, Types, WatermarkStrategy
+from pyflink.common import Row, Types
 from pyflink.datastream import OutputTag
 from pyflink.datastream.functions import BroadcastProcessFunction
 from pyflink.datastream.state import MapStateDescriptor
 
 from pipelines import messaging
 from pipelines.config import Settings
-from pipelines.flinkrun.environment import kafka_sink, kafka_source, keyed_kafka_sink, micro_batches
+from pipelines.flinkrun.environment import kafka_sink, kafka_stream, keyed_kafka_sink, micro_batches
 from pipelines.layering.control import decode_control_message
 from pipelines.layering.publish import ods_records
 from pipelines.layering.route import route
@@ -94,17 +94,15 @@ class LayeringFunction(BroadcastProcessFunction):
 
 
 def build(env, settings: Settings, initial: RuleSet) -> None:
-    no_watermarks = WatermarkStrategy.no_watermarks()
+    # Stable uids: a restore maps state to operators by them (sources' uids name the broker incarnation).
     raw = micro_batches(
-        env.from_source(kafka_source(settings, [messaging.RAW], group=GROUP), no_watermarks, "events.raw"),
+        kafka_stream(env, settings, "events.raw", GROUP, [messaging.RAW]),
         settings.layering_batch_messages,
         settings.layering_batch_chars,
         settings.layering_batch_max_delay_ms,
-    )
-    control = env.from_source(
-        kafka_source(settings, [messaging.LAYERING_CONTROL], group=f"{GROUP}-control", from_earliest=True),
-        no_watermarks,
-        "control.layering",
+    ).uid("layering:micro-batch")
+    control = kafka_stream(
+        env, settings, "control.layering", f"{GROUP}-control", [messaging.LAYERING_CONTROL], from_earliest=True
     ).set_parallelism(1)
     routed = (
         raw.connect(control.broadcast(RULES_STATE))
@@ -113,9 +111,15 @@ def build(env, settings: Settings, initial: RuleSet) -> None:
             output_type=ODS_RECORD,
         )
         .name("normalise+route")
+        .uid("layering:normalise+route")
     )
-    routed.sink_to(keyed_kafka_sink(settings)).name("ods.<layer>")
-    routed.get_side_output(DEAD_LETTERS).sink_to(kafka_sink(settings, messaging.QUARANTINE)).name("events.quarantine")
+    routed.sink_to(keyed_kafka_sink(settings)).name("ods.<layer>").uid("layering:sink:ods")
+    (
+        routed.get_side_output(DEAD_LETTERS)
+        .sink_to(kafka_sink(settings, messaging.QUARANTINE))
+        .name("events.quarantine")
+        .uid("layering:sink:quarantine")
+    )
 
 
 if __name__ == "__main__":

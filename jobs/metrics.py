@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 
-from pyflink.common import Types, WatermarkStrategy
+from pyflink.common import Types
 from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
 from pipelines import messaging
 from pipelines.config import Settings
-from pipelines.flinkrun.environment import kafka_source
+from pipelines.flinkrun.environment import kafka_stream
 from pipelines.flinkrun.writers import TimedWarehouseWriter
 from pipelines.streaming.decode import decode_message
 from pipelines.streaming.metrics import METRIC_COLUMNS, WRITTEN_TOPIC, MinuteCounts, minute_of
@@ -108,11 +108,10 @@ class MetricsWriter(TimedWarehouseWriter):
 
 def build(env, settings: Settings) -> None:
     messaging.ensure_topics(settings, [messaging.TopicSpec(WRITTEN_TOPIC, 1, {})])
-    no_watermarks = WatermarkStrategy.no_watermarks()
 
     def read(name: str, observe, topics=None, pattern=None):
-        source = kafka_source(settings, topics, pattern, group=f"{GROUP}-{name}")
-        return env.from_source(source, no_watermarks, f"metrics:{name}").flat_map(observe).name(f"count {name}")
+        stream = kafka_stream(env, settings, f"metrics:{name}", f"{GROUP}-{name}", topics, pattern)
+        return stream.flat_map(observe).name(f"count {name}").uid(f"metrics:count-{name}")
 
     deltas = read("raw", stage_counts("raw"), [messaging.RAW]).union(
         read("ods", stage_counts("ods"), pattern=r"ods\..+"),
@@ -122,9 +121,11 @@ def build(env, settings: Settings) -> None:
     (
         deltas.key_by(lambda delta: delta[0], key_type=Types.STRING())
         .process(CountPerKey(settings.metrics_flush_ms))
+        .uid("metrics:count-per-key")
         .key_by(lambda row: WRITER_KEY, key_type=Types.STRING())
         .process(MetricsWriter(settings))
         .name("insert pipeline_metrics")
+        .uid("metrics:write")
     )
 
 

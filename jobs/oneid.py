@@ -14,13 +14,13 @@ import json
 import logging
 from collections import Counter
 
-from pyflink.common import Types, WatermarkStrategy
+from pyflink.common import Types
 from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor
 
 from pipelines import messaging
 from pipelines.config import Settings
-from pipelines.flinkrun.environment import kafka_sink, kafka_source
+from pipelines.flinkrun.environment import kafka_sink, kafka_stream
 from pipelines.flinkrun.writers import TimedWarehouseWriter
 from pipelines.identity.links import Link, RecentLinks, event_links
 from pipelines.identity.realtime import MirroredStateMap, RealtimeProcessor, link_message
@@ -104,12 +104,11 @@ class WarehouseWriter(TimedWarehouseWriter):
 def build(env, settings: Settings) -> None:
     rules = load_rules(settings.identity_rules)  # fail fast on the client when the rules file is invalid
     record = Types.TUPLE([Types.STRING(), Types.STRING(), Types.STRING(), Types.STRING()])
-    no_watermarks = WatermarkStrategy.no_watermarks()
-    events = env.from_source(kafka_source(settings, pattern=settings.oneid_source_pattern, group=GROUP), no_watermarks, "ods.*")
+    events = kafka_stream(env, settings, "ods.*", GROUP, pattern=settings.oneid_source_pattern)
     derive = to_links(rules, settings)
     links = events.flat_map(lambda value: ((k, str(ts), s, w) for k, ts, s, w in derive(value)), output_type=record).name("ids -> links")
-    corrections = env.from_source(
-        kafka_source(settings, [messaging.IDENTITY_CHANGES], group=f"{GROUP}-corrections"), no_watermarks, "identity.changes"
+    corrections = kafka_stream(
+        env, settings, "identity.changes", f"{GROUP}-corrections", [messaging.IDENTITY_CHANGES]
     ).flat_map(to_corrections, output_type=record).name("offline corrections")
     changes = (
         links.filter(lambda item: item[0] == "link")
@@ -117,8 +116,9 @@ def build(env, settings: Settings) -> None:
         .key_by(lambda item: GRAPH_KEY, key_type=Types.STRING())
         .process(GraphFunction(rules), output_type=Types.STRING())
         .name("identity graph")
+        .uid("oneid:graph")
     )
-    changes.sink_to(kafka_sink(settings, messaging.IDENTITY_CHANGES)).name(messaging.IDENTITY_CHANGES)
+    changes.sink_to(kafka_sink(settings, messaging.IDENTITY_CHANGES)).name(messaging.IDENTITY_CHANGES).uid("oneid:sink:changes")
     # Links go to oneid_edges straight from the decoder: the single graph task only decides.
     link_rows = links.map(lambda item: link_message(Link(int(item[1]), item[2], item[3])), output_type=Types.STRING())
     (
@@ -126,6 +126,7 @@ def build(env, settings: Settings) -> None:
         .key_by(lambda item: WRITER_KEY, key_type=Types.STRING())
         .process(WarehouseWriter(settings, rules.label))
         .name("write oneid tables")
+        .uid("oneid:write")
     )
 
 

@@ -79,7 +79,8 @@ def up(
 
 @app.command()
 def down() -> None:
-    """Stop the local stack."""
+    """Stop the local stack: the collector first, then the jobs once they have caught up with their input (at most
+    TRACKFLOW_JOBS_DRAIN_TIMEOUT_S), then broker, warehouse and PostgreSQL."""
     from pipelines.stack import Stack
 
     Stack(get_settings()).down(report=console.print)
@@ -87,16 +88,20 @@ def down() -> None:
 
 @app.command()
 def status() -> None:
-    """Health, URL, pid and uptime of each component. Exits 1 if any is not healthy."""
+    """Health, URL, pid and uptime of each component, and why one is unhealthy (a broker that lost its topics, jobs
+    reading an old broker, behind or stuck). Exits 1 if any is not healthy."""
     from pipelines.stack import Stack
 
     table = Table("component", "state", "url", "pid", "uptime")
     colours = {"healthy": "green", "external": "cyan", "stopped": "yellow", "off": "dim"}
-    statuses = Stack(get_settings()).status()
+    statuses = Stack(get_settings()).status(diagnose=True)
     for item in statuses:
         colour = colours.get(item.state, "red")
         table.add_row(item.name, f"[{colour}]{item.state}[/]", item.url, str(item.pid or "-"), _format_uptime(item.uptime_s))
     console.print(table)
+    for item in statuses:
+        if item.reason:  # one line each, never wrapped: operators grep these
+            console.print(f"{item.name}: {escape(item.reason)}", soft_wrap=True, highlight=False)
     if any(item.state not in ("healthy", "external", "off") for item in statuses):
         raise typer.Exit(1)
 

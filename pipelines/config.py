@@ -107,6 +107,15 @@ class Settings(BaseSettings):
         60_000, description="Client/server clock differences below this are left alone; above, ts is corrected."
     )
     metrics_flush_ms: int = Field(10_000, description="How often the metrics job writes its per-minute counts.")
+    status_max_lag_messages: int = Field(
+        50_000, ge=0, description="`trackflow status` shows the jobs unhealthy when more messages than this wait on their input topics."
+    )
+    status_stuck_after_s: float = Field(
+        120.0, gt=0, description="`trackflow status` shows the jobs unhealthy when input waits and their offsets have not moved for this long."
+    )
+    jobs_drain_timeout_s: float = Field(
+        60.0, ge=0, description="How long `trackflow down` waits for the jobs to catch up with their input before stopping them."
+    )
 
     # OneID (pipelines/identity, jobs/oneid)
     identity_rules: Path = Field(Path("identity.yaml"), description="OneID rules file: id types, priorities, uniqueness, limits, blocklists, TTLs.")

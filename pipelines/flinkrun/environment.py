@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 from pipelines.config import Settings
-from pipelines.messaging import bootstrap_servers
+from pipelines.messaging import INCARNATION, bootstrap_servers, broker_incarnation
 from pipelines.stack.jars import JARS
 from pipelines.warehouse.client import resolve_url
 
@@ -34,6 +34,32 @@ THREAD_MODE_JOBS = ("layering", "dwd", "metrics", "all")
 
 class JobSetupError(RuntimeError):
     pass
+
+
+# The broker incarnation each bootstrap had when this process first built a job on it. A process builds its jobs for
+# one incarnation: the runner starts a new process (os.execv) when the broker gets another.
+_incarnations: dict[str, str] = {}
+
+
+def job_incarnation(settings: Settings) -> str:
+    """The incarnation of the broker the jobs read from (the marker `ensure_topics` writes), read once per process."""
+    bootstrap = bootstrap_servers(settings)
+    if bootstrap not in _incarnations:
+        found = broker_incarnation(settings, timeout_s=10)
+        if not found:
+            raise JobSetupError(
+                f"the broker at {bootstrap} has no incarnation marker ({INCARNATION}); "
+                "prepare it with `trackflow up` (or messaging.ensure_topics)"
+            )
+        _incarnations[bootstrap] = found
+    return _incarnations[bootstrap]
+
+
+def consumer_group(group: str, incarnation: str) -> str:
+    """The Kafka consumer group of a source on one broker incarnation. A new incarnation means new, empty topics, so
+    the jobs start a new group there (earliest offsets); offsets committed by a job still running against the old
+    incarnation's positions (before the runner restarts it) can never make the new one skip records."""
+    return f"{group}.{incarnation}"
 
 
 def runtime_settings(settings: Settings) -> Settings:
@@ -121,6 +147,9 @@ def flink_configuration(
         options["rest.address"] = "127.0.0.1"
     if recover_from:
         options["execution.state-recovery.path"] = recover_from
+        # Sources carry the broker incarnation in their uid: after a broker restart their old offsets are not
+        # claimed by the new job and are dropped, while every other operator's state restores by its stable uid.
+        options["execution.state-recovery.ignore-unclaimed-state"] = "true"
     return options
 
 
@@ -178,6 +207,27 @@ def kafka_source(
     if with_keys:  # on the Java builder: PyFlink's builder takes value-only deserializers
         builder._j_builder.setDeserializer(get_gateway().jvm.org.trackflow.flink.KeyedRecordDeserializationSchema())
     return builder.build()
+
+
+def kafka_stream(
+    env,
+    settings: Settings,
+    name: str,
+    group: str,
+    topics: list[str] | None = None,
+    pattern: str | None = None,
+    from_earliest: bool = False,
+    with_keys: bool = False,
+):
+    """A stream from one Kafka source (`kafka_source`) whose operator uid and consumer group name the broker
+    incarnation. Restored from a checkpoint of another incarnation (restores allow unclaimed state), the source's
+    offsets, which belong to the old broker's topics, are left behind while every other operator's state (its own
+    stable uid) restores; the source starts from its new group's committed offsets, else the earliest."""
+    from pyflink.common import WatermarkStrategy
+
+    group_id = consumer_group(group, job_incarnation(settings))
+    source = kafka_source(settings, topics, pattern, group_id, from_earliest, with_keys)
+    return env.from_source(source, WatermarkStrategy.no_watermarks(), name).uid(f"source:{group_id}")
 
 
 def keyed_by_first_field(rows):

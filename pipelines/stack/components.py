@@ -23,6 +23,12 @@ class Component:
     external_url: Callable[[Settings], str] = lambda settings: ""
     # Readies the running component for the ones started after it; idempotent; returns what it did.
     prepare: Callable[[Settings], list[str]] = lambda settings: []
+    # Why a running component that answers its health check is still not healthy (`trackflow status`), or None.
+    diagnose: Callable[[Settings], str | None] = lambda settings: None
+    # Lets the running component finish its work before `trackflow down` stops it (reports progress).
+    settle: Callable[[Settings, Callable[[str], None]], None] = lambda settings, report: None
+    # Brings itself back when unhealthy (the jobs restart after a failover or a broker change): `up` leaves it be.
+    recovers_itself: bool = False
 
 
 def http_ok(path: str) -> Callable[[int], bool]:
@@ -106,6 +112,14 @@ def migrate_schema(settings: Settings) -> list[str]:
     return [f"applied {len(applied)} migration(s), schema now at {applied[-1].version}"] if applied else []
 
 
+def broker_diagnosis(settings: Settings) -> str | None:
+    from pipelines.messaging import broker_incarnation
+
+    if broker_incarnation(settings, timeout_s=2.0) is None:
+        return "no incarnation marker: restarted without being prepared (its topics are gone); run `trackflow up`"
+    return None
+
+
 BROKER = Component(
     name="broker",
     configured_port=lambda s: s.kafka_port,
@@ -115,6 +129,7 @@ BROKER = Component(
     enabled=lambda s: s.embedded_kafka,
     external_url=lambda s: s.kafka_bootstrap,
     prepare=create_topics,
+    diagnose=broker_diagnosis,
 )
 WAREHOUSE = Component(
     name="warehouse",
@@ -152,6 +167,70 @@ def jobs_healthy(port: int) -> bool:
     return job_running(f"http://127.0.0.1:{port}")
 
 
+def jobs_diagnosis(settings: Settings) -> str | None:
+    """The event path's jobs read the broker as it is now, and keep up with it."""
+    from pipelines.flinkrun.progress import observe
+    from pipelines.flinkrun.runner import ALL, broker_now, read_started
+
+    started = read_started(settings, ALL)
+    if started is None:
+        return "the job has not recorded which broker it reads (starting?)"
+    now = broker_now(settings)
+    if now is None:
+        return "the broker is not running or does not answer"
+    if now.bootstrap != started.bootstrap:
+        return f"reading the broker at {started.bootstrap}, but it is at {now.bootstrap} now (restart pending)"
+    if now.incarnation != started.incarnation:
+        return (
+            f"started on broker incarnation {started.incarnation}, the broker is at {now.incarnation} "
+            "(restart pending; or the broker was not prepared: `trackflow up`)"
+        )
+    progress = observe(settings.model_copy(update={"kafka_bootstrap": now.bootstrap}), ALL, now.incarnation, timeout_s=3.0)
+    if progress.lag > settings.status_max_lag_messages:
+        return f"behind: {progress.lag:,} messages waiting ({progress.describe()}); limit {settings.status_max_lag_messages:,}"
+    if progress.lag and progress.stalled_s > settings.status_stuck_after_s:
+        return f"stuck: {progress.lag:,} messages waiting ({progress.describe()}), no offset moved for {progress.stalled_s:.0f}s"
+    return None
+
+
+def drain_jobs(settings: Settings, report: Callable[[str], None]) -> None:
+    """Waits (at most jobs_drain_timeout_s) until the jobs' committed offsets reach the real end of their input, then
+    for their buffers' last flush and a checkpoint after it. Run after the collector stopped, before the jobs stop."""
+    import time
+
+    from pipelines.flinkrun.progress import input_lag
+    from pipelines.flinkrun.runner import ALL, read_started
+
+    started = read_started(settings, ALL)
+    if started is None or started.incarnation is None:
+        report("jobs       no record of the broker they read: stopping without waiting for them to catch up")
+        return
+    on_broker = settings.model_copy(update={"kafka_bootstrap": started.bootstrap})
+    deadline = time.monotonic() + settings.jobs_drain_timeout_s
+    reported_at = 0.0
+    while True:
+        try:
+            inputs = input_lag(on_broker, ALL, started.incarnation, timeout_s=5.0)
+        except Exception as exc:  # a broker gone already cannot be drained from
+            report(f"jobs       cannot read their lag ({exc.__class__.__name__}: {exc}); stopping without draining")
+            return
+        waiting = sum(item.lag for item in inputs)
+        if not waiting:
+            break
+        if time.monotonic() > deadline:
+            described = ", ".join(item.describe() for item in inputs)
+            report(f"jobs       still behind after {settings.jobs_drain_timeout_s:.0f}s ({described}); stopping them anyway")
+            return
+        if time.monotonic() - reported_at >= 5:
+            reported_at = time.monotonic()
+            report(f"jobs       draining: {', '.join(item.describe() for item in inputs)} messages to go")
+        time.sleep(1)
+    # Caught up as of the last checkpoint: dwd's buffers flush within their delay, a checkpoint records that.
+    settle_s = (settings.dwd_batch_max_delay_ms + settings.flink_checkpoint_interval_ms) / 1000 + 1
+    report(f"jobs       caught up with their input; {settle_s:.0f}s for the last flush and checkpoint")
+    time.sleep(settle_s)
+
+
 # The streaming jobs on a local MiniCluster: started by `trackflow up --with-jobs` (which enables it explicitly, after
 # topics and schema exist); otherwise part of the stack only while it runs, so status/down see it.
 JOBS = Component(
@@ -161,6 +240,9 @@ JOBS = Component(
     healthy=jobs_healthy,
     scheme="http",
     enabled=lambda s: (s.state_dir / "jobs.pid").exists(),
+    diagnose=jobs_diagnosis,
+    settle=drain_jobs,
+    recovers_itself=True,
 )
 
 def postgres_command(settings: Settings, port: int) -> list[str]:
@@ -194,5 +276,8 @@ POSTGRES = Component(
     prepare=create_push_database,
 )
 
-# Start order; stop runs in reverse. Later capabilities append their services here.
+# Start order. Later capabilities append their services here.
 COMPONENTS: list[Component] = [BROKER, WAREHOUSE, POSTGRES, COLLECTOR, JOBS]
+# Stop order (`trackflow down`): no new events first, the jobs once caught up (their settle), then the engines.
+# Components not named here stop first.
+STOP_ORDER = [COLLECTOR.name, JOBS.name, BROKER.name, WAREHOUSE.name, POSTGRES.name]

@@ -7,11 +7,11 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipelines.config import Settings
-from pipelines.stack.components import COMPONENTS, Component
+from pipelines.stack.components import COMPONENTS, STOP_ORDER, Component
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
@@ -28,6 +28,7 @@ class ComponentStatus:
     url: str
     pid: int | None
     uptime_s: float | None
+    reason: str = ""  # why it is not healthy, when known
 
 
 def free_port() -> int:
@@ -85,8 +86,22 @@ class Stack:
         return f"{component.scheme}://127.0.0.1:{port}"
 
     # -- status -------------------------------------------------------------------------------------------------
-    def status(self) -> list[ComponentStatus]:
-        return [self._status(component) for component in self.components]
+    def status(self, diagnose: bool = False) -> list[ComponentStatus]:
+        """Each component's state; with `diagnose`, a running component that answers is also asked whether it does
+        its job (the broker still has its topics, the jobs read it and keep up), which costs a few Kafka requests."""
+        statuses = [self._status(component) for component in self.components]
+        if diagnose:
+            statuses = [self._diagnosed(c, s) for c, s in zip(self.components, statuses)]
+        return statuses
+
+    def _diagnosed(self, component: Component, status: ComponentStatus) -> ComponentStatus:
+        if status.state != "healthy":
+            return status
+        try:
+            reason = component.diagnose(self.settings)
+        except Exception as exc:  # a check that cannot run says so rather than passing
+            reason = f"cannot check: {exc.__class__.__name__}: {exc}"
+        return replace(status, state="unhealthy", reason=reason) if reason else status
 
     def _status(self, component: Component) -> ComponentStatus:
         if not component.enabled(self.settings):
@@ -100,8 +115,9 @@ class Stack:
             return ComponentStatus(component.name, "crashed", url, pid, None)
         uptime = time.time() - self._pid_file(component).stat().st_mtime
         port = self.port(component)
-        state = "healthy" if port and component.healthy(port) else "unhealthy"
-        return ComponentStatus(component.name, state, url, pid, uptime)
+        if port and component.healthy(port):
+            return ComponentStatus(component.name, "healthy", url, pid, uptime)
+        return ComponentStatus(component.name, "unhealthy", url, pid, uptime, f"does not answer its health check on port {port}")
 
     # -- start / stop -------------------------------------------------------------------------------------------
     def up(self, report=print) -> list[ComponentStatus]:
@@ -113,6 +129,8 @@ class Stack:
             current = self._status(component)
             if current.state == "healthy":
                 report(f"{component.name:<10} already running at {current.url} (pid {current.pid})")
+            elif current.state == "unhealthy" and component.recovers_itself:
+                report(f"{component.name:<10} running (pid {current.pid}), not healthy yet: it restarts by itself")
             elif current.state == "unhealthy":
                 raise StackError(
                     f"{component.name} (pid {current.pid}) is running but not healthy; see `trackflow logs "
@@ -173,11 +191,14 @@ class Stack:
         return env
 
     def down(self, report=print) -> None:
-        for component in reversed(self.components):
+        """Stops in STOP_ORDER: the collector first, then the jobs once they caught up with their input (their
+        `settle`), then the engines."""
+        for component in sorted(self.components, key=_stop_position):
             pid = self._read_int(self._pid_file(component))
             if pid is None:
                 continue
             if pid_alive(pid):
+                component.settle(self.settings, report)
                 self._stop(pid)
                 report(f"{component.name:<10} stopped (pid {pid})")
             else:
@@ -198,6 +219,10 @@ class Stack:
         if pid_alive(pid):
             os.killpg(pid, signal.SIGKILL)
         _reap(pid)
+
+
+def _stop_position(component: Component) -> int:
+    return STOP_ORDER.index(component.name) if component.name in STOP_ORDER else -1
 
 
 def _reap(pid: int) -> None:

@@ -100,3 +100,74 @@ def test_cli_status_and_logs(stack):
     assert runner.invoke(app, ["logs", "warehouse", "-n", "5"]).exit_code == 0
     unknown = runner.invoke(app, ["logs", "nonesuch"])
     assert unknown.exit_code == 1 and "unknown component 'nonesuch'" in unknown.output
+
+
+def test_down_stops_the_collector_first_and_the_engines_last(own_stack):
+    own_stack.up(report=lambda _: None)
+    stopped: list[str] = []
+    own_stack.down(report=stopped.append)
+    order = [line.split()[0] for line in stopped]
+    assert order == ["collector", "broker", "warehouse", "postgres"]
+
+
+def test_status_names_a_broker_that_lost_its_topics(own_stack):
+    from kafka import KafkaAdminClient
+
+    from pipelines import messaging
+
+    own_stack.up(report=lambda _: None)
+    assert {s.name: s.state for s in own_stack.status(diagnose=True)}["broker"] == "healthy"
+    # What a restarted memory-only broker looks like before `trackflow up` prepares it: no incarnation marker.
+    admin = KafkaAdminClient(bootstrap_servers=messaging.bootstrap_servers(own_stack.settings))
+    admin.delete_topics([messaging.INCARNATION])
+    admin.close()
+    broker = next(s for s in own_stack.status(diagnose=True) if s.name == "broker")
+    assert broker.state == "unhealthy" and "no incarnation marker" in broker.reason
+    assert next(s for s in own_stack.status() if s.name == "broker").state == "healthy"  # `up` keeps its cheap check
+    own_stack.up(report=lambda _: None)  # prepares it again
+    assert {s.name: s.state for s in own_stack.status(diagnose=True)}["broker"] == "healthy"
+
+
+def test_input_lag_counts_to_the_real_end_of_each_partition(tmp_path):
+    """The embedded broker under-reports partition ends (PLATFORM_NOTES); lag must count every message anyway, per
+    incarnation's consumer group, and a lag that stands still is seen as stalled across looks."""
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    from pipelines import messaging
+    from pipelines.flinkrun.environment import consumer_group
+    from pipelines.flinkrun.progress import input_lag, observe
+    from pipelines.stack.manager import free_port
+    from pipelines.stack.processes import Broker
+
+    broker = Broker(None, free_port(), tmp_path / "broker.log")
+    broker.start()
+    try:
+        settings = Settings(data_dir=tmp_path / "tf", kafka_bootstrap=broker.bootstrap)
+        messaging.ensure_topics(settings)
+        incarnation = messaging.broker_incarnation(settings)
+        producer = messaging.producer(settings)
+        for i in range(5000):
+            producer.send(messaging.RAW, key=f"k{i % 13}".encode(), value=b"{}")
+        for i in range(700):
+            producer.send(messaging.ods_topic("default"), key=f"k{i % 5}".encode(), value=b"{}")
+        producer.flush()
+        producer.close()
+        assert {(i.job, i.lag) for i in input_lag(settings, "all", incarnation)} == {("layering", 5000), ("dwd", 700)}
+
+        committer = KafkaConsumer(
+            bootstrap_servers=broker.bootstrap, group_id=consumer_group("trackflow-layering", incarnation), enable_auto_commit=False
+        )
+        raw = TopicPartition(messaging.RAW, 0)
+        committer.commit({raw: OffsetAndMetadata(100, None, -1)})
+        assert {(i.job, i.lag) for i in input_lag(settings, "layering", incarnation)} == {("layering", 4900)}
+        assert input_lag(settings, "dwd", "another-incarnation")[0].lag == 700  # that group committed nothing
+
+        first = observe(settings, "layering", incarnation)
+        time.sleep(1.2)
+        assert observe(settings, "layering", incarnation).stalled_s >= 1 > first.stalled_s
+        committer.commit({raw: OffsetAndMetadata(200, None, -1)})  # progress: no longer stalled
+        assert observe(settings, "layering", incarnation).stalled_s < 1
+        committer.close()
+    finally:
+        broker.stop()
