@@ -78,6 +78,15 @@ class Settings(BaseSettings):
         Path(""), description="Durable spool for events Kafka could not take. Empty: <data_dir>/spool/<collector port>."
     )
     collector_spool_max_bytes: int = Field(1 << 30, description="Spool size limit; above it the collector answers 503.")
+    collector_journal: bool = Field(
+        True, description="Journal every record Kafka acknowledged, to replay it into a broker that lost its records."
+    )
+    collector_journal_retention_s: float = Field(
+        1800.0, gt=0, description="Replay window of the journal: acknowledged records older than this are not kept."
+    )
+    collector_journal_max_bytes: int = Field(
+        1 << 30, gt=0, description="Journal size cap; above it the oldest segments go even inside the window (logged, counted)."
+    )
     collector_quarantine_load_s: float = Field(
         10.0, description="How often the collector copies new events.quarantine messages into the quarantine table (0: never)."
     )

@@ -27,6 +27,7 @@ from starlette.routing import Route
 from pipelines import messaging
 from pipelines.collect.enrich import SessionContexts, describe_user_agent, enrich_context
 from pipelines.collect.intake import BadRequest, decode_beacon_data, gunzip, normalize, parse_json
+from pipelines.collect.journal import Journal
 from pipelines.collect.limits import RateLimiter, retry_after_header
 from pipelines.collect.metrics import CONTENT_TYPE_LATEST, CollectorMetrics
 from pipelines.collect.sink import SPOOLED, Record, Sink, SpoolFull
@@ -91,12 +92,26 @@ class Collector:
         self.plans = PlanHolder(resolve_plan_dir(settings.plan_dir))
         spool_path = spool_dir or settings.collector_spool_dir
         if not str(spool_path) or str(spool_path) == ".":
-            spool_path = settings.data_dir / "spool" / str(port or settings.collector_port)
+            # Configured port 0 means a new free port on every start: the next run must still find this run's
+            # spool and journal, so the directory is named after the configured port then.
+            spool_path = settings.data_dir / "spool" / str((port or settings.collector_port) if settings.collector_port else 0)
+        journal = None
+        if settings.collector_journal:
+            journal = Journal(
+                Path(spool_path) / "journal",
+                settings.collector_journal_retention_s,
+                settings.collector_journal_max_bytes,
+                on_evicted=self.metrics.journal_evicted.inc,
+            )
+            self.metrics.journal_bytes.set_function(journal.size_bytes)
         self.sink = Sink(
             make_producer=self._make_producer,
             spool=Spool(Path(spool_path), settings.collector_spool_max_bytes),
             prepare_topics=lambda: messaging.ensure_topics(settings),
             on_state=lambda up: self.metrics.kafka_up.set(1 if up else 0),
+            journal=journal,
+            read_incarnation=lambda: messaging.broker_incarnation(settings),
+            on_replayed=self.metrics.journal_replayed.inc,
         )
         self.metrics.spool_bytes.set_function(self.sink.spool.pending_bytes)
 

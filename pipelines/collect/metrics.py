@@ -28,6 +28,19 @@ class CollectorMetrics:
         )
         self.kafka_up = Gauge("trackflow_collector_kafka_up", "1 while delivering to Kafka directly, 0 while spooling", registry=self.registry)
         self.spool_bytes = Gauge("trackflow_collector_spool_bytes", "Bytes waiting in the spool for replay", registry=self.registry)
+        self.journal_bytes = Gauge(
+            "trackflow_collector_journal_bytes", "Bytes of acknowledged records kept in the journal for replay", registry=self.registry
+        )
+        self.journal_evicted = Counter(
+            "trackflow_collector_journal_evicted_segments",
+            "Journal segments dropped by the size cap while still inside the replay window (not replayable after a broker loss)",
+            registry=self.registry,
+        )
+        self.journal_replayed = Counter(
+            "trackflow_collector_journal_replayed_records",
+            "Journaled records replayed into a broker that replaced the one which had acknowledged them",
+            registry=self.registry,
+        )
         self.plan_version = Gauge("trackflow_collector_plan_version", "Tracking plan version in force", ["app_id"], registry=self.registry)
 
     def render(self) -> bytes:

@@ -7,6 +7,15 @@ order when Kafka answers again, then switches back to direct delivery.
 
 After an outage the producer is rebuilt: the idempotent producer's sequence numbers belong to the broker
 session that failed, and a restarted broker would refuse them.
+
+Broker loss: with a journal (pipelines/collect/journal.py), every acknowledged record — direct or replayed from
+the spool — is journaled under the broker incarnation the sink believes current. The incarnation is read at every
+producer (re)open and every second while delivering directly. When the journal holds segments of another
+incarnation (the broker restarted, possibly while the collector was down, possibly on another port), the sink
+stops direct delivery (new requests spool behind), reconnects, replays those segments' records inside the window
+in order, journals them again under the new incarnation, deletes the old segments, then replays the spool:
+old acknowledged records first, then what arrived meanwhile. Duplicates are possible (a record both the new
+broker and the journal hold), loss is not; the detail layer dedups by event_id.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from typing import Callable
 
 from kafka import KafkaProducer
 
+from pipelines.collect.journal import Journal, Segment, read_entries
 from pipelines.collect.spool import Record, Spool, SpoolFull
 from pipelines.errors import ServiceUnavailable
 
@@ -27,6 +37,7 @@ log = logging.getLogger("trackflow.collector.sink")
 ACKED, SPOOLED = "acked", "spooled"
 REPLAY_CHUNK = 500
 PROBE_INTERVAL_S = 1.0
+DRAIN_WAIT_S = 10.0  # longest a broker-loss replay waits for direct deliveries already in flight
 
 
 class KafkaUnavailable(ServiceUnavailable):
@@ -40,12 +51,21 @@ class Sink:
         spool: Spool,
         prepare_topics: Callable[[], object] = lambda: None,
         on_state: Callable[[bool], None] = lambda up: None,
+        journal: Journal | None = None,
+        read_incarnation: Callable[[], str | None] = lambda: None,
+        on_replayed: Callable[[int], None] = lambda records: None,
     ):
         self._make_producer = make_producer
         self._prepare_topics = prepare_topics
         self._on_state = on_state
         self.spool = spool
+        self.journal = journal
+        self._read_incarnation = read_incarnation
+        self._on_replayed = on_replayed
         self._producer: KafkaProducer | None = None
+        self.incarnation: str | None = None  # of the broker the producer talks to, as last read
+        self._in_flight = 0  # direct deliveries awaiting their acks
+        self._maintained_at = 0.0
         # One thread owns the spool files; another the producer's set-up and tear-down, which can block for
         # seconds on an unreachable broker and must not hold up spooling.
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
@@ -74,16 +94,31 @@ class Sink:
                 await self._replay_task
             except asyncio.CancelledError:
                 pass
+        loop = asyncio.get_running_loop()
         if self._producer is not None:
             producer, self._producer = self._producer, None
-            await asyncio.get_running_loop().run_in_executor(self._kafka_io, lambda: producer.close(timeout=5))
+            await loop.run_in_executor(self._kafka_io, lambda: producer.close(timeout=5))
+        if self.journal is not None:
+            await loop.run_in_executor(self._io, self.journal.close)
         self._io.shutdown(wait=True)
         self._kafka_io.shutdown(wait=False, cancel_futures=True)
 
-    def _open_producer(self) -> None:
-        if self._producer is None:
+    def _open_producer(self) -> str | None:
+        """Prepare the topics and open the producer; returns the broker's incarnation (None without a journal:
+        nothing would use it)."""
+        self._prepare_topics()
+        incarnation = self._current_incarnation() if self.journal is not None else None
+        self._producer = self._make_producer()
+        return incarnation
+
+    def _current_incarnation(self) -> str:
+        incarnation = self._read_incarnation()
+        if incarnation is None:  # a broker nobody has prepared since it (re)started: it lost its topics
             self._prepare_topics()
-            self._producer = self._make_producer()
+            incarnation = self._read_incarnation()
+        if not incarnation:
+            raise KafkaUnavailable("the broker has no incarnation marker even after preparing its topics")
+        return incarnation
 
     def _drop_producer(self) -> None:
         producer, self._producer = self._producer, None
@@ -105,15 +140,25 @@ class Sink:
         if not records:
             return ACKED
         if self.kafka_up and self._producer is not None:
+            incarnation = self.incarnation
+            self._in_flight += 1
             try:
                 await self._send_and_wait(records)
-                return ACKED
             except KafkaUnavailable as exc:
                 log.warning("delivery failed (%s); spooling", exc)
                 self._set_state(False)
                 # Records the broker did acknowledge are spooled again too: duplicates carry the same event_id and
                 # are collapsed downstream, while dropping them would lose acknowledged data.
+            else:
+                self._journal(records, incarnation)
+                return ACKED
+            finally:
+                self._in_flight -= 1
         return await self._spool(records)
+
+    def _journal(self, records: list[Record], incarnation: str | None) -> None:
+        if self.journal is not None and incarnation is not None:
+            self.journal.append(records, incarnation)
 
     async def _spool(self, records: list[Record]) -> str:
         async with self._spool_lock:
@@ -154,8 +199,10 @@ class Sink:
     # -- replay ---------------------------------------------------------------------------------------------------
     async def _replay_loop(self) -> None:
         while not self._stopping:
+            await self._maintain_journal()
             if self.kafka_up and self._producer is not None:
                 await asyncio.sleep(PROBE_INTERVAL_S)
+                await self._watch_incarnation()
                 continue
             try:
                 await self._replay_once()
@@ -166,10 +213,38 @@ class Sink:
                 await asyncio.get_running_loop().run_in_executor(self._kafka_io, self._drop_producer)
                 await asyncio.sleep(PROBE_INTERVAL_S)
 
+    async def _maintain_journal(self) -> None:
+        """Once a second: delete segments past the window, fsync the open one (bounds what a machine crash loses)."""
+        if self.journal is None or time.monotonic() - self._maintained_at < PROBE_INTERVAL_S:
+            return
+        self._maintained_at = time.monotonic()
+        self.journal.expire()
+        await asyncio.get_running_loop().run_in_executor(self._io, self.journal.sync)
+
+    async def _watch_incarnation(self) -> None:
+        """While delivering directly: has the broker lost its records since the producer was opened?"""
+        if self.journal is None:
+            return
+        try:
+            current = await asyncio.get_running_loop().run_in_executor(self._kafka_io, self._current_incarnation)
+        except Exception as exc:  # unreachable now: a failing delivery switches to the spool, not this probe
+            log.debug("incarnation probe failed (%s: %s)", exc.__class__.__name__, exc)
+            return
+        if current == self.incarnation and not self.journal.foreign(current):
+            return
+        log.warning("broker incarnation changed (%s -> %s): spooling new requests while the journal is replayed", self.incarnation, current)
+        self._set_state(False)
+        # Deliveries in flight finish first (journaled or spooled), so the replay sees every record they journal.
+        deadline = time.monotonic() + DRAIN_WAIT_S
+        while self._in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+
     async def _replay_once(self) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._kafka_io, self._drop_producer)
-        await loop.run_in_executor(self._kafka_io, self._open_producer)
+        self.incarnation = await loop.run_in_executor(self._kafka_io, self._open_producer)
+        if self.journal is not None:
+            await self._replay_journal(self.incarnation)
         started, replayed = time.monotonic(), 0
         while True:
             records, position = await loop.run_in_executor(self._io, self.spool.read, REPLAY_CHUNK)
@@ -183,8 +258,40 @@ class Sink:
                             log.warning("replayed %d spooled records in %.1fs", replayed, time.monotonic() - started)
                         return
             await self._send_and_wait(records)
+            self._journal(records, self.incarnation)
             await loop.run_in_executor(self._io, self.spool.commit, position)
             replayed += len(records)
+
+    async def _replay_journal(self, incarnation: str) -> None:
+        """Replay, in order, the journaled records an earlier broker incarnation acknowledged (inside the window),
+        journal them again under `incarnation`, then delete the old segments. An interruption leaves the old
+        segments in place: the next attempt starts them over (duplicates, never loss)."""
+        segments: list[Segment] = self.journal.foreign(incarnation)
+        if not segments:
+            return
+        loop = asyncio.get_running_loop()
+        started, window_start_ms = time.monotonic(), self.journal.window_start_ms()
+        replayed = expired = 0
+        for segment in segments:
+            offset = 0
+            while True:
+                entries, offset = await loop.run_in_executor(self._io, read_entries, segment.path, offset, REPLAY_CHUNK)
+                if not entries:
+                    break
+                records = [entry.record for entry in entries if entry.acked_ms >= window_start_ms]
+                expired += len(entries) - len(records)
+                if records:
+                    await self._send_and_wait(records)
+                    self.journal.append(records, incarnation)
+                    replayed += len(records)
+                    self._on_replayed(len(records))
+        self.journal.drop(segments)
+        lost_from = sorted({segment.incarnation for segment in segments})
+        log.warning(
+            "broker incarnation %s replaced %s: replayed %d journaled records from %d segments in %.1fs "
+            "(%d older than the %.0fs window not replayed)",
+            incarnation, ", ".join(lost_from), replayed, len(segments), time.monotonic() - started, expired, self.journal.retention_s,
+        )  # fmt: skip
 
 
 __all__ = ["ACKED", "SPOOLED", "Sink", "SpoolFull", "Record"]

@@ -1,51 +1,26 @@
 """A durable, append-only spool for records Kafka could not take.
 
-Layout: `<dir>/seg-<n>.log` segment files of framed records and `<dir>/position`, the (segment, byte offset)
-up to which records were replayed and acknowledged by Kafka. A record is written and fsync'd before the client
-is answered 202, so an answered event survives a crash of the collector. A torn record at the end of a segment
-(a crash mid-write) was never answered and is skipped by its length/CRC check.
-
-Frame: 4-byte payload length, 4-byte CRC32 of the payload, payload = topic length (2 bytes), topic, key length
-(4 bytes), key, value.
+Layout: `<dir>/seg-<n>.log` segment files of framed records (pipelines/collect/frames.py) and `<dir>/position`,
+the (segment, byte offset) up to which records were replayed and acknowledged by Kafka. A record is written and
+fsync'd before the client is answered 202, so an answered event survives a crash of the collector. A torn record
+at the end of a segment (a crash mid-write) was never answered and is skipped by its length/CRC check; a reopened
+spool writes into a new segment, so nothing is ever appended behind a torn tail (where no reader would find it).
 """
 
 from __future__ import annotations
 
 import os
-import struct
-import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
-_FRAME = struct.Struct(">II")
-_TOPIC = struct.Struct(">H")
-_KEY = struct.Struct(">I")
+from pipelines.collect.frames import Record, decode_record, frame, fsync_dir, read_frames, record_payload
+
+__all__ = ["Record", "Spool", "SpoolFull"]
+
 SEGMENT_BYTES = 16 << 20
 
 
 class SpoolFull(RuntimeError):
     pass
-
-
-@dataclass(frozen=True)
-class Record:
-    topic: str
-    key: bytes
-    value: bytes
-
-
-def encode(record: Record) -> bytes:
-    topic = record.topic.encode()
-    payload = b"".join((_TOPIC.pack(len(topic)), topic, _KEY.pack(len(record.key)), record.key, record.value))
-    return _FRAME.pack(len(payload), zlib.crc32(payload)) + payload
-
-
-def decode(payload: bytes) -> Record:
-    (topic_len,) = _TOPIC.unpack_from(payload, 0)
-    topic_end = _TOPIC.size + topic_len
-    (key_len,) = _KEY.unpack_from(payload, topic_end)
-    key_start = topic_end + _KEY.size
-    return Record(payload[_TOPIC.size : topic_end].decode(), payload[key_start : key_start + key_len], payload[key_start + key_len :])
 
 
 class Spool:
@@ -59,7 +34,7 @@ class Spool:
         self._position_file = directory / "position"
         self.read_segment, self.read_offset = self._load_position()
         segments = self._segments()
-        self.write_segment = segments[-1] if segments else max(self.read_segment, 1)
+        self.write_segment = segments[-1] + 1 if segments else max(self.read_segment, 1)
         self._drop_segments_before(self.read_segment)
 
     # -- bookkeeping ----------------------------------------------------------------------------------------------
@@ -104,7 +79,7 @@ class Spool:
     # -- write ----------------------------------------------------------------------------------------------------
     def append(self, records: list[Record]) -> None:
         """Append and fsync; raises SpoolFull (nothing written) when the records would not fit."""
-        data = b"".join(encode(record) for record in records)
+        data = b"".join(frame(record_payload(record)) for record in records)
         if self.pending_bytes() + len(data) > self.max_bytes:
             raise SpoolFull(f"spool {self.directory} holds {self.pending_bytes()} of {self.max_bytes} bytes")
         path = self._segment_path(self.write_segment)
@@ -117,7 +92,7 @@ class Spool:
             handle.flush()
             os.fsync(handle.fileno())
         if new_file:
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
 
     # -- replay ---------------------------------------------------------------------------------------------------
     def read(self, max_records: int) -> tuple[list[Record], tuple[int, int]]:
@@ -132,18 +107,11 @@ class Spool:
                     segment, offset = segment + 1, 0
                     continue
                 break
-            with open(path, "rb") as handle:
-                handle.seek(offset)
-                while len(records) < max_records:
-                    header = handle.read(_FRAME.size)
-                    if len(header) < _FRAME.size:
-                        break
-                    length, crc = _FRAME.unpack(header)
-                    payload = handle.read(length)
-                    if len(payload) < length or zlib.crc32(payload) != crc:
-                        break  # torn tail of a crashed write: never acknowledged to a client
-                    records.append(decode(payload))
-                    offset += _FRAME.size + length
+            for payload, end in read_frames(path, offset):
+                records.append(decode_record(payload))
+                offset = end
+                if len(records) == max_records:
+                    break
             if len(records) < max_records and segment < self.write_segment:
                 segment, offset = segment + 1, 0
                 continue
@@ -165,11 +133,3 @@ class Spool:
         path = self._segment_path(segment)
         return path.stat().st_size if path.exists() else 0
 
-
-def _fsync_dir(directory: Path) -> None:
-    """A new segment file's directory entry must be durable too, not just its bytes."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
