@@ -74,6 +74,7 @@ def load() -> str:
 
 # -- insert batching ----------------------------------------------------------------------------------------------
 def bench_inserts(settings) -> list[tuple[str, float]]:
+    from pipelines.envelope import DETAIL_COLUMNS, detail_row
     from pipelines.streaming.normalise import normalise
     from pipelines.streaming.writer import DetailWriter
 
@@ -92,6 +93,10 @@ def bench_inserts(settings) -> list[tuple[str, float]]:
     started = time.perf_counter()
     writer.write("bench", batch)  # the 100,000 again: what a replay after a restore or a re-load costs
     results.append(("100,000 rows, all already stored", len(batch) / (time.perf_counter() - started)))
+    plain = [normalise(dict(e, received_at=e["ts"]), 60_000) for e in events_for(10_000, "plain")]
+    started = time.perf_counter()  # the baseline: the insert alone, as before the event index
+    writer.warehouse.insert("dwd_bench", [detail_row(e, "bench") for e in plain], DETAIL_COLUMNS, settings={"async_insert": 0})
+    results.append(("10,000 rows per insert, no index (baseline)", len(plain) / (time.perf_counter() - started)))
     return results
 
 

@@ -41,9 +41,11 @@ from pipelines.warehouse.client import Warehouse
 INDEX_TABLE = "event_index"
 INDEX_COLUMNS = ("event_id", "detail_table", "day", "written")  # claimed_at: the server's now64(3) by default
 CLAIM_GRACE_S = 30.0  # far longer than an insert of one batch (tens of ms; a 100,000-row insert ~3 s)
-# Ids per lookup statement: bound client-side (%(ids)s; a batch's ids are far too long for URL parameters) and kept
-# under the server's max_query_size (256 KiB ~ 6,500 quoted UUIDs).
-LOOKUP_CHUNK = 4_000
+# Ids per lookup statement. They are bound server-side ({ids:Array(UUID)}: clickhouse-connect sends long parameters
+# in a form body, not in the statement), which measured 3-4x faster for 10,000 ids than binding them into the SQL
+# text (%(ids)s: Python formats every literal, the server parses them, and max_query_size caps a statement at ~6,500
+# ids). The chunk only bounds one request's size.
+LOOKUP_CHUNK = 20_000
 # Synchronous inserts: a row is queryable when insert() returns (the claim is durable before the rows go in, the
 # rows before the confirmation), and deduplication tokens apply to the insert as sent, not to an async buffer.
 INSERT_SETTINGS = {"async_insert": 0, "insert_deduplicate": 1}
@@ -104,7 +106,7 @@ class EventIndex:
         for start in range(0, len(event_ids), LOOKUP_CHUNK):
             rows = self.warehouse.rows(
                 "SELECT toString(event_id), detail_table, day, written, dateDiff('millisecond', claimed_at, now64(3)) "
-                f"FROM {INDEX_TABLE} WHERE event_id IN %(ids)s",
+                f"FROM {INDEX_TABLE} WHERE event_id IN {{ids:Array(UUID)}}",
                 {"ids": list(event_ids[start : start + LOOKUP_CHUNK])},
             )
             found.update((row[0], Claim(row[1], row[2], bool(row[3]), row[4] / 1000)) for row in rows)
@@ -120,7 +122,7 @@ class EventIndex:
             chunk = {event_id: unconfirmed[event_id] for event_id in ids[start : start + LOOKUP_CHUNK]}
             rows = self.warehouse.rows(
                 "SELECT DISTINCT toString(event_id), _table FROM events "
-                "WHERE _table IN %(tables)s AND toDate(ts) IN %(days)s AND event_id IN %(ids)s",
+                "WHERE _table IN {tables:Array(String)} AND toDate(ts) IN {days:Array(Date)} AND event_id IN {ids:Array(UUID)}",
                 {
                     "tables": sorted({claim.detail_table for claim in chunk.values()}),
                     "days": sorted({claim.day for claim in chunk.values()}),
