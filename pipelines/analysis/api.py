@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import orjson
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.applications import Starlette
@@ -77,13 +78,16 @@ class ResponseCache:
 
 
 _FIELD_FIRST = re.compile(r"([A-Za-z_][\w.\[\]]*): (.+)", re.S)
+MAX_REPORTED_ERRORS = 20  # a body of thousands of bad items gets a short answer, not one line per item
+MAX_MESSAGE_CHARS = 300  # messages may quote the input (an unknown `model` tag): never echo a whole body back
 
 
 def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
     """Pydantic errors as {field, message}, the field as a dotted path without the model-union tag. A check across
     fields (a model validator) names its field first in the message ("persons.step: ..."): that is the field."""
     out = []
-    for error in exc.errors():
+    errors = exc.errors(include_url=False, include_input=False)
+    for error in errors[:MAX_REPORTED_ERRORS]:
         loc = [str(part) for part in error["loc"]]
         if loc and loc[0] in ("event", "funnel", "retention", "interval", "distribution"):
             loc = loc[1:]  # the discriminated union's branch name is not a field of the request
@@ -92,8 +96,20 @@ def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
             loc = ["model"]
         elif not loc and (named := _FIELD_FIRST.match(message)):
             loc, message = [named[1]], named[2]
-        out.append({"field": ".".join(loc) or "request", "message": message})
+        out.append({"field": ".".join(loc) or "request", "message": _shortened(message)})
+    if len(errors) > MAX_REPORTED_ERRORS:
+        out.append({"field": "request", "message": f"{len(errors) - MAX_REPORTED_ERRORS:,} more errors not listed"})
     return out
+
+
+def _shortened(message: str) -> str:
+    return message if len(message) <= MAX_MESSAGE_CHARS else message[: MAX_MESSAGE_CHARS - 1] + "…"
+
+
+def json_media_type(content_type: str | None) -> bool:
+    """No Content-Type, application/json or a +json type (parameters such as charset aside)."""
+    media = (content_type or "application/json").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
 def request_hash(request) -> str:
@@ -144,9 +160,10 @@ def openapi_document() -> dict[str, Any]:
                     },  # fmt: skip
                     "responses": {
                         "200": {"description": "the model's response plus `cached`, `request_hash`, `query_ms`"},
-                        "400": {"description": "body is not a JSON object", "content": {"application/json": {"schema": error}}},
+                        "400": {"description": "body is not a JSON object (RFC 8259, UTF-8, finite numbers, nesting to 1,024 levels)", "content": {"application/json": {"schema": error}}},
                         "401": {"description": "missing or wrong bearer token"},
                         "413": {"description": "request body over TRACKFLOW_API_MAX_BODY_BYTES", "content": {"application/json": {"schema": error}}},
+                        "415": {"description": "Content-Type other than application/json", "content": {"application/json": {"schema": error}}},
                         "422": {"description": "invalid request (`errors` lists {field, message}) or result over the row limit"},
                         "504": {"description": "the query exceeded the time limit"},
                     },
@@ -204,9 +221,14 @@ def create_app(
     async def query(request: Request) -> JSONResponse:
         if (raw := await read_body(request)) is None:
             return _error(413, f"request body over {api.max_body_bytes:,} bytes (TRACKFLOW_API_MAX_BODY_BYTES)")
+        if not json_media_type(request.headers.get("content-type")):
+            return _error(415, f"Content-Type {request.headers['content-type']!r}: send the request as application/json")
         try:
-            body = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            # orjson, as the collector and the OneID service: strict RFC 8259 in UTF-8 (no NaN or Infinity), numbers
+            # that fit a double, nesting to 1,024 levels - each refused with a position, never a RecursionError or
+            # the ValueError of Python's 4,300-digit int limit that json.loads raises.
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
             return _error(400, f"body is not JSON: {exc}")
         if not isinstance(body, dict):
             return _error(400, "body must be a JSON object with a `model` field")
@@ -229,7 +251,10 @@ def create_app(
         except WarehouseUnavailable as exc:
             return _error(503, str(exc))
         except Exception as exc:  # a warehouse error (e.g. too many result rows): report it, do not crash
-            return _error(502, f"warehouse error: {str(exc).splitlines()[0][:500]}")
+            first_line = str(exc).splitlines()[0][:500]
+            if "CANNOT_COMPILE_REGEXP" in str(exc):  # the pattern is the request's: RE2 syntax is the warehouse's to judge
+                return _error(422, f"a `regex` filter value is not a regular expression (RE2 syntax): {first_line}")
+            return _error(502, f"warehouse error: {first_line}")
         cache.put(key, response)
         return JSONResponse({**response, "cached": False, "request_hash": key})
 

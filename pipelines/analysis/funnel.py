@@ -29,7 +29,7 @@ from pipelines.analysis.filters import (
     selector_condition,
     uniform_histogram_sql,
 )
-from pipelines.analysis.request import EventSelector, Name, QueryScope, Strict
+from pipelines.analysis.request import EventSelector, Name, QueryScope, Strict, Text
 from pipelines.analysis.schema import PERSON, PERSON_KEY, TABLE
 from pipelines.analysis.shaping import Rows, clean, histogram_view, ratio, table
 from pipelines.analysis.sqlparams import BuiltQuery, SqlParams
@@ -37,6 +37,7 @@ from pipelines.analysis.timerange import TimeRange, tz_placeholder
 
 MAX_STEPS = 30
 MAX_WINDOW_DAYS = 366
+MAX_OFFSET = 1_000_000_000  # persons paged past: beyond any real funnel, and no number the UInt64 parameter cannot hold
 EXCLUSION_BIT = 32  # exclusion j is bit 32 + j of an event's mask; steps use bits 0..29
 GAP_LEVELS = (0.5, 0.9)
 TIME_BITS = 39  # ms since the range start (a range spans at most MAX_RANGE_DAYS)
@@ -61,9 +62,9 @@ class PersonsPage(Strict):
 
     step: int = Field(ge=1, le=MAX_STEPS)
     status: Literal["converted", "dropped"] = "converted"
-    breakdown_value: str | None = None
+    breakdown_value: Text | None = None
     limit: int = Field(100, ge=1, le=10_000)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
 class FunnelQuery(QueryScope):
@@ -74,8 +75,8 @@ class FunnelQuery(QueryScope):
     exclusions: list[Exclusion] = Field(default_factory=list, max_length=10)
     breakdown: Name | None = None
     hold_constant: Name | None = Field(None, description="property that must have the same value at every step")
-    min_step_gap_seconds: float | None = Field(None, ge=0)
-    max_step_gap_seconds: float | None = Field(None, gt=0)
+    min_step_gap_seconds: float | None = Field(None, ge=0, le=MAX_WINDOW_DAYS * 86_400)
+    max_step_gap_seconds: float | None = Field(None, gt=0, le=MAX_WINDOW_DAYS * 86_400)
     histogram_bins: int = Field(10, ge=1, le=100)
     persons: PersonsPage | None = None
 

@@ -4,20 +4,28 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import math
 import re
 from typing import Annotated, Literal, Union
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from pipelines.analysis.schema import NAME_PATTERN
 
 MAX_RANGE_DAYS = 3660  # ten years: analyses keep times as milliseconds since the range start in 39 bits
+# The warehouse's DateTime64 range: dates outside it cannot match an event (and 9999-12-31 has no next midnight).
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2299, 12, 31)
+MAX_TIMEZONE_CHARS = 64  # the longest IANA name is 32 characters
+MAX_VALUE_CHARS = 1_000  # one filter value or breakdown value
+MAX_VALUES = 1_000  # values of one `in` / `not_in` filter
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NUMBER = re.compile(r"[-+]?\d+(\.\d*)?")
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
-Scalar = Union[str, float, int, bool]
+Text = Annotated[str, StringConstraints(max_length=MAX_VALUE_CHARS)]
+Scalar = Union[Text, float, int, bool]
 
 FILTER_OPS = ("=", "!=", "in", "not_in", "contains", "regex", ">", "<", "between", "is_set", "is_not_set")
 # How many values each operator takes: one, a list, a [low, high] pair, or none.
@@ -35,7 +43,25 @@ def ascending_edges(edges: list[float]) -> list[float]:
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No NaN or infinity in any float field, whether sent as a number or as a string like "inf".
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _scalar_problem(value) -> str | None:
+    if isinstance(value, str):
+        return f"a value has at most {MAX_VALUE_CHARS:,} characters" if len(value) > MAX_VALUE_CHARS else None
+    if isinstance(value, float) and not math.isfinite(value):
+        return "a number must be finite"
+    if isinstance(value, (bool, int, float)):
+        return None
+    return "a value is a string, a number or true/false"
+
+
+@functools.cache
+def _timezones() -> frozenset[str]:
+    # The IANA names of the installed database: no file paths or "posix/..." variants, which ZoneInfo would also
+    # open. Less "localtime" (the machine's zone under a file name), the one name the warehouse does not know.
+    return frozenset(available_timezones() - {"localtime"})
 
 
 class PropertyFilter(Strict):
@@ -43,7 +69,19 @@ class PropertyFilter(Strict):
 
     property: Name
     op: Literal["=", "!=", "in", "not_in", "contains", "regex", ">", "<", "between", "is_set", "is_not_set"]
-    value: Scalar | list[Scalar] | None = None
+    value: Scalar | Annotated[list[Scalar], Field(max_length=MAX_VALUES)] | None = None
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _plain_value(cls, value):
+        """One clear message for a value of the wrong kind or size, instead of one per member of the type union
+        (the limits are in the type too, for the OpenAPI schema)."""
+        if isinstance(value, list) and len(value) > MAX_VALUES:
+            raise ValueError(f"at most {MAX_VALUES:,} values")
+        values = value if isinstance(value, list) else [] if value is None else [value]
+        if problem := next(filter(None, map(_scalar_problem, values)), None):
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _value_fits_op(self) -> "PropertyFilter":
@@ -75,7 +113,7 @@ class QueryScope(Strict):
     datetimes (`date_to` exclusive), read in `timezone`."""
 
     app_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    timezone: str = "UTC"  # before the dates: their validator reads it
+    timezone: Annotated[str, StringConstraints(max_length=MAX_TIMEZONE_CHARS)] = "UTC"  # before the dates: their validator reads it
     date_from: dt.datetime | dt.date
     date_to: dt.datetime | dt.date
     filters: list[PropertyFilter] = Field(default_factory=list, max_length=20, description="applied to every event")
@@ -84,10 +122,8 @@ class QueryScope(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r}") from None
+        if value not in _timezones():
+            raise ValueError(f"unknown timezone {value!r} (an IANA name such as Asia/Shanghai)")
         return value
 
     @field_validator("date_from", "date_to", mode="before")
@@ -99,6 +135,14 @@ class QueryScope(Strict):
             return dt.date.fromisoformat(value.strip())
         if isinstance(value, (int, float)) or (isinstance(value, str) and _NUMBER.fullmatch(value.strip())):
             raise ValueError("a date is YYYY-MM-DD, a datetime ISO 8601 (2026-11-01T10:00:00+08:00), not a number")
+        return value
+
+    @field_validator("date_from", "date_to")
+    @classmethod
+    def _within_warehouse_dates(cls, value: dt.date | dt.datetime) -> dt.date | dt.datetime:
+        day = value.date() if isinstance(value, dt.datetime) else value
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise ValueError(f"must be between {FIRST_DAY} and {LAST_DAY}")
         return value
 
     @field_validator("date_to")
