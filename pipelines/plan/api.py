@@ -38,7 +38,8 @@ def plan_routes(settings: Settings, writer: Callable[[], Warehouse]) -> list[Rou
 
     def days(request: Request, default: int) -> int | JSONResponse:
         raw = request.query_params.get("days", str(default))
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_DAYS:
+        # ASCII digits, few of them: str.isdigit() also passes "²", and int() of 4,301+ digits raises (both a 500).
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_DAYS))) or not 1 <= int(raw) <= MAX_DAYS:
             return JSONResponse({"error": f"days must be a whole number from 1 to {MAX_DAYS}"}, status_code=400)
         return int(raw)
 

@@ -276,3 +276,12 @@ def test_arbitrary_json_never_gets_a_5xx(client, document):
 def test_arbitrary_bytes_never_get_a_5xx(client, body):
     response = send(client, body)
     assert 400 <= response.status_code < 500 and isinstance(response.json()["error"], str)
+
+
+@pytest.mark.parametrize("path", ["/v1/plan/demo-shop/health", "/v1/plan/demo-shop/query?event=pay"])
+@pytest.mark.parametrize("days", [DIGITS_5000, "²", "٣", "-1", "1e3", "0x10", " 7"])
+def test_plan_routes_refuse_odd_day_counts(client, path, days):
+    """The tracking-plan routes the API serves take `days` from the query string: the same care applies."""
+    separator = "&" if "?" in path else "?"
+    response = client.get(f"{path}{separator}days={days}", headers=AUTH)
+    assert "days must be" in refused(response, 400)["error"]
