@@ -1,3 +1,3 @@
-"""Dagster code location for Trackflow's offline side: warehouse health now; offline pushes, the daily OneID
-recomputation, CDP sync and storage tiering as those capabilities land. `definitions.py` only assembles;
-resources, assets, checks and schedules live in their own modules."""
+"""Dagster code location for Trackflow's offline side: warehouse health, query-heat grading, the daily OneID
+recompute, offline pushes and the hourly stage reconciliation. Each module owns its definitions (`defs`);
+`definitions.py` only merges them."""

@@ -3,7 +3,7 @@ storage tiering and layering rules read."""
 
 from collections import Counter
 
-from dagster import AssetExecutionContext, MaterializeResult, ScheduleDefinition, asset, define_asset_job
+from dagster import AssetExecutionContext, Definitions, MaterializeResult, ScheduleDefinition, asset, define_asset_job
 
 from dagster_project.resources import WarehouseResource
 
@@ -32,3 +32,5 @@ def heat_tiers(context: AssetExecutionContext, warehouse: WarehouseResource) -> 
 
 heat_grading_job = define_asset_job("heat_grading", selection=[heat_tiers])
 heat_grading_schedule = ScheduleDefinition(job=heat_grading_job, cron_schedule="5 * * * *", execution_timezone="UTC")
+
+defs = Definitions(assets=[heat_tiers], jobs=[heat_grading_job], schedules=[heat_grading_schedule])

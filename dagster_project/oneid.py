@@ -8,6 +8,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    Definitions,
     MetadataValue,
     Output,
     ScheduleDefinition,
@@ -15,7 +16,7 @@ from dagster import (
     define_asset_job,
 )
 
-from dagster_project.assets import daily
+from dagster_project.partitions import daily
 from dagster_project.resources import KafkaResource, WarehouseResource
 
 # Differences that mean something was lost or decided differently, not just named differently.
@@ -69,3 +70,5 @@ def oneid_graph(context: AssetExecutionContext, warehouse: WarehouseResource, ka
 oneid_daily_job = define_asset_job("oneid_daily", selection=[oneid_graph])
 # After the warehouse-health run (00:15): the day's last links have landed by then.
 oneid_daily_schedule = ScheduleDefinition(job=oneid_daily_job, cron_schedule="45 0 * * *", execution_timezone="UTC")
+
+defs = Definitions(assets=[oneid_graph], jobs=[oneid_daily_job], schedules=[oneid_daily_schedule])

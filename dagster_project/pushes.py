@@ -1,6 +1,6 @@
 """Offline pushes in Dagster, generated from `pushes.yaml`: per push a daily-partitioned asset (with its
 reconciliation and deadline checks), a job and a schedule; one sensor forecasts every push's finish from its
-running throughput and alerts P1-P3 before a deadline is missed; an hourly asset reconciles stage counts."""
+running throughput and alerts P1-P3 before a deadline is missed."""
 
 import datetime as dt
 import json
@@ -15,7 +15,7 @@ from dagster import (
     AssetsDefinition,
     DailyPartitionsDefinition,
     DefaultSensorStatus,
-    HourlyPartitionsDefinition,
+    Definitions,
     MetadataValue,
     Output,
     RunRequest,
@@ -142,62 +142,19 @@ def push_deadline_sensor(context: SensorEvaluationContext, postgres: PostgresRes
     return SkipReason(f"alerted: {', '.join(raised)}" if raised else f"{len(found)} push(es) on time")
 
 
-# -- hourly stage reconciliation -------------------------------------------------------------------------------
-hourly = HourlyPartitionsDefinition(start_date="2026-01-01-00:00", timezone="UTC")
-STAGE_COUNTS_SQL = """
-SELECT stage, sum(events) FROM pipeline_metrics_minute
-WHERE minute >= {start:DateTime('UTC')} AND minute < {end:DateTime('UTC')}
-GROUP BY stage ORDER BY stage
-"""
-WAREHOUSE_COUNT_SQL = (
-    "SELECT count() FROM events WHERE received_at >= {start:DateTime64(3, 'UTC')} AND received_at < {end:DateTime64(3, 'UTC')}"
-)
-
-
-@asset(
-    partitions_def=hourly,
-    group_name="reconciliation",
-    kinds={"clickhouse"},
-    check_specs=[AssetCheckSpec("stages_agree", asset="stage_counts_hourly", description="collected = raw = detail + quarantined = warehouse rows.")],
-)
-def stage_counts_hourly(context: AssetExecutionContext, warehouse: WarehouseResource):
-    """对账 per hour (by received_at): events the collector accepted (`collected`), the pipeline counted in Kafka
-    (`raw`), wrote to detail tables (`dwd.*`) or quarantined, against the rows the warehouse holds. Stages without metrics are reported, not
-    failed: the check judges the stages that exist."""
-    start = dt.datetime.strptime(context.partition_key, "%Y-%m-%d-%H:%M").replace(tzinfo=dt.timezone.utc)
-    end = start + dt.timedelta(hours=1)
-    handle = warehouse.handle()
-    stages = {stage: int(n) for stage, n in handle.rows(STAGE_COUNTS_SQL, {"start": start, "end": end})}
-    stored = int(handle.scalar(WAREHOUSE_COUNT_SQL, {"start": start, "end": end}))
-    collected, raw = stages.get("collected"), stages.get("raw")
-    detail = sum(n for stage, n in stages.items() if stage.startswith("dwd."))
-    quarantined = stages.get("quarantined", 0)
-    problems = []
-    if collected is not None and raw is not None and collected != raw:
-        problems.append(f"collector accepted {collected:,} != raw {raw:,} in Kafka")
-    if raw is not None and raw != detail + quarantined:
-        problems.append(f"raw {raw:,} != detail {detail:,} + quarantined {quarantined:,}")
-    if detail and detail != stored:
-        problems.append(f"detail stage {detail:,} != warehouse rows {stored:,}")
-    yield Output(stages | {"warehouse": stored}, metadata={"stages": MetadataValue.json(stages), "warehouse_rows": stored})
-    yield AssetCheckResult(
-        check_name="stages_agree",
-        passed=not problems,
-        metadata={"stages": MetadataValue.json(stages), "warehouse_rows": stored},
-        description="; ".join(problems) or ("stages agree" if stages else "no stage metrics for this hour yet"),
-    )
-
-
-def push_definitions() -> dict:
-    """Assets, jobs and schedules for every push in the definitions file (none if the file is absent; an invalid
-    file fails loading with the validation message)."""
-    settings = get_settings()
-    pushes = load_pushes(settings.push_definitions) if settings.push_definitions.exists() else []
-    assets, jobs, schedules = [stage_counts_hourly], [], []
+def push_definitions() -> Definitions:
+    """An asset, job and schedule for every push in the definitions file (none if the file is absent; an invalid
+    file fails loading with the validation message), and the deadline sensor. Reads the file, connects nowhere."""
+    path = get_settings().push_definitions
+    pushes = load_pushes(path) if path.exists() else []
+    assets, jobs, schedules = [], [], []
     for push in pushes:
         push_asset = build_push_asset(push)
         job = define_asset_job(f"{asset_name(push)}_job", selection=[push_asset])
         assets.append(push_asset)
         jobs.append(job)
         schedules.append(build_push_schedule(push, job))
-    return {"assets": assets, "jobs": jobs, "schedules": schedules, "sensors": [push_deadline_sensor]}
+    return Definitions(assets=assets, jobs=jobs, schedules=schedules, sensors=[push_deadline_sensor])
+
+
+defs = push_definitions()

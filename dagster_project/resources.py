@@ -1,11 +1,11 @@
-"""Dagster resources for the warehouse and Kafka, built from the same settings as the rest of Trackflow.
+"""Dagster resources for the warehouse, Kafka and PostgreSQL, built from the same settings as the rest of Trackflow.
 
 Nothing connects at import time: a resource opens its client when an asset asks for it.
 """
 
 from __future__ import annotations
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, Definitions
 
 from pipelines.config import Settings, get_settings
 from pipelines.warehouse.client import Warehouse
@@ -41,3 +41,7 @@ class PostgresResource(ConfigurableResource):
     def settings(self) -> Settings:
         settings = get_settings()
         return settings.model_copy(update={"postgres_url": self.url}) if self.url else settings
+
+
+# The keys the assets' parameters name; one instance each, bound for the whole code location.
+defs = Definitions(resources={"warehouse": WarehouseResource(), "kafka": KafkaResource(), "postgres": PostgresResource()})

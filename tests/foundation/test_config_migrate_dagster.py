@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -63,8 +67,8 @@ def test_migrations_are_idempotent_and_guarded(warehouse, tmp_path):
 def test_dagster_definitions_load_and_asset_materializes(stack, stack_settings, warehouse):
     from dagster import Definitions, materialize
 
-    from dagster_project.assets import daily_table_counts
     from dagster_project.definitions import defs
+    from dagster_project.warehouse_health import daily_table_counts
     from dagster_project.resources import WarehouseResource
 
     Definitions.validate_loadable(defs)
@@ -88,6 +92,18 @@ def test_dagster_definitions_load_and_asset_materializes(stack, stack_settings, 
     assert int(counts.loc[counts["table"] == "dwd_default", "rows"].iloc[0]) == before + 7
     checks = result.get_asset_check_evaluations()
     assert len(checks) == 1 and checks[0].passed
+
+
+def test_dagster_finds_and_validates_the_code_location_from_the_repository_root(tmp_path):
+    """`dagster definitions validate` with no arguments: pyproject.toml's [tool.dg] names the code location, which
+    loads in a fresh process (imports, resource keys, jobs, schedules, sensors) without a stack to talk to."""
+    root = Path(__file__).resolve().parents[2]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TRACKFLOW_")} | {"DAGSTER_HOME": str(tmp_path)}
+    validated = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate"], cwd=root, env=env,
+                               capture_output=True, text=True, timeout=300)  # fmt: skip
+    output = validated.stdout + validated.stderr
+    assert validated.returncode == 0, output
+    assert "Validation successful for code location trackflow" in output
 
 
 def test_heat_grading_asset_writes_tiers(stack, warehouse):

@@ -79,6 +79,7 @@ def test_throttle_paces_rows_across_callers():
 
 
 def test_code_location_has_an_asset_job_and_schedule_per_push():
+    from dagster_project import pushes
     from dagster_project.definitions import defs
 
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
@@ -88,3 +89,6 @@ def test_code_location_has_an_asset_job_and_schedule_per_push():
     schedules = {s.name for s in defs.schedules}
     assert {f"push_{n}_schedule" for n in names} <= schedules
     assert "push_deadline_sensor" in {s.name for s in defs.sensors}
+    # the pushes module owns the pushes only; the stage reconciliation is its own module with its own schedule
+    assert {a.key.to_user_string() for a in pushes.defs.assets} == {f"push_{n}" for n in names}
+    assert "stage_reconciliation_schedule" in schedules

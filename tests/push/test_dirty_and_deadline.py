@@ -152,7 +152,7 @@ def test_cli_run_status_and_clear_errors(stack, push_day, tmp_path, monkeypatch)
 def test_hourly_stage_reconciliation_judges_the_stages_that_exist(stack, warehouse, push_day):
     from dagster import materialize
 
-    from dagster_project.pushes import stage_counts_hourly
+    from dagster_project.reconciliation import stage_counts_hourly
     from dagster_project.resources import WarehouseResource
 
     hour = dt.datetime.combine(push_day, dt.time(12), dt.timezone.utc)

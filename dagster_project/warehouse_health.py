@@ -1,4 +1,5 @@
-"""Warehouse health assets: daily row counts per detail table, the input of reconciliation and alerting."""
+"""Warehouse health: daily row counts per detail table (the input of reconciliation and alerting), their job and
+the daily schedule."""
 
 import datetime as dt
 
@@ -8,15 +9,16 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    DailyPartitionsDefinition,
+    Definitions,
     MetadataValue,
     Output,
+    ScheduleDefinition,
     asset,
+    define_asset_job,
 )
 
+from dagster_project.partitions import daily
 from dagster_project.resources import WarehouseResource
-
-daily = DailyPartitionsDefinition(start_date="2026-01-01", timezone="UTC", end_offset=1)
 
 DETAIL_TABLES_SQL = """
 SELECT name FROM system.tables
@@ -63,3 +65,9 @@ def daily_table_counts(context: AssetExecutionContext, warehouse: WarehouseResou
         metadata={"tables": len(tables), "total_rows": total},
         description=None if total else "no events stored for this day",
     )
+
+
+warehouse_health_job = define_asset_job("warehouse_health", selection=[daily_table_counts])
+warehouse_health_schedule = ScheduleDefinition(job=warehouse_health_job, cron_schedule="15 0 * * *", execution_timezone="UTC")
+
+defs = Definitions(assets=[daily_table_counts], jobs=[warehouse_health_job], schedules=[warehouse_health_schedule])
