@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -45,9 +45,9 @@ class Settings(BaseSettings):
     )
     clickhouse_database: str = Field("trackflow", description="Database that holds Trackflow's tables.")
     clickhouse_user: str = Field("default", description="Writer user for pipelines and migrations.")
-    clickhouse_password: SecretStr = Field(SecretStr(""), description="Password of the writer user.")
+    clickhouse_password: SecretStr = Field(SecretStr(""), description="Password of the writer user. Empty: generated (embedded warehouse only).")
     analyst_user: str = Field("analyst", description="Read-only user that analysis queries run as.")
-    analyst_password: SecretStr = Field(SecretStr("analyst"), description="Password of the read-only analyst user.")
+    analyst_password: SecretStr = Field(SecretStr(""), description="Password of the read-only analyst user. Empty: generated (embedded warehouse only).")
     warehouse_port: int = Field(8123, description="Port of the embedded warehouse (0: pick a free port).")
     warehouse_pool_size: int = Field(4, description="Concurrent queries the embedded warehouse runs at once.")
 
@@ -133,7 +133,7 @@ class Settings(BaseSettings):
     oneid_service_host: str = Field("127.0.0.1", description="Bind address of the OneID lookup service.")
     oneid_service_port: int = Field(8095, description="Port of the OneID lookup service.")
     oneid_tokens: Annotated[list[str], NoDecode] = Field(
-        ["dev-oneid-token"], description='Bearer tokens the lookup service accepts: comma-separated, or JSON ["token", ...].'
+        [], description='Bearer tokens the lookup service accepts: comma-separated, or JSON ["token", ...]. Empty: one generated.'
     )
     oneid_max_batch: int = Field(1000, description="Most ids one POST /v1/oneid/lookup may ask for (413 above).")
     oneid_link_refresh_ms: int = Field(
@@ -148,7 +148,7 @@ class Settings(BaseSettings):
         description="PostgreSQL server of the push targets, e.g. postgresql://user:pw@pg.example:5432. Empty: the embedded server started by `trackflow up`.",
     )
     postgres_port: int = Field(5432, description="Port of the embedded PostgreSQL (0: pick a free port).")
-    postgres_password: SecretStr = Field(SecretStr("trackflow"), description="Password of the embedded PostgreSQL's `postgres` user.")
+    postgres_password: SecretStr = Field(SecretStr(""), description="Password of the embedded PostgreSQL's `postgres` user. Empty: generated.")
     postgres_bin_dir: Path = Field(Path("/usr/lib/postgresql/15/bin"), description="Folder with initdb, postgres and pg_isready (Debian's postgresql-15).")
     push_database: str = Field("trackflow_push", description="Database the pushes write to and keep their chunk state in.")
     push_definitions: Path = Field(Path("pushes.yaml"), description="The push definitions file.")
@@ -159,6 +159,28 @@ class Settings(BaseSettings):
     push_retry_base_s: float = Field(5.0, description="Retry back-off of a failed chunk: base * 2^(attempt-1) seconds.")
     push_alert_webhook_url: str = Field("", description="Webhook the push deadline sensor posts P1-P3 alerts to (empty: log only).")
     push_alert_margin_s: int = Field(900, description="A push predicted to finish less than this before its deadline is at risk (P3).")
+
+    # Secrets that were not configured and came from <data_dir>/secrets/secrets.json (pipelines/secrets.py).
+    _generated_secrets: frozenset[str] = PrivateAttr(frozenset())
+
+    @model_validator(mode="after")
+    def _generate_missing_secrets(self) -> "Settings":
+        """No secret has a default: the ones not configured are generated once per data dir and shared by every
+        process of the stack. External engines' passwords are never generated (their servers own the users)."""
+        from pipelines.secrets import generated
+
+        missing = [name for name in ("clickhouse_password", "analyst_password") if self.embedded_warehouse and not getattr(self, name).get_secret_value()]
+        if not self.postgres_url and not self.postgres_password.get_secret_value():
+            missing.append("postgres_password")
+        if not self.oneid_tokens:
+            missing.append("oneid_tokens")
+        if missing:
+            values = generated(self.data_dir, missing)
+            for name in missing:
+                # Object-level set: assigning through the model would run this validator again.
+                object.__setattr__(self, name, [values[name]] if name == "oneid_tokens" else SecretStr(values[name]))
+            self._generated_secrets = frozenset(missing)
+        return self
 
     @field_validator("oneid_tokens", mode="before")
     @classmethod
@@ -210,14 +232,18 @@ class Settings(BaseSettings):
 
 
 def setting_sources(settings: Settings) -> dict[str, str]:
-    """Where each effective value came from: `env`, `toml` or `default`."""
+    """Where each effective value came from: `env`, `toml`, `generated (<secrets file>)` or `default`."""
     toml_values: dict[str, Any] = {}
     path = config_file_path()
     if path.exists():
         toml_values = tomllib.loads(path.read_text())
     origin = {}
     for name in Settings.model_fields:
-        if f"{ENV_PREFIX}{name}".upper() in {k.upper() for k in os.environ}:
+        if name in settings._generated_secrets:
+            from pipelines.secrets import path_for
+
+            origin[name] = f"generated ({path_for(settings.data_dir)})"
+        elif f"{ENV_PREFIX}{name}".upper() in {k.upper() for k in os.environ}:
             origin[name] = "env"
         elif name in toml_values:
             origin[name] = f"toml ({path})"

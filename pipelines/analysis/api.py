@@ -1,7 +1,7 @@
 """The analysis HTTP API (Starlette): `POST /v1/query` with `{"model": ..., ...}`, OpenAPI at `/openapi.json`.
 
 - Auth: `Authorization: Bearer <token>`; tokens from TRACKFLOW_API_TOKENS (comma-separated). With none
-  configured a random token is made at start and written to `<data dir>/run/api.token` (mode 0600).
+  configured one is generated for the data dir: `api_tokens` in `<data dir>/secrets/secrets.json` (mode 0600).
 - Queries run as the read-only `analyst` warehouse user, through the warehouse client (query heat sees them),
   with a per-query timeout and a result-row limit.
 - Responses are cached by a hash of the validated request; `"refresh": true` in the body bypasses the cache.
@@ -13,13 +13,10 @@ import contextlib
 import hashlib
 import hmac
 import json
-import os
 import re
-import secrets
 import threading
 import time
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -34,6 +31,8 @@ from starlette.routing import Route
 from pipelines.analysis.runner import Limits, QueryTimeout, ResultTooLarge, parse_request, request_schema, run_query
 from pipelines.config import Settings
 from pipelines.plan.api import plan_routes
+from pipelines.secrets import generated
+from pipelines.secrets import path_for as secrets_path
 from pipelines.warehouse.client import Warehouse, WarehouseUnavailable
 
 
@@ -120,12 +119,8 @@ def _tokens(settings: Settings, api: ApiSettings) -> tuple[list[str], str]:
     configured = [t.strip() for t in api.tokens.split(",") if t.strip()]
     if configured:
         return configured, "TRACKFLOW_API_TOKENS"
-    path = Path(settings.state_dir) / "api.token"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(24)
-    path.write_text(token + "\n")
-    os.chmod(path, 0o600)
-    return [token], str(path)
+    # Generated once per data dir beside the stack's other secrets, so a restart keeps the operator's token.
+    return [generated(settings.data_dir, ["api_tokens"])["api_tokens"]], str(secrets_path(settings.data_dir))
 
 
 def _error(status: int, message: str, **extra) -> JSONResponse:

@@ -4,7 +4,8 @@ PostgreSQL refuses to run as root, so when the stack runs as root the cluster be
 user and the server is started through `setpriv` (exec, no extra parent process: the stack's pid file is the
 postmaster's pid, so `trackflow down` SIGTERMs it directly - a "smart" shutdown). It listens on loopback TCP
 only (no Unix socket: the data dir may be somewhere the default socket folder is not writable) and asks for a
-password (scram) from `TRACKFLOW_POSTGRES_PASSWORD`.
+password (scram): `TRACKFLOW_POSTGRES_PASSWORD`, else the one generated for the data dir (`pipelines/secrets.py`),
+applied to an existing cluster at each start when it changed.
 """
 
 from __future__ import annotations
@@ -125,12 +126,48 @@ def init_cluster(settings: Settings) -> bool:
         raise RuntimeError(f"initdb of {directory} failed: {exc.stderr.strip() or exc.stdout.strip()}") from None
     finally:
         os.unlink(pwfile.name)
+    _write_fingerprint(directory / PASSWORD_FINGERPRINT, password)
     return True
 
 
+PASSWORD_FINGERPRINT = "trackflow_password.sha256"  # in the cluster dir (0700): which password the role has
+
+
+def _fingerprint(password: str) -> str:
+    return hashlib.sha256(password.encode()).hexdigest()
+
+
+def apply_password(settings: Settings) -> bool:
+    """Give the `postgres` role the configured (or generated) password when it has another one: a cluster made
+    before secrets were generated (its password was the old default), or a rotated secret. Runs the server in
+    single-user mode, so only while the postmaster is down (before each start). Returns whether it changed."""
+    directory = cluster_dir(settings)
+    password = settings.postgres_password.get_secret_value()
+    marker = directory / PASSWORD_FINGERPRINT
+    if marker.exists() and marker.read_text().strip() == _fingerprint(password):
+        return False
+    statement = "ALTER ROLE postgres PASSWORD '" + password.replace("'", "''") + "';\n"
+    done = subprocess.run(
+        _as_service_user([_binary(settings, "postgres"), "--single", "-D", str(directory), "-c", "listen_addresses=", "postgres"]),
+        input=statement, capture_output=True, text=True,
+    )  # fmt: skip
+    if done.returncode != 0 or "ERROR" in done.stdout + done.stderr:
+        raise RuntimeError(f"setting the password of {directory} failed: {(done.stderr or done.stdout).strip()}")
+    _write_fingerprint(marker, password)
+    return True
+
+
+def _write_fingerprint(marker: Path, password: str) -> None:
+    marker.write_text(_fingerprint(password) + "\n")
+    marker.chmod(0o600)
+    if _running_as_root():
+        shutil.chown(marker, SERVICE_USER, SERVICE_USER)
+
+
 def server_command(settings: Settings, port: int) -> list[str]:
-    """The postmaster command line (initialises the cluster on first use)."""
-    init_cluster(settings)
+    """The postmaster command line (initialises the cluster on first use, else gives it the current password)."""
+    if not init_cluster(settings):
+        apply_password(settings)
     return _as_service_user(
         [_binary(settings, "postgres"), "-D", str(cluster_dir(settings)), "-p", str(port),
          "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import chdb
 
+from pipelines.warehouse.access import ANALYST_CEILINGS, AccessDenied, AnalystPolicy, quote
 from pipelines.warehouse.storage import connection_string
 
 # Parameters of the HTTP interface that are not ClickHouse settings.
@@ -194,10 +195,6 @@ def settings_and_parameters(params: dict[str, str]) -> tuple[dict[str, str], dic
     return settings, parameters
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 class _Session:
     def __init__(self, connection, timeout: float):
         self.connection = connection
@@ -209,8 +206,10 @@ class _Session:
 class ChdbEngine:
     """Runs statements on a chDB data directory for authenticated users."""
 
-    def __init__(self, data_dir: str, users: list[User], pool_size: int = 4):
+    def __init__(self, data_dir: str, users: list[User], analyst_database: str = "trackflow", pool_size: int = 4):
         self.data_dir = data_dir
+        # What read-only users may run: SELECTs on this database, checked before anything reaches chDB.
+        self.policy = AnalystPolicy(analyst_database)
         # The connection string carries the storage-policy config (hot/cold volumes) of the embedded warehouse.
         self._dsn = connection_string(data_dir)
         self.users = {user.name: user for user in users}
@@ -238,6 +237,8 @@ class ChdbEngine:
         if readonly:
             # readonly=2: reads and per-query settings, never writes or DDL, and it cannot be switched back off.
             connection.query("SET readonly = 2")
+            for name, ceiling in ANALYST_CEILINGS.items():
+                connection.query(f"SET {name} = {ceiling}")
         return connection
 
     def _pooled(self, readonly: bool):
@@ -276,26 +277,54 @@ class ChdbEngine:
     # -- execution ---------------------------------------------------------------------------------------------
     def execute(self, user: User, statement: Statement) -> Result:
         # `readonly` is enforced by running on a read-only connection: once set, chDB cannot unset it per query.
-        requested = statement.settings.pop("readonly", "0")
-        readonly = user.readonly or requested not in ("0", "")
+        requested = statement.settings.pop("readonly", None)
+        readonly = user.readonly or requested not in (None, "0", "")
+        if user.readonly:
+            try:
+                self.policy.check_request(statement.settings, requested, statement.database)
+            except AccessDenied as denied:
+                raise WarehouseError(denied.code, denied.message, http_status_for(denied.code)) from None
+            statement.database = self.policy.database
         with self._slots:
             if statement.session_id and readonly == user.readonly:
                 session = self._session(user, statement.session_id, statement.session_timeout)
                 with session.lock:
-                    return self._run(session.connection, statement, keep_session_settings=True)
+                    self._check(user, session.connection, statement)
+                    return self._run(session.connection, statement, keep_session_settings=True, readonly=readonly)
             connection = self._pooled(readonly)
             try:
                 # A pooled connection must not carry the previous request's database over.
                 statement.database = statement.database or "default"
-                return self._run(connection, statement, keep_session_settings=False)
+                self._check(user, connection, statement)
+                return self._run(connection, statement, keep_session_settings=False, readonly=readonly)
             finally:
                 self._release(readonly, connection)
 
-    def _run(self, connection, statement: Statement, keep_session_settings: bool) -> Result:
+    def _check(self, user: User, connection, statement: Statement) -> None:
+        """A read-only user's statement must pass the analyst policy (parsed on its own read-only connection)."""
+        if not user.readonly:
+            return
+        if statement.data is not None:
+            raise WarehouseError(164, "Code: 164. DB::Exception: analyst: Cannot execute INSERT in readonly mode. (READONLY)", 403)
+
+        def parse_only(sql: str, parameters: dict[str, str]) -> str:
+            try:
+                return connection.query(sql, "TabSeparatedRaw", params=parameters or None).bytes().decode()
+            except Exception as exc:
+                raise WarehouseError.from_chdb(exc) from None
+
+        try:
+            self.policy.check_statement(parse_only, statement.sql, statement.parameters)
+        except AccessDenied as denied:
+            raise WarehouseError(denied.code, denied.message, http_status_for(denied.code)) from None
+
+    def _run(self, connection, statement: Statement, keep_session_settings: bool, readonly: bool) -> Result:
         if not keep_session_settings and statement.data is None and _SET_STATEMENT.match(statement.sql):
             # Without a session a SET outlives nothing, exactly as on a ClickHouse server.
             return Result(b"", statement.output_format)
-        applied = self._apply(connection, statement)
+        # A read-only connection's limits go back to the analyst's ceilings after a query lowered them.
+        baseline = ANALYST_CEILINGS if readonly else {}
+        applied = self._apply(connection, statement, baseline)
         started = time.perf_counter()
         try:
             if statement.data is not None:
@@ -315,7 +344,7 @@ class ChdbEngine:
         except Exception as exc:  # chDB raises ChdbError / RuntimeError carrying ClickHouse's message
             raise WarehouseError.from_chdb(exc) from None
         finally:
-            self._restore(connection, applied)
+            self._restore(connection, applied, baseline)
 
     @staticmethod
     def _insert(connection, statement: Statement, started: float) -> Result:
@@ -339,23 +368,23 @@ class ChdbEngine:
         )
 
     @staticmethod
-    def _apply(connection, statement: Statement) -> list[str]:
+    def _apply(connection, statement: Statement, baseline: dict) -> list[str]:
         applied = []
         try:
             if statement.database:
                 connection.query(f"USE {_backquote(statement.database)}")
             for name, value in statement.settings.items():
-                connection.query(f"SET {name} = {_quote(value)}")
+                connection.query(f"SET {name} = {quote(value)}")
                 applied.append(name)
         except Exception as exc:
-            ChdbEngine._restore(connection, applied)
+            ChdbEngine._restore(connection, applied, baseline)
             raise WarehouseError.from_chdb(exc) from None
         return applied
 
     @staticmethod
-    def _restore(connection, applied: list[str]) -> None:
+    def _restore(connection, applied: list[str], baseline: dict) -> None:
         for name in applied:
-            connection.query(f"SET {name} = DEFAULT")
+            connection.query(f"SET {name} = {baseline.get(name, 'DEFAULT')}")
 
     def close(self) -> None:
         with self._lock:

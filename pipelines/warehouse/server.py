@@ -342,7 +342,7 @@ def main(argv: list[str] | None = None) -> None:
         User(settings.clickhouse_user, settings.clickhouse_password.get_secret_value(), readonly=False),
         User(settings.analyst_user, settings.analyst_password.get_secret_value(), readonly=True),
     ]
-    engine = ChdbEngine(args.data_dir, users, pool_size=args.pool_size)
+    engine = ChdbEngine(args.data_dir, users, analyst_database=settings.clickhouse_database, pool_size=args.pool_size)
     try:
         uvicorn.run(
             build_app(engine),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from starlette.testclient import TestClient
 
@@ -105,7 +107,7 @@ def test_openapi_documents_the_models(client):
 
 def test_generated_token_written_for_the_operator(stack_settings, analyst):
     app = create_app(stack_settings, ApiSettings(tokens=""), warehouse=analyst)  # records query heat too
-    token = open(app.state.token_source).read().strip()
+    token = json.loads(open(app.state.token_source).read())["api_tokens"]
     with TestClient(app) as http:
         assert post(http, FUNNEL, token=token).status_code == 200
     # Closing the app flushed the heat recorder: the funnel's SQL is in query_log.

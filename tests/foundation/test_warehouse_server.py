@@ -29,8 +29,16 @@ ROWS = [
 
 
 def client_for(stack_settings, **kwargs):
+    """A client of the embedded warehouse, as the writer unless other credentials are given."""
     port = stack_settings.bound_port("warehouse", 0)
+    kwargs.setdefault("username", stack_settings.clickhouse_user)
+    kwargs.setdefault("password", stack_settings.clickhouse_password.get_secret_value())
     return clickhouse_connect.get_client(host="127.0.0.1", port=port, **kwargs)
+
+
+def analyst_for(stack_settings, **kwargs):
+    password = stack_settings.analyst_password.get_secret_value()
+    return client_for(stack_settings, username=stack_settings.analyst_user, password=password, database="trackflow", **kwargs)
 
 
 @pytest.mark.parametrize("compress", [True, False, "lz4", "zstd", "gzip"])
@@ -110,14 +118,14 @@ def test_errors_carry_clickhouse_codes(stack, stack_settings):
 
 def test_analyst_reads_but_cannot_write(stack, stack_settings):
     writer = client_for(stack_settings)
-    writer.command("CREATE TABLE IF NOT EXISTS default.guarded (k UInt64) ENGINE = MergeTree ORDER BY k")
-    writer.insert("default.guarded", [[1]])
-    analyst = client_for(stack_settings, username="analyst", password="analyst")
-    assert analyst.command("SELECT count() FROM default.guarded") == 1
+    writer.command("CREATE TABLE IF NOT EXISTS trackflow.guarded (k UInt64) ENGINE = MergeTree ORDER BY k")
+    writer.insert("trackflow.guarded", [[1]])
+    analyst = analyst_for(stack_settings)
+    assert analyst.command("SELECT count() FROM trackflow.guarded") == 1
     for attempt in (
-        lambda: analyst.command("INSERT INTO default.guarded VALUES (2)"),
-        lambda: analyst.command("DROP TABLE default.guarded"),
-        lambda: analyst.command("CREATE TABLE default.sneaky (k UInt8) ENGINE = Memory"),
+        lambda: analyst.command("INSERT INTO trackflow.guarded VALUES (2)"),
+        lambda: analyst.command("DROP TABLE trackflow.guarded"),
+        lambda: analyst.command("CREATE TABLE trackflow.sneaky (k UInt8) ENGINE = Memory"),
     ):
         with pytest.raises(DatabaseError) as caught:
             attempt()
@@ -126,11 +134,12 @@ def test_analyst_reads_but_cannot_write(stack, stack_settings):
     port = stack_settings.bound_port("warehouse", 0)
     response = httpx.post(
         f"http://127.0.0.1:{port}/",
-        params={"readonly": "0", "query": "INSERT INTO default.guarded VALUES (4)"},
-        auth=("analyst", "analyst"),
+        params={"readonly": "0", "query": "INSERT INTO trackflow.guarded VALUES (4)"},
+        auth=(stack_settings.analyst_user, stack_settings.analyst_password.get_secret_value()),
     )
     assert response.status_code == 403 and response.headers["X-ClickHouse-Exception-Code"] == "164"
-    assert writer.command("SELECT count() FROM default.guarded") == 1
+    assert writer.command("SELECT count() FROM trackflow.guarded") == 1
+    writer.command("DROP TABLE trackflow.guarded")
 
 
 def test_wrong_password_is_refused(stack, stack_settings):
