@@ -20,10 +20,11 @@ written, or a confirmed claim whose row exists; a row never exists without its c
 doubled, and `count()` on `events` is exact without FINAL. Re-sends are caught however late and whatever client
 time they carry, because the key is the event_id alone.
 
-What it does not cover: an insert that lands more than `grace_s` (30 s) after its claim; two writers writing the same id at the same moment (both look up, neither sees the other's
-claim). dwd's writers cannot (every copy of an event reaches its person's shard, one writer per shard); a
-`warehouse load` of events that the dwd job writes at the same time could. A writer that inserts into a dwd_ table
-without this module (direct INSERTs) leaves rows the index does not know.
+What it does not cover: an insert that lands more than `grace_s` (30 s) after its claim; two writers writing the
+same new id at the same moment (both look up, neither sees the other's claim): dwd's writers cannot (every copy of
+an event reaches its person's shard, one writer per shard), a `warehouse load` of events that the dwd job writes at
+the same time could. A writer that inserts into a dwd_ table without this module (direct INSERTs) leaves rows the
+index does not know.
 """
 
 from __future__ import annotations
@@ -122,7 +123,8 @@ class EventIndex:
             chunk = {event_id: unconfirmed[event_id] for event_id in ids[start : start + LOOKUP_CHUNK]}
             rows = self.warehouse.rows(
                 "SELECT DISTINCT toString(event_id), _table FROM events "
-                "WHERE _table IN {tables:Array(String)} AND toDate(ts) IN {days:Array(Date)} AND event_id IN {ids:Array(UUID)}",
+                "WHERE _table IN {tables:Array(String)} AND toDate(ts) IN {days:Array(Date)} "
+                "AND event_id IN {ids:Array(UUID)}",
                 {
                     "tables": sorted({claim.detail_table for claim in chunk.values()}),
                     "days": sorted({claim.day for claim in chunk.values()}),
@@ -155,13 +157,15 @@ class EventIndex:
             time.sleep(self.grace_s - min(in_flight))  # rare: only after a writer stopped mid-write
             stored = self.stored_copies(unconfirmed)
         lost = unconfirmed.keys() - stored  # claimed by a writer that stopped before its insert landed
-        fresh = [event for event in unique if event["event_id"] not in claims or event["event_id"] in lost]
+        fresh = [event for event in unique if event["event_id"] in lost or event["event_id"] not in claims]
         if fresh:
             located = [(event["event_id"], table, utc_day(event["ts"])) for event in fresh]
             self.record(located, written=False)
-            settings = dict(INSERT_SETTINGS, insert_deduplication_token=batch_token(table, (e["event_id"] for e in fresh)))
+            token = batch_token(table, (event["event_id"] for event in fresh))
+            settings = dict(INSERT_SETTINGS, insert_deduplication_token=token)
             self.warehouse.insert(table, [to_row(event) for event in fresh], column_names, settings=settings)
             self.record(located, written=True)
         if stored:
-            self.record(((event_id, unconfirmed[event_id].detail_table, unconfirmed[event_id].day) for event_id in stored), written=True)
+            claimed = ((event_id, unconfirmed[event_id].detail_table, unconfirmed[event_id].day) for event_id in stored)
+            self.record(claimed, written=True)
         return WriteOnce(table, fresh, len(events) - len(fresh))
