@@ -20,7 +20,7 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pipelines.config import Settings, get_settings
@@ -98,7 +98,7 @@ def read_started(settings: Settings, job: str) -> BrokerSeen | None:
 def record_started(settings: Settings, job: str, seen: BrokerSeen) -> None:
     path = started_file(settings, job)
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"job": job, "pid": os.getpid(), "started_at": time.time(), **seen.__dict__}
+    record = {"job": job, "pid": os.getpid(), "started_at": time.time(), **asdict(seen)}
     partial = path.with_suffix(f".{os.getpid()}.tmp")
     partial.write_text(json.dumps(record))
     partial.replace(path)
@@ -164,9 +164,23 @@ def run(
     restart_process()
 
 
+def warehouse_moved(configured: Settings, started_url: str) -> str | None:
+    """The embedded warehouse restarted on another port (port 0): the writers hold the URL resolved at start."""
+    from pipelines.warehouse.client import resolve_url
+
+    if not configured.embedded_warehouse or not (configured.state_dir / "warehouse.port").exists():
+        return None
+    now = resolve_url(configured)
+    return f"the warehouse moved from {started_url} to {now}" if now != started_url else None
+
+
 def watch(configured: Settings, job: str, started: BrokerSeen, client) -> str:
-    """Polls until the broker changes (returns why) or the job ends (exits the process: the stack sees it gone)."""
+    """Polls until the broker (or the embedded warehouse's port) changes, returning why, or until the job ends
+    (exits the process: the stack sees it gone)."""
     from pipelines.flinkrun.progress import observe
+    from pipelines.warehouse.client import resolve_url
+
+    warehouse_url = resolve_url(configured)
 
     observed_at = 0.0
     while True:
@@ -176,7 +190,7 @@ def watch(configured: Settings, job: str, started: BrokerSeen, client) -> str:
             log.error("job %s ended: %s", job, status)
             raise SystemExit(1 if status != "FINISHED" else 0)
         now = broker_now(configured)
-        reason = broker_changed(started, now)
+        reason = broker_changed(started, now) or warehouse_moved(configured, warehouse_url)
         if reason:
             return reason
         if now is not None and now.incarnation == started.incarnation and time.monotonic() - observed_at > PROGRESS_EVERY_S:

@@ -30,7 +30,6 @@ TRACKFLOW = ROOT / ".venv" / "bin" / "trackflow"
 APP_KEY, APP_ID = "demo-shop-key", "demo-shop"
 # Fast feedback: short checkpoints and batch delays; one subtask per operator (the machine has two cores).
 STACK_ENV = {
-    "TRACKFLOW_WAREHOUSE_PORT": "0",
     "TRACKFLOW_COLLECTOR_PORT": "0",
     "TRACKFLOW_FLINK_REST_PORT": "0",
     # An external PostgreSQL that nothing here uses: the drills do not need the push targets' server.
@@ -51,16 +50,22 @@ class DrillStack:
 
     def __init__(self, root: Path | None = None):
         self.root = root or Path(tempfile.mkdtemp(prefix="trackflow-faults-"))
-        self.kafka_port = free_port()
+        # Fixed free ports, as the defaults are fixed: a component restarted by `up` comes back where it was.
+        self.kafka_port, self.warehouse_port = free_port(), free_port()
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("TRACKFLOW_")},
             **STACK_ENV,
             "TRACKFLOW_DATA_DIR": str(self.root / "data"),
             "TRACKFLOW_CONFIG": str(self.root / "absent.toml"),
             "TRACKFLOW_KAFKA_PORT": str(self.kafka_port),
+            "TRACKFLOW_WAREHOUSE_PORT": str(self.warehouse_port),
         }
         self.settings = Settings(
-            data_dir=self.root / "data", clickhouse_url="", kafka_bootstrap="", kafka_port=self.kafka_port, warehouse_port=0
+            data_dir=self.root / "data",
+            clickhouse_url="",
+            kafka_bootstrap="",
+            kafka_port=self.kafka_port,
+            warehouse_port=self.warehouse_port,
         )
         self.log = self.root / "drill.log"
 
