@@ -11,6 +11,7 @@ import time
 from enum import Enum
 from pathlib import Path
 
+import orjson
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -51,7 +52,8 @@ def query(
 
     source = "standard input" if spec == "-" else spec
     try:
-        payload = json.loads(sys.stdin.read() if spec == "-" else Path(spec).read_text())
+        # orjson, as the API: a 5,000-digit number or deep nesting is a JSONDecodeError, not a ValueError/RecursionError.
+        payload = orjson.loads(sys.stdin.read() if spec == "-" else Path(spec).read_bytes())
     except OSError as exc:
         _fail(f"cannot read the request file {spec}: {exc.strerror}")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

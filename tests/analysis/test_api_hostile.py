@@ -285,3 +285,16 @@ def test_plan_routes_refuse_odd_day_counts(client, path, days):
     separator = "&" if "?" in path else "?"
     response = client.get(f"{path}{separator}days={days}", headers=AUTH)
     assert "days must be" in refused(response, 400)["error"]
+
+
+@pytest.mark.parametrize("spec", [json.dumps(EVENT).replace('"max_rows"', '"x"')[:-1] + f', "max_rows": {DIGITS_5000}}}', "[" * 100_000 + "]" * 100_000, b'{"model": "\xff"}'])
+def test_query_cli_refuses_the_same_files_in_one_line(tmp_path, spec):
+    """`trackflow query --spec` reads the same requests: a message naming the file, exit 1, no traceback."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    path = tmp_path / "spec.json"
+    path.write_bytes(spec if isinstance(spec, bytes) else spec.encode())
+    result = CliRunner().invoke(app, ["query", "--spec", str(path)])
+    assert result.exit_code == 1 and "not a JSON request" in result.output and "Traceback" not in result.output, result.output
