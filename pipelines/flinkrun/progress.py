@@ -21,9 +21,10 @@ from pipelines.flinkrun.environment import consumer_group
 
 # Consumer groups whose lag says whether the event path has caught up: layering on events.raw, dwd on ods.<layer>.
 # (The names are the jobs' GROUP constants; jobs/ modules import PyFlink, too slow for `trackflow status`.)
+# Values: (group, topic regex, how to name the topics).
 EVENT_PATH_INPUTS = {
-    "layering": ("trackflow-layering", messaging.RAW),
-    "dwd": ("trackflow-dwd", r"ods\..+"),
+    "layering": ("trackflow-layering", re.escape(messaging.RAW), messaging.RAW),
+    "dwd": ("trackflow-dwd", r"ods\..+", "ods.*"),
 }
 EMPTY_POLLS = 2  # consecutive empty fetches after which a partition's end is taken as found
 
@@ -31,7 +32,7 @@ EMPTY_POLLS = 2  # consecutive empty fetches after which a partition's end is ta
 @dataclass(frozen=True)
 class InputLag:
     job: str
-    topics: str  # a topic or a pattern
+    topics: str  # the topic, or "ods.*"
     committed: int  # sum of the group's committed offsets over the partitions
     lag: int  # messages between the committed offsets and the real ends
 
@@ -77,7 +78,7 @@ def input_lag(settings: Settings, job: str, incarnation: str, timeout_s: float =
         topics = sorted(admin.list_topics())
         result = []
         for name in names:
-            group, wanted = EVENT_PATH_INPUTS[name]
+            group, wanted, label = EVENT_PATH_INPUTS[name]
             partitions = [
                 TopicPartition(topic, p)
                 for topic in topics
@@ -88,7 +89,7 @@ def input_lag(settings: Settings, job: str, incarnation: str, timeout_s: float =
             committed = {tp: max(offsets[tp].offset, 0) if tp in offsets else 0 for tp in partitions}
             ends = real_ends(reader, committed, deadline)
             lag = sum(max(0, ends[tp] - committed[tp]) for tp in partitions)
-            result.append(InputLag(name, wanted, sum(committed.values()), lag))
+            result.append(InputLag(name, label, sum(committed.values()), lag))
         return result
     finally:
         reader.close()

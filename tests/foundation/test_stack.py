@@ -171,3 +171,40 @@ def test_input_lag_counts_to_the_real_end_of_each_partition(tmp_path):
         committer.close()
     finally:
         broker.stop()
+
+
+def test_jobs_diagnosis_names_another_incarnation_a_backlog_and_a_stall(tmp_path):
+    """`trackflow status`'s verdict on the jobs, against a real broker: the record the running job wrote says which
+    broker incarnation it reads; nothing consumes here, so the produced messages stay waiting."""
+    from pipelines import messaging
+    from pipelines.flinkrun.runner import ALL, BrokerSeen, record_started
+    from pipelines.stack.components import jobs_diagnosis
+    from pipelines.stack.manager import free_port
+    from pipelines.stack.processes import Broker
+
+    broker = Broker(None, free_port(), tmp_path / "broker.log")
+    broker.start()
+    try:
+        settings = Settings(data_dir=tmp_path / "tf", kafka_bootstrap=broker.bootstrap, status_max_lag_messages=1000)
+        messaging.ensure_topics(settings)
+        incarnation = messaging.broker_incarnation(settings)
+        assert jobs_diagnosis(settings) == "the job has not recorded which broker it reads (starting?)"
+        record_started(settings, ALL, BrokerSeen(broker.bootstrap, "an-older-one"))
+        assert f"started on broker incarnation an-older-one, the broker is at {incarnation}" in jobs_diagnosis(settings)
+
+        record_started(settings, ALL, BrokerSeen(broker.bootstrap, incarnation))
+        assert jobs_diagnosis(settings) is None  # nothing waiting
+        producer = messaging.producer(settings)
+        for _ in range(1500):
+            producer.send(messaging.RAW, value=b"{}")
+        producer.flush()
+        producer.close()
+        assert jobs_diagnosis(settings).startswith("behind: 1,500 messages waiting (layering 1,500 on events.raw")
+
+        patient = settings.model_copy(update={"status_max_lag_messages": 10_000, "status_stuck_after_s": 60.0})
+        assert jobs_diagnosis(patient) is None  # waiting since the look before, not for long
+        time.sleep(1.5)
+        impatient = patient.model_copy(update={"status_stuck_after_s": 1.0})
+        assert jobs_diagnosis(impatient).startswith("stuck: 1,500 messages waiting (layering 1,500 on events.raw, dwd 0 on ods.*)")
+    finally:
+        broker.stop()
