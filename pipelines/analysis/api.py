@@ -1,7 +1,7 @@
 """The analysis HTTP API (Starlette): `POST /v1/query` with `{"model": ..., ...}`, OpenAPI at `/openapi.json`.
 
 - Auth: `Authorization: Bearer <token>`; tokens from TRACKFLOW_API_TOKENS (comma-separated). With none
-  configured one is generated for the data dir: `api_tokens` in `<data dir>/secrets/secrets.json` (mode 0600).
+  configured a random token is made at start and written to `<data dir>/run/api.token` (mode 0600).
 - Queries run as the read-only `analyst` warehouse user, through the warehouse client (query heat sees them),
   with a per-query timeout and a result-row limit.
 - Responses are cached by a hash of the validated request; `"refresh": true` in the body bypasses the cache.
@@ -13,10 +13,13 @@ import contextlib
 import hashlib
 import hmac
 import json
+import os
 import re
+import secrets
 import threading
 import time
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -28,11 +31,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from pipelines.analysis.runner import Limits, QueryTimeout, ResultTooLarge, parse_request, request_schema, run_query
+from pipelines.analysis.runner import (
+    InvalidPattern,
+    Limits,
+    QueryTimeout,
+    ResultTooLarge,
+    parse_request,
+    request_schema,
+    run_query,
+)
 from pipelines.config import Settings
 from pipelines.plan.api import plan_routes
-from pipelines.secrets import generated
-from pipelines.secrets import path_for as secrets_path
 from pipelines.warehouse.client import Warehouse, WarehouseUnavailable
 
 
@@ -119,8 +128,12 @@ def _tokens(settings: Settings, api: ApiSettings) -> tuple[list[str], str]:
     configured = [t.strip() for t in api.tokens.split(",") if t.strip()]
     if configured:
         return configured, "TRACKFLOW_API_TOKENS"
-    # Generated once per data dir beside the stack's other secrets, so a restart keeps the operator's token.
-    return [generated(settings.data_dir, ["api_tokens"])["api_tokens"]], str(secrets_path(settings.data_dir))
+    path = Path(settings.state_dir) / "api.token"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    path.write_text(token + "\n")
+    os.chmod(path, 0o600)
+    return [token], str(path)
 
 
 def _error(status: int, message: str, **extra) -> JSONResponse:
@@ -241,15 +254,12 @@ def create_app(
             response = await anyio.to_thread.run_sync(run_query, parsed, analyst, limits)
         except QueryTimeout as exc:
             return _error(504, str(exc))
-        except ResultTooLarge as exc:
+        except (ResultTooLarge, InvalidPattern) as exc:
             return _error(422, str(exc))
         except WarehouseUnavailable as exc:
             return _error(503, str(exc))
         except Exception as exc:  # a warehouse error (e.g. too many result rows): report it, do not crash
-            first_line = str(exc).splitlines()[0][:500]
-            if "CANNOT_COMPILE_REGEXP" in str(exc):  # the pattern is the request's: RE2 syntax is the warehouse's to judge
-                return _error(422, f"a `regex` filter value is not a regular expression (RE2 syntax): {first_line}")
-            return _error(502, f"warehouse error: {first_line}")
+            return _error(502, f"warehouse error: {str(exc).splitlines()[0][:500]}")
         cache.put(key, response)
         return JSONResponse({**response, "cached": False, "request_hash": key})
 

@@ -46,7 +46,7 @@ def query(
     """Run an analysis request (event, funnel, retention, interval, distribution) as the read-only analyst."""
     from pydantic import ValidationError
 
-    from pipelines.analysis.runner import Limits, QueryTimeout, run_query
+    from pipelines.analysis.runner import InvalidPattern, Limits, QueryTimeout, ResultTooLarge, run_query
     from pipelines.config import get_settings
     from pipelines.warehouse.client import Warehouse, WarehouseUnavailable
 
@@ -69,7 +69,7 @@ def query(
         response = run_query(payload, analyst, Limits(timeout_s=timeout))
     except ValidationError as exc:
         _fail(f"invalid request: {_validation_message(exc)}")
-    except (QueryTimeout, WarehouseUnavailable) as exc:
+    except (QueryTimeout, ResultTooLarge, InvalidPattern, WarehouseUnavailable) as exc:
         _fail(str(exc))
     finally:
         if recorder is not None:
@@ -180,7 +180,8 @@ def warehouse_load(
         err.print(f"invalid lines set aside in {report.rejects} (reasons in {report.rejects}.reasons.tsv): fix them and load that file", soft_wrap=True)
     console.print(
         f"{report.written:,} events written in {report.chunks} chunk(s), {report.duplicates:,} already stored, "
-        f"{len(report.invalid):,} invalid line(s) skipped, {time.perf_counter() - started:.1f}s"
+        f"{len(report.invalid):,} invalid line(s) skipped, {report.identity_links:,} identity link(s) to oneid_edges "
+        f"for the next `trackflow oneid recompute`, {time.perf_counter() - started:.1f}s"
     )
     if strict and report.invalid:
         raise typer.Exit(1)

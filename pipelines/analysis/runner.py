@@ -42,6 +42,11 @@ class ResultTooLarge(RuntimeError):
     """The result has more rows than the limit allows."""
 
 
+class InvalidPattern(ValueError):
+    """A `regex` filter value the warehouse cannot compile: RE2 syntax is the warehouse's to judge, the fault the
+    request's."""
+
+
 def parse_request(payload: dict[str, Any] | Any):
     """A validated request object (raises pydantic.ValidationError naming the offending field)."""
     if isinstance(payload, REQUEST_TYPES):
@@ -79,6 +84,9 @@ def run_query(payload, warehouse, limits: Limits = Limits()) -> dict[str, Any]:
                 raise QueryTimeout(f"query exceeded the {limits.timeout_s:g}s limit") from None
             if "TOO_MANY_ROWS" in message:
                 raise ResultTooLarge(f"result exceeds {limits.max_result_rows:,} rows; narrow the request") from None
+            if "CANNOT_COMPILE_REGEXP" in message:
+                reason = message.splitlines()[0][:500]
+                raise InvalidPattern(f"a `regex` filter value is not a regular expression (RE2 syntax): {reason}") from None
             raise
         results[name] = Rows(list(result.column_names), list(result.result_rows))
     response = MODELS[request.model].shape(request, results)

@@ -298,3 +298,14 @@ def test_query_cli_refuses_the_same_files_in_one_line(tmp_path, spec):
     path.write_bytes(spec if isinstance(spec, bytes) else spec.encode())
     result = CliRunner().invoke(app, ["query", "--spec", str(path)])
     assert result.exit_code == 1 and "not a JSON request" in result.output and "Traceback" not in result.output, result.output
+
+
+def test_query_cli_names_a_pattern_the_warehouse_cannot_compile(loaded, tmp_path):
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps({**EVENT, "filters": [{"property": "channel", "op": "regex", "value": "(unclosed"}]}))
+    result = CliRunner().invoke(app, ["query", "--spec", str(path)])
+    assert result.exit_code == 1 and "not a regular expression" in result.output and "Traceback" not in result.output, result.output
