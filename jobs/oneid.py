@@ -3,7 +3,9 @@
 
 The graph is one key: a merge can touch any two persons, so all links meet in one keyed operator (parallelism of
 that operator is 1; decoding and writing scale with the job's parallelism). The offline daily recompute is what
-scales to the full history; docs/oneid.md has the figures.
+scales to the full history; docs/oneid.md has the figures. Arrival order across partitions does not decide: a late
+link into a component that breaks a rule is re-decided as the recompute decides it (pipelines/identity/realtime.py),
+so the job keeps each component's links in state as well.
 
 Run: `python -m jobs.oneid [--recover latest|none|PATH]` (MiniCluster, same options as the other jobs).
 """
@@ -69,13 +71,16 @@ class GraphFunction(KeyedProcessFunction):
         pickled = Types.PICKLED_BYTE_ARRAY()
         self.states = [
             runtime_context.get_map_state(MapStateDescriptor(name, Types.STRING(), kind))
-            for name, kind in (("nodes", Types.STRING()), ("persons", pickled), ("redirects", Types.STRING()), ("blocks", Types.BOOLEAN()))
+            for name, kind in (("nodes", Types.STRING()), ("persons", pickled), ("redirects", Types.STRING()), ("blocks", Types.BOOLEAN()),
+                               ("component_roots", Types.STRING()), ("components", pickled))  # fmt: skip
         ]
         self.processor = None  # built on the first record: keyed state is only readable inside a key's context
 
     def process_element(self, value, ctx):
         if self.processor is None:
-            self.processor = RealtimeProcessor(self.rules, *(MirroredStateMap(state) for state in self.states))
+            nodes, persons, redirects, blocks, roots, components = (MirroredStateMap(state) for state in self.states)
+            self.processor = RealtimeProcessor(self.rules, nodes, persons, redirects, blocks,
+                                               component_roots=roots, component_links=components)  # fmt: skip
         kind, first, strong, weak = value
         if kind == "link":
             yield from self.processor.on_link(Link(int(first), strong, weak))

@@ -65,11 +65,15 @@ def map_rows(message: dict, rules_label: str) -> list[list]:
     kind, version, source = message["kind"], message["version"], message.get("source", "")
     if kind == "person":
         created = millis(message["created_at"])
-        return [
+        rows = [
             [node_type(node), node_value(node), message["oneid"], message["anchor"], created, millis(seen[0]), millis(seen[1]),
              source, rules_label, version, 0]
             for node, seen in message["ids"].items()
         ]  # fmt: skip
+        # A person's OneID is live: this cancels a redirect row of it left by a merge that was undone since (a split,
+        # a re-decision, a part split off getting its old name back), as the lookup index drops such a redirect.
+        rows.append(["oneid", message["oneid"], message["oneid"], "", EPOCH, EPOCH, EPOCH, source, rules_label, version, 1])
+        return rows
     if kind == "redirect":
         return [["oneid", message["oneid"], message["to"], "", EPOCH, EPOCH, EPOCH, source, rules_label, version, 0]]
     if kind == "delete":

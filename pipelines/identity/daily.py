@@ -9,12 +9,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-import pandas as pd
-
 from pipelines.config import Settings
-from pipelines.identity import changes, store
-from pipelines.identity.offline import OfflineResult, recompute
-from pipelines.identity.reconcile import corrections, differences
+from pipelines.identity import store
+from pipelines.identity.offline import recompute
+from pipelines.identity.reconcile import differences, publish_messages
 from pipelines.identity.rules import Rules, load_rules
 from pipelines.warehouse.client import Warehouse
 
@@ -30,23 +28,6 @@ class DailyReport:
     seconds: float = 0.0
     ttl_as_of: dt.datetime | None = None  # the moment TTLs were measured against: the end of `day`
     aged_out: int = 0  # ids dropped because they were not seen for their type's TTL by `ttl_as_of`
-
-
-def publish_messages(result: OfflineResult, realtime: dict[str, str], realtime_redirects: dict[str, str], diff: pd.DataFrame) -> list[str]:
-    """identity.changes messages (JSON) that turn the real-time state into `result`."""
-    clock = changes.VersionClock()
-    persons, redirects, deletes = corrections(realtime, realtime_redirects, result, diff)
-    messages = [changes.person_message(person, clock.next(), SOURCE) for person in persons.values()]
-    messages += [changes.redirect_message(old, new, clock.next(), SOURCE) for old, new in sorted(redirects.items())]
-    messages += [changes.delete_message(oneid, nodes, clock.next(), SOURCE) for oneid, nodes in sorted(deletes.items())]
-    # Refusals are logged again only where the offline run decided differently (the real-time log has the rest).
-    differing = set(diff["node"])
-    messages += [
-        changes.decision_message(decision, SOURCE)
-        for decision in result.decisions
-        if decision.action == "refuse" and (decision.strong in differing or decision.weak in differing)
-    ]
-    return messages
 
 
 def run_daily(
@@ -72,7 +53,7 @@ def run_daily(
     realtime = dict(zip(previous["node"], previous["oneid"]))
     diff = differences(realtime, result, result.dropped)
     store.write_reconcile(warehouse, day, diff)
-    messages = publish_messages(result, realtime, previous_redirects, diff)
+    messages = publish_messages(result, realtime, previous_redirects, diff, SOURCE)
     decoded = store.decode(messages)
     map_rows, log_rows = store.write_messages(warehouse, decoded, rules.label)
     if send and messages:

@@ -166,15 +166,24 @@ class IdentityGraph:
         self.expiry: ExpiryQueue | None = None  # built by the first `expire`: graphs that never expire pay nothing
 
     # -- links ------------------------------------------------------------------------------------------------
+    def unblocked(self, link: Link) -> Link | None:
+        """The link as splits leave it: None when an id is blocked; a removed link is a lone id of its strong end
+        (the link is gone, the id itself is still a touchpoint)."""
+        if link.strong in self.blocked_nodes or link.weak in self.blocked_nodes:
+            return None
+        if (link.strong, link.weak) in self.blocked_links:
+            return Link(link.ts, link.strong, link.strong)
+        return link
+
     def observe(self, link: Link) -> Outcome:
         outcome = Outcome()
-        ts, strong, weak = link
-        if strong in self.blocked_nodes or weak in self.blocked_nodes:
+        effective = self.unblocked(link)
+        if effective is None:
             self.rejected["blocked_by_split"] += 1
             return outcome
-        if (strong, weak) in self.blocked_links:
+        if effective is not link:
             self.rejected["link_removed_by_split"] += 1
-            weak = strong  # the link is gone, the id itself is still a touchpoint
+        ts, strong, weak = effective
         strong_owner = self.nodes.get(strong)
         if strong == weak:
             if strong_owner is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pipelines.identity import changes
 from pipelines.identity.graph import Person
 from pipelines.identity.offline import OfflineResult
 
@@ -81,3 +82,24 @@ def corrections(realtime: dict[str, str], realtime_redirects: dict[str, str], of
     for node, rt_oneid in diff.loc[diff["offline_oneid"] == "", ["node", "realtime_oneid"]].itertuples(index=False):
         deletes.setdefault(rt_oneid, []).append(node)
     return persons, redirects, deletes
+
+
+def publish_messages(
+    result: OfflineResult, realtime: dict[str, str], realtime_redirects, diff: pd.DataFrame, source: str,
+    clock: changes.VersionClock | None = None,
+) -> list[str]:
+    """identity.changes messages (JSON) that turn the real-time state into `result`: the daily run publishes its
+    corrections with it (source offline), the real-time job its own re-decisions (source realtime)."""
+    clock = clock or changes.VersionClock()
+    persons, redirects, deletes = corrections(realtime, realtime_redirects, result, diff)
+    messages = [changes.person_message(person, clock.next(), source) for person in persons.values()]
+    messages += [changes.redirect_message(old, new, clock.next(), source) for old, new in sorted(redirects.items())]
+    messages += [changes.delete_message(oneid, nodes, clock.next(), source) for oneid, nodes in sorted(deletes.items())]
+    # Refusals are logged again only where the offline run decided differently (the real-time log has the rest).
+    differing = set(diff["node"])
+    messages += [
+        changes.decision_message(decision, source)
+        for decision in result.decisions
+        if decision.action == "refuse" and (decision.strong in differing or decision.weak in differing)
+    ]
+    return messages

@@ -90,9 +90,9 @@ def test_realtime_equals_offline_after_reconciliation(rules):
     offline = recompute(rules, links, previous, dict(processor.graph.redirects))
     diff = differences(realtime, offline, offline.dropped)
     assert set(diff["reason"]) <= {"renamed", "merged_offline", "split_offline", "regrouped"}
-    from pipelines.identity.daily import publish_messages
+    from pipelines.identity.reconcile import publish_messages
 
-    for message in store.decode(publish_messages(offline, realtime, dict(processor.graph.redirects), diff)):
+    for message in store.decode(publish_messages(offline, realtime, dict(processor.graph.redirects), diff, "offline")):
         processor.on_change(message)
     assert processor.graph.membership() == offline.mapping()
     assert differences(processor.graph.membership(), offline).empty

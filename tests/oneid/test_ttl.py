@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from pipelines.identity import store
-from pipelines.identity.daily import publish_messages
+from pipelines.identity.reconcile import publish_messages
 from pipelines.identity.index import OneIdIndex
 from pipelines.identity.links import link_order, links_of_events
 from pipelines.identity.offline import recompute
@@ -96,6 +96,6 @@ def test_realtime_with_ttls_equals_offline_after_reconciliation():
     assert set(realtime) == set(offline.mapping())  # the same ids expired on both sides
     assert "ttl_expired" in set(offline.dropped.values())
     diff = differences(realtime, offline, offline.dropped)
-    for message in store.decode(publish_messages(offline, realtime, dict(processor.graph.redirects), diff)):
+    for message in store.decode(publish_messages(offline, realtime, dict(processor.graph.redirects), diff, "offline")):
         processor.on_change(message)
     assert processor.graph.membership() == offline.mapping()
