@@ -180,7 +180,8 @@ def warehouse_load(
         err.print(f"invalid lines set aside in {report.rejects} (reasons in {report.rejects}.reasons.tsv): fix them and load that file", soft_wrap=True)
     console.print(
         f"{report.written:,} events written in {report.chunks} chunk(s), {report.duplicates:,} already stored, "
-        f"{len(report.invalid):,} invalid line(s) skipped, {time.perf_counter() - started:.1f}s"
+        f"{len(report.invalid):,} invalid line(s) skipped, {report.identity_links:,} identity link(s) to oneid_edges "
+        f"for the next `trackflow oneid recompute`, {time.perf_counter() - started:.1f}s"
     )
     if strict and report.invalid:
         raise typer.Exit(1)

@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipelines.envelope import detail_row
+from pipelines.identity.backfill import record_event_links
 from pipelines.warehouse.client import Warehouse
 from pipelines.warehouse.eventindex import EventIndex
 
@@ -71,6 +72,7 @@ class LoadReport:
     lines: int = 0
     written: int = 0  # events that got their row now
     duplicates: int = 0  # valid events not written: their event_id already had a row (or came twice)
+    identity_links: int = 0  # link rows of the valid events written to oneid_edges (one per distinct link of a chunk)
     chunks: int = 0
     invalid: list[tuple[int, str]] = field(default_factory=list)
     rejects: Path | None = None  # the invalid lines, verbatim; `<rejects>.reasons.tsv` says why, by input line
@@ -179,6 +181,7 @@ def load_file(
         try:
             for events in _chunks(_lines(raw, path.suffix == ".gz"), report, set_aside, chunk_rows):
                 result = index.write_once(table, events, detail_row)
+                report.identity_links += record_event_links(warehouse, events)  # for the OneID recompute (docs/oneid.md)
                 report.written += len(result.written)
                 report.duplicates += result.duplicates
                 report.chunks += 1

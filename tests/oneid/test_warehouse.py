@@ -166,3 +166,29 @@ def test_recompute_without_a_day_ages_ids_by_the_newest_link_not_todays_clock(on
     assert invoke("lookup", "--type", "cookie_id", "--value", "bf-cookie")[0] == 0
     assert invoke("lookup", "--type", "cookie_id", "--value", "bf-old-cookie")[0] == 1
     assert invoke("recompute", "--day", "2025-13-01") == (1, "error: --day '2025-13-01': expected YYYY-MM-DD\n")
+
+
+def test_events_loaded_from_a_file_reach_the_identity_graph(oneid_stack, warehouse, tmp_path):
+    """`trackflow warehouse load` bypasses Kafka: the links of its events go to oneid_edges (its report line says
+    how many), so the next recompute ties a backfill's multi-device person together."""
+    import uuid
+
+    for table in ("oneid_edges", "oneid_map", "oneid_merge_log", "oneid_blocks", "oneid_reconcile"):
+        warehouse.command(f"TRUNCATE TABLE IF EXISTS {table}")
+    events = [
+        {"user_id": "bf-ann", "device_id": "bf-laptop"},
+        {"user_id": "bf-ann", "device_id": "bf-phone"},
+        {"device_id": "bf-phone", "cookie_id": "bf-cookie"},
+        {"device_id": "bf-kiosk", "user_id": "bf-bob"},
+    ]
+    path = tmp_path / "backfill.jsonl"
+    path.write_text("".join(json.dumps({"event_id": str(uuid.uuid4()), "event": "page_view", "app_id": "bf-app",
+                                        "ts": T0 + i * 60_000, "ids": ids}) + "\n" for i, ids in enumerate(events)))  # fmt: skip
+    result = CliRunner().invoke(app, ["warehouse", "load", str(path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "4 identity link(s) to oneid_edges" in result.output
+    assert invoke("recompute", "--day", str(DAY))[0] == 0
+    person = {invoke("lookup", "--type", t, "--value", v)[1] for t, v in
+              [("user_id", "bf-ann"), ("device_id", "bf-laptop"), ("device_id", "bf-phone"), ("cookie_id", "bf-cookie")]}  # fmt: skip
+    assert len(person) == 1 and person != {""}
+    assert invoke("lookup", "--type", "user_id", "--value", "bf-bob")[1] not in person
