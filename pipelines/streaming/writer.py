@@ -51,4 +51,5 @@ class DetailWriter:
         return WriteResult(table, len(result.written), result.duplicates, int(time.time() * 1000), result.written)
 
     def close(self) -> None:
+        self.index.flush()
         self.warehouse.close()

@@ -8,7 +8,9 @@ sent. `event_index` (migration 0041; EmbeddedRocksDB keyed by event_id) says whe
 1. the batch's ids are looked up in the index (point lookups, not a scan);
 2. ids absent are CLAIMED (index rows with `written = 0`), THEN their rows are inserted (with a deduplication
    token made from the batch's content, so an insert retried after a timeout is dropped by the warehouse), THEN
-   the claims are confirmed (`written = 1`);
+   the claims are confirmed (`written = 1`). The confirmation travels with the next batch's claims, in the same
+   index insert (or with `flush()`), which saves a round trip per batch: a confirmation is what spares a later
+   copy the check of step 4, never what makes a write correct, so one lost with a stopped writer costs a check;
 3. ids present and confirmed are duplicates and are dropped;
 4. ids present but unconfirmed (a writer stopped between its claim and its confirmation) are looked for in the
    claimed table and day partition only: a copy found is confirmed, a missing one is written as in 2. A missing
@@ -52,6 +54,9 @@ LOOKUP_CHUNK = 20_000
 # Synchronous inserts: a row is queryable when insert() returns (the claim is durable before the rows go in, the
 # rows before the confirmation), and deduplication tokens apply to the insert as sent, not to an async buffer.
 INSERT_SETTINGS = {"async_insert": 0, "insert_deduplicate": 1}
+
+
+Located = tuple[str, str, dt.date]  # event_id, detail table, day partition
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,7 @@ class EventIndex:
     def __init__(self, warehouse: Warehouse, grace_s: float = CLAIM_GRACE_S):
         self.warehouse = warehouse
         self.grace_s = grace_s
+        self._unconfirmed: dict[str, tuple[str, dt.date]] = {}  # rows this writer inserted, confirmation not yet sent
 
     def claims(self, event_ids: Sequence[str]) -> dict[str, Claim]:
         """The index entries of these ids (absent ids are not in the result)."""
@@ -136,11 +142,21 @@ class EventIndex:
             stored.update(event_id for event_id, table in rows if chunk[event_id].detail_table == table)
         return stored
 
-    def record(self, entries: Iterable[tuple[str, str, dt.date]], written: bool) -> None:
-        """Claims (written=False) or confirmations (True); a key written again replaces its entry."""
-        rows = [(event_id, table, day, int(written)) for event_id, table, day in entries]
+    def record(self, claims: Iterable[Located], confirmations: Iterable[Located] = ()) -> None:
+        """Claims (written=0) and confirmations (1) in one insert; a key written again replaces its entry."""
+        rows = [(event_id, table, day, 0) for event_id, table, day in claims]
+        rows += [(event_id, table, day, 1) for event_id, table, day in confirmations]
         if rows:
             self.warehouse.insert(INDEX_TABLE, rows, INDEX_COLUMNS, settings={"async_insert": 0})
+
+    def flush(self) -> None:
+        """Send the confirmations still held (a writer's last batch)."""
+        self.record((), self._take_unconfirmed())
+
+    def _take_unconfirmed(self) -> list[Located]:
+        held = [(event_id, table, day) for event_id, (table, day) in self._unconfirmed.items()]
+        self._unconfirmed = {}
+        return held
 
     def write_once(
         self,
@@ -152,7 +168,9 @@ class EventIndex:
         """Insert into `table` the rows (`to_row(event)`) of the events whose event_id has no row yet."""
         unique = unique_by_event_id(events)
         claims = self.claims([event["event_id"] for event in unique])
-        unconfirmed = {event_id: claim for event_id, claim in claims.items() if not claim.written}
+        # Unconfirmed in the index but inserted by this writer (confirmation held): stored, no need to look.
+        held = {event_id for event_id in claims if event_id in self._unconfirmed}
+        unconfirmed = {event_id: claim for event_id, claim in claims.items() if not claim.written and event_id not in held}
         stored = self.stored_copies(unconfirmed) if unconfirmed else set()
         in_flight = [unconfirmed[event_id].age_s for event_id in unconfirmed.keys() - stored]
         if in_flight and min(in_flight) < self.grace_s:
@@ -160,14 +178,12 @@ class EventIndex:
             stored = self.stored_copies(unconfirmed)
         lost = unconfirmed.keys() - stored  # claimed by a writer that stopped before its insert landed
         fresh = [event for event in unique if event["event_id"] in lost or event["event_id"] not in claims]
+        self._unconfirmed.update((event_id, (unconfirmed[event_id].detail_table, unconfirmed[event_id].day)) for event_id in stored)
         if fresh:
             located = [(event["event_id"], table, utc_day(event["ts"])) for event in fresh]
-            self.record(located, written=False)
+            self.record(located, self._take_unconfirmed())
             token = batch_token(table, (event["event_id"] for event in fresh))
             settings = dict(INSERT_SETTINGS, insert_deduplication_token=token)
             self.warehouse.insert(table, [to_row(event) for event in fresh], column_names, settings=settings)
-            self.record(located, written=True)
-        if stored:
-            claimed = ((event_id, unconfirmed[event_id].detail_table, unconfirmed[event_id].day) for event_id in stored)
-            self.record(claimed, written=True)
+            self._unconfirmed.update((event_id, (table, day)) for event_id, table, day in located)
         return WriteOnce(table, fresh, len(events) - len(fresh))

@@ -187,6 +187,7 @@ def load_file(
                 report.chunks += 1
                 if progress:
                     progress(raw.tell(), total)
+            index.flush()
         except LoadError as exc:
             raise LoadError(f"{path}: {exc} (after line {report.lines:,}; {report.written:,} events loaded before it)") from None
         finally:

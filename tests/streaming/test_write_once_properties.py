@@ -19,7 +19,8 @@ DAY_MS = 86_400_000
 
 class StopsAtInsert:
     """The real warehouse, except that its `stop_at`-th insert raises before it is sent: a writer killed between
-    two steps (1: before its claim, 2: after the claim, before the rows, 3: after the rows, before the confirmation)."""
+    two steps (1: before its claims, 2: after the claims, before the rows, 3: after the rows, before the
+    confirmations, which `flush` sends)."""
 
     def __init__(self, warehouse, stop_at: int | None):
         self.warehouse, self.stop_at, self.inserts = warehouse, stop_at, 0
@@ -54,6 +55,7 @@ def test_any_interleaving_stores_each_event_once(warehouse, operations):
         index = EventIndex(StopsAtInsert(warehouse, stop_at), grace_s=0.0)
         try:
             index.write_once(table, batch, detail_row)
+            index.flush()
         except ConnectionError:
             pass
         if stop_at in (None, 3):  # the rows were sent

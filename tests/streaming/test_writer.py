@@ -71,16 +71,17 @@ def test_a_writer_stopped_between_claim_and_insert_loses_nothing(stack_settings,
     events = batch(300, run)
     index = EventIndex(warehouse, grace_s=0.0)
     claimed_only, inserted_unconfirmed = events[:200], events[200:]
-    index.record([(e["event_id"], "dwd_default", utc_day(e["ts"])) for e in events], written=False)
+    index.record([(e["event_id"], "dwd_default", utc_day(e["ts"])) for e in events])
     writer = DetailWriter(stack_settings)
+    writer.index.grace_s = 0.0  # the claims are seconds old here, not a killed writer's insert still running
     # The rows of the last 100 landed but their confirmation did not (stopped after the insert).
     warehouse.insert("dwd_default", [detail_row(e) for e in inserted_unconfirmed], DETAIL_COLUMNS, settings={"async_insert": 0})
     retry = writer.write("default", events[::-1])  # the replay after the restore, in another order
     assert retry.written == len(claimed_only) and retry.already_present == len(inserted_unconfirmed)
     assert rows_of_run(warehouse, run) == distinct_of_run(warehouse, run) == 300
-    assert all(claim.written for claim in index.claims([e["event_id"] for e in events]).values())
     assert writer.write("default", events).written == 0
-    writer.close()
+    writer.close()  # sends the confirmations it holds
+    assert all(claim.written for claim in index.claims([e["event_id"] for e in events]).values())
 
 
 def test_a_young_unconfirmed_claim_is_given_time_for_its_insert_in_flight(stack_settings, warehouse):
@@ -89,7 +90,7 @@ def test_a_young_unconfirmed_claim_is_given_time_for_its_insert_in_flight(stack_
     run = uuid.uuid4().hex
     events = batch(50, run)
     index = EventIndex(warehouse, grace_s=2.0)
-    index.record([(e["event_id"], "dwd_default", utc_day(e["ts"])) for e in events], written=False)
+    index.record([(e["event_id"], "dwd_default", utc_day(e["ts"])) for e in events])
     late_insert = threading.Timer(
         0.5, lambda: warehouse.insert("dwd_default", [detail_row(e) for e in events], DETAIL_COLUMNS, settings={"async_insert": 0})
     )
