@@ -12,9 +12,11 @@ from dagster import (
     Definitions,
     MetadataValue,
     Output,
-    ScheduleDefinition,
+    RunRequest,
+    ScheduleEvaluationContext,
     asset,
     define_asset_job,
+    schedule,
 )
 
 from dagster_project.partitions import daily
@@ -68,6 +70,13 @@ def daily_table_counts(context: AssetExecutionContext, warehouse: WarehouseResou
 
 
 warehouse_health_job = define_asset_job("warehouse_health", selection=[daily_table_counts])
-warehouse_health_schedule = ScheduleDefinition(job=warehouse_health_job, cron_schedule="15 0 * * *", execution_timezone="UTC")
+
+
+@schedule(job=warehouse_health_job, cron_schedule="15 0 * * *", execution_timezone="UTC")
+def warehouse_health_schedule(context: ScheduleEvaluationContext):
+    """At 00:15 UTC, the day that just ended (a run of a partitioned job needs its partition named)."""
+    day = context.scheduled_execution_time.date() - dt.timedelta(days=1)
+    return RunRequest(run_key=day.isoformat(), partition_key=day.isoformat())
+
 
 defs = Definitions(assets=[daily_table_counts], jobs=[warehouse_health_job], schedules=[warehouse_health_schedule])

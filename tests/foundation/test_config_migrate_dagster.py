@@ -106,6 +106,20 @@ def test_dagster_finds_and_validates_the_code_location_from_the_repository_root(
     assert "Validation successful for code location trackflow" in output
 
 
+def test_partitioned_schedules_name_the_partition_they_run():
+    """A tick of a partitioned job's schedule without a partition key would launch a run that fails."""
+    from dagster import DagsterInstance, build_schedule_context
+
+    from dagster_project.definitions import defs
+
+    def partitions(name: str, at: dt.datetime) -> list[str | None]:
+        context = build_schedule_context(instance=DagsterInstance.ephemeral(), scheduled_execution_time=at, repository_def=defs.get_repository_def())
+        return [request.partition_key for request in defs.resolve_schedule_def(name).evaluate_tick(context).run_requests]
+
+    assert partitions("warehouse_health_schedule", dt.datetime(2026, 12, 7, 0, 15, tzinfo=dt.timezone.utc)) == ["2026-12-06"]
+    assert partitions("stage_reconciliation_schedule", dt.datetime(2026, 12, 7, 5, 20, tzinfo=dt.timezone.utc)) == ["2026-12-07-04:00"]
+
+
 def test_heat_grading_asset_writes_tiers(stack, warehouse):
     from dagster import materialize
 
