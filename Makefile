@@ -6,9 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
 JARS_STAMP := jars/flink-connector-kafka.jar
 
-.PHONY: install demo test bench down java postgres grammar sdk chromium
+.PHONY: install demo test bench down java postgres iproute2 grammar sdk chromium
 
-install: java postgres $(STAMP) $(JARS_STAMP)
+install: java postgres iproute2 $(STAMP) $(JARS_STAMP)
 
 # A JDK, not only a JRE: the jobs' Kafka record serializer (pipelines/flinkrun/java) is compiled with javac.
 java:
@@ -19,6 +19,11 @@ java:
 postgres:
 	@test -x /usr/lib/postgresql/15/bin/initdb || { echo "installing PostgreSQL (apt)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+
+# `ss` (iproute2): the security suite checks that every listener of the stack binds loopback (slim images lack it).
+iproute2:
+	@command -v ss >/dev/null 2>&1 || { echo "installing iproute2 (apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2; }
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -4,8 +4,8 @@ chDB runs every query as its own `default` user, and `readonly = 2` alone lets `
 `INSERT INTO FUNCTION` and `KILL QUERY` through, so the server in front of chDB enforces least privilege itself.
 For each analyst statement it asks chDB's parser, without running anything:
 
-1. `formatQuery(<text>)`: the text is one statement (chDB would otherwise run every statement of a multi-statement
-   text, including any after a harmless first one);
+1. `formatQuery(<text>)` when the text has a `;`: it is one statement (chDB would otherwise run every statement of
+   a multi-statement text, including any after a harmless first one);
 2. `EXPLAIN AST <text>` with the request's parameters substituted (an `{x:Identifier}` parameter can name a
    table), then walks the tree and accepts only:
    - a SELECT-family statement (SELECT, UNION/INTERSECT/EXCEPT, DESCRIBE of one, EXPLAIN of one);
@@ -40,6 +40,8 @@ DENIED_FUNCTIONS = frozenset({"file", "joinGet", "joinGetOrNull", "hasColumnInTa
 DICTIONARY_FUNCTIONS = re.compile(r"^dict(Get|Has|IsIn)")
 IN_FUNCTIONS = frozenset({"in", "notIn", "globalIn", "globalNotIn", "nullIn", "notNullIn", "globalNullIn", "globalNotNullIn"})
 SELECT_KINDS = frozenset({"SelectWithUnionQuery", "SelectIntersectExceptQuery"})
+# The node kinds the walk looks at; the others (expression lists, literals, identifiers...) are only descended.
+CHECKED_KINDS = frozenset({"Set", "Explain", "SelectWithUnionQuery", "DescribeQuery", "TableIdentifier", "Function"})
 EXPLAINABLE = frozenset({"AST", "SYNTAX", "QUERY TREE", "PLAN", "PIPELINE", "ESTIMATE"})
 
 # Settings the analyst may pass with a query (URL parameters). Limits with a ceiling may only be lowered (and not to
@@ -102,15 +104,22 @@ class Node:
     children: list["Node"] = field(default_factory=list)
 
 
+def format_query(run, sql: str) -> str:
+    """The statement as ClickHouse's formatter prints it: each SETTINGS clause on a line of its own."""
+    return run("SELECT formatQuery(" + quote(sql) + ")", {})
+
+
 def parse_tree(text: str) -> list[Node]:
     """The roots of `EXPLAIN AST` output: one node a line, one leading space per level."""
     roots: list[Node] = []
     stack: list[tuple[int, Node]] = []
     for line in text.splitlines():
-        if not line.strip():
+        body = line.lstrip(" ")
+        if not body:
             continue
-        depth = len(line) - len(line.lstrip(" "))
-        body = _CHILDREN.sub("", line.strip())
+        depth = len(line) - len(body)
+        if body.endswith(")") and " (children " in body:
+            body = _CHILDREN.sub("", body)
         kind, _, label = body.partition(" ")
         node = Node(kind, label)
         while stack and stack[-1][0] >= depth:
@@ -162,16 +171,22 @@ class AnalystPolicy:
             if key in self._passed:
                 self._passed.move_to_end(key)
                 return
-        formatted = run("SELECT formatQuery(" + quote(sql) + ")", {})  # "Multi-statements are not allowed" (code 62)
+        formatted = None
+        if ";" in sql:
+            # Statements are separated by `;` only; whether one is a separator or sits in a literal only the parser
+            # can tell, and it must before EXPLAIN AST: chDB would run every statement after the first.
+            formatted = format_query(run, sql)  # "Multi-statements are not allowed" (code 62)
         roots = parse_tree(run("EXPLAIN AST " + sql, parameters))
         if len(roots) != 1:
             raise _readonly("one statement per query")
-        clauses = _SETTINGS_CLAUSE.findall(formatted)
-        if self._statement(roots[0]) != len(clauses):
-            raise _readonly("SETTINGS clauses the check cannot read (pass settings as URL parameters)")
-        for clause in clauses:
-            for name, value in _SETTING_ITEM.findall(clause):
-                self._setting(name, value.strip())
+        settings_clauses = self._statement(roots[0])
+        if settings_clauses:
+            clauses = _SETTINGS_CLAUSE.findall(formatted or format_query(run, sql))
+            if settings_clauses != len(clauses):
+                raise _readonly("SETTINGS clauses the check cannot read (pass settings as URL parameters)")
+            for clause in clauses:
+                for name, value in _SETTING_ITEM.findall(clause):
+                    self._setting(name, value.strip())
         with self._lock:
             self._passed[key] = None
             while len(self._passed) > CACHE_ENTRIES:
@@ -195,7 +210,9 @@ class AnalystPolicy:
         return self._walk(statements[0])
 
     def _walk(self, node: Node, parent: Node | None = None) -> int:
-        name = _ALIAS.sub("", node.label)
+        if node.kind not in CHECKED_KINDS:
+            return sum(self._walk(child, node) for child in node.children)
+        name = _ALIAS.sub("", node.label) if node.label.endswith(")") else node.label
         if node.kind == "Set":
             return 1
         if node.kind == "Explain":

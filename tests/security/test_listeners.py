@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -38,14 +39,20 @@ def is_loopback(host: str) -> bool:
 
 
 def process_tree(root: int) -> dict[int, str]:
-    """The process and all its descendants: pid -> command name."""
-    table = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,comm="], capture_output=True, text=True, check=True).stdout
-    rows = [line.split(None, 2) for line in table.splitlines()]
+    """The process and all its descendants: pid -> command name (from /proc: procps is not on slim images)."""
     children: dict[int, list[int]] = {}
     names = {}
-    for pid, ppid, name in rows:
-        children.setdefault(int(ppid), []).append(int(pid))
-        names[int(pid)] = name.strip()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone
+        name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+        pid, ppid = int(entry.name), int(rest[1])
+        children.setdefault(ppid, []).append(pid)
+        names[pid] = name
     tree, pending = {}, [root]
     while pending:
         pid = pending.pop()
