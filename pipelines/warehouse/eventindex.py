@@ -74,15 +74,10 @@ class WriteOnce:
     duplicates: int  # events of the batch not written: their event_id already has a row (or came twice in it)
 
 
-def unique_by_event_id(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """First copy of each event_id, in arrival order (a re-send inside one batch)."""
-    seen: set[str] = set()
-    unique = []
-    for event in events:
-        if event["event_id"] not in seen:
-            seen.add(event["event_id"])
-            unique.append(event)
-    return unique
+def event_key(event: dict[str, Any]) -> str:
+    """The event_id in canonical form (lower-case, hyphenated): a UUID has several spellings (upper-case, no hyphens,
+    braces) that all name one event, and the index answers in this one."""
+    return str(uuid.UUID(str(event["event_id"])))
 
 
 def batch_token(table: str, event_ids: Iterable[str]) -> str:
@@ -101,8 +96,8 @@ def utc_day(ts_ms: int) -> dt.date:
 
 
 class EventIndex:
-    """The write-once protocol over one warehouse handle. Event dicts carry `event_id` as a lower-case UUID string
-    (as `normalise` and the loader leave it) and `ts` in epoch milliseconds."""
+    """The write-once protocol over one warehouse handle. Event dicts carry `event_id` (a UUID in any spelling) and
+    `ts` in epoch milliseconds."""
 
     def __init__(self, warehouse: Warehouse, grace_s: float = CLAIM_GRACE_S):
         self.warehouse = warehouse
@@ -166,24 +161,27 @@ class EventIndex:
         column_names: Sequence[str] = DETAIL_COLUMNS,
     ) -> WriteOnce:
         """Insert into `table` the rows (`to_row(event)`) of the events whose event_id has no row yet."""
-        unique = unique_by_event_id(events)
-        claims = self.claims([event["event_id"] for event in unique])
+        first_copies: dict[str, dict[str, Any]] = {}  # a re-send inside the batch: the first copy, in arrival order
+        for event in events:
+            key = event_key(event)
+            if key not in first_copies:  # written with the canonical id (ClickHouse reads only some spellings)
+                first_copies[key] = event if event["event_id"] == key else dict(event, event_id=key)
+        claims = self.claims(list(first_copies))
         # Unconfirmed in the index but inserted by this writer (confirmation held): stored, no need to look.
         held = {event_id for event_id in claims if event_id in self._unconfirmed}
-        unconfirmed = {event_id: claim for event_id, claim in claims.items() if not claim.written and event_id not in held}
+        unconfirmed = {key: claim for key, claim in claims.items() if not claim.written and key not in held}
         stored = self.stored_copies(unconfirmed) if unconfirmed else set()
         in_flight = [unconfirmed[event_id].age_s for event_id in unconfirmed.keys() - stored]
         if in_flight and min(in_flight) < self.grace_s:
             time.sleep(self.grace_s - min(in_flight))  # rare: only after a writer stopped mid-write
             stored = self.stored_copies(unconfirmed)
+        self._unconfirmed.update((key, (unconfirmed[key].detail_table, unconfirmed[key].day)) for key in stored)
         lost = unconfirmed.keys() - stored  # claimed by a writer that stopped before its insert landed
-        fresh = [event for event in unique if event["event_id"] in lost or event["event_id"] not in claims]
-        self._unconfirmed.update((event_id, (unconfirmed[event_id].detail_table, unconfirmed[event_id].day)) for event_id in stored)
+        fresh = {key: event for key, event in first_copies.items() if key in lost or key not in claims}
         if fresh:
-            located = [(event["event_id"], table, utc_day(event["ts"])) for event in fresh]
+            located = [(key, table, utc_day(event["ts"])) for key, event in fresh.items()]
             self.record(located, self._take_unconfirmed())
-            token = batch_token(table, (event["event_id"] for event in fresh))
-            settings = dict(INSERT_SETTINGS, insert_deduplication_token=token)
-            self.warehouse.insert(table, [to_row(event) for event in fresh], column_names, settings=settings)
+            settings = dict(INSERT_SETTINGS, insert_deduplication_token=batch_token(table, fresh))
+            self.warehouse.insert(table, [to_row(event) for event in fresh.values()], column_names, settings=settings)
             self._unconfirmed.update((event_id, (table, day)) for event_id, table, day in located)
-        return WriteOnce(table, fresh, len(events) - len(fresh))
+        return WriteOnce(table, list(fresh.values()), len(events) - len(fresh))

@@ -10,7 +10,7 @@ from pipelines.streaming.batching import BatchPolicy, by_layer, shard_of, table_
 from pipelines.streaming.decode import MAX_PAYLOAD_CHARS, ROUTED_FIELDS, decode_message
 from pipelines.streaming.metrics import MinuteCounts, latency_bucket, percentile, summarise_written
 from pipelines.streaming.normalise import CLIENT_TS_PROP, corrected_ts, epoch_ms, normalise
-from pipelines.warehouse.eventindex import batch_token, unique_by_event_id, utc_day
+from pipelines.warehouse.eventindex import batch_token, event_key, utc_day
 
 EVENT = {
     "event_id": "5B0C1F0E-8A47-4A8E-9D55-0C3C5B1F4A11",
@@ -118,9 +118,10 @@ def test_a_person_always_has_the_same_shard_and_a_flush_writes_per_layer():
     assert table_of_layer("trade") == "dwd_trade"
 
 
-def test_unique_keeps_first_copy_in_order():
-    events = [{"event_id": i, "n": n} for n, i in enumerate("abacb")]
-    assert [(e["event_id"], e["n"]) for e in unique_by_event_id(events)] == [("a", 0), ("b", 1), ("c", 3)]
+def test_every_spelling_of_an_event_id_is_one_key():
+    canonical = "5b0c1f0e-8a47-4a8e-9d55-0c3c5b1f4a11"
+    spellings = [canonical, canonical.upper(), canonical.replace("-", ""), "{" + canonical + "}", "urn:uuid:" + canonical]
+    assert {event_key({"event_id": spelling}) for spelling in spellings} == {canonical}
 
 
 def test_batch_token_depends_on_content_and_table_not_on_order():
