@@ -1,5 +1,6 @@
-"""Analysis engine: one module per model (event, funnel, retention, interval, distribution), each validating a
-request and building parameterised SQL over the `events` table; `runner` runs them through the warehouse client.
+"""Analysis engine: one module per model (event, funnel, retention, interval, distribution), each declaring its
+request, how it builds parameterised SQL over the `events` table and shapes the response (the contract in
+`contract`, the models served in `registry`); `runner` runs them through the warehouse client.
 
 Python API::
 

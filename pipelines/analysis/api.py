@@ -1,4 +1,5 @@
-"""The analysis HTTP API (Starlette): `POST /v1/query` with `{"model": ..., ...}`, OpenAPI at `/openapi.json`.
+"""The analysis HTTP API (Starlette): `POST /v1/query` with `{"model": ..., ...}`, the registered models at
+`GET /v1/models`, OpenAPI at `/openapi.json` (both derived from the model registry, as the request validation is).
 
 - Auth: `Authorization: Bearer <token>`; tokens from TRACKFLOW_API_TOKENS (comma-separated). With none
   configured a random token is made at start and written to `<data dir>/run/api.token` (mode 0600).
@@ -37,9 +38,9 @@ from pipelines.analysis.runner import (
     QueryTimeout,
     ResultTooLarge,
     parse_request,
-    request_schema,
     run_query,
 )
+from pipelines.analysis.registry import MODELS
 from pipelines.config import Settings
 from pipelines.plan.api import plan_routes
 from pipelines.warehouse.client import Warehouse, WarehouseUnavailable
@@ -97,7 +98,7 @@ def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
     errors = exc.errors(include_url=False, include_input=False)
     for error in errors[:MAX_REPORTED_ERRORS]:
         loc = [str(part) for part in error["loc"]]
-        if loc and loc[0] in ("event", "funnel", "retention", "interval", "distribution"):
+        if loc and loc[0] in MODELS.names():
             loc = loc[1:]  # the discriminated union's branch name is not a field of the request
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
@@ -141,11 +142,14 @@ def _error(status: int, message: str, **extra) -> JSONResponse:
 
 
 def openapi_document() -> dict[str, Any]:
-    schema = request_schema()
+    schema = MODELS.request_adapter().json_schema()
     components = schema.pop("$defs", {})
     text = json.dumps(schema).replace("#/$defs/", "#/components/schemas/")
     components = json.loads(json.dumps(components).replace("#/$defs/", "#/components/schemas/"))
     components["AnalysisRequest"] = json.loads(text)
+    for model in MODELS:
+        components[model.request_type.__name__]["description"] = model.summary
+    models = "\n".join(f"- `{model.name}`: {model.summary}" for model in MODELS)
     error = {"type": "object", "properties": {"error": {"type": "string"}}}
     return {
         "openapi": "3.1.0",
@@ -158,7 +162,8 @@ def openapi_document() -> dict[str, Any]:
         "paths": {
             "/v1/query": {
                 "post": {
-                    "summary": "Run one analysis (event, funnel, retention, interval, distribution)",
+                    "summary": f"Run one analysis ({', '.join(MODELS.names())})",
+                    "description": f"The request's `model` names the analysis:\n{models}",
                     "requestBody": {
                         "required": True,
                         "content": {"application/json": {"schema": {
@@ -175,6 +180,12 @@ def openapi_document() -> dict[str, Any]:
                         "422": {"description": "invalid request (`errors` lists {field, message}) or result over the row limit"},
                         "504": {"description": "the query exceeded the time limit"},
                     },
+                }
+            },
+            "/v1/models": {
+                "get": {
+                    "summary": "The analysis models: name, summary, whether they list persons, request JSON schema",
+                    "responses": {"200": {"description": "`{\"models\": [{model, summary, lists_persons, request_schema}]}`"}},
                 }
             },
             "/healthz": {"get": {"summary": "liveness", "security": [], "responses": {"200": {"description": "ok"}}}},
@@ -266,6 +277,10 @@ def create_app(
     async def openapi(_: Request) -> JSONResponse:
         return JSONResponse(openapi_document())
 
+    @guarded
+    async def models(_: Request) -> JSONResponse:
+        return JSONResponse({"models": MODELS.describe()})
+
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
 
@@ -282,6 +297,7 @@ def create_app(
         lifespan=lifespan,
         routes=[
             Route("/v1/query", query, methods=["POST"]),
+            Route("/v1/models", models, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             # Tracking plan and tracking-point health, behind the same tokens.

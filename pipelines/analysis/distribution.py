@@ -7,7 +7,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from pipelines.analysis.filters import QUANTILE_LEVELS, all_of, histogram_sql, numeric_expr, quantiles_sql, scope_conditions, selector_condition
+from pipelines.analysis.contract import AnalysisModel
+from pipelines.analysis.expr import all_of
+from pipelines.analysis.filters import QUANTILE_LEVELS, histogram_sql, numeric_expr, quantiles_sql, scope_conditions, selector_condition
 from pipelines.analysis.request import EventSelector, Name, QueryScope, ascending_edges
 from pipelines.analysis.schema import PERSON_KEY, TABLE
 from pipelines.analysis.shaping import Rows, clean, histogram_view, table
@@ -68,3 +70,11 @@ def shape(request: DistributionQuery, results: dict[str, Rows]) -> dict:
     }
     rows = [[b["from"], b["to"], b["count"]] for b in buckets]
     return {**response, **table(["from", "to", "persons"], rows)}
+
+
+MODEL = AnalysisModel(
+    request_type=DistributionQuery,
+    build=build,
+    shape=shape,
+    summary="How often each person did an event (or the sum of a property), bucketed",
+)

@@ -7,7 +7,9 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from pipelines.analysis.filters import all_of, numeric_expr, property_expr, scope_conditions, selector_condition
+from pipelines.analysis.contract import AnalysisModel
+from pipelines.analysis.expr import all_of
+from pipelines.analysis.filters import numeric_expr, property_expr, scope_conditions, selector_condition
 from pipelines.analysis.request import EventSelector, Name, QueryScope
 from pipelines.analysis.schema import PERSON_KEY, TABLE
 from pipelines.analysis.shaping import Rows, clean, table
@@ -108,3 +110,11 @@ def shape(request: EventQuery, results: dict[str, Rows]) -> dict:
         response["previous"] = _series(request, results["previous"])
         response["previous_truncated"] = len(results["previous"].rows) > request.max_rows
     return response
+
+
+MODEL = AnalysisModel(
+    request_type=EventQuery,
+    build=build,
+    shape=shape,
+    summary="Counts, unique persons and property aggregates of events over time, grouped by properties",
+)

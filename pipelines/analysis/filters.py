@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from pipelines.analysis.expr import all_of, any_of
 from pipelines.analysis.request import EventSelector, PropertyFilter, QueryScope
 from pipelines.analysis.schema import COLUMN_PROPERTIES, MATERIALIZED_PROPERTIES, PERSON_KEY
 from pipelines.analysis.sqlparams import SqlParams
@@ -65,13 +66,6 @@ def _text(value) -> str:
     return str(value)
 
 
-def all_of(conditions: Iterable[str]) -> str:
-    parts = [c for c in conditions if c]
-    if not parts:
-        return "1"
-    return " AND ".join(f"({c})" if " OR " in c else c for c in parts)
-
-
 def selector_condition(selector: EventSelector, params: SqlParams, hint: str = "event") -> str:
     """Matches one event selector: its event name and its own filters."""
     event = f"event = {params.add(hint, selector.event, 'String')}"
@@ -99,11 +93,9 @@ def histogram_sql(value: str, edges_placeholder: str, only_if: str | None = None
     """Per-bucket counts of `value` for buckets [edge_i, edge_i+1) and a last open bucket [edge_n, inf),
     counting only rows where `only_if` holds."""
     edges = edges_placeholder
-    condition = f"{only_if} AND " if only_if else ""
-    return (
-        f"sumForEach(arrayMap(i -> toUInt64({condition}{value} >= {edges}[i] AND "
-        f"(i = length({edges}) OR {value} < {edges}[i + 1])), arrayEnumerate({edges})))"
-    )
+    below_next = any_of([f"i = length({edges})", f"{value} < {edges}[i + 1]"])
+    in_bucket = all_of([only_if or "", f"{value} >= {edges}[i]", below_next])
+    return f"sumForEach(arrayMap(i -> toUInt64({in_bucket}), arrayEnumerate({edges})))"
 
 
 def uniform_histogram_sql(value: str, bin_placeholder: str, bins: int, only_if: str) -> str:

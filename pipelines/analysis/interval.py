@@ -13,9 +13,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from pipelines.analysis.contract import AnalysisModel
+from pipelines.analysis.expr import all_of
 from pipelines.analysis.filters import (
     QUANTILE_LEVELS,
-    all_of,
     histogram_sql,
     property_expr,
     quantiles_sql,
@@ -99,3 +100,11 @@ def shape(request: IntervalQuery, results: dict[str, Rows]) -> dict:
         )
     columns = ["group", "intervals", "unmatched", "mean_seconds", *(f"p{round(l * 100)}_seconds" for l in QUANTILE_LEVELS)]
     return {"groups": groups, **table(columns, [[g[c] for c in columns] for g in groups])}
+
+
+MODEL = AnalysisModel(
+    request_type=IntervalQuery,
+    build=build,
+    shape=shape,
+    summary="Time from each start event to the same person's next end event: quantiles, mean, histogram",
+)

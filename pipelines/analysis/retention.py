@@ -12,7 +12,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from pipelines.analysis.filters import all_of, scope_conditions, selector_condition
+from pipelines.analysis.contract import AnalysisModel
+from pipelines.analysis.expr import all_of
+from pipelines.analysis.filters import scope_conditions, selector_condition
 from pipelines.analysis.request import EventSelector, QueryScope
 from pipelines.analysis.schema import PERSON_KEY, TABLE
 from pipelines.analysis.shaping import Rows, clean, ratio, table
@@ -94,3 +96,11 @@ def shape(request: RetentionQuery, results: dict[str, Rows]) -> dict:
     columns = ["cohort", "persons", *(f"{request.period}_{k}" for k in range(1, request.periods + 1))]
     rows = [[c["cohort"], c["persons"], *c["returned"]] for c in cohorts]
     return {"cohorts": cohorts, **table(columns, rows)}
+
+
+MODEL = AnalysisModel(
+    request_type=RetentionQuery,
+    build=build,
+    shape=shape,
+    summary="Of the persons who did an initial event in a period, how many returned in each later period",
+)

@@ -1,29 +1,16 @@
 """Validate a request, build its SQL, run it through the warehouse client (so query heat sees every query), and
-shape the response. Caching and HTTP live outside (api.py); the models only build and shape."""
+shape the response. Which models exist, and how each builds and shapes, is the registry's (registry.py); caching
+and HTTP live outside (api.py)."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any, Union
+from typing import Any
 
-from pydantic import Field, TypeAdapter
-
-from pipelines.analysis import distribution, event, funnel, interval, retention
+from pipelines.analysis.registry import MODELS
 from pipelines.analysis.shaping import Rows
 from pipelines.analysis.sqlparams import BuiltQuery
-
-MODELS = {
-    "event": event,
-    "funnel": funnel,
-    "retention": retention,
-    "interval": interval,
-    "distribution": distribution,
-}
-
-REQUEST_TYPES = (event.EventQuery, funnel.FunnelQuery, retention.RetentionQuery, interval.IntervalQuery, distribution.DistributionQuery)
-AnalysisRequest = Annotated[Union[REQUEST_TYPES], Field(discriminator="model")]
-_REQUEST = TypeAdapter(AnalysisRequest)
 
 
 @dataclass(frozen=True)
@@ -49,17 +36,13 @@ class InvalidPattern(ValueError):
 
 def parse_request(payload: dict[str, Any] | Any):
     """A validated request object (raises pydantic.ValidationError naming the offending field)."""
-    if isinstance(payload, REQUEST_TYPES):
+    if isinstance(payload, MODELS.request_types()):
         return payload
-    return _REQUEST.validate_python(payload)
-
-
-def request_schema() -> dict[str, Any]:
-    return _REQUEST.json_schema()
+    return MODELS.request_adapter().validate_python(payload)
 
 
 def build_queries(request) -> dict[str, BuiltQuery]:
-    return MODELS[request.model].build(request)
+    return MODELS.of(request).queries(request)
 
 
 def _settings(limits: Limits) -> dict[str, Any]:
@@ -89,5 +72,5 @@ def run_query(payload, warehouse, limits: Limits = Limits()) -> dict[str, Any]:
                 raise InvalidPattern(f"a `regex` filter value is not a regular expression (RE2 syntax): {reason}") from None
             raise
         results[name] = Rows(list(result.column_names), list(result.result_rows))
-    response = MODELS[request.model].shape(request, results)
+    response = MODELS.of(request).shape(request, results)
     return {"model": request.model, **response, "query_ms": round((time.perf_counter() - started) * 1000, 1)}

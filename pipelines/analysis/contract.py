@@ -1,0 +1,112 @@
+"""The contract every analysis model keeps, and the registry that serves the registered ones.
+
+A model is one module that declares `MODEL = AnalysisModel(...)`: its request class (pydantic, with a
+`model: Literal["<name>"] = "<name>"` tag), `build` (request -> named parameterised queries), `shape` (request and
+the rows of those queries -> response), a one-line summary, and, where it can list the persons behind a figure,
+`persons` (request -> the persons query; the request then has a `persons` page field, the response a `persons`
+key). `pipelines/analysis/registry.py` registers it in one line. The runner's dispatch, the request union the API
+validates and reports errors against, the OpenAPI document and the model catalogue a UI reads all come from the
+registry, so nothing else names the models.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any, Union, get_args
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+from pipelines.analysis.shaping import Rows
+from pipelines.analysis.sqlparams import BuiltQuery
+
+PERSONS_FIELD = "persons"  # the request's persons page, the query's name and the response's key, for every model
+
+
+@dataclass(frozen=True)
+class AnalysisModel:
+    """One analysis model as the engine runs it."""
+
+    request_type: type[BaseModel]
+    build: Callable[[Any], dict[str, BuiltQuery]]
+    shape: Callable[[Any, dict[str, Rows]], dict[str, Any]]
+    summary: str
+    persons: Callable[[Any], BuiltQuery] | None = None
+
+    @property
+    def name(self) -> str:
+        """The `model` tag of its requests."""
+        return self.request_type.model_fields["model"].default
+
+    def queries(self, request) -> dict[str, BuiltQuery]:
+        """Every query a request needs: the model's own, and its persons query when the request asks for a page."""
+        queries = self.build(request)
+        if self.persons is not None and getattr(request, PERSONS_FIELD) is not None:
+            queries[PERSONS_FIELD] = self.persons(request)
+        return queries
+
+    def describe(self) -> dict[str, Any]:
+        """What a UI needs to offer the model: its name, summary, whether it lists persons, its request schema."""
+        return {
+            "model": self.name,
+            "summary": self.summary,
+            "lists_persons": self.persons is not None,
+            "request_schema": self.request_type.model_json_schema(),
+        }
+
+
+def _contract_problem(model: AnalysisModel) -> str | None:
+    fields = model.request_type.model_fields
+    tag = fields.get("model")
+    if tag is None or get_args(tag.annotation) != (tag.default,):
+        return 'its request needs a `model: Literal["<name>"] = "<name>"` field'
+    if model.persons is not None and PERSONS_FIELD not in fields:
+        return f"it has a persons query, so its request needs a `{PERSONS_FIELD}` page field"
+    return None
+
+
+class Registry:
+    """The registered models by name, in registration order (the order of the OpenAPI union and of a UI's list)."""
+
+    def __init__(self, models: Iterable[AnalysisModel] = ()):
+        self._models: dict[str, AnalysisModel] = {}
+        for model in models:
+            self.register(model)
+
+    def register(self, model: AnalysisModel) -> AnalysisModel:
+        if problem := _contract_problem(model):
+            raise TypeError(f"analysis model {model.request_type.__name__}: {problem}")
+        if model.name in self._models:
+            raise ValueError(f"an analysis model named {model.name!r} is registered already")
+        self._models[model.name] = model
+        return model
+
+    def unregister(self, name: str) -> None:
+        del self._models[name]
+
+    def __iter__(self) -> Iterator[AnalysisModel]:
+        return iter(list(self._models.values()))
+
+    def names(self) -> list[str]:
+        return list(self._models)
+
+    def of(self, request) -> AnalysisModel:
+        """The model of a validated request."""
+        return self._models[request.model]
+
+    def request_types(self) -> tuple[type[BaseModel], ...]:
+        return tuple(model.request_type for model in self)
+
+    def request_adapter(self) -> TypeAdapter:
+        """Validates any registered model's request, chosen by its `model` tag."""
+        return _union_adapter(self.request_types())
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [model.describe() for model in self]
+
+
+@functools.lru_cache(maxsize=8)
+def _union_adapter(request_types: tuple[type[BaseModel], ...]) -> TypeAdapter:
+    # Cached by the registered request types: built once, and again only when a model is (un)registered.
+    return TypeAdapter(Annotated[Union[request_types], Field(discriminator="model")])

@@ -1,0 +1,14 @@
+"""The analysis models the engine serves: one line each. A new model is its module (see contract.py) plus one
+line here; the runner, the API, its OpenAPI document and the model catalogue pick it up from this registry."""
+
+from __future__ import annotations
+
+from pipelines.analysis import distribution, event, funnel, interval, retention
+from pipelines.analysis.contract import Registry
+
+MODELS = Registry()
+MODELS.register(event.MODEL)
+MODELS.register(funnel.MODEL)
+MODELS.register(retention.MODEL)
+MODELS.register(interval.MODEL)
+MODELS.register(distribution.MODEL)
