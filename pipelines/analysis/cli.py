@@ -43,7 +43,7 @@ def query(
     output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json or csv"),
     timeout: float = typer.Option(30.0, help="per-query timeout in seconds"),
 ) -> None:
-    """Run an analysis request (event, funnel, retention, interval, distribution) as the read-only analyst."""
+    """Run an analysis request (any registered model: docs/analysis.md) as the read-only analyst."""
     from pydantic import ValidationError
 
     from pipelines.analysis.runner import InvalidPattern, Limits, QueryTimeout, ResultTooLarge, run_query
