@@ -59,25 +59,39 @@ class Components:
         self.members = members
 
     def add(self, link: Link, known: MutableMapping[str, str]) -> tuple[str, bool]:
-        """Record `link`; returns its component's root and whether the link is late (sorts before the newest link
-        any of the components it joins had seen). An id that `known` (the graph's nodes) already holds but this
-        tracker never saw came from a state older than the tracker or from an offline correction: its component
-        is marked incomplete, because a replay of the links known here would not be the whole story."""
+        """Record `link`; returns its component's root and whether the link is late: it adds to what a replay reads
+        (a new pair, or an earlier first sighting of one) and sorts before the newest link of a component it joins.
+        A repeat of a known pair changes only its last sighting, which no decision of a replay reads. An id that
+        `known` (the graph's nodes) already holds but this tracker never saw came from a state older than the tracker
+        or from an offline correction: its component is marked incomplete, because a replay of the links known here
+        would not be the whole story."""
+        pair = (link.strong, link.weak)
         key = link_order(link)
-        late = False
+        roots = [self.roots.get(node) for node in dict.fromkeys(pair)]
+        if None not in roots:
+            root = roots[0]
+            component = self.members[root]
+            seen = component.links.get(pair)
+            if seen is not None and seen[0] <= link.ts:
+                if link.ts > seen[1]:
+                    seen[1] = link.ts
+                    self.members[root] = component  # written back: Flink state holds a copy
+                return root, False
+        late = any(root is not None and key < self.members[root].newest for root in roots)
         root = None
-        for node in dict.fromkeys((link.strong, link.weak)):
-            other = self.roots.get(node)
+        for node, other in zip(dict.fromkeys(pair), roots):
             if other is None:
-                other = node
-                self.roots[node] = node
-                self.members[node] = ComponentLinks(complete=node not in known)
-            late = late or key < self.members[other].newest
+                other = root if root is not None else node
+                self.roots[node] = other
+                if other == node:
+                    self.members[node] = ComponentLinks(complete=node not in known)
+                elif node in known:
+                    self.members[other].complete = False
             root = other if root is None else self._union(root, other)
         component = self.members[root]
-        seen = component.links.get((link.strong, link.weak))
+        seen = component.links.get(pair)
         if seen is None:
-            component.links[(link.strong, link.weak)] = [link.ts, link.ts]
+            component.links[pair] = [link.ts, link.ts]
         else:
             seen[0], seen[1] = min(seen[0], link.ts), max(seen[1], link.ts)
         component.newest = max(component.newest, key)
