@@ -66,6 +66,7 @@ class Sink:
         self.incarnation: str | None = None  # of the broker the producer talks to, as last read
         self._in_flight = 0  # direct deliveries awaiting their acks
         self._maintained_at = 0.0
+        self._journal_failing = False  # log a failing journal once, not per request
         # One thread owns the spool files; another the producer's set-up and tear-down, which can block for
         # seconds on an unreachable broker and must not hold up spooling.
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
@@ -157,8 +158,16 @@ class Sink:
         return await self._spool(records)
 
     def _journal(self, records: list[Record], incarnation: str | None) -> None:
-        if self.journal is not None and incarnation is not None:
+        if self.journal is None or incarnation is None:
+            return
+        try:
             self.journal.append(records, incarnation)
+        except OSError as exc:  # the records are in Kafka: answer as delivered, but say they are not replayable
+            if not self._journal_failing:
+                log.error("journal write failed (%s); acknowledged records are not replayable after a broker loss", exc)
+            self._journal_failing = True
+        else:
+            self._journal_failing = False
 
     async def _spool(self, records: list[Record]) -> str:
         async with self._spool_lock:
