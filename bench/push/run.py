@@ -1,7 +1,8 @@
 """Offline push throughput: N rows of one day of the detail table into the real PostgreSQL 15, three ways in the
 same run - one chunk (one COPY stream), parallel chunks (the push as configured), and a naive row-batch INSERT
 baseline (rows fetched into Python, `executemany` of 1,000-row batches, as a hand-written loader would). Prints
-rows/s for each and the wall time for the whole partition (plan + write + reconcile).
+rows/s for each and the wall time for the whole partition (plan + write + reconcile), with the reconciled source
+and target row counts; a push that fails its reconciliation ends the run with exit status 1 and no figures.
 
     .venv/bin/python -m bench.push.run                 # 10M rows (about 10 GB of PostgreSQL table per copy)
     .venv/bin/python -m bench.push.run --rows 2000000  # smaller
