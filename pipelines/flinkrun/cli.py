@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pipelines.config import get_settings
 
-app = typer.Typer(no_args_is_help=True, help="Streaming jobs (layering, dwd, metrics): run, submit, list, stop, savepoint.")
+app = typer.Typer(no_args_is_help=True, help="Streaming jobs (layering, dwd, metrics, oneid): run, start, submit, list, stop, savepoint.")
 cluster_app = typer.Typer(no_args_is_help=True, help="A local Flink standalone session cluster (loopback) to submit to.")
 app.add_typer(cluster_app, name="cluster")
 console = Console()
@@ -73,18 +74,51 @@ def _rest(jobmanager: str | None):
 
 @app.command("list")
 def list_jobs(jobmanager: str = typer.Option(None, help=JOBMANAGER_HELP)) -> None:
-    """Jobs on the cluster: id, name, state, running time."""
-    from pipelines.flinkrun.rest import FlinkRestError
+    """Jobs on the cluster (by default every local MiniCluster: the event path's and the OneID job's): id, name,
+    state, running time."""
+    from pipelines.flinkrun.rest import FlinkRest, FlinkRestError
 
-    rest = _rest(jobmanager)
-    try:
-        jobs = rest.jobs()
-    except FlinkRestError as exc:
-        _fail(str(exc))
+    settings = get_settings()
+    local = [] if jobmanager or settings.flink_jobmanager else _local_minicluster_addresses(settings)
+    rests = [FlinkRest(address) for address in local] or [_rest(jobmanager)]
     table = Table("job id", "name", "state", "running")
-    for info in jobs:
-        table.add_row(info.job_id, info.name, info.state, f"{info.duration_ms / 1000:.0f}s")
+    for rest in rests:
+        try:
+            jobs = rest.jobs()
+        except FlinkRestError as exc:
+            if not local:
+                _fail(str(exc))
+            err.print(f"[yellow]note:[/] {escape(str(exc))} (a local job that is not running; `trackflow status` says more)")
+            continue
+        for info in jobs:
+            table.add_row(info.job_id, info.name, info.state, f"{info.duration_ms / 1000:.0f}s")
     console.print(table)
+
+
+def _local_minicluster_addresses(settings) -> list[str]:
+    """REST addresses of the MiniClusters the local stack runs (`up --with-jobs`, `jobs start oneid`)."""
+    from pipelines.stack.components import JOBS, ONEID_JOB
+
+    ports = [settings.bound_port(component.name, 0) for component in (JOBS, ONEID_JOB)]
+    return [f"http://127.0.0.1:{port}" for port in ports if port]
+
+
+@app.command("start")
+def start(job: str = typer.Argument(..., help="oneid (the event path starts with `trackflow up --with-jobs`)")) -> None:
+    """Start the OneID job in the background on a MiniCluster of its own, as `up --with-jobs` starts the event path:
+    `trackflow status`, `jobs list`, `logs oneid-job` and `down` see it. The next start resumes from its checkpoint."""
+    from dataclasses import replace
+
+    from pipelines.stack import Stack
+    from pipelines.stack.components import ONEID_JOB
+    from pipelines.stack.manager import StackError
+
+    if job != "oneid":
+        _fail(f"`jobs start` runs the OneID job ({job!r} given); the event path starts with `trackflow up --with-jobs`")
+    try:
+        Stack(get_settings(), [replace(ONEID_JOB, enabled=lambda _: True)]).up(report=console.print)
+    except StackError as exc:
+        _fail(str(exc))
 
 
 @app.command("savepoint")

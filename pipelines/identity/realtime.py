@@ -131,7 +131,7 @@ class RealtimeProcessor:
         self.sweep_ms = sweep_ms
         self.next_sweep: int | None = None  # after a (re)start the first link sweeps
         self.now: int = 0  # the newest link time seen: event-time "now" for TTLs
-        self.redecided = 0  # components replayed because a link arrived out of order (a figure for tests and logs)
+        self.redecided = 0  # components re-decided because a link arrived out of order (for tests and the benchmark)
 
     def _remember_block(self, key: str) -> None:
         if key.startswith("v"):

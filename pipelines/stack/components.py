@@ -245,6 +245,23 @@ JOBS = Component(
     recovers_itself=True,
 )
 
+def oneid_job_command(settings: Settings, port: int) -> list[str]:
+    return [sys.executable, "-m", "pipelines.flinkrun.runner", "oneid", "--rest-port", str(port)]
+
+
+# The OneID job on a MiniCluster of its own (the event path keeps the other): started by `trackflow jobs start oneid`,
+# part of the stack while its pid file exists, so status, down, logs and `jobs list` see it.
+ONEID_JOB = Component(
+    name="oneid-job",
+    configured_port=lambda s: 0,  # a free port: the event path's MiniCluster has the configured REST port
+    command=oneid_job_command,
+    healthy=jobs_healthy,
+    scheme="http",
+    enabled=lambda s: (s.state_dir / "oneid-job.pid").exists(),
+    recovers_itself=True,
+)
+
+
 def postgres_command(settings: Settings, port: int) -> list[str]:
     from pipelines.push.server import server_command
 
@@ -277,7 +294,7 @@ POSTGRES = Component(
 )
 
 # Start order. Later capabilities append their services here.
-COMPONENTS: list[Component] = [BROKER, WAREHOUSE, POSTGRES, COLLECTOR, JOBS]
+COMPONENTS: list[Component] = [BROKER, WAREHOUSE, POSTGRES, COLLECTOR, JOBS, ONEID_JOB]
 # Stop order (`trackflow down`): no new events first, the jobs once caught up (their settle), then the engines.
 # Components not named here stop first.
 STOP_ORDER = [COLLECTOR.name, JOBS.name, BROKER.name, WAREHOUSE.name, POSTGRES.name]

@@ -26,3 +26,7 @@ def world(rules):
 @pytest.fixture(scope="session")
 def world_links(rules, world):
     return links_of_events(rules, world.events)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "jvm: starts Flink MiniClusters (slow; run under the shared CPU lock)")

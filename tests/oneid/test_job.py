@@ -12,7 +12,11 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
+from typer.testing import CliRunner
+
 from pipelines import messaging
+from pipelines.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_790_000_000_000
@@ -22,6 +26,7 @@ def _event(ts: int, ids: dict) -> bytes:
     return json.dumps({"event_id": str(uuid.uuid4()), "event": "page_view", "app_id": "demo", "ts": ts, "ids": ids}).encode()
 
 
+@pytest.mark.jvm
 def test_job_links_events_into_the_graph_and_the_warehouse(stack, warehouse, stack_settings):
     for table in ("oneid_edges", "oneid_map", "oneid_merge_log"):
         warehouse.command(f"TRUNCATE TABLE IF EXISTS {table}")
@@ -62,3 +67,33 @@ def test_job_links_events_into_the_graph_and_the_warehouse(stack, warehouse, sta
         except subprocess.TimeoutExpired:
             os.killpg(job.pid, signal.SIGKILL)
         log.close()
+
+
+def _row(output: str, name: str) -> list[str]:
+    """The cells of the table row that has a cell `name` (rich tables: cells between │)."""
+    for line in output.splitlines():
+        cells = [cell.strip() for cell in line.split("│")]
+        if name in cells:
+            return cells
+    return []
+
+
+@pytest.mark.jvm
+def test_the_oneid_job_started_through_the_cli_is_seen_by_status_and_jobs_list(stack, stack_settings):
+    """`trackflow jobs start oneid` runs the job in the background as a stack component: `status` shows it running,
+    `jobs list` lists it next to the event path's jobs, and once stopped `status` shows it is not running."""
+    from pipelines.stack import Stack
+    from pipelines.stack.components import ONEID_JOB
+
+    runner = CliRunner()
+    invoke = lambda *args: runner.invoke(app, list(args), env={"COLUMNS": "250"})  # noqa: E731
+    try:
+        started = invoke("jobs", "start", "oneid")
+        assert started.exit_code == 0 and "oneid-job" in started.output and "started at http://127.0.0.1:" in started.output, started.output
+        assert "healthy" in _row(invoke("status").output, ONEID_JOB.name)
+        listed = invoke("jobs", "list")
+        assert listed.exit_code == 0 and "RUNNING" in _row(listed.output, "trackflow-oneid"), listed.output
+        assert invoke("jobs", "start", "dwd").exit_code == 1
+    finally:
+        Stack(stack_settings, [ONEID_JOB]).down(report=lambda _: None)
+    assert "off" in _row(invoke("status").output, ONEID_JOB.name)
