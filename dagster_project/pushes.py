@@ -5,6 +5,7 @@ running throughput and alerts P1-P3 before a deadline is missed."""
 import datetime as dt
 import json
 import time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from dagster import (
@@ -28,8 +29,10 @@ from dagster import (
     sensor,
 )
 
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
 from dagster_project.resources import PostgresResource, WarehouseResource
-from pipelines.config import get_settings
+from pipelines.config import ENV_PREFIX, Settings
 from pipelines.push.definitions import Push, load_pushes
 
 GROUP = "pushes"
@@ -142,10 +145,20 @@ def push_deadline_sensor(context: SensorEvaluationContext, postgres: PostgresRes
     return SkipReason(f"alerted: {', '.join(raised)}" if raised else f"{len(found)} push(es) on time")
 
 
+class PushDefinitionsSetting(BaseSettings):
+    """Only `push_definitions`, from Settings' own sources (environment, then trackflow.toml, then the default):
+    building every setting at import would read, or on a fresh data dir generate, the stack's secrets."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+    push_definitions: Path = Settings.model_fields["push_definitions"].default
+    settings_customise_sources = classmethod(Settings.settings_customise_sources.__func__)
+
+
 def push_definitions() -> Definitions:
     """An asset, job and schedule for every push in the definitions file (none if the file is absent; an invalid
-    file fails loading with the validation message), and the deadline sensor. Reads the file, connects nowhere."""
-    path = get_settings().push_definitions
+    file fails loading with the validation message), and the deadline sensor. Reads that file and no secret;
+    connects nowhere."""
+    path = PushDefinitionsSetting().push_definitions
     pushes = load_pushes(path) if path.exists() else []
     assets, jobs, schedules = [], [], []
     for push in pushes:

@@ -96,14 +96,18 @@ def test_dagster_definitions_load_and_asset_materializes(stack, stack_settings, 
 
 def test_dagster_finds_and_validates_the_code_location_from_the_repository_root(tmp_path):
     """`dagster definitions validate` with no arguments: pyproject.toml's [tool.dg] names the code location, which
-    loads in a fresh process (imports, resource keys, jobs, schedules, sensors) without a stack to talk to."""
+    loads in a fresh process (imports, resource keys, jobs, schedules, sensors) without a stack to talk to, and
+    without reading the stack's secrets (settings would generate them in a fresh data dir)."""
     root = Path(__file__).resolve().parents[2]
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TRACKFLOW_")} | {"DAGSTER_HOME": str(tmp_path)}
+    data_dir = tmp_path / "data"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TRACKFLOW_")}
+    env |= {"DAGSTER_HOME": str(tmp_path), "TRACKFLOW_DATA_DIR": str(data_dir)}
     validated = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate"], cwd=root, env=env,
                                capture_output=True, text=True, timeout=300)  # fmt: skip
     output = validated.stdout + validated.stderr
     assert validated.returncode == 0, output
     assert "Validation successful for code location trackflow" in output
+    assert not (data_dir / "secrets").exists()
 
 
 def test_partitioned_schedules_name_the_partition_they_run():
