@@ -147,6 +147,9 @@ def submit_command(
     env.update(
         TRACKFLOW_KAFKA_BOOTSTRAP=resolved.kafka_bootstrap,
         TRACKFLOW_CLICKHOUSE_URL=resolved.clickhouse_url,
+        # With the URL explicit the warehouse looks external, whose password is never generated: pass the one the
+        # embedded warehouse was given (from the data dir's secrets), or the writer's inserts are refused.
+        TRACKFLOW_CLICKHOUSE_PASSWORD=resolved.clickhouse_password.get_secret_value(),
         TRACKFLOW_DATA_DIR=str(settings.data_dir.resolve()),
         PYTHONPATH=str(REPOSITORY),
     )
