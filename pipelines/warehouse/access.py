@@ -69,7 +69,7 @@ ANALYST_SETTINGS = frozenset(
 )
 ANALYST_SETTING_PREFIXES = ("output_format_", "input_format_")
 
-_CHILDREN = re.compile(r" \(children \d+\)$")
+_CHILDREN = re.compile(r" \(children (\d+)\)$")
 _ALIAS = re.compile(r" \(alias [^()]*\)$")
 _SETTINGS_CLAUSE = re.compile(r"^\s*SETTINGS (.*)$", re.M)  # formatQuery puts each clause on a line of its own
 _SETTING_ITEM = re.compile(r"([A-Za-z_][A-Za-z0-9_]*) = ((?:'(?:[^'\\]|\\.)*'|[^,'])+)")
@@ -101,6 +101,7 @@ def _readonly(what: str) -> AccessDenied:
 class Node:
     kind: str
     label: str  # what follows the kind: a function or table name, a literal, the EXPLAIN kind
+    declared: int = 0  # the "(children N)" the line ends with
     children: list["Node"] = field(default_factory=list)
 
 
@@ -110,7 +111,9 @@ def format_query(run, sql: str) -> str:
 
 
 def parse_tree(text: str) -> list[Node]:
-    """The roots of `EXPLAIN AST` output: one node a line, one leading space per level."""
+    """The roots of `EXPLAIN AST` output: one node a line, one leading space per level. ClickHouse prints names and
+    aliases unescaped, so a quoted identifier with a line break can add lines of its own: every node must have the
+    children its line declares, which such lines cannot keep true for the nodes they would displace."""
     roots: list[Node] = []
     stack: list[tuple[int, Node]] = []
     for line in text.splitlines():
@@ -118,14 +121,21 @@ def parse_tree(text: str) -> list[Node]:
         if not body:
             continue
         depth = len(line) - len(body)
-        if body.endswith(")") and " (children " in body:
-            body = _CHILDREN.sub("", body)
+        declared = _CHILDREN.search(body) if body.endswith(")") else None
+        if declared:
+            body = body[: declared.start()]
         kind, _, label = body.partition(" ")
-        node = Node(kind, label)
+        node = Node(kind, label, int(declared.group(1)) if declared else 0)
         while stack and stack[-1][0] >= depth:
             stack.pop()
         (stack[-1][1].children if stack else roots).append(node)
         stack.append((depth, node))
+    pending = list(roots)
+    while pending:
+        node = pending.pop()
+        if len(node.children) != node.declared:
+            raise _readonly(f"a statement whose parse tree cannot be read (quoted names with line breaks?) at {node.kind}")
+        pending += node.children
     return roots
 
 
@@ -212,7 +222,8 @@ class AnalystPolicy:
     def _walk(self, node: Node, parent: Node | None = None) -> int:
         if node.kind not in CHECKED_KINDS:
             return sum(self._walk(child, node) for child in node.children)
-        name = _ALIAS.sub("", node.label) if node.label.endswith(")") else node.label
+        # A function's name is one word; a table's may hold spaces (quoted), its alias follows in parentheses.
+        name = node.label.split(" ", 1)[0] if node.kind == "Function" else _ALIAS.sub("", node.label)
         if node.kind == "Set":
             return 1
         if node.kind == "Explain":

@@ -103,6 +103,10 @@ def test_the_reviewers_repros_are_refused(stack_settings, warehouse, http, tmp_p
         "SELECT joinGet('default.joined', 'v', 1)",
         "EXPLAIN PIPELINE SELECT * FROM file('/etc/hostname', 'LineAsString')",
         "SELECT * FROM (EXPLAIN AST SELECT 1)",
+        # quoted names with line breaks print lines of their own in EXPLAIN AST: they must not fake its structure
+        "SELECT file('/etc/hostname') AS `z (children 1)\n   x`",
+        "SELECT 7 AS `x\n        Literal 1` WHERE `x\n        Literal 1` IN system.users",
+        "SELECT * FROM url('http://127.0.0.1:1/', 'CSV') AS `q (children 1)\n x`",
     ],
 )
 def test_statements_beyond_select_on_trackflow_are_refused(http, sql):
