@@ -35,9 +35,10 @@ WAREHOUSE_COUNT_SQL = (
     check_specs=[AssetCheckSpec("stages_agree", asset="stage_counts_hourly", description="collected = raw = detail + quarantined = warehouse rows.")],
 )
 def stage_counts_hourly(context: AssetExecutionContext, warehouse: WarehouseResource):
-    """对账 per hour (by received_at): events the collector accepted (`collected`), the pipeline counted in Kafka
-    (`raw`), wrote to detail tables (`dwd.*`) or quarantined, against the rows the warehouse holds. Stages without
-    metrics are reported, not failed: the check judges the stages that exist."""
+    """对账 per hour (by received_at): events the collector accepted (`collected`: its counts travel through Kafka to
+    jobs/metrics like every stage's), the pipeline counted in Kafka (`raw`), wrote to detail tables (`dwd.*`) or
+    quarantined, against the rows the warehouse holds. Stages without metrics are reported, not failed: the check
+    judges the stages that exist."""
     start = dt.datetime.strptime(context.partition_key, "%Y-%m-%d-%H:%M").replace(tzinfo=dt.timezone.utc)
     end = start + dt.timedelta(hours=1)
     handle = warehouse.handle()

@@ -1,5 +1,6 @@
-"""jobs/metrics: per-minute counts of every stage (raw, ods.<layer>, dwd.<layer>, quarantined) per app and event,
-and the received_at -> warehouse latency histogram, into pipeline_metrics."""
+"""jobs/metrics: per-minute counts of every stage (collected, raw, ods.<layer>, dwd.<layer>, quarantined) per app and
+event, and the received_at -> warehouse latency histogram, into pipeline_metrics. Also runs jobs/quarantine (the
+quarantine table's loader)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pyflink.common import Types
 from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
+from jobs import quarantine
 from pipelines import messaging
 from pipelines.config import Settings
 from pipelines.flinkrun.environment import kafka_stream
@@ -45,7 +47,8 @@ def quarantined(value):
     yield metric_key(minute_of(at), "quarantined", str(letter.get("app_id") or ""), str(letter.get("event") or "")), 1, None
 
 
-def written(value):
+def summarised(value):
+    """A summary message (the dwd job's per insert, the collector's per flush) -> its metric key and count."""
     summary = json.loads(value)
     yield (
         metric_key(int(summary["minute"]), summary["stage"], summary["app_id"], summary["event"]),
@@ -116,7 +119,8 @@ def build(env, settings: Settings) -> None:
     deltas = read("raw", stage_counts("raw"), [messaging.RAW]).union(
         read("ods", stage_counts("ods"), pattern=r"ods\..+"),
         read("quarantine", quarantined, [messaging.QUARANTINE]),
-        read("dwd", written, [WRITTEN_TOPIC]),
+        read("dwd", summarised, [WRITTEN_TOPIC]),
+        read("collected", summarised, [messaging.COLLECTED_COUNTS]),
     )
     (
         deltas.key_by(lambda delta: delta[0], key_type=Types.STRING())
@@ -127,6 +131,7 @@ def build(env, settings: Settings) -> None:
         .name("insert pipeline_metrics")
         .uid("metrics:write")
     )
+    quarantine.build(env, settings)
 
 
 if __name__ == "__main__":

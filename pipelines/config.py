@@ -87,11 +87,8 @@ class Settings(BaseSettings):
     collector_journal_max_bytes: int = Field(
         1 << 30, gt=0, description="Journal size cap; above it the oldest segments go even inside the window (logged, counted)."
     )
-    collector_quarantine_load_s: float = Field(
-        10.0, description="How often the collector copies new events.quarantine messages into the quarantine table (0: never)."
-    )
     collector_metrics_flush_s: float = Field(
-        10.0, description="How often the collector writes its per-minute accepted counts to pipeline_metrics (0: never)."
+        10.0, description="How often the collector sends its per-minute accepted counts to metrics.collected (0: never)."
     )
     plan_dir: Path = Field(Path("plans"), description="Folder of tracking plan YAML files (one per app).")
 

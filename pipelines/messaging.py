@@ -18,6 +18,8 @@ RAW = "events.raw"
 QUARANTINE = "events.quarantine"
 LAYERING_CONTROL = "control.layering"
 IDENTITY_CHANGES = "identity.changes"
+# The collector's accepted-event counts per minute, app and event (stage `collected`), for jobs/metrics.
+COLLECTED_COUNTS = "metrics.collected"
 # One record naming the broker's incarnation: a broker that lost its topics (the embedded one keeps them in memory)
 # gets a new one, so offsets remembered from the old topics are known to be meaningless.
 INCARNATION = "control.incarnation"
@@ -41,6 +43,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     return [
         TopicSpec(RAW, events, {}),
         TopicSpec(QUARANTINE, 1, {}),
+        TopicSpec(COLLECTED_COUNTS, 1, {}),
         TopicSpec(ods_topic(DEFAULT_LAYER), events, {}),
         TopicSpec(LAYERING_CONTROL, 1, {"cleanup.policy": "compact"}),
         TopicSpec(IDENTITY_CHANGES, events, {}),

@@ -48,7 +48,6 @@ def measure(data_dir: Path, bootstrap: str, journal: bool, args) -> dict[str, di
         collector_journal="true" if journal else "false",
         collector_rate_per_s="1000000",
         collector_burst="1000000",
-        collector_quarantine_load_s="0",  # no warehouse here
         collector_metrics_flush_s="0",
     )
     port = int(url.rsplit(":", 1)[1])

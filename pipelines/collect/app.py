@@ -32,8 +32,7 @@ from pipelines.collect.limits import RateLimiter, retry_after_header
 from pipelines.collect.metrics import CONTENT_TYPE_LATEST, CollectorMetrics
 from pipelines.collect.sink import SPOOLED, Record, Sink, SpoolFull
 from pipelines.collect.spool import Spool
-from pipelines.collect.stage_counts import COLUMNS as COLLECTED_COLUMNS
-from pipelines.collect.stage_counts import CollectedCounts
+from pipelines.collect.stage_counts import CollectedCounts, summary_message
 from pipelines.config import Settings
 from pipelines.envelope import partition_key
 from pipelines.plan.model import PlanError, load_plans, resolve_plan_dir
@@ -87,8 +86,7 @@ class Collector:
         self.limiter = RateLimiter(settings.collector_rate_per_s, settings.collector_burst)
         self.sessions = SessionContexts()
         self.metrics = CollectorMetrics()
-        self.collected = CollectedCounts(self.collector_id)
-        self._warehouse = None  # opened on the first flush of the collected counts
+        self.collected = CollectedCounts()
         self.plans = PlanHolder(resolve_plan_dir(settings.plan_dir))
         spool_path = spool_dir or settings.collector_spool_dir
         if not str(spool_path) or str(spool_path) == ".":
@@ -138,8 +136,6 @@ class Collector:
         self._publish_plan_versions()
         await self.sink.start()
         background = [asyncio.create_task(self._reload_plans())]
-        if self.settings.collector_quarantine_load_s > 0:
-            background.append(asyncio.create_task(self._load_quarantine(self.settings.collector_quarantine_load_s)))
         if self.settings.collector_metrics_flush_s > 0:
             background.append(asyncio.create_task(self._flush_counts_every(self.settings.collector_metrics_flush_s)))
         try:
@@ -147,9 +143,9 @@ class Collector:
         finally:
             for task in background:
                 task.cancel()
-            await self.sink.stop()
             if self.settings.collector_metrics_flush_s > 0:
-                await asyncio.to_thread(self._flush_counts)
+                await self._flush_counts()
+            await self.sink.stop()
 
     async def _reload_plans(self) -> None:
         while True:
@@ -160,46 +156,23 @@ class Collector:
             except OSError as exc:
                 log.error("plan folder unreadable: %s", exc)
 
-    async def _load_quarantine(self, interval_s: float) -> None:
-        """Keep the warehouse `quarantine` table current from events.quarantine, off the request path. A second
-        collector doing the same is harmless (rows are keyed by topic offset, replay marks always win)."""
-        from pipelines.plan.quarantine import load_from_topic
-        from pipelines.warehouse.client import Warehouse
-
-        warehouse, failing = Warehouse(self.settings), False
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                loaded = await asyncio.to_thread(load_from_topic, self.settings, warehouse)
-                if loaded:
-                    log.info("loaded %d quarantined events into the warehouse", loaded)
-                failing = False
-            except Exception as exc:  # the warehouse may be away; collection goes on regardless
-                if not failing:
-                    log.warning("quarantine table not updated (%s: %s); will retry", exc.__class__.__name__, exc)
-                failing = True
-
     async def _flush_counts_every(self, interval_s: float) -> None:
         while True:
             await asyncio.sleep(interval_s)
-            await asyncio.to_thread(self._flush_counts)
+            await self._flush_counts()
 
-    def _flush_counts(self) -> None:
-        rows = self.collected.drain()
-        if not rows:
+    async def _flush_counts(self) -> None:
+        """Send the accepted counts since the last flush to Kafka, through the sink as events go (spooled while
+        Kafka is away); when neither can take them they stay for the next flush."""
+        summaries = self.collected.drain()
+        if not summaries:
             return
+        key = self.collector_id.encode()
         try:
-            self._metrics_warehouse().insert("pipeline_metrics", rows, COLLECTED_COLUMNS)
-        except Exception as exc:  # the warehouse may be away: keep the counts for the next flush
-            self.collected.restore(rows)
-            log.warning("collected counts not written (%s: %s); will retry", exc.__class__.__name__, exc)
-
-    def _metrics_warehouse(self):
-        if self._warehouse is None:
-            from pipelines.warehouse.client import Warehouse
-
-            self._warehouse = Warehouse(self.settings)
-        return self._warehouse
+            await self.sink.deliver([Record(messaging.COLLECTED_COUNTS, key, summary_message(s)) for s in summaries])
+        except SpoolFull:
+            self.collected.restore(summaries)
+            log.warning("collected counts not sent (Kafka unreachable, spool full); will retry")
 
     def _publish_plan_versions(self) -> None:
         for app_id, validator in self.plans.book.validators.items():

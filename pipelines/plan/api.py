@@ -2,7 +2,7 @@
 brings its own bearer-token auth and warehouse handle):
 
     GET /v1/plan/{app_id}                          the plan as JSON
-    GET /v1/plan/{app_id}/health?days=7            tracking_health() report (loads new quarantine rows first)
+    GET /v1/plan/{app_id}/health?days=7            tracking_health() report (only reads)
     GET /v1/plan/{app_id}/query?event=pay&days=30  event-analysis SQL and parameters for a declared point
 """
 
@@ -19,12 +19,11 @@ from pipelines.config import Settings
 from pipelines.plan import MAX_DAYS
 from pipelines.plan.health import event_analysis_sql, tracking_health
 from pipelines.plan.model import AppPlan, PlanError, load_plans, plan_to_dict, resolve_plan_dir
-from pipelines.plan.quarantine import load_from_topic
 from pipelines.warehouse.client import Warehouse, WarehouseUnavailable
 
 
-def plan_routes(settings: Settings, writer: Callable[[], Warehouse]) -> list[Route]:
-    """`writer` gives a writer-role warehouse handle (the quarantine loader inserts rows)."""
+def plan_routes(settings: Settings, warehouse: Callable[[], Warehouse]) -> list[Route]:
+    """`warehouse` gives the handle the health report reads with (an analyst-role one is enough: it only reads)."""
 
     def current_plan(request: Request) -> AppPlan | JSONResponse:
         app_id = request.path_params["app_id"]
@@ -53,13 +52,8 @@ def plan_routes(settings: Settings, writer: Callable[[], Warehouse]) -> list[Rou
             if isinstance(answer, JSONResponse):
                 return answer
 
-        def report() -> dict:
-            warehouse = writer()
-            load_from_topic(settings, warehouse)
-            return tracking_health(warehouse, plan, window)
-
         try:
-            return JSONResponse(await anyio.to_thread.run_sync(report))
+            return JSONResponse(await anyio.to_thread.run_sync(tracking_health, warehouse(), plan, window))
         except WarehouseUnavailable as exc:
             return JSONResponse({"error": str(exc)}, status_code=503)
 

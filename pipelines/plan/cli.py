@@ -43,11 +43,11 @@ def _plan(app_id: str, plan_dir: Path | None):
     return plans[app_id]
 
 
-def _warehouse():
+def _warehouse(role: str = "writer"):
     from pipelines.config import get_settings
     from pipelines.warehouse.client import Warehouse
 
-    return Warehouse(get_settings())
+    return Warehouse(get_settings(), role=role)
 
 
 def _guard_warehouse(action):
@@ -117,13 +117,10 @@ def health(
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON (the API's shape)"),
 ) -> None:
     """Per declared event: last seen, volume, invalid rate, top violations; and undeclared events seen."""
-    from pipelines.config import get_settings
     from pipelines.plan.health import tracking_health
-    from pipelines.plan.quarantine import load_from_topic
 
     plan = _plan(app_id, plan_dir)
-    warehouse = _warehouse()
-    _guard_warehouse(lambda: load_from_topic(get_settings(), warehouse))
+    warehouse = _warehouse("analyst")
     report = _guard_warehouse(lambda: tracking_health(warehouse, plan, days))
     if as_json:
         typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
@@ -176,14 +173,10 @@ def quarantine_list(
     status: str = typer.Option("quarantined", help="quarantined | replayed | all"),
     limit: int = typer.Option(50, help="rows to show"),
 ) -> None:
-    """Show held events with their machine-readable reasons (loads new ones from events.quarantine first)."""
-    from pipelines.config import get_settings
-    from pipelines.plan.quarantine import list_held, load_from_topic
+    """Show held events with their machine-readable reasons (the metrics job loads them from events.quarantine)."""
+    from pipelines.plan.quarantine import list_held
 
-    warehouse = _warehouse()
-    loaded = _guard_warehouse(lambda: load_from_topic(get_settings(), warehouse))
-    if loaded:
-        console.print(f"loaded {loaded} new event(s) from events.quarantine")
+    warehouse = _warehouse("analyst")
     held = _guard_warehouse(lambda: list_held(warehouse, app_id, None if status == "all" else status, limit))
     table = Table("quarantined at", "app", "event", "event_id", "status", "reasons")
     for item in held:
@@ -200,13 +193,12 @@ def quarantine_replay(
 ) -> None:
     """Re-validate held events against the current plan and send those that pass to events.raw, once."""
     from pipelines.config import get_settings
-    from pipelines.plan.quarantine import load_from_topic, replay
+    from pipelines.plan.quarantine import replay
     from pipelines.plan.validate import PlanBook
 
     book = PlanBook(_plans(plan_dir))
     settings = get_settings()
     warehouse = _warehouse()
-    _guard_warehouse(lambda: load_from_topic(settings, warehouse))
     result = _guard_warehouse(lambda: replay(settings, warehouse, book, app_id, dry_run))
     verb = "would replay" if dry_run else "replayed"
     console.print(f"checked {result.checked}, {verb} {result.replayed}, still invalid {result.still_invalid}")

@@ -1,5 +1,11 @@
-"""Quarantined events: loading them from the `events.quarantine` topic into the `quarantine` table, listing them,
-and replaying those the current plan now accepts into `events.raw`.
+"""Quarantined events: the rows of the `quarantine` table that `events.quarantine` messages become (written by the
+one loader, jobs/quarantine, inside the metrics job), listing them, and replaying those the current plan now
+accepts into `events.raw`.
+
+A row is identified by (app_id, event_id): a message loaded twice (the job replays after a restore) or a re-sent
+event quarantined again collapse into one row, the newest version winning. Rows the streaming job loads carry
+`topic_offset` 0 (Flink keeps the read position); rows of the earlier offset-based loader keep their offset, and a
+replay mark copies the row's value, so it replaces exactly the row it marks.
 
 Replay is exactly once from this tool's side: a row is marked `replayed` only after Kafka acknowledged its
 event, and replayed rows are never sent again. If the process dies between the acknowledgement and the mark,
@@ -10,13 +16,12 @@ event_id), so the warehouse still holds it once.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
-
-from kafka import KafkaConsumer, TopicPartition
+from typing import Any, Iterable
 
 from pipelines import messaging
 from pipelines.config import Settings
@@ -25,20 +30,19 @@ from pipelines.plan.validate import ACCEPT, PlanBook
 from pipelines.warehouse.client import Warehouse
 
 # `updated_at` is the ReplacingMergeTree version: a loaded row takes its quarantine time, a replay mark the time of
-# the replay, so a late second load of the same message (two loaders racing) can never undo a replay.
+# the replay, so a late second load of the same message (a replay after a restore) can never undo a replay.
 COLUMNS = (
     "event_id", "app_id", "event", "quarantined_at", "plan_version", "reasons", "reason_keys", "envelope",
     "topic_offset", "status", "replayed_at", "updated_at",
 )  # fmt: skip
-IDLE_POLL_MS = 500
-CONNECT_WAIT_S = 10.0
+STREAMED_OFFSET = 0  # topic_offset of the rows the streaming loader writes
 
 
 def _millis(value: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(value / 1000, tz=dt.timezone.utc)
 
 
-def quarantine_row(value: bytes, offset: int) -> list[Any]:
+def quarantine_row(value: bytes) -> list[Any]:
     """The table row for one events.quarantine message. Two producers share the topic: the collector's plan
     verdicts ({"envelope", "reasons", ...}, replayable) and the streaming jobs' dead letters ({"stage", "reason",
     "payload", ...}, status `dead_letter`: kept with their reason, never re-injected, since no plan change fixes
@@ -53,19 +57,19 @@ def quarantine_row(value: bytes, offset: int) -> list[Any]:
         plan_version = held.get("plan_version", 0)
     else:
         held = held if isinstance(held, dict) else {"stage": "unknown", "reason": "not a JSON object", "payload": str(held)}
-        envelope = _dead_letter_envelope(held, offset)
+        envelope = _dead_letter_envelope(held, value)
         reasons = [{"field": str(held.get("stage") or "pipeline"), "rule": "dead_letter", "detail": str(held.get("reason", ""))}]
         quarantined_at, plan_version, status = _millis(held.get("rejected_at") or time.time() * 1000), 0, "dead_letter"
     return [
         uuid.UUID(str(envelope["event_id"])), str(envelope.get("app_id", "")), str(envelope.get("event", "")),
         quarantined_at, plan_version, json.dumps(reasons), [f"{r['field']}:{r['rule']}" for r in reasons],
-        json.dumps(envelope), offset, status, None, quarantined_at,
+        json.dumps(envelope), STREAMED_OFFSET, status, None, quarantined_at,
     ]  # fmt: skip
 
 
-def _dead_letter_envelope(held: dict, offset: int) -> dict:
-    """What is known of a dead letter's event; its event_id when it had a valid one, else one derived from its
-    position in the topic (stable, so loading it twice collapses)."""
+def _dead_letter_envelope(held: dict, message: bytes) -> dict:
+    """What is known of a dead letter's event; its event_id when it had a valid one, else one derived from the
+    message's content (stable, so loading it twice collapses)."""
     try:
         payload = json.loads(held.get("payload") or "")
     except (TypeError, ValueError):
@@ -74,37 +78,18 @@ def _dead_letter_envelope(held: dict, offset: int) -> dict:
     try:
         envelope["event_id"] = str(uuid.UUID(str(envelope.get("event_id"))))
     except ValueError:
-        envelope["event_id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{messaging.QUARANTINE}/{offset}"))
+        digest = hashlib.sha256(message).hexdigest()
+        envelope["event_id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{messaging.QUARANTINE}/{digest}"))
     envelope["app_id"] = str(envelope.get("app_id") or held.get("app_id") or "")
     envelope["event"] = str(envelope.get("event") or held.get("event") or "")
     return envelope
 
 
-def load_from_topic(settings: Settings, warehouse: Warehouse, max_records: int = 1_000_000) -> int:
-    """Copy new `events.quarantine` messages into the table; resumes after the highest offset already loaded.
-    Stops when the topic has nothing more (not trusting end offsets, which the embedded broker reports wrong)."""
-    start = warehouse.scalar("SELECT if(count() = 0, 0, max(topic_offset) + 1) FROM quarantine") or 0
-    partition = TopicPartition(messaging.QUARANTINE, 0)
-    consumer = KafkaConsumer(bootstrap_servers=messaging.bootstrap_servers(settings), enable_auto_commit=False, client_id="trackflow-quarantine")
-    try:
-        consumer.assign([partition])
-        consumer.seek(partition, int(start))
-        # End offsets are only a hint here (the embedded broker may understate them): poll until reaching it and
-        # then until a poll comes back empty; the first polls may be empty while the consumer connects.
-        hint = consumer.end_offsets([partition]).get(partition, 0)
-        deadline = time.monotonic() + CONNECT_WAIT_S
-        rows: list[list[Any]] = []
-        while len(rows) < max_records:
-            batch = consumer.poll(timeout_ms=IDLE_POLL_MS).get(partition, [])
-            if not batch:
-                if consumer.position(partition) >= hint or time.monotonic() > deadline:
-                    break
-                continue
-            rows += [quarantine_row(message.value, message.offset) for message in batch]
-    finally:
-        consumer.close()
+def load_messages(warehouse: Warehouse, messages: Iterable[bytes]) -> int:
+    """Insert the rows of `events.quarantine` messages; returns how many. Idempotent per message (see above)."""
+    rows = [quarantine_row(message) for message in messages]
     if rows:
-        warehouse.insert("quarantine", rows, COLUMNS, settings={"insert_deduplication_token": f"quarantine-{start}-{len(rows)}"})
+        warehouse.insert("quarantine", rows, COLUMNS, settings={"async_insert": 0})
     return len(rows)
 
 
@@ -131,7 +116,7 @@ def list_held(warehouse: Warehouse, app_id: str | None = None, status: str | Non
         params["status"] = status
     rows = warehouse.rows(
         "SELECT toString(event_id), app_id, event, quarantined_at, plan_version, reasons, envelope, topic_offset, status "
-        f"FROM quarantine FINAL WHERE {' AND '.join(where)} ORDER BY topic_offset LIMIT {{limit:UInt32}}",
+        f"FROM quarantine FINAL WHERE {' AND '.join(where)} ORDER BY quarantined_at, event_id LIMIT {{limit:UInt32}}",
         params,
     )
     return [Held(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), r[7], r[8]) for r in rows]

@@ -190,7 +190,7 @@ def assert_all_on_broker(bootstrap: str, acknowledged: list[str]) -> Counter:
 
 
 # Port 0 (a free port on every start, as in a private stack): a restarted collector finds its journal all the same.
-COLLECTOR_SETTINGS = dict(collector_port="0", collector_ack_timeout_s="1.5", collector_quarantine_load_s="0", collector_metrics_flush_s="0")
+COLLECTOR_SETTINGS = dict(collector_port="0", collector_ack_timeout_s="1.5", collector_metrics_flush_s="0")
 
 
 @pytest.fixture
