@@ -164,7 +164,9 @@ def orchestrate(port: int = typer.Option(3000, help="Dagster webserver port")) -
     env = dict(os.environ)
     env.setdefault("DAGSTER_HOME", str((get_settings().data_dir / "dagster").resolve()))
     Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "dagster", "dev", "-m", "dagster_project.definitions", "-p", str(port)]
+    # No target: from the repository root, pyproject.toml's [tool.dg] names the code location (`trackflow`), the same
+    # one `dagster dev` and `dg dev` load there, so schedules and runs in DAGSTER_HOME belong to one location.
+    command = [sys.executable, "-m", "dagster", "dev", "-p", str(port)]
     raise typer.Exit(subprocess.call(command, cwd=root, env=env))
 
 
