@@ -12,8 +12,8 @@ def pytest_configure(config):
 
 
 @pytest.fixture(scope="module")
-def drill_stack():
-    stack = DrillStack()
+def drill_stack(tmp_path_factory):
+    stack = DrillStack(tmp_path_factory.mktemp("drills"))
     stack.up()
     stack.wait_jobs_running()
     try:
