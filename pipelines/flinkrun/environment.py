@@ -114,6 +114,26 @@ def checkpoint_dir(settings: Settings, job: str) -> Path:
     return (settings.data_dir / "checkpoints" / job).resolve()
 
 
+LOOPBACK = "127.0.0.1"
+LOOPBACK_OPTIONS = {
+    "jobmanager.bind-host": LOOPBACK,
+    "jobmanager.rpc.address": LOOPBACK,
+    "taskmanager.bind-host": LOOPBACK,
+    "taskmanager.host": LOOPBACK,
+    "rest.bind-address": LOOPBACK,
+    "rest.address": LOOPBACK,
+}
+
+
+def no_python_worker_pool(options: dict[str, str]) -> None:
+    """In a local MiniCluster PyFlink starts its "loopback" worker pool, a gRPC server in this process on [::]:0,
+    every interface (hard-coded in pyflink.fn_execution.beam.beam_worker_pool_service), whatever the job needs.
+    Thread-mode jobs run their Python inside the JVM and never use it: tell PyFlink not to start it. (Process-mode
+    jobs need it; their task manager's Beam servers also bind every interface, hard-coded in Beam's ServerFactory.)"""
+    if options.get("python.execution-mode") == "thread":
+        os.environ["_python_worker_execution_mode"] = "process"
+
+
 def flink_configuration(
     settings: Settings,
     job: str,
@@ -138,13 +158,14 @@ def flink_configuration(
         "python.fn-execution.bundle.size": "5000",
         "python.fn-execution.bundle.time": "200",
         "python.state.cache-size": "100000",
+        # Every listener of the local MiniCluster on loopback only: RPC, blob server, REST and the task manager's
+        # data port bind every interface by default (Python's worker pool: see no_python_worker_pool).
+        **LOOPBACK_OPTIONS,
     }
     if job in THREAD_MODE_JOBS:
         options.update(thread_mode_options())
     if rest_port is not None:
         options["rest.port"] = str(rest_port)
-        options["rest.bind-address"] = "127.0.0.1"
-        options["rest.address"] = "127.0.0.1"
     if recover_from:
         options["execution.state-recovery.path"] = recover_from
         # Sources carry the broker incarnation in their uid: after a broker restart their old offsets are not
@@ -171,6 +192,7 @@ def stream_environment(options: dict[str, str]):
     configuration = Configuration()
     for key, value in options.items():
         configuration.set_string(key, value)
+    no_python_worker_pool(options)
     return StreamExecutionEnvironment.get_execution_environment(configuration)
 
 

@@ -81,33 +81,41 @@ def test_the_oneid_service_listens_on_loopback_only(oneid_service):  # noqa: F81
 
 
 @pytest.mark.jvm
-def test_a_streaming_job_and_its_python_workers_listen_on_loopback_only(stack, stack_settings, tmp_path):
-    """The OneID job runs its Python operators in separate worker processes (process mode); layering/dwd/metrics run
-    Python inside the JVM. Waits until the JVM and a Python worker under it are up, then checks every socket."""
+@pytest.mark.parametrize(
+    "job",
+    [
+        "metrics",  # thread mode, as layering, dwd and `all`: Python runs inside the JVM
+        pytest.param("oneid", marks=pytest.mark.xfail(strict=True, reason=(
+            "process-mode Python (the OneID job): PyFlink's worker pool binds [::]:0 and Beam's ServerFactory binds "
+            "the task manager's gRPC servers with NettyServerBuilder.forPort, every interface; both hard-coded"))),
+    ],
+)  # fmt: skip
+def test_a_streaming_jobs_minicluster_listens_on_loopback_only(stack, stack_settings, tmp_path, job):
+    """The job's process, its MiniCluster JVM and any Python worker under them, once the job runs and its operators
+    (and so their servers) are open."""
+    from pipelines.flinkrun.rest import job_running
+
+    rest = free_port()
     log = open(tmp_path / "job.log", "wb")
-    job = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.flinkrun.runner", "oneid", "--rest-port", str(free_port()), "--recover", "none"],
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.flinkrun.runner", job, "--rest-port", str(rest), "--recover", "none"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + JOB_START_S
-        while True:
-            assert job.poll() is None, (tmp_path / "job.log").read_text()[-3000:]
-            tree = process_tree(job.pid)
-            jvm = [pid for pid, name in tree.items() if name == "java"]
-            workers = [pid for pid, name in tree.items() if name.startswith("python") and pid != job.pid and jvm and pid in process_tree(jvm[0])]
-            if jvm and workers:
-                break
-            assert time.monotonic() < deadline, f"no Python worker under the job's JVM after {JOB_START_S:.0f}s: {tree}"
+        while not job_running(f"http://127.0.0.1:{rest}"):
+            assert process.poll() is None, (tmp_path / "job.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, f"job {job} not running after {JOB_START_S:.0f}s"
             time.sleep(1)
-        time.sleep(3)  # the workers' and the task manager's servers are up once the operators opened
-        found = listeners_of(job.pid)
-        assert {name for _, _, name in found} >= {"java"}, found
-        assert all(is_loopback(host) for host, _, _ in found), found
+        time.sleep(5)  # tasks deployed: their operators open (Python runners, network stack) just after
+        found = listeners_of(process.pid)
+        assert "java" in {name for _, _, name in found}, found
+        exposed = [(host, pid, name) for host, pid, name in found if not is_loopback(host)]
+        assert not exposed, exposed
     finally:
-        os.killpg(job.pid, signal.SIGTERM)
+        os.killpg(process.pid, signal.SIGTERM)
         try:
-            job.wait(timeout=30)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(job.pid, signal.SIGKILL)
-            job.wait(timeout=30)
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
