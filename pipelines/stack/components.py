@@ -180,10 +180,11 @@ def jobs_diagnosis(settings: Settings) -> str | None:
         return "the broker is not running or does not answer"
     if now.bootstrap != started.bootstrap:
         return f"reading the broker at {started.bootstrap}, but it is at {now.bootstrap} now (restart pending)"
+    if now.incarnation is None:
+        return f"the broker lost the incarnation it had when the job started ({started.incarnation}): run `trackflow up`"
     if now.incarnation != started.incarnation:
         return (
-            f"started on broker incarnation {started.incarnation}, the broker is at {now.incarnation} "
-            "(restart pending; or the broker was not prepared: `trackflow up`)"
+            f"started on broker incarnation {started.incarnation}, the broker is at {now.incarnation} (restart pending)"
         )
     progress = observe(settings.model_copy(update={"kafka_bootstrap": now.bootstrap}), ALL, now.incarnation, timeout_s=3.0)
     if progress.lag > settings.status_max_lag_messages:

@@ -32,9 +32,10 @@ def test_a_killed_collector_loses_nothing_it_acknowledged(drill_stack: DrillStac
     assert_exact(DRILLS["collector_kill"](drill_stack), allow_unacknowledged=True)
 
 
-def test_status_tells_when_the_broker_lost_its_marker_and_the_jobs_follow_once_it_is_prepared(drill_stack: DrillStack):
-    """A broker restarted without being prepared (here: its marker deleted) is unhealthy with the reason, so are the
-    jobs still on the old incarnation; `trackflow up` prepares it and the jobs' watcher restarts them on the new one."""
+def test_status_tells_when_the_broker_lost_its_topics_and_the_jobs_follow_once_it_is_prepared(drill_stack: DrillStack):
+    """A broker restarted without being prepared (here: every topic deleted, the collector that would prepare it
+    killed) is unhealthy with the reason, so are the jobs it holds; `trackflow up` prepares it, and the jobs' watcher
+    restarts them on the new incarnation."""
     from kafka import KafkaAdminClient
 
     from pipelines import messaging
@@ -43,15 +44,18 @@ def test_status_tells_when_the_broker_lost_its_marker_and_the_jobs_follow_once_i
 
     wait_until(lambda: drill_stack.status().returncode == 0, 60, "a healthy stack")
     before = read_started(drill_stack.settings, ALL)
+    drill_stack.kill("collector")
     admin = KafkaAdminClient(bootstrap_servers=f"127.0.0.1:{drill_stack.port('broker')}")
-    admin.delete_topics([messaging.INCARNATION])
+    admin.delete_topics(admin.list_topics())
     admin.close()
     shown = drill_stack.status()
-    assert shown.returncode == 1
-    assert "no incarnation marker" in shown.stdout and f"started on broker incarnation {before.incarnation}" in shown.stdout
+    assert shown.returncode == 1, shown.stdout
+    assert "broker: no incarnation marker: restarted without being prepared" in shown.stdout, shown.stdout
+    assert f"jobs: the broker lost the incarnation it had when the job started ({before.incarnation})" in shown.stdout, shown.stdout
 
     drill_stack.cli("up")
     wait_until(lambda: drill_stack.status().returncode == 0, 120, "the jobs to follow the new incarnation")
     after = read_started(drill_stack.settings, ALL)
     assert after.incarnation != before.incarnation
-    assert after.incarnation == messaging.broker_incarnation(drill_stack.settings.model_copy(update={"kafka_bootstrap": after.bootstrap}))
+    on_broker = drill_stack.settings.model_copy(update={"kafka_bootstrap": after.bootstrap})
+    assert after.incarnation == messaging.broker_incarnation(on_broker)
