@@ -2,7 +2,7 @@
 `GET /v1/models`, OpenAPI at `/openapi.json` (both derived from the model registry, as the request validation is).
 
 - Auth: `Authorization: Bearer <token>`; tokens from TRACKFLOW_API_TOKENS (comma-separated). With none
-  configured a random token is made at start and written to `<data dir>/run/api.token` (mode 0600).
+  configured one is generated for the data dir: `api_tokens` in `<data dir>/secrets/secrets.json` (mode 0600).
 - Queries run as the read-only `analyst` warehouse user, through the warehouse client (query heat sees them),
   with a per-query timeout and a result-row limit.
 - Responses are cached by a hash of the validated request; `"refresh": true` in the body bypasses the cache.
@@ -14,13 +14,10 @@ import contextlib
 import hashlib
 import hmac
 import json
-import os
 import re
-import secrets
 import threading
 import time
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -43,6 +40,8 @@ from pipelines.analysis.runner import (
 from pipelines.analysis.registry import MODELS
 from pipelines.config import Settings
 from pipelines.plan.api import plan_routes
+from pipelines.secrets import generated
+from pipelines.secrets import path_for as secrets_path
 from pipelines.warehouse.client import Warehouse, WarehouseUnavailable
 
 
@@ -129,12 +128,8 @@ def _tokens(settings: Settings, api: ApiSettings) -> tuple[list[str], str]:
     configured = [t.strip() for t in api.tokens.split(",") if t.strip()]
     if configured:
         return configured, "TRACKFLOW_API_TOKENS"
-    path = Path(settings.state_dir) / "api.token"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(24)
-    path.write_text(token + "\n")
-    os.chmod(path, 0o600)
-    return [token], str(path)
+    # Generated once per data dir beside the stack's other secrets, so a restart keeps the operator's token.
+    return [generated(settings.data_dir, ["api_tokens"])["api_tokens"]], str(secrets_path(settings.data_dir))
 
 
 def _error(status: int, message: str, **extra) -> JSONResponse:
