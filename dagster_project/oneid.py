@@ -11,12 +11,11 @@ from dagster import (
     Definitions,
     MetadataValue,
     Output,
-    ScheduleDefinition,
     asset,
     define_asset_job,
 )
 
-from dagster_project.partitions import daily
+from dagster_project.partitions import daily, day_before_schedule
 from dagster_project.resources import KafkaResource, WarehouseResource
 
 # Differences that mean something was lost or decided differently, not just named differently.
@@ -69,6 +68,6 @@ def oneid_graph(context: AssetExecutionContext, warehouse: WarehouseResource, ka
 
 oneid_daily_job = define_asset_job("oneid_daily", selection=[oneid_graph])
 # After the warehouse-health run (00:15): the day's last links have landed by then.
-oneid_daily_schedule = ScheduleDefinition(job=oneid_daily_job, cron_schedule="45 0 * * *", execution_timezone="UTC")
+oneid_daily_schedule = day_before_schedule(oneid_daily_job, "45 0 * * *", "At 00:45 UTC, the day that just ended.")
 
 defs = Definitions(assets=[oneid_graph], jobs=[oneid_daily_job], schedules=[oneid_daily_schedule])

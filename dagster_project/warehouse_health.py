@@ -12,14 +12,11 @@ from dagster import (
     Definitions,
     MetadataValue,
     Output,
-    RunRequest,
-    ScheduleEvaluationContext,
     asset,
     define_asset_job,
-    schedule,
 )
 
-from dagster_project.partitions import daily
+from dagster_project.partitions import daily, day_before_schedule
 from dagster_project.resources import WarehouseResource
 
 DETAIL_TABLES_SQL = """
@@ -72,11 +69,7 @@ def daily_table_counts(context: AssetExecutionContext, warehouse: WarehouseResou
 warehouse_health_job = define_asset_job("warehouse_health", selection=[daily_table_counts])
 
 
-@schedule(job=warehouse_health_job, cron_schedule="15 0 * * *", execution_timezone="UTC")
-def warehouse_health_schedule(context: ScheduleEvaluationContext):
-    """At 00:15 UTC, the day that just ended (a run of a partitioned job needs its partition named)."""
-    day = context.scheduled_execution_time.date() - dt.timedelta(days=1)
-    return RunRequest(run_key=day.isoformat(), partition_key=day.isoformat())
+warehouse_health_schedule = day_before_schedule(warehouse_health_job, "15 0 * * *", "At 00:15 UTC, the day that just ended.")
 
 
 defs = Definitions(assets=[daily_table_counts], jobs=[warehouse_health_job], schedules=[warehouse_health_schedule])
