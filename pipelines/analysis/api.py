@@ -298,7 +298,7 @@ def create_app(
             # Tracking plan and tracking-point health, behind the same tokens.
             *(
                 Route(route.path, guarded(route.endpoint), methods=route.methods)
-                for route in plan_routes(settings, lambda: Warehouse(settings))
+                for route in plan_routes(settings, analyst)
             ),
         ]
     )

@@ -8,7 +8,6 @@ brings its own bearer-token auth and warehouse handle):
 
 from __future__ import annotations
 
-from typing import Callable
 
 import anyio
 from starlette.requests import Request
@@ -22,8 +21,8 @@ from pipelines.plan.model import AppPlan, PlanError, load_plans, plan_to_dict, r
 from pipelines.warehouse.client import Warehouse, WarehouseUnavailable
 
 
-def plan_routes(settings: Settings, warehouse: Callable[[], Warehouse]) -> list[Route]:
-    """`warehouse` gives the handle the health report reads with (an analyst-role one is enough: it only reads)."""
+def plan_routes(settings: Settings, warehouse: Warehouse) -> list[Route]:
+    """`warehouse` is the handle the health report reads with: the API's analyst-role one (it only reads)."""
 
     def current_plan(request: Request) -> AppPlan | JSONResponse:
         app_id = request.path_params["app_id"]
@@ -53,7 +52,7 @@ def plan_routes(settings: Settings, warehouse: Callable[[], Warehouse]) -> list[
                 return answer
 
         try:
-            return JSONResponse(await anyio.to_thread.run_sync(tracking_health, warehouse(), plan, window))
+            return JSONResponse(await anyio.to_thread.run_sync(tracking_health, warehouse, plan, window))
         except WarehouseUnavailable as exc:
             return JSONResponse({"error": str(exc)}, status_code=503)
 

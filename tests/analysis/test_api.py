@@ -128,3 +128,16 @@ def test_tracking_plan_and_health_are_served_behind_the_same_tokens(client):
     assert declared == set(plan.json()["events"])
     assert client.get("/v1/plan/no-such-app", headers=headers).status_code == 404
     assert client.get("/v1/plan/demo-shop/health?days=0", headers=headers).status_code == 400
+
+
+def test_plan_health_reads_on_the_apis_analyst_handle(client, analyst):
+    """The health report only reads: it runs as the analyst on the API's one handle (it used to open a writer
+    connection per request and never close it)."""
+    seen = []
+    analyst.add_listener(seen.append)
+    try:
+        response = client.get("/v1/plan/demo-shop/health?days=2", headers={"Authorization": f"Bearer {TOKEN}"})
+    finally:
+        analyst.remove_listener(seen.append)
+    assert response.status_code == 200, response.text
+    assert seen and {record.user for record in seen} == {analyst.user}

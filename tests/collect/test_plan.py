@@ -163,7 +163,7 @@ def test_collector_reloads_a_changed_plan_and_keeps_the_last_good_one(stack, sta
 
 
 def test_plan_http_routes_for_the_analysis_api(stack, stack_settings, warehouse):
-    client = quiet_test_client(Starlette(routes=plan_routes(stack_settings, lambda: warehouse)))
+    client = quiet_test_client(Starlette(routes=plan_routes(stack_settings, warehouse)))
     assert client.get("/v1/plan/demo-shop").json()["version"] >= 1
     assert client.get("/v1/plan/nobody").status_code == 404
     report = client.get("/v1/plan/demo-shop/health", params={"days": 3}).json()
@@ -180,7 +180,7 @@ def test_the_health_report_writes_nothing(http, tap, warehouse, stack_settings):
     waiting = make_event("pay", currency="GBP")
     assert http.post("/v1/events", json=waiting).json()["quarantined"] == 1
     tap.wait([waiting["event_id"]], topic="quarantine")
-    client = quiet_test_client(Starlette(routes=plan_routes(stack_settings, lambda: warehouse)))
+    client = quiet_test_client(Starlette(routes=plan_routes(stack_settings, warehouse)))
     before = table_rows(warehouse)
     answer = client.get("/v1/plan/demo-shop/health", params={"days": 1})
     assert answer.status_code == 200, answer.text
