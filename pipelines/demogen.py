@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.envelope import DETAIL_COLUMNS
+from pipelines.warehouse.eventindex import EventIndex
 
 DEMO_APP = "demo-shop"
 BROWSE_EVENTS = np.array(["page_view", "click", "search", "product_view"])
@@ -177,10 +178,27 @@ def _uuid_strings(rng: np.random.Generator, count: int) -> list[str]:
     return [f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}" for h in (hexed[i * 32 : (i + 1) * 32] for i in range(count))]
 
 
+DEMO_TABLE = "dwd_default"
+ALREADY_GENERATED_SAMPLE = 1_000
+
+
+class AlreadyGenerated(ValueError):
+    """The frame's events are in the warehouse already (the same seed and sizes were inserted before)."""
+
+
 def insert_frame(warehouse, frame: pd.DataFrame, chunk_rows: int = 500_000, progress: Callable[[int], None] | None = None) -> None:
+    """Bulk insert into dwd_default, claimed and confirmed in the event index like every detail write
+    (pipelines/warehouse/eventindex.py) but without its per-event lookups: a generated frame's ids are all new
+    unless this very frame was inserted before, which a sample of its ids tells (AlreadyGenerated, nothing written)."""
+    index = EventIndex(warehouse)
+    if index.claims(frame["event_id"].head(ALREADY_GENERATED_SAMPLE).tolist()):
+        raise AlreadyGenerated("these events are in the warehouse already (same seed and sizes); choose another --seed")
     for start in range(0, len(frame), chunk_rows):
         part = frame.iloc[start : start + chunk_rows]
-        warehouse.insert_df("dwd_default", part, settings={"async_insert": 0})
+        located = list(zip(part["event_id"], [DEMO_TABLE] * len(part), part["ts"].dt.date))
+        index.record(located)
+        warehouse.insert_df(DEMO_TABLE, part, settings={"async_insert": 0})
+        index.record((), located)
         if progress:
             progress(len(part))
 

@@ -117,7 +117,7 @@ def demo_generate(
     from rich.progress import Progress
 
     from pipelines.config import get_settings
-    from pipelines.demogen import DemoSpec, generate_frame, insert_frame, write_jsonl
+    from pipelines.demogen import AlreadyGenerated, DemoSpec, generate_frame, insert_frame, write_jsonl
     from pipelines.warehouse.client import Warehouse, WarehouseUnavailable
 
     if not app_id.strip():
@@ -139,7 +139,7 @@ def demo_generate(
         with Progress(console=console) as progress:
             task = progress.add_task("inserting", total=len(frame))
             insert_frame(warehouse, frame, progress=lambda n: progress.advance(task, n))
-    except WarehouseUnavailable as exc:
+    except (WarehouseUnavailable, AlreadyGenerated) as exc:
         _fail(str(exc))
     console.print(f"done in {time.perf_counter() - started:.1f}s")
 

@@ -158,3 +158,9 @@ def test_cli_demo_generate_inserts(stack, warehouse):
     result = CliRunner().invoke(app, ["demo", "generate", "--events", "3000", "--persons", "200", "--days", "7", "--app-id", "demo-cli"])
     assert result.exit_code == 0, result.output
     assert warehouse.scalar("SELECT count() FROM events WHERE app_id = 'demo-cli'") == 3000
+    # the same seed again would double every row: refused, and the events' ids are in the event index
+    again = CliRunner().invoke(app, ["demo", "generate", "--events", "3000", "--persons", "200", "--days", "7", "--app-id", "demo-cli"])
+    assert again.exit_code == 1 and "in the warehouse already" in again.output and "--seed" in again.output
+    assert warehouse.scalar("SELECT count() FROM events WHERE app_id = 'demo-cli'") == 3000
+    indexed = "SELECT count() FROM event_index WHERE written AND event_id IN (SELECT event_id FROM events WHERE app_id = 'demo-cli')"
+    assert warehouse.scalar(indexed) == 3000
