@@ -59,21 +59,20 @@ def query(
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         where = f" at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
         _fail(f"{source}: not a JSON request ({getattr(exc, 'msg', 'not UTF-8 text')}{where})")
-    from pipelines.analysis.api import attach_heat_recorder
+    from pipelines.heat.handoff import QueryHandoff
 
     settings = get_settings()
     analyst = Warehouse(settings, role="analyst")
-    recorder = None
+    # Heat is parsed and written by a detached drain (pipelines/heat/handoff.py), not on this command's exit path.
+    handoff = QueryHandoff(settings).attach(analyst)
     try:
-        recorder = attach_heat_recorder(settings, analyst)
         response = run_query(payload, analyst, Limits(timeout_s=timeout))
     except ValidationError as exc:
         _fail(f"invalid request: {_validation_message(exc)}")
     except (QueryTimeout, ResultTooLarge, InvalidPattern, WarehouseUnavailable) as exc:
         _fail(str(exc))
     finally:
-        if recorder is not None:
-            recorder.close()  # flushes the query's heat record
+        handoff.close()
     if output is OutputFormat.json:
         sys.stdout.write(json.dumps(response, indent=2, ensure_ascii=False) + "\n")
     elif output is OutputFormat.csv:

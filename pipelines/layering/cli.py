@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-import yaml
 from rich.console import Console
 
 from pipelines.config import get_settings
@@ -26,6 +25,8 @@ def _read(path: Path) -> str:
 @app.command("show")
 def show() -> None:
     """Print the rules the layering job is using (the newest valid document on control.layering)."""
+    import yaml
+
     from pipelines.layering.control import current_rules
 
     rules = current_rules(get_settings())
