@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 $(JARS_STAMP): | $(STAMP)
-	$(BIN)/python -m pipelines.stack.jars jars
+	$(BIN)/python -m pipelines.flinkrun.jars jars
 
 demo: install
 	$(BIN)/trackflow up

@@ -205,7 +205,7 @@ app.add_typer(collector_app, name="collector")
 app.add_typer(plan_app, name="plan")
 app.add_typer(quarantine_app, name="quarantine")
 
-from pipelines.flinkrun.cli import app as jobs_app  # noqa: E402
+from pipelines.jobs_cli import app as jobs_app  # noqa: E402
 from pipelines.layering.cli import app as layering_app  # noqa: E402
 
 app.add_typer(jobs_app, name="jobs")

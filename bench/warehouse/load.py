@@ -48,9 +48,9 @@ def main() -> None:
     parser.add_argument("--chunk-rows", type=int, default=50_000, help="rows per insert")
     args = parser.parse_args()
 
+    from pipelines.backfill import load_file, validate_line
     from pipelines.demogen import DemoSpec, generate_frame, write_jsonl
     from pipelines.envelope import DETAIL_COLUMNS, detail_row
-    from pipelines.warehouse.load import load_file, validate_line
 
     with tempfile.TemporaryDirectory(prefix="trackflow-loadbench-") as tmp:
         root = Path(tmp)

@@ -152,9 +152,9 @@ def warehouse_load(
     """Load envelope events from a file into a detail table; re-loading the same file adds nothing."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
+    from pipelines.backfill import LoadError, default_rejects, load_file
     from pipelines.config import get_settings
     from pipelines.warehouse.client import Warehouse, WarehouseUnavailable
-    from pipelines.warehouse.load import LoadError, default_rejects, load_file
 
     if not table.startswith("dwd_") or not table.replace("_", "").isalnum():
         _fail(f"--table {table!r}: detail tables are named dwd_<layer>")

@@ -15,13 +15,13 @@ import zipfile
 from pathlib import Path
 
 from pipelines.config import Settings
+from pipelines.flinkrun.jars import JARS
 from pipelines.messaging import INCARNATION, bootstrap_servers, broker_incarnation
-from pipelines.stack.jars import JARS
 from pipelines.warehouse.client import resolve_url
 
 # Jars a job needs at run time: the Kafka connector, its client and the codecs producers may have used.
 KAFKA_JARS = ("flink-connector-kafka.jar", "kafka-clients.jar", "zstd-jni.jar", "lz4-java.jar", "snappy-java.jar")
-assert set(KAFKA_JARS) <= set(JARS), "pipelines.stack.jars must install every jar the jobs load"
+assert set(KAFKA_JARS) <= set(JARS), "pipelines.flinkrun.jars must install every jar the jobs load"
 # Our own Java classes (pipelines/flinkrun/java: Kafka record (de)serializers, the micro-batcher), compiled into the
 # jars folder on first use.
 HELPER_JAR = "trackflow-flink.jar"
@@ -75,7 +75,7 @@ def jar_urls(settings: Settings) -> list[str]:
     missing = [name for name in KAFKA_JARS if not (folder / name).exists()]
     if missing:
         raise JobSetupError(
-            f"connector jars missing in {folder}: {', '.join(missing)}; run `python -m pipelines.stack.jars "
+            f"connector jars missing in {folder}: {', '.join(missing)}; run `python -m pipelines.flinkrun.jars "
             f"{settings.flink_jars_dir}` (make install does it)"
         )
     return [(folder / name).as_uri() for name in KAFKA_JARS] + [helper_jar(folder).as_uri()]

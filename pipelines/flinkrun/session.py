@@ -21,7 +21,7 @@ import yaml
 
 from pipelines.config import Settings
 from pipelines.flinkrun.environment import helper_jar, runtime_settings
-from pipelines.stack.manager import free_port
+from pipelines.ports import free_port
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 PACKAGES = ("pipelines", "jobs")

@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 from pipelines.identity import store
 from pipelines.identity.links import links_of_events
-from pipelines.identity.rules import Rules, RulesError, load_rules
+from pipelines.identity.rules import Rules, load_rules
 from pipelines.warehouse.client import Warehouse
 
 
@@ -28,11 +28,7 @@ def _rules(path: Path) -> Rules:
 def record_event_links(warehouse: Warehouse, events: Iterable[dict[str, Any]]) -> int:
     """Write the links of `events` (valid envelopes) to oneid_edges; returns the distinct links written. Idempotent
     for the recompute (first/last seen fold by min/max), so a re-load or a retry after a failure between the
-    events and their links loses nothing. A rules file that cannot be read stops the load with its reason."""
-    try:
-        rules = _rules(warehouse.settings.identity_rules)
-    except RulesError as exc:
-        from pipelines.warehouse.load import LoadError  # the loader's error: one line on the command line
-
-        raise LoadError(f"{exc}; the events of this chunk are loaded, their identity links are not: fix it and load again") from None
+    events and their links loses nothing. A rules file that cannot be read raises `RulesError` with its reason
+    (the loader, pipelines/backfill.py, stops on it)."""
+    rules = _rules(warehouse.settings.identity_rules)
     return store.write_links(warehouse, links_of_events(rules, events))

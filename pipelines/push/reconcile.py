@@ -15,6 +15,7 @@ from pipelines.config import Settings
 from pipelines.push import state
 from pipelines.push.definitions import Column, Push
 from pipelines.push.sql import day_bounds, source_checksum_sql, target_checksum_sql
+from pipelines.push.writers import FileWriter, files_dir
 
 NULL_TEXT = "\\N"
 
@@ -90,9 +91,6 @@ def files_side(push: Push, folder: Path) -> tuple[int, str]:
 
 
 def reconcile(settings: Settings, push: Push, day: dt.date, warehouse, connection, plans) -> Reconciliation:
-    from pipelines.push.runner import files_dir
-    from pipelines.push.writers import FileWriter
-
     source_rows, source_checksum = source_side(push, day, warehouse)
     if push.target.kind == "postgres":
         target_rows, target_checksum = postgres_side(push, day, connection)

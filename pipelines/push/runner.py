@@ -24,7 +24,7 @@ from pipelines.push.definitions import Push
 from pipelines.push.reconcile import Reconciliation, reconcile
 from pipelines.push.sql import PUSH_CHUNK, PUSH_DATE, day_bounds, plan_sql, rejects_sql, target_ddl
 from pipelines.push.throttle import Throttle
-from pipelines.push.writers import ChunkContext, FileWriter, PostgresWriter, write_rejects
+from pipelines.push.writers import ChunkContext, FileWriter, PostgresWriter, files_dir, write_rejects
 
 
 class PushFailed(RuntimeError):
@@ -105,10 +105,6 @@ class PushResult:
     @property
     def rows_per_s(self) -> float:
         return self.rows_written / self.seconds if self.seconds else 0.0
-
-
-def files_dir(settings: Settings) -> Path:
-    return settings.push_files_dir if str(settings.push_files_dir) not in ("", ".") else settings.data_dir / "push" / "files"
 
 
 def rejects_dir(settings: Settings, push: Push, day: dt.date) -> Path:

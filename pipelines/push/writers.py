@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from pipelines.config import Settings
 from pipelines.push import state
 from pipelines.push.definitions import Push
 from pipelines.push.sql import PUSH_CHUNK, PUSH_DATE, day_bounds, rejects_sql, rows_sql, target_columns
@@ -119,6 +120,11 @@ class PostgresWriter:
                 )
             state.mark_done(cursor, push.name, context.day, context.chunk, context.owner, written, context.run_id)
         return written
+
+
+def files_dir(settings: Settings) -> Path:
+    """Where relative Parquet/CSV target folders live: the writer writes there, the reconciliation reads there."""
+    return settings.push_files_dir if str(settings.push_files_dir) not in ("", ".") else settings.data_dir / "push" / "files"
 
 
 class FileWriter:

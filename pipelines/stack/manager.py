@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipelines.config import Settings
+from pipelines.ports import free_port, port_in_use
 from pipelines.stack.components import COMPONENTS, STOP_ORDER, Component
 
 START_TIMEOUT_S = 60.0
@@ -29,17 +29,6 @@ class ComponentStatus:
     pid: int | None
     uptime_s: float | None
     reason: str = ""  # why it is not healthy, when known
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def port_in_use(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def pid_alive(pid: int) -> bool:

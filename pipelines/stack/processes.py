@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from pipelines.ports import free_port
 from pipelines.stack.components import broker_command, http_ok, kafka_ok
-from pipelines.stack.manager import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,13 +6,12 @@ import gzip
 import json
 
 import pytest
-
 from typer.testing import CliRunner
 
+from pipelines.backfill import LoadError, load_file
 from pipelines.cli import app
 from pipelines.demogen import DemoSpec, generate_frame, write_jsonl
 from pipelines.envelope import DETAIL_COLUMNS, detail_row
-from pipelines.warehouse.load import LoadError, load_file
 
 from .conftest import T0, envelope
 

@@ -1,4 +1,7 @@
-"""`trackflow jobs ...`: run the streaming jobs locally, submit them to a session cluster, list/stop/savepoint."""
+"""`trackflow jobs ...`: run the streaming jobs locally, submit them to a session cluster, list/stop/savepoint.
+
+It drives both `pipelines.flinkrun` (run, submit, the REST API) and `pipelines.stack` (`jobs start oneid` and the
+local MiniClusters are stack components), so it sits above both: the stack starts Flink jobs, never the reverse."""
 
 from __future__ import annotations
 

