@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from pipelines.cli_errors import fail, print_error
 from pipelines.config import Settings, config_file_path, get_settings, setting_sources
 from pipelines.errors import ServiceUnavailable
 
@@ -30,17 +31,6 @@ app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(demo_app, name="demo")
 
 console = Console()
-err = Console(stderr=True)
-
-
-def print_error(message: str) -> None:
-    """One line, never wrapped, never read as markup."""
-    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
-
-
-def fail(message: str, code: int = 1) -> None:
-    print_error(message)
-    raise typer.Exit(code)
 
 
 def _format_uptime(seconds: float | None) -> str:

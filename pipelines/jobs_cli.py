@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from pipelines.cli_errors import fail
 from pipelines.config import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Streaming jobs (layering, dwd, metrics, oneid): run, start, submit, list, stop, savepoint.")
@@ -20,11 +21,6 @@ err = Console(stderr=True)
 
 JOB_HELP = "layering | dwd | metrics | oneid | all (layering, dwd and metrics in one Flink job)"
 JOBMANAGER_HELP = "host:port of the Flink REST endpoint; default: TRACKFLOW_FLINK_JOBMANAGER, else the local jobs"
-
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(1)
 
 
 @app.command("run")
@@ -38,7 +34,7 @@ def run(
     from pipelines.flinkrun.runner import ALL, JOBS, run as run_job
 
     if job not in JOBS + (ALL,):
-        _fail(f"unknown job {job!r}; choose one of {', '.join(JOBS + (ALL,))}")
+        fail(f"unknown job {job!r}; choose one of {', '.join(JOBS + (ALL,))}")
     run_job(job, get_settings(), parallelism, recover, rest_port)
 
 
@@ -58,11 +54,11 @@ def submit(
     if not address and marker.exists():
         address = marker.read_text().strip()
     if not address:
-        _fail("no session cluster: pass --jobmanager host:port or start one with `trackflow jobs cluster start`")
+        fail("no session cluster: pass --jobmanager host:port or start one with `trackflow jobs cluster start`")
     try:
         output = submit_job(settings, job, address, parallelism, from_savepoint)
     except RuntimeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console.print(output.strip())
 
 
@@ -72,7 +68,7 @@ def _rest(jobmanager: str | None):
     try:
         return FlinkRest(rest_address(get_settings(), jobmanager))
     except FlinkRestError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @app.command("list")
@@ -90,7 +86,7 @@ def list_jobs(jobmanager: str = typer.Option(None, help=JOBMANAGER_HELP)) -> Non
             jobs = rest.jobs()
         except FlinkRestError as exc:
             if not local:
-                _fail(str(exc))
+                fail(str(exc))
             err.print(f"[yellow]note:[/] {escape(str(exc))} (a local job that is not running; `trackflow status` says more)")
             continue
         for info in jobs:
@@ -117,11 +113,11 @@ def start(job: str = typer.Argument(..., help="oneid (the event path starts with
     from pipelines.stack.manager import StackError
 
     if job != "oneid":
-        _fail(f"`jobs start` runs the OneID job ({job!r} given); the event path starts with `trackflow up --with-jobs`")
+        fail(f"`jobs start` runs the OneID job ({job!r} given); the event path starts with `trackflow up --with-jobs`")
     try:
         Stack(get_settings(), [replace(ONEID_JOB, enabled=lambda _: True)]).up(report=console.print)
     except StackError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @app.command("savepoint")
@@ -137,7 +133,7 @@ def savepoint(
     try:
         location = rest.savepoint(rest.resolve(job).job_id, _savepoint_dir(directory))
     except FlinkRestError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console.print(location)
 
 
@@ -160,7 +156,7 @@ def stop(
             rest.cancel(target.job_id)
             console.print(f"cancelled {target.name} ({target.job_id})")
     except FlinkRestError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _savepoint_dir(directory: str | None) -> str:

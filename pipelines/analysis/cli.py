@@ -14,8 +14,9 @@ from pathlib import Path
 import orjson
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+
+from pipelines.cli_errors import fail
 
 console = Console()
 err = Console(stderr=True)
@@ -25,11 +26,6 @@ class OutputFormat(str, Enum):
     table = "table"
     json = "json"
     csv = "csv"
-
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
-    raise typer.Exit(1)
 
 
 def _validation_message(exc) -> str:
@@ -55,10 +51,10 @@ def query(
         # orjson, as the API: a 5,000-digit number or deep nesting is a JSONDecodeError, not a ValueError/RecursionError.
         payload = orjson.loads(sys.stdin.read() if spec == "-" else Path(spec).read_bytes())
     except OSError as exc:
-        _fail(f"cannot read the request file {spec}: {exc.strerror}")
+        fail(f"cannot read the request file {spec}: {exc.strerror}")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         where = f" at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
-        _fail(f"{source}: not a JSON request ({getattr(exc, 'msg', 'not UTF-8 text')}{where})")
+        fail(f"{source}: not a JSON request ({getattr(exc, 'msg', 'not UTF-8 text')}{where})")
     from pipelines.heat.handoff import QueryHandoff
 
     settings = get_settings()
@@ -68,9 +64,9 @@ def query(
     try:
         response = run_query(payload, analyst, Limits(timeout_s=timeout))
     except ValidationError as exc:
-        _fail(f"invalid request: {_validation_message(exc)}")
+        fail(f"invalid request: {_validation_message(exc)}")
     except (QueryTimeout, ResultTooLarge, InvalidPattern, WarehouseUnavailable) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     finally:
         handoff.close()
     if output is OutputFormat.json:
@@ -120,9 +116,9 @@ def demo_generate(
     from pipelines.warehouse.client import Warehouse, WarehouseUnavailable
 
     if not app_id.strip():
-        _fail("--app-id must not be empty")
+        fail("--app-id must not be empty")
     if out and not out.parent.is_dir():
-        _fail(f"--out {out}: directory {out.parent} does not exist")
+        fail(f"--out {out}: directory {out.parent} does not exist")
     started = time.perf_counter()
     frame = generate_frame(DemoSpec(events=events, persons=persons, days=days, app_id=app_id, seed=seed))
     console.print(f"generated  {len(frame):,} events of {frame['oneid'].nunique():,} persons in {time.perf_counter() - started:.1f}s")
@@ -130,7 +126,7 @@ def demo_generate(
         try:
             write_jsonl(frame, out)
         except OSError as exc:
-            _fail(f"--out {out}: {exc.strerror}")
+            fail(f"--out {out}: {exc.strerror}")
         console.print(f"wrote      {out}")
         return
     try:
@@ -139,7 +135,7 @@ def demo_generate(
             task = progress.add_task("inserting", total=len(frame))
             insert_frame(warehouse, frame, progress=lambda n: progress.advance(task, n))
     except (WarehouseUnavailable, AlreadyGenerated) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console.print(f"done in {time.perf_counter() - started:.1f}s")
 
 
@@ -157,7 +153,7 @@ def warehouse_load(
     from pipelines.warehouse.client import Warehouse, WarehouseUnavailable
 
     if not table.startswith("dwd_") or not table.replace("_", "").isalnum():
-        _fail(f"--table {table!r}: detail tables are named dwd_<layer>")
+        fail(f"--table {table!r}: detail tables are named dwd_<layer>")
     started = time.perf_counter()
     columns = [*Progress.get_default_columns()[:1], BarColumn(), DownloadColumn(), TimeRemainingColumn()]
     try:
@@ -168,9 +164,9 @@ def warehouse_load(
                 progress=lambda done, total: progress.update(task, completed=done),
             )  # fmt: skip
     except (WarehouseUnavailable, LoadError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except OSError as exc:
-        _fail(f"cannot write the rejects file {exc.filename}: {exc.strerror} (choose another with --rejects)")
+        fail(f"cannot write the rejects file {exc.filename}: {exc.strerror} (choose another with --rejects)")
     for line, problem in report.invalid[:20]:
         err.print(f"[yellow]line {line}:[/] {problem}")
     if len(report.invalid) > 20:

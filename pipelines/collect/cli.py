@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from pipelines.cli_errors import fail
+
 collector_app = typer.Typer(no_args_is_help=True, help="The HTTP collector for tracking events.")
 
 
@@ -35,5 +37,4 @@ def health() -> None:
         with urllib.request.urlopen(f"{url}/healthz", timeout=3) as response:
             typer.echo(json.dumps(json.loads(response.read()), indent=2))
     except OSError as exc:
-        typer.echo(f"collector at {url} is not answering ({exc}); start it with `trackflow up`", err=True)
-        raise typer.Exit(1)
+        fail(f"collector at {url} is not answering ({exc}); start it with `trackflow up`")

@@ -11,6 +11,8 @@ from datetime import datetime, timedelta, timezone
 
 import typer
 
+from pipelines.cli_errors import fail
+
 app = typer.Typer(no_args_is_help=True, help="Query heat: what analysts use, graded hot/warm/cold.")
 
 
@@ -91,8 +93,7 @@ def report_command(
     try:
         graded = grade(writer, policy)
     except WarehouseUnavailable as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        fail(str(exc))
     shown = [g for g in graded if not kind or g.object_kind == kind][:limit]
     table = Table("tier", "kind", "object", "score", "queries", "users", "last used")
     colours = {"hot": "red", "warm": "yellow", "cold": "blue"}
@@ -125,6 +126,5 @@ def import_command(
         recorder = HeatRecorder(writer, Extractor(Catalog.from_warehouse(writer)))
         count = import_query_log(writer, recorder, since, table=table, skip_users=tuple(skip_user))
     except Exception as exc:  # unreachable warehouse, missing log table (the embedded chDB has no system.query_log)
-        typer.echo(f"error: cannot import from {table}: {str(exc).splitlines()[0][:300]}", err=True)
-        raise typer.Exit(1) from None
+        fail(f"cannot import from {table}: {str(exc).splitlines()[0][:300]}")
     typer.echo(f"imported {count} queries ({recorder.parse_failures} did not parse)")

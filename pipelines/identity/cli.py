@@ -10,6 +10,8 @@ import json
 
 import typer
 
+from pipelines.cli_errors import fail
+
 app = typer.Typer(no_args_is_help=True, help="OneID: identity graph lookups, splits, recompute and the lookup service.")
 
 LOOKUP_SQL = """
@@ -25,11 +27,6 @@ ORDER BY id_type, id_value
 """
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
-
-
 def _context():
     from pipelines.config import get_settings
     from pipelines.identity.rules import RulesError, load_rules
@@ -39,7 +36,7 @@ def _context():
     try:
         rules = load_rules(settings.identity_rules)
     except RulesError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     return settings, rules, Warehouse(settings)
 
 
@@ -72,13 +69,13 @@ def lookup(
     _, rules, warehouse = _context()
     node, reason = rules.normalise(id_type, value)
     if node is None:
-        _fail(f"{id_type} {value!r} is not an identity ({reason})")
+        fail(f"{id_type} {value!r} is not an identity ({reason})")
     try:
         oneid = _current(warehouse, id_type, node.partition(":")[2])
     except WarehouseUnavailable as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if oneid is None:
-        _fail(f"no OneID for {id_type} {value!r}")
+        fail(f"no OneID for {id_type} {value!r}")
     typer.echo(oneid)
 
 
@@ -89,7 +86,7 @@ def show(oneid: str = typer.Argument(..., help="a OneID (a retired one is follow
     live = _resolve(warehouse, oneid)
     ids = [{"type": t, "value": v, "first_seen": f, "last_seen": l} for t, v, f, l in warehouse.rows(PERSON_SQL, {"oneid": live})]
     if not ids:
-        _fail(f"no person {oneid!r}")
+        fail(f"no person {oneid!r}")
     typer.echo(json.dumps({"oneid": live, "requested": oneid, "ids": ids}, indent=2))
 
 
@@ -114,11 +111,11 @@ def split(
         id_type, separator, value = text.partition(":")
         node, why = rules.normalise(id_type, value) if separator else (None, "expected TYPE:VALUE")
         if node is None:
-            _fail(f"{text!r}: {why}")
+            fail(f"{text!r}: {why}")
         return node
 
     if bool(block) == bool(link[0]):
-        _fail("give exactly one of --link A B or --block TYPE:VALUE")
+        fail("give exactly one of --link A B or --block TYPE:VALUE")
     if block:
         kind, strong, weak = "value", node_of(block), ""
     else:
@@ -146,11 +143,11 @@ def recompute(
         try:
             when = dt.date.fromisoformat(day)
         except ValueError:
-            _fail(f"--day {day!r}: expected YYYY-MM-DD")
+            fail(f"--day {day!r}: expected YYYY-MM-DD")
     else:
         when = newest_link_day(warehouse)
         if when is None:
-            _fail("no links in oneid_edges yet: nothing to recompute")
+            fail("no links in oneid_edges yet: nothing to recompute")
         typer.echo(f"no --day: using {when}, the newest day the links cover (TTLs are measured at its end)")
     result = run_daily(settings, warehouse, when, kafka_sender(settings), rules, report=typer.echo)
     typer.echo(json.dumps({"day": str(result.day), "seconds": round(result.seconds, 2), "stats": result.stats,
@@ -167,4 +164,4 @@ def serve(port: int = typer.Option(None, min=0, max=65535, help="default: TRACKF
     try:
         run_service(get_settings(), port=port, report=typer.echo)
     except ListenError as exc:
-        _fail(str(exc))
+        fail(str(exc))

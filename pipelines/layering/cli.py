@@ -7,19 +7,18 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from pipelines.cli_errors import fail
 from pipelines.config import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Dynamic layering rules (control.layering): show, check, apply.")
 console = Console()
-err = Console(stderr=True)
 
 
 def _read(path: Path) -> str:
     try:
         return path.read_text()
     except OSError as exc:
-        err.print(f"[bold red]error:[/] cannot read {path}: {exc.strerror}")
-        raise typer.Exit(1)
+        fail(f"cannot read {path}: {exc.strerror}")
 
 
 @app.command("show")
@@ -44,8 +43,7 @@ def check(path: Path = typer.Argument(..., help="rules YAML/JSON")) -> None:
     try:
         rules = compile_rules(parse_document(_read(path)))
     except RuleSetError as exc:
-        err.print(f"[bold red]rejected:[/] {exc}")
-        raise typer.Exit(1)
+        fail(str(exc), label="rejected")
     console.print(f"valid: {len(rules.rules)} rule(s), layers {', '.join(rules.layers)}")
 
 
@@ -58,6 +56,5 @@ def apply(path: Path = typer.Argument(..., help="rules YAML/JSON")) -> None:
     try:
         rules = apply_rules(get_settings(), _read(path))
     except RuleSetError as exc:
-        err.print(f"[bold red]rejected, nothing published:[/] {exc}")
-        raise typer.Exit(1)
+        fail(str(exc), label="rejected, nothing published")
     console.print(f"published version {rules.version}: {len(rules.rules)} rule(s), layers {', '.join(rules.layers)}")

@@ -10,19 +10,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from pipelines.cli_errors import fail
 from pipelines.plan import MAX_DAYS
 
 plan_app = typer.Typer(no_args_is_help=True, help="The tracking plan (点位仓库): validate, apply, show, health.")
 quarantine_app = typer.Typer(no_args_is_help=True, help="Events held back by the tracking plan: list and replay.")
 console = Console()
-err = Console(stderr=True)
 
 PLAN_DIR_HELP = "plan folder; default: the plan_dir setting"
-
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(1)
 
 
 def _plans(plan_dir: Path | None):
@@ -33,13 +28,13 @@ def _plans(plan_dir: Path | None):
     try:
         return load_plans(folder)
     except PlanError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _plan(app_id: str, plan_dir: Path | None):
     plans = _plans(plan_dir)
     if app_id not in plans:
-        _fail(f"no plan for app {app_id!r}; plans exist for: {', '.join(sorted(plans)) or 'none'}")
+        fail(f"no plan for app {app_id!r}; plans exist for: {', '.join(sorted(plans)) or 'none'}")
     return plans[app_id]
 
 
@@ -57,7 +52,7 @@ def _guard_warehouse(action):
     try:
         return action()
     except WarehouseUnavailable as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @plan_app.command("validate")
@@ -79,7 +74,7 @@ def apply(plan_dir: Path = typer.Option(None, "--dir", help=PLAN_DIR_HELP)) -> N
         try:
             result = _guard_warehouse(lambda: apply_plan(warehouse, plan))
         except PlanConflict as exc:
-            _fail(str(exc))
+            fail(str(exc))
         console.print(f"{app_id}: version {plan.version} {'applied' if result.applied else 'already applied'}")
 
 
@@ -152,7 +147,7 @@ def query(
     try:
         sql, params = event_analysis_sql(plan, event, days)
     except KeyError as exc:
-        _fail(str(exc.args[0]))
+        fail(str(exc.args[0]))
     if not run:
         typer.echo(sql)
         typer.echo(f"-- parameters: {json.dumps(params)}")

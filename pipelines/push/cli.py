@@ -9,14 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from pipelines.cli_errors import fail, print_error
+
 push_app = typer.Typer(no_args_is_help=True, help="Offline pushes to departments' databases and files (pushes.yaml).")
 console = Console()
-err = Console(stderr=True)
-
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(1)
 
 
 def _day(value: str) -> dt.date:
@@ -32,7 +28,7 @@ def _push(name: str):
     try:
         return find_push(_pushes(), name)
     except PushDefinitionError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _pushes():
@@ -42,7 +38,7 @@ def _pushes():
     try:
         return load_pushes(get_settings().push_definitions)
     except PushDefinitionError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @push_app.command("list")
@@ -79,7 +75,7 @@ def _run_one(push, day: dt.date, warehouse) -> bool:
         try:
             result = run_push(get_settings(), push, day, warehouse, on_progress=show)
         except (PushFailed, TargetUnavailable, WarehouseUnavailable) as exc:
-            err.print(f"[bold red]{push.name} {day} failed:[/] {exc}")
+            print_error(str(exc), label=f"{push.name} {day} failed")
             return False
     how = f"resumed {result.chunks_written} of {result.chunks} chunks" if result.resumed else f"{result.chunks} chunks"
     console.print(
@@ -89,7 +85,7 @@ def _run_one(push, day: dt.date, warehouse) -> bool:
     for path in result.reject_files:
         console.print(f"  rejected rows: {path}")
     if not result.reconciliation.ok:
-        err.print(f"[bold red]{push.name} {day}: source and target disagree[/]")
+        print_error("source and target disagree", label=f"{push.name} {day}")
     return result.reconciliation.ok
 
 
@@ -121,7 +117,7 @@ def push_backfill(
     push = _push(name)
     first, last = _day(start), _day(end)
     if last < first:
-        _fail(f"--to {last} is before --from {first}")
+        fail(f"--to {last} is before --from {first}")
     warehouse = _warehouse()
     days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
     for number, day in enumerate(days, start=1):
@@ -170,5 +166,5 @@ def push_status(days: int = typer.Option(3, help="how many recent partitions per
                         f"[red]{outlook.level}[/] {outlook.message}" if outlook and outlook.level else "",
                     )  # fmt: skip
     except TargetUnavailable as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console.print(table)
