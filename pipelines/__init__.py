@@ -1,2 +1,9 @@
-"""Trackflow core package: configuration, the local stack, the warehouse client and every pipeline capability
-(collect, layering, identity, analysis, heat, cdp, monitor), plus the `trackflow` CLI."""
+"""Trackflow core package.
+
+Capabilities, one package each: `collect` (the HTTP collector), `plan` (the tracking plan and quarantine),
+`streaming` (the streaming jobs' pure functions), `layering` (dynamic layering rules), `identity` (OneID),
+`analysis` (the analysis models and API), `heat` (query heat), `push` (offline pushes). Running them: `stack` (the
+local stack's embedded engines), `flinkrun` (the jobs on a MiniCluster or a session cluster), `warehouse` (the one
+place that talks to ClickHouse). The ground floor every package may import: `config`, `errors`, `envelope`,
+`messaging`, `secrets`, `serving`. `cli` is the `trackflow` command; `demo` and `demogen` make demo data.
+"""

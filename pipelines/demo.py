@@ -186,26 +186,3 @@ def run_demo(settings: Settings, count: int, report: Callable[[str], None] = pri
         summary[f"  {table}"] = int(rows)
     return summary
 
-
-def read_run(settings: Settings, run_id: str, expected: int, timeout_s: float = 60.0) -> list[dict]:
-    """Read events.raw from the start until this run's events are all seen (end offsets on the embedded broker are
-    wrong, so stop on content). Messages may hold one event or an array of them."""
-    from kafka import TopicPartition
-
-    consumer = messaging.consumer(settings, group_id=None, consumer_timeout_ms=1000)
-    partitions = [TopicPartition(messaging.RAW, p) for p in consumer.partitions_for_topic(messaging.RAW) or []]
-    consumer.assign(partitions)
-    consumer.seek_to_beginning(*partitions)
-    found: dict[str, dict] = {}
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(found) < expected and time.monotonic() < deadline:
-            for batch in consumer.poll(timeout_ms=500, max_records=10_000).values():
-                for message in batch:
-                    decoded = json.loads(message.value)
-                    for event in decoded if isinstance(decoded, list) else [decoded]:
-                        if (event.get("props") or {}).get("demo_run") == run_id:
-                            found[event["event_id"]] = event
-    finally:
-        consumer.close()
-    return list(found.values())

@@ -27,7 +27,6 @@ Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 Text = Annotated[str, StringConstraints(max_length=MAX_VALUE_CHARS)]
 Scalar = Union[Text, float, int, bool]
 
-FILTER_OPS = ("=", "!=", "in", "not_in", "contains", "regex", ">", "<", "between", "is_set", "is_not_set")
 # How many values each operator takes: one, a list, a [low, high] pair, or none.
 _VALUE_SHAPE = {
     "=": "one", "!=": "one", "contains": "one", "regex": "one", ">": "number", "<": "number",

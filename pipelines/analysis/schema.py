@@ -3,8 +3,6 @@ properties, and the person identity. Identifiers in generated SQL come only from
 
 from __future__ import annotations
 
-import re
-
 TABLE = "events"
 
 # Envelope fields stored as their own columns; a filter or group-by on these names reads the column directly.
@@ -31,8 +29,3 @@ PERSON_KEY = "dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(
 # Property and event names: letters, digits and a few separators. They are also bound as parameters, so this
 # check is about clear errors for junk, not about safety.
 NAME_PATTERN = r"^[A-Za-z_$][A-Za-z0-9_$.:\-]{0,99}$"
-_NAME = re.compile(NAME_PATTERN)
-
-
-def is_valid_name(name: str) -> bool:
-    return bool(_NAME.match(name))

@@ -14,7 +14,6 @@ import orjson
 
 from pipelines.plan.validate import json_type_name
 
-ENVELOPE_FIELDS = ("event_id", "event", "app_id", "ts", "ids", "session_id", "context", "props")
 MAX_EVENT_NAME = 100
 MAX_ID_CHARS = 256
 # The canonical 8-4-4-4-12 form only (what SDKs send): a regex is several times cheaper than uuid.UUID() here.

@@ -16,7 +16,6 @@ AGGREGATES = frozenset(
 # Suffixes ClickHouse appends to an aggregate name (countIf, uniqExactState, sumArrayIf, ...).
 COMBINATORS = ("If", "Array", "Map", "State", "Merge", "MergeState", "OrNull", "OrDefault", "Distinct", "ForEach",
                "Resample", "SimpleState")
-WINDOW_ONLY = frozenset("row_number rank dense_rank percent_rank cume_dist ntile lag lead lagInFrame leadInFrame nth_value".split())
 FUNNEL_FUNCTIONS = frozenset({"windowFunnel", "sequenceMatch", "sequenceCount", "retention", "sequenceNextNode"})
 DICTIONARY_PREFIXES = ("dictGet", "dictHas", "dictIsIn")
 

@@ -51,7 +51,6 @@ COMPARISONS = {
 }
 NUMERIC_OPS = {"gt", "gte", "lt", "lte"}
 LIST_OPS = {"in", "not_in"}
-MISSING = object()
 
 
 def _number(value: Any) -> float:

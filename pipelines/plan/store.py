@@ -56,7 +56,3 @@ def apply_plan(warehouse: Warehouse, plan: AppPlan) -> ApplyResult:
         # One token per app+version: a retried apply after a timeout is deduplicated by the warehouse.
         warehouse.insert("tracking_plan", rows, COLUMNS, settings={"insert_deduplication_token": f"plan-{plan.app_id}-{plan.version}-{plan.fingerprint}"})
     return ApplyResult(plan.app_id, plan.version, applied=True)
-
-
-def applied_versions(warehouse: Warehouse) -> dict[str, int]:
-    return dict(warehouse.rows("SELECT app_id, max(version) FROM tracking_plan FINAL GROUP BY app_id"))

@@ -270,10 +270,6 @@ class ChdbEngine:
                 del self._sessions[key]
                 session.connection.close()
 
-    def session_count(self) -> int:
-        with self._lock:
-            return len(self._sessions)
-
     # -- execution ---------------------------------------------------------------------------------------------
     def execute(self, user: User, statement: Statement) -> Result:
         # `readonly` is enforced by running on a read-only connection: once set, chDB cannot unset it per query.
