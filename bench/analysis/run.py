@@ -18,7 +18,6 @@ import argparse
 import datetime as dt
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from pipelines.analysis.schema import MATERIALIZED_PROPERTIES, PERSON_KEY  # noq
 from pipelines.analysis.timerange import TimeRange  # noqa: E402
 from pipelines.config import Settings  # noqa: E402
 from pipelines.demogen import DemoSpec, generate_frame, insert_frame  # noqa: E402
+from pipelines.ports import free_port  # noqa: E402
 from pipelines.warehouse.client import Warehouse  # noqa: E402
 from pipelines.warehouse.migrate import migrate  # noqa: E402
 from tests.analysis import reference as ref  # noqa: E402
@@ -134,12 +134,6 @@ def reference_time(name: str, request: dict, frame: pd.DataFrame, start_ms: int,
         day = pd.to_datetime(rows.t, unit="ms").dt.normalize()
         rows.assign(day=day).groupby(["day", "platform"]).agg(n=("event", "size"), u=("person", "nunique"))
     return time.perf_counter() - started
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _listening(port: int) -> bool:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pipelines import messaging
 from pipelines.config import Settings
-from pipelines.stack.manager import free_port
+from pipelines.ports import free_port
 from pipelines.stack.processes import Broker, start_collector, stop_process
 
 GOAL_EVENTS_PER_S = 25_000

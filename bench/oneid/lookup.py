@@ -25,6 +25,8 @@ import time
 
 import numpy as np
 
+from pipelines.ports import free_port
+
 TOKEN = "bench-token"
 
 
@@ -32,12 +34,6 @@ def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (warm-up requests included: they ran between the two readings too)."""
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def build_index(persons: int):
@@ -136,7 +132,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rate", type=float, default=5000.0, help="requests/s of the paced (open-loop) run; 0 skips it")
     args = parser.parse_args()
-    port = _free_port()
+    port = free_port()
     server = multiprocessing.get_context("spawn").Process(target=serve, args=(port, args.persons, 0), daemon=True)
     server.start()
     os.sched_setaffinity(0, {1 % os.cpu_count()})

@@ -105,7 +105,7 @@ def start_jobs(settings, parallelism: int, log_dir: Path, processes: list[subpro
     """Appends each job's process as soon as it exists, so the caller stops it even when a later job fails to start
     (a layering job was once left running for 45 minutes that way)."""
     from pipelines.flinkrun.rest import job_running
-    from pipelines.stack.manager import free_port
+    from pipelines.ports import free_port
 
     # dwd first: layering starts only once dwd runs, so both jobs work on the backlog at the same time and the
     # figure is the pipeline's, not dwd's alone over an ods backlog layering filled while dwd's JVM started.

@@ -18,7 +18,7 @@ from pipelines import messaging
 from pipelines.collect.frames import Record
 from pipelines.collect.journal import Journal, read_entries
 from pipelines.config import Settings
-from pipelines.stack.manager import free_port
+from pipelines.ports import free_port
 from pipelines.stack.processes import Broker, start_collector, stop_process
 from pipelines.streaming.decode import decode_message
 from tests.collect.conftest import APP_KEY, make_event

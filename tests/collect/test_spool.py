@@ -12,9 +12,9 @@ import pytest
 
 from pipelines import messaging
 from pipelines.collect.spool import Record, Spool, SpoolFull
+from pipelines.ports import free_port
 from pipelines.stack.processes import Broker, start_collector, stop_process, wait_until
 from tests.collect.conftest import APP_KEY, KafkaTap, make_event
-from pipelines.stack.manager import free_port
 
 
 def records(n: int, start: int = 0) -> list[Record]:

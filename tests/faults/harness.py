@@ -23,7 +23,8 @@ from typing import Callable
 import httpx
 
 from pipelines.config import Settings
-from pipelines.stack.manager import free_port, pid_alive
+from pipelines.ports import free_port
+from pipelines.stack.manager import pid_alive
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACKFLOW = ROOT / ".venv" / "bin" / "trackflow"

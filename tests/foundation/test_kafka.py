@@ -66,7 +66,8 @@ def test_keyed_messages_keep_order_within_a_partition(stack, stack_settings):
 def test_a_restarted_broker_gets_a_new_incarnation(stack_settings, tmp_path):
     """The embedded broker forgets its topics on restart; the incarnation marker is how every stage notices that
     offsets it remembers belong to topics that no longer exist."""
-    from pipelines.stack.processes import Broker, free_port
+    from pipelines.ports import free_port
+    from pipelines.stack.processes import Broker
 
     broker = Broker(stack_settings, free_port(), tmp_path / "broker.log")
     broker.start()

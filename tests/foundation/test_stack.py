@@ -137,7 +137,7 @@ def test_input_lag_counts_to_the_real_end_of_each_partition(tmp_path):
     from pipelines import messaging
     from pipelines.flinkrun.environment import consumer_group
     from pipelines.flinkrun.progress import input_lag, observe
-    from pipelines.stack.manager import free_port
+    from pipelines.ports import free_port
     from pipelines.stack.processes import Broker
 
     broker = Broker(None, free_port(), tmp_path / "broker.log")
@@ -178,8 +178,8 @@ def test_jobs_diagnosis_names_another_incarnation_a_backlog_and_a_stall(tmp_path
     broker incarnation it reads; nothing consumes here, so the produced messages stay waiting."""
     from pipelines import messaging
     from pipelines.flinkrun.runner import ALL, BrokerSeen, record_started
+    from pipelines.ports import free_port
     from pipelines.stack.components import jobs_diagnosis
-    from pipelines.stack.manager import free_port
     from pipelines.stack.processes import Broker
 
     broker = Broker(None, free_port(), tmp_path / "broker.log")

@@ -96,8 +96,8 @@ def test_the_oneid_service_refuses_the_old_default_token(stack_settings, oneid_s
 def test_an_existing_postgres_cluster_takes_the_generated_password_at_start(tmp_path):
     """A data dir from before generated secrets: its cluster has the old default password; the next start gives it
     the generated one (and a rotated secret the same way)."""
+    from pipelines.ports import free_port
     from pipelines.push.server import apply_password, init_cluster, server_command, server_ready
-    from pipelines.stack.manager import free_port
 
     old = Settings(data_dir=tmp_path / "old", postgres_password="trackflow", postgres_url="")
     init_cluster(old)

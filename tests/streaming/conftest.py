@@ -17,7 +17,7 @@ import pytest
 
 from pipelines import messaging
 from pipelines.envelope import partition_key
-from pipelines.stack.manager import free_port
+from pipelines.ports import free_port
 
 # Fast feedback in tests; the defaults are tuned for throughput instead. Parallelism 2: every subtask boundary
 # (two readers per topic, shard keys split across two writers) is exercised by every end-to-end test.
