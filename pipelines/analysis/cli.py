@@ -14,6 +14,7 @@ from pathlib import Path
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pipelines.cli_errors import fail
@@ -96,7 +97,7 @@ def serve_api(
 
     api_settings = ApiSettings()
     app = create_app(get_settings(), api_settings)
-    console.print(f"analysis API on http://{host}:{port}  (token file: {app.state.token_source})")
+    console.print(f"analysis API on http://{host}:{port}  (token file: {escape(app.state.token_source)})")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
@@ -127,7 +128,7 @@ def demo_generate(
             write_jsonl(frame, out)
         except OSError as exc:
             fail(f"--out {out}: {exc.strerror}")
-        console.print(f"wrote      {out}")
+        console.print(f"wrote      {escape(str(out))}")
         return
     try:
         warehouse = Warehouse(get_settings())
@@ -158,7 +159,7 @@ def warehouse_load(
     columns = [*Progress.get_default_columns()[:1], BarColumn(), DownloadColumn(), TimeRemainingColumn()]
     try:
         with Progress(*columns, console=console) as progress:
-            task = progress.add_task(f"loading {file.name}", total=file.stat().st_size)
+            task = progress.add_task(f"loading {escape(file.name)}", total=file.stat().st_size)
             report = load_file(
                 file, Warehouse(get_settings()), table=table, rejects=rejects or default_rejects(file),
                 progress=lambda done, total: progress.update(task, completed=done),
@@ -168,11 +169,12 @@ def warehouse_load(
     except OSError as exc:
         fail(f"cannot write the rejects file {exc.filename}: {exc.strerror} (choose another with --rejects)")
     for line, problem in report.invalid[:20]:
-        err.print(f"[yellow]line {line}:[/] {problem}")
+        err.print(f"[yellow]line {line}:[/] {escape(problem)}", soft_wrap=True)
     if len(report.invalid) > 20:
         err.print(f"... and {len(report.invalid) - 20} more invalid lines")
     if report.rejects:
-        err.print(f"invalid lines set aside in {report.rejects} (reasons in {report.rejects}.reasons.tsv): fix them and load that file", soft_wrap=True)
+        rejects = escape(str(report.rejects))
+        err.print(f"invalid lines set aside in {rejects} (reasons in {rejects}.reasons.tsv): fix them and load that file", soft_wrap=True)
     console.print(
         f"{report.written:,} events written in {report.chunks} chunk(s), {report.duplicates:,} already stored, "
         f"{len(report.invalid):,} invalid line(s) skipped, {report.identity_links:,} identity link(s) to oneid_edges "

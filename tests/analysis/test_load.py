@@ -115,6 +115,11 @@ def test_cli_load_and_query(stack, tmp_path):
     result = runner.invoke(app, ["warehouse", "load", str(broken), "--strict"])
     assert result.exit_code == 1 and "line 2:" in result.output and "broken.rejected.jsonl" in result.output
     assert (tmp_path / "broken.rejected.jsonl").read_text() == "{oops\n"
+    # user text in the warnings prints as it is, never read as markup
+    marked = tmp_path / "a[bold]b.jsonl"
+    marked.write_text(json.dumps({**other_app, "event_id": "[red]x[/]"}) + "\n")
+    result = runner.invoke(app, ["warehouse", "load", str(marked)])
+    assert "loading a[bold]b.jsonl" in result.output and "a[bold]b.rejected.jsonl" in result.output, result.output
     (tmp_path / "cut.jsonl.gz").write_bytes(gzip.compress(b"{}\n")[:-9])
     result = runner.invoke(app, ["warehouse", "load", str(tmp_path / "cut.jsonl.gz")])
     assert result.exit_code == 1 and "not a readable gzip file" in result.output and "Traceback" not in result.output
