@@ -26,12 +26,6 @@ assert set(KAFKA_JARS) <= set(JARS), "pipelines.flinkrun.jars must install every
 # jars folder on first use.
 HELPER_JAR = "trackflow-flink.jar"
 JAVA_SOURCES = Path(__file__).parent / "java"
-# Jobs whose Python functions run inside the JVM (PEMJA) instead of in a Beam worker process: no gRPC hop, no bundle
-# serialisation per record: dwd over an ods backlog went from ~6k to ~20k events/s (docs/benchmarks.md). The identity
-# job keeps process mode until its tests have run in thread mode.
-THREAD_MODE_JOBS = ("layering", "dwd", "metrics", "all")
-
-
 class JobSetupError(RuntimeError):
     pass
 
@@ -128,8 +122,9 @@ LOOPBACK_OPTIONS = {
 def no_python_worker_pool(options: dict[str, str]) -> None:
     """In a local MiniCluster PyFlink starts its "loopback" worker pool, a gRPC server in this process on [::]:0,
     every interface (hard-coded in pyflink.fn_execution.beam.beam_worker_pool_service), whatever the job needs.
-    Thread-mode jobs run their Python inside the JVM and never use it: tell PyFlink not to start it. (Process-mode
-    jobs need it; their task manager's Beam servers also bind every interface, hard-coded in Beam's ServerFactory.)"""
+    Thread-mode jobs (all of ours) run their Python inside the JVM and never use it: tell PyFlink not to start it.
+    Process mode is not an option for that reason too: its task manager's Beam servers bind every interface,
+    hard-coded in Beam's ServerFactory."""
     if options.get("python.execution-mode") == "thread":
         os.environ["_python_worker_execution_mode"] = "process"
 
@@ -153,17 +148,12 @@ def flink_configuration(
         "execution.checkpointing.num-retained": "3",
         "python.executable": sys.executable,
         "python.client.executable": sys.executable,
-        # Process mode (the identity job): larger bundles amortise the Java<->Python round trips that dominate
-        # PyFlink's per-record cost; the time bound keeps latency low when traffic is light.
-        "python.fn-execution.bundle.size": "5000",
-        "python.fn-execution.bundle.time": "200",
         "python.state.cache-size": "100000",
         # Every listener of the local MiniCluster on loopback only: RPC, blob server, REST and the task manager's
         # data port bind every interface by default (Python's worker pool: see no_python_worker_pool).
         **LOOPBACK_OPTIONS,
+        **thread_mode_options(),
     }
-    if job in THREAD_MODE_JOBS:
-        options.update(thread_mode_options())
     if rest_port is not None:
         options["rest.port"] = str(rest_port)
     if recover_from:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.stack.manager import free_port
+from pipelines.ports import free_port
 
 from .test_secrets import oneid_service  # noqa: F401  (fixture)
 
@@ -84,10 +84,8 @@ def test_the_oneid_service_listens_on_loopback_only(oneid_service):  # noqa: F81
 @pytest.mark.parametrize(
     "job",
     [
-        "metrics",  # thread mode, as layering, dwd and `all`: Python runs inside the JVM
-        pytest.param("oneid", marks=pytest.mark.xfail(strict=True, reason=(
-            "process-mode Python (the OneID job): PyFlink's worker pool binds [::]:0 and Beam's ServerFactory binds "
-            "the task manager's gRPC servers with NettyServerBuilder.forPort, every interface; both hard-coded"))),
+        "metrics",  # thread mode, as every job: Python runs inside the JVM
+        "oneid",  # in process mode its Python workers' gRPC servers bound every interface
     ],
 )  # fmt: skip
 def test_a_streaming_jobs_minicluster_listens_on_loopback_only(stack, stack_settings, tmp_path, job):

@@ -6,7 +6,11 @@ import importlib.machinery
 import os
 from pathlib import Path
 
-from pipelines.flinkrun.environment import THREAD_MODE_JOBS, thread_mode_options
+import pytest
+
+from pipelines.config import Settings
+from pipelines.flinkrun.environment import flink_configuration, thread_mode_options
+from pipelines.flinkrun.runner import ALL, JOBS
 
 
 def test_thread_mode_path_lets_the_embedded_interpreter_import_pemja_and_the_jobs():
@@ -20,6 +24,9 @@ def test_thread_mode_path_lets_the_embedded_interpreter_import_pemja_and_the_job
         assert importlib.machinery.PathFinder.find_spec(module, paths) is not None, module
 
 
-def test_the_event_path_runs_in_thread_mode_and_the_identity_job_does_not():
-    assert {"layering", "dwd", "metrics", "all"} <= set(THREAD_MODE_JOBS)
-    assert "oneid" not in THREAD_MODE_JOBS
+@pytest.mark.parametrize("job", [*JOBS, ALL])
+def test_every_job_runs_its_python_inside_the_jvm(job, tmp_path):
+    """Process mode would start Python workers whose gRPC servers bind every interface (PyFlink's worker pool and
+    Beam's ServerFactory hard-code it): the OneID job ran so, the last one."""
+    options = flink_configuration(Settings(data_dir=tmp_path), job)
+    assert options["python.execution-mode"] == "thread"
