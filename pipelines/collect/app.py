@@ -30,6 +30,7 @@ from pipelines.collect.intake import BadRequest, decode_beacon_data, gunzip, nor
 from pipelines.collect.journal import Journal
 from pipelines.collect.limits import RateLimiter, retry_after_header
 from pipelines.collect.metrics import CONTENT_TYPE_LATEST, CollectorMetrics
+from pipelines.collect.protocols import sensors
 from pipelines.collect.sink import SPOOLED, Record, Sink, SpoolFull
 from pipelines.collect.spool import Spool
 from pipelines.collect.stage_counts import CollectedCounts, summary_message
@@ -186,6 +187,10 @@ class Collector:
             key = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
         if not key:
             raise BadRequest(401, "missing app key: send the X-App-Key header (or ?key= for beacons)")
+        return self._app_for_key(key)
+
+    def _app_for_key(self, key: str) -> str:
+        """The app of an app key, counted against that key's rate limit (native and protocol endpoints alike)."""
         app_id = self.app_keys.get(key)
         if app_id is None:
             raise BadRequest(401, "unknown app key")
@@ -331,6 +336,40 @@ class Collector:
             headers["Retry-After"] = result.headers["retry-after"]
         return Response(PIXEL, status_code=status, media_type="image/gif", headers=headers)
 
+    async def sensors(self, request: Request) -> Response:
+        """Sensors Analytics SDKs (protocols/sensors.py): the `project` of their server URL is the app key."""
+        started = time.perf_counter()
+        try:
+            project = request.query_params.get("project", "")
+            if not project:
+                raise BadRequest(401, "missing project: the Sensors server URL must end in ?project=<app key>")
+            app_id = self._app_for_key(project)
+            body = await self._body(request) if request.method == "POST" else b""
+            records, single = sensors.decode_request(
+                body, request.query_params, request.headers.get("content-type", ""), self.settings.collector_max_body_bytes
+            )
+            if len(records) > self.settings.collector_max_batch_events:
+                raise BadRequest(413, f"data_list of {len(records)} records exceeds the limit of {self.settings.collector_max_batch_events}")
+            mapped = sensors.map_records(records, single, project, app_id)
+            if mapped.rejected and not mapped.events:  # nothing usable: the request fails with the first reason
+                first = mapped.rejected[0]
+                raise BadRequest(first["status"], f"no record accepted; record {first['index']}: {first['error']}", rejected=mapped.rejected)
+            status, answer = await self.ingest(request, app_id, mapped.events, mapped.single)
+        except BadRequest as exc:
+            result = self._error("sensors", exc)
+        else:
+            rejected = mapped.rejected + [
+                {**item, "index": mapped.record_indexes[item["index"]]} for item in answer.pop("rejected", [])
+            ]
+            if rejected:
+                answer["rejected"] = sorted(rejected, key=lambda item: item["index"])
+            self.metrics.ack_latency.observe(time.perf_counter() - started)
+            self.metrics.requests.labels("sensors", str(status)).inc()
+            result = _json(status, answer)
+        if request.url.path.endswith(".gif"):
+            return Response(PIXEL, status_code=result.status_code, media_type="image/gif", headers={"Cache-Control": "no-store"})
+        return result
+
     async def healthz(self, request: Request) -> Response:
         sink = self.sink
         body = {
@@ -379,6 +418,8 @@ def create_app(settings: Settings, port: int = 0, spool_dir: Path | None = None)
         Route("/v1/events", collector.post_event, methods=["POST"]),
         Route("/v1/batch", collector.post_batch, methods=["POST"]),
         Route("/v1/p.gif", collector.beacon, methods=["GET"]),
+        Route("/sa", collector.sensors, methods=["GET", "POST"]),
+        Route("/sa.gif", collector.sensors, methods=["GET", "POST"]),
         Route("/healthz", collector.healthz, methods=["GET"]),
         Route("/metrics", collector.metrics_text, methods=["GET"]),
     ]

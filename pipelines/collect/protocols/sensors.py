@@ -1,0 +1,232 @@
+"""Sensors Analytics (神策) SDK records -> native envelopes. Pure: no I/O, no clock.
+
+Wire format (every Sensors SDK): a form (POST body) or query string (GET, image beacon) with `data` (one record)
+or `data_list` (an array of records), each base64 of the record JSON, or base64 of its gzip when `gzip=1`.
+A record: {"type", "event", "time" (ms), "distinct_id", "anonymous_id"?, "login_id"?, "original_id"?
+(track_signup), "identities"? (newer SDKs), "lib": {"$lib", "$lib_version", ...}, "properties", "project"?,
+"_track_id"?, "_flush_time"?}.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+
+from pipelines.collect.intake import BadRequest, gunzip, parse_json
+from pipelines.collect.protocols import Mapped
+from pipelines.plan.validate import json_type_name
+
+TRACK_TYPES = ("track", "track_signup", "track_id_bind")
+PROFILE_TYPES = ("profile_set", "profile_set_once", "profile_append", "profile_unset", "profile_increment", "profile_delete")
+ITEM_TYPES = ("item_set", "item_delete")
+UNSUPPORTED = {
+    **dict.fromkeys(PROFILE_TYPES, "profile updates are not supported yet (person properties are planned: issue 22)"),
+    **dict.fromkeys(ITEM_TYPES, "item records are not supported: Trackflow keeps no item table"),
+    "track_id_unbind": "unbinding ids is not supported: OneID links are only added (see docs/identity.md)",
+}
+
+# Preset events renamed to the native events they are (the tracking plan and the heatmaps know these names).
+EVENT_NAMES = {
+    "$pageview": "page_view",
+    "$AppViewScreen": "page_view",
+    "$MPViewScreen": "page_view",
+    "$WebClick": "click",
+    "$AppClick": "click",
+    "$MPClick": "click",
+    "$SignUp": "signup",
+}
+PLATFORMS = {"js": "web", "iOS": "ios", "Android": "android", "MiniProgram": "miniprogram"}
+# Preset properties that are envelope context fields; the rest stay in props under their own names.
+CONTEXT_FIELDS = {
+    "$url": "url",
+    "$referrer": "referrer",
+    "$title": "title",
+    "$os": "os",
+    "$app_version": "app_version",
+    "$user_agent": "ua",
+    "$lib": "lib",
+    "$lib_version": "lib_version",
+}
+# $element_* of click events onto the native click properties (docs/heatmaps.md reads these).
+CLICK_PROPS = {"$element_selector": "element_path", "$element_path": "element_path", "$element_content": "element_text",
+               "$element_target_url": "href", "$page_x": "x", "$page_y": "y"}  # fmt: skip
+# The newer SDKs' `identities` keys onto touchpoint id types (identity.yaml); other keys keep their name.
+IDENTITY_TYPES = {
+    "$identity_login_id": "user_id",
+    "$identity_cookie_id": "cookie_id",
+    "$identity_android_id": "android_id",
+    "$identity_idfa": "idfa",
+    "$identity_idfv": "device_id",
+    "$identity_mp_openid": "wx_openid",
+    "$identity_mp_unionid": "wx_unionid",
+}
+DROPPED_PROPS = ("$is_login_id", "$project", "$token", "$screen_width", "$screen_height", "$viewport_width", "$viewport_height")
+# event_id: a UUIDv5 of the record under this namespace (see sensors_event_id).
+EVENT_ID_NAMESPACE = uuid.UUID("6f1c3a52-2b7e-4f0e-9a43-5d0b8c1e7a21")
+
+
+def decode_request(body: bytes, query: Mapping[str, str], content_type: str, limit: int) -> tuple[list[Any], bool]:
+    """The records of one request and whether it carried a single one (`data`) rather than a list."""
+    params = dict(query)
+    if body and "application/x-www-form-urlencoded" in content_type.lower():
+        try:
+            form = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        except UnicodeDecodeError:
+            raise BadRequest(400, "form body is not UTF-8") from None
+        params.update({name: values[-1] for name, values in form.items()})
+    compressed = params.get("gzip", "0") == "1"
+    if params.get("data_list"):
+        records = parse_json(_decode_field("data_list", params["data_list"], compressed, limit))
+        if not isinstance(records, list):
+            raise BadRequest(400, f"data_list must decode to a JSON array of records, got {json_type_name(records)}")
+        return records, False
+    if params.get("data"):
+        record = parse_json(_decode_field("data", params["data"], compressed, limit))
+        return (record, False) if isinstance(record, list) else ([record], True)
+    raise BadRequest(400, "a Sensors request needs a `data` or `data_list` form/query field (base64 JSON)")
+
+
+def _decode_field(name: str, value: str, compressed: bool, limit: int) -> bytes:
+    # A query string may turn '+' into ' '; URL-safe alphabets and missing padding are tolerated as well.
+    text = value.strip().replace(" ", "+").replace("-", "+").replace("_", "/")
+    try:
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest(400, f"`{name}` is not base64") from None
+    if not compressed:
+        return raw
+    try:
+        return gunzip(raw, limit)
+    except BadRequest as exc:
+        raise BadRequest(exc.status, f"`{name}` with gzip=1 is not base64 of gzip: {exc.reason}") from None
+
+
+def map_records(records: list[Any], single: bool, url_project: str, app_id: str) -> Mapped:
+    """Records -> envelopes; each record that cannot be mapped is listed in `rejected` (a single one raises)."""
+    mapped = Mapped(single=single)
+    for index, record in enumerate(records):
+        try:
+            mapped.add(index, map_record(record, url_project, app_id))
+        except BadRequest as exc:
+            if single:
+                raise
+            mapped.rejected.append({"index": index, "status": exc.status, "error": exc.reason, **exc.details})
+    return mapped
+
+
+def map_record(record: Any, url_project: str, app_id: str) -> dict[str, Any]:
+    if not isinstance(record, dict):
+        raise BadRequest(400, f"a Sensors record is a JSON object, got {json_type_name(record)}")
+    kind = record.get("type")
+    if kind in UNSUPPORTED:
+        raise BadRequest(422, f"type {kind}: {UNSUPPORTED[kind]}", field="type")
+    if kind not in TRACK_TYPES:
+        raise BadRequest(400, f"type {str(kind)[:40]!r} is not a Sensors record type ({', '.join(TRACK_TYPES)}, ...)", field="type")
+    project = record.get("project")
+    if project not in (None, "", url_project, app_id):
+        raise BadRequest(403, f"record project {str(project)[:60]!r} is not this URL's project (app {app_id!r})", field="project")
+    event = record.get("event")
+    if not isinstance(event, str) or not event:
+        raise BadRequest(400, f"a {kind} record needs an `event` name", field="event")
+    ts = record.get("time")
+    if not isinstance(ts, int) or isinstance(ts, bool) or ts <= 0:
+        raise BadRequest(400, "time must be the client time in epoch milliseconds (a positive integer)", field="time")
+    properties = record.get("properties") or {}
+    if not isinstance(properties, dict):
+        raise BadRequest(400, f"properties must be an object, got {json_type_name(properties)}", field="properties")
+    lib = record.get("lib") or {}
+    if not isinstance(lib, dict):
+        raise BadRequest(400, f"lib must be an object, got {json_type_name(lib)}", field="lib")
+    lib_name = str(lib.get("$lib") or properties.get("$lib") or "")
+    ids = _ids(record, kind, properties, lib_name)
+    props = {name: value for name, value in properties.items() if name not in DROPPED_PROPS}
+    context = _context(props, lib, lib_name)
+    for field, (width, height) in (("screen", ("$screen_width", "$screen_height")), ("viewport", ("$viewport_width", "$viewport_height"))):
+        if properties.get(width) and properties.get(height):
+            context[field] = f"{properties[width]}x{properties[height]}"
+    name = EVENT_NAMES.get(event, event)
+    if name == "click":
+        for source, target in CLICK_PROPS.items():
+            if source in props:
+                props.setdefault(target, props.pop(source))
+    if name == "page_view" and "$url_path" in props:
+        props.setdefault("path", props.pop("$url_path"))
+    return {
+        "event_id": sensors_event_id(record, app_id),
+        "event": name,
+        "ts": ts,
+        "ids": ids,
+        "session_id": "",
+        "context": context,
+        "props": props,
+    }
+
+
+def _ids(record: dict[str, Any], kind: str, properties: dict[str, Any], lib_name: str) -> dict[str, str]:
+    """Touchpoint ids. Anonymous ids are cookie ids from the web SDK and device ids from the others."""
+    anonymous_type = "cookie_id" if lib_name == "js" else "device_id"
+    distinct_id = _id_text(record.get("distinct_id"), "distinct_id")
+    if not distinct_id:
+        raise BadRequest(400, "distinct_id is required (a non-empty string)", field="distinct_id")
+    ids: dict[str, str] = {}
+    identities = record.get("identities") or {}
+    if not isinstance(identities, dict):
+        raise BadRequest(400, f"identities must be an object, got {json_type_name(identities)}", field="identities")
+    for key, value in identities.items():
+        id_type = IDENTITY_TYPES.get(key) or ("cookie_id" if key == "$identity_anonymous_id" and lib_name == "js" else None)
+        id_type = id_type or ("device_id" if key == "$identity_anonymous_id" else key.removeprefix("$identity_"))
+        if text := _id_text(value, f"identities.{key[:40]}"):
+            ids[id_type] = text
+    if login_id := _id_text(record.get("login_id"), "login_id"):
+        ids["user_id"] = login_id
+    if anonymous_id := _id_text(record.get("anonymous_id"), "anonymous_id"):
+        ids.setdefault(anonymous_type, anonymous_id)
+    if kind == "track_signup":  # distinct_id is the login id, original_id the anonymous id it replaces
+        original_id = _id_text(record.get("original_id"), "original_id")
+        if not original_id:
+            raise BadRequest(400, "track_signup needs original_id (the anonymous id before login)", field="original_id")
+        ids["user_id"] = distinct_id
+        ids.setdefault(anonymous_type, original_id)
+    elif properties.get("$is_login_id") is True or distinct_id == ids.get("user_id"):
+        ids["user_id"] = distinct_id
+    elif distinct_id not in ids.values():
+        ids.setdefault(anonymous_type, distinct_id)
+    return ids
+
+
+def _id_text(value: Any, field: str) -> str:
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise BadRequest(400, f"{field} must be a string, got {json_type_name(value)}", field=field)
+    return str(value)
+
+
+def _context(props: dict[str, Any], lib: dict[str, Any], lib_name: str) -> dict[str, Any]:
+    context: dict[str, Any] = {}
+    if lib_name in PLATFORMS:
+        context["platform"] = PLATFORMS[lib_name]
+    for source, target in CONTEXT_FIELDS.items():
+        value = props.pop(source, None)
+        if value not in (None, ""):
+            context[target] = value
+    if lib_name:
+        context.setdefault("lib", lib_name)
+    if "lib_version" not in context and lib.get("$lib_version"):
+        context["lib_version"] = lib["$lib_version"]
+    return context
+
+
+def sensors_event_id(record: dict[str, Any], app_id: str) -> str:
+    """Sensors records carry no UUID. A UUIDv5 of the app and the record without `_flush_time` (the one field a
+    re-send changes; `_track_id`, a per-record random number of the web/app SDKs, stays) gives a re-sent record
+    the same event_id, so the warehouse's event_id dedup drops the copy. Two records identical in every field,
+    to the millisecond, become one event: they cannot be told apart anyway."""
+    stable = {name: value for name, value in record.items() if name != "_flush_time"}
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, app_id + "\n" + orjson.dumps(stable, option=orjson.OPT_SORT_KEYS).decode()))

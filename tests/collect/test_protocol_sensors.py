@@ -1,0 +1,190 @@
+"""Sensors Analytics intake: the pure mapping (records -> envelopes, malformed variants -> 4xx with a reason)
+and the real Python SDK (`sensorsanalyticssdk`) sending to the running collector, checked on events.raw."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import time
+import uuid
+
+import httpx
+import pytest
+import sensorsanalytics
+
+from pipelines.collect.intake import BadRequest
+from pipelines.collect.protocols.sensors import decode_request, map_record, map_records
+from tests.collect.conftest import APP_ID, APP_KEY
+
+FORM = "application/x-www-form-urlencoded"
+LIMIT = 1 << 20
+
+
+def record(**fields) -> dict:
+    base = {"type": "track", "event": "add_to_cart", "time": 1_765_000_000_000, "distinct_id": "anon-1",
+            "lib": {"$lib": "js", "$lib_version": "1.26.0"}, "properties": {"product_id": "p-1"}}  # fmt: skip
+    base.update(fields)
+    return base
+
+
+def encoded(document, compress: bool) -> str:
+    raw = json.dumps(document).encode()
+    return base64.b64encode(gzip.compress(raw) if compress else raw).decode()
+
+
+def failure(call) -> BadRequest:
+    with pytest.raises(BadRequest) as caught:
+        call()
+    return caught.value
+
+
+# -- the pure mapping ---------------------------------------------------------------------------------------------
+def test_web_page_view_presets_become_typed_context_and_the_rest_stays_in_props():
+    sent = record(event="$pageview", properties={
+        "$url": "https://shop.example/p?x=1", "$referrer": "https://search.example/", "$title": "Shoes", "$url_path": "/p",
+        "$os": "Mac", "$os_version": "14.1", "$screen_width": 1440, "$screen_height": 900, "$lib": "js",
+        "$lib_version": "1.26.0", "$is_first_day": True, "campaign": "spring"})  # fmt: skip
+    envelope = map_record(sent, APP_KEY, APP_ID)
+    assert envelope["event"] == "page_view" and envelope["ts"] == 1_765_000_000_000
+    assert envelope["ids"] == {"cookie_id": "anon-1"}
+    assert envelope["context"] == {"platform": "web", "url": "https://shop.example/p?x=1", "referrer": "https://search.example/",
+                                   "title": "Shoes", "os": "Mac", "lib": "js", "lib_version": "1.26.0", "screen": "1440x900"}  # fmt: skip
+    assert envelope["props"] == {"path": "/p", "$os_version": "14.1", "$is_first_day": True, "campaign": "spring"}
+
+
+def test_app_click_elements_become_the_native_click_properties():
+    sent = record(event="$AppClick", lib={"$lib": "Android", "$lib_version": "6.8.0"}, properties={
+        "$element_content": "Buy", "$element_selector": "#buy", "$element_type": "Button", "$app_version": "3.2.0"})  # fmt: skip
+    envelope = map_record(sent, APP_KEY, APP_ID)
+    assert envelope["event"] == "click" and envelope["ids"] == {"device_id": "anon-1"}
+    assert envelope["context"] == {"platform": "android", "app_version": "3.2.0", "lib": "Android", "lib_version": "6.8.0"}
+    assert envelope["props"] == {"element_text": "Buy", "element_path": "#buy", "$element_type": "Button"}
+
+
+def test_logins_carry_both_ids_in_one_envelope():
+    signup = map_record(record(type="track_signup", event="$SignUp", distinct_id="user-9", original_id="anon-1"), APP_KEY, APP_ID)
+    assert signup["event"] == "signup" and signup["ids"] == {"user_id": "user-9", "cookie_id": "anon-1"}
+    newer = record(distinct_id="user-9", login_id="user-9", anonymous_id="anon-1", properties={"$is_login_id": True})
+    assert map_record(newer, APP_KEY, APP_ID)["ids"] == {"user_id": "user-9", "cookie_id": "anon-1"}
+    with_identities = record(distinct_id="user-9", identities={"$identity_login_id": "user-9", "$identity_anonymous_id": "anon-1",
+                                                                 "$identity_mp_openid": "o-7"})  # fmt: skip
+    assert map_record(with_identities, APP_KEY, APP_ID)["ids"] == {"user_id": "user-9", "cookie_id": "anon-1", "wx_openid": "o-7"}
+
+
+def test_event_id_is_stable_across_re_sends_and_differs_between_records():
+    first = record(_track_id=123456, _flush_time=1_765_000_000_500)
+    resent = dict(first, _flush_time=1_765_000_009_000)
+    assert map_record(first, APP_KEY, APP_ID)["event_id"] == map_record(resent, APP_KEY, APP_ID)["event_id"]
+    assert map_record(first, APP_KEY, APP_ID)["event_id"] != map_record(dict(first, _track_id=7), APP_KEY, APP_ID)["event_id"]
+    assert map_record(first, APP_KEY, APP_ID)["event_id"] != map_record(first, APP_KEY, "other-app")["event_id"]
+    uuid.UUID(map_record(first, APP_KEY, APP_ID)["event_id"])
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_single_and_batched_requests_decode_from_form_and_query(compress):
+    gz = "1" if compress else "0"
+    form = f"data={encoded(record(), compress)}&gzip={gz}".replace("+", "%2B").encode()
+    assert decode_request(form, {}, FORM, LIMIT) == ([record()], True)
+    records, single = decode_request(b"", {"data_list": encoded([record(), record(event="pay")], compress), "gzip": gz}, "", LIMIT)
+    assert not single and [r["event"] for r in records] == ["add_to_cart", "pay"]
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "reason"),
+    [
+        ({"data": "!!not base64!!"}, 400, "`data` is not base64"),
+        ({"data": base64.b64encode(b"not gzip").decode(), "gzip": "1"}, 400, "is not base64 of gzip"),
+        ({"data": base64.b64encode(b"{broken").decode()}, 400, "malformed JSON"),
+        ({"data_list": encoded(record(), False)}, 400, "data_list must decode to a JSON array"),
+        ({}, 400, "needs a `data` or `data_list`"),
+    ],
+)
+def test_malformed_requests_are_4xx_with_a_reason(params, status, reason):
+    error = failure(lambda: decode_request(b"", params, "", LIMIT))
+    assert error.status == status and reason in error.reason
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "reason"),
+    [
+        ({"distinct_id": ""}, 400, "distinct_id is required"),
+        ({"distinct_id": {"id": 1}}, 400, "distinct_id must be a string"),
+        ({"time": "yesterday"}, 400, "time must be the client time"),
+        ({"properties": ["a"]}, 400, "properties must be an object"),
+        ({"type": "teleport"}, 400, "'teleport' is not a Sensors record type"),
+        ({"type": "profile_set"}, 422, "profile updates are not supported yet"),
+        ({"type": "item_set"}, 422, "item records are not supported"),
+        ({"project": "someone_else"}, 403, "is not this URL's project"),
+        ({"type": "track_signup", "original_id": None}, 400, "track_signup needs original_id"),
+        ({"identities": "x"}, 400, "identities must be an object"),
+    ],
+)
+def test_malformed_records_are_4xx_with_a_reason(fields, status, reason):
+    error = failure(lambda: map_record(record(**fields), APP_KEY, APP_ID))
+    assert error.status == status and reason in error.reason
+
+
+def test_a_batch_lists_each_unmappable_record_and_keeps_the_rest():
+    mapped = map_records([record(), record(type="profile_set"), "junk", record(event="pay")], False, APP_KEY, APP_ID)
+    assert [e["event"] for e in mapped.events] == ["add_to_cart", "pay"] and mapped.record_indexes == [0, 3]
+    assert [(r["index"], r["status"]) for r in mapped.rejected] == [(1, 422), (2, 400)]
+
+
+# -- the real SDK against the running collector ---------------------------------------------------------------------
+def test_the_sensors_python_sdk_sends_page_views_events_and_logins(collector_url, tap):
+    run = uuid.uuid4().hex[:8]
+    anonymous, user = f"anon-{run}", f"user-{run}"
+    analytics = sensorsanalytics.SensorsAnalytics(sensorsanalytics.DefaultConsumer(f"{collector_url}/sa?project={APP_KEY}"))
+    analytics.track(anonymous, "$pageview", {"$url": "https://shop.example/cart", "$title": "Cart", "$url_path": "/cart",
+                                             "$screen_width": 390, "$screen_height": 844, "$os": "iOS"})  # fmt: skip
+    analytics.track(anonymous, "add_to_cart", {"product_id": f"p-{run}", "quantity": 2})
+    analytics.track_signup(user, anonymous, {"method": "phone"})
+    batch = sensorsanalytics.SensorsAnalytics(sensorsanalytics.BatchConsumer(f"{collector_url}/sa?project={APP_KEY}", max_size=5))
+    for quantity in range(1, 4):
+        batch.track(user, "add_to_cart", {"product_id": f"p-{run}", "quantity": quantity}, is_login_id=True)
+    batch.flush()
+
+    deadline = time.monotonic() + 20
+    mine: list[dict] = []
+    while time.monotonic() < deadline and len(mine) < 6:
+        time.sleep(0.2)
+        with tap._lock:
+            mine = [copies[0] for copies in tap.raw.values() if run in json.dumps(copies[0]["ids"])]
+    assert len(mine) == 6, mine
+    by_event = {}
+    for envelope in mine:
+        by_event.setdefault(envelope["event"], []).append(envelope)
+    [page] = by_event["page_view"]
+    assert page["app_id"] == APP_ID and page["ids"] == {"device_id": anonymous}
+    assert page["context"]["url"] == "https://shop.example/cart" and page["context"]["title"] == "Cart"
+    assert page["context"]["screen"] == "390x844" and page["context"]["lib"] == "python" and page["props"]["path"] == "/cart"
+    [login] = by_event["signup"]
+    assert login["ids"] == {"user_id": user, "device_id": anonymous} and login["props"]["method"] == "phone"
+    carts = sorted(by_event["add_to_cart"], key=lambda e: e["props"]["quantity"])
+    assert [e["props"]["quantity"] for e in carts] == [1, 2, 2, 3]
+    assert carts[1]["ids"] == {"device_id": anonymous} and carts[0]["ids"] == {"user_id": user}
+
+
+def test_the_sdk_profile_set_is_refused_with_a_reason_and_the_gif_path_answers_a_pixel(collector_url):
+    analytics = sensorsanalytics.SensorsAnalytics(sensorsanalytics.DefaultConsumer(f"{collector_url}/sa?project={APP_KEY}"))
+    with pytest.raises(sensorsanalytics.SensorsAnalyticsNetworkException):
+        analytics.profile_set("user-1", {"vip": True}, is_login_id=True)
+    answer = httpx.post(f"{collector_url}/sa?project={APP_KEY}", data={"data": encoded(record(type="profile_set"), True), "gzip": "1"})
+    assert answer.status_code == 422 and "profile updates are not supported yet" in answer.json()["error"]
+    pixel = httpx.get(f"{collector_url}/sa.gif", params={"project": APP_KEY, "data": encoded(record(distinct_id=f"gif-{uuid.uuid4().hex[:6]}"), False)})
+    assert pixel.status_code == 200 and pixel.headers["content-type"] == "image/gif"
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "reason"),
+    [
+        ({}, 401, "missing project"),
+        ({"project": "no-such-key"}, 401, "unknown app key"),
+        ({"project": APP_KEY, "data": "%%%"}, 400, "`data` is not base64"),
+        ({"project": APP_KEY, "data_list": encoded([record(distinct_id=""), record(type="teleport")], True), "gzip": "1"}, 400, "no record accepted"),
+    ],
+)
+def test_bad_requests_over_http_are_4xx_json(collector_url, params, status, reason):
+    answer = httpx.get(f"{collector_url}/sa", params=params)
+    assert answer.status_code == status and reason in answer.json()["error"]
