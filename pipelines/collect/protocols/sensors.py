@@ -124,6 +124,8 @@ def map_record(record: Any, url_project: str, app_id: str) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise BadRequest(400, f"a Sensors record is a JSON object, got {json_type_name(record)}")
     kind = record.get("type")
+    if not isinstance(kind, str):
+        raise BadRequest(400, f"type must be a string such as \"track\", got {json_type_name(kind)}", field="type")
     if kind in UNSUPPORTED:
         raise BadRequest(422, f"type {kind}: {UNSUPPORTED[kind]}", field="type")
     if kind not in TRACK_TYPES:
