@@ -144,8 +144,6 @@ def run(settings: Settings | None = None, recover: str = "latest", parallelism: 
     settings = runtime_settings(settings or get_settings())
     messaging.ensure_topics(settings)
     options = flink_configuration(settings, "oneid", parallelism, resolve_recovery(settings, "oneid", recover))
-    # The graph writes a few map-state entries per link; a larger write cache batches them into fewer round trips.
-    options["python.map-state.write-cache-size"] = str(settings.oneid_state_write_cache)
     env = stream_environment(options)
     build(env, settings)
     return env.execute(options["pipeline.name"]) if wait else env.execute_async(options["pipeline.name"])

@@ -137,7 +137,6 @@ class Settings(BaseSettings):
         600_000, ge=0, description="A link repeated within this much event time skips the OneID graph (0: every link goes)."
     )
     oneid_link_cache: int = Field(500_000, ge=1, description="Recent links each OneID decoder remembers to skip repeats.")
-    oneid_state_write_cache: int = Field(20_000, description="Map-state entries the OneID job's graph buffers before writing them to the state backend.")
 
     # Offline pushes (pipelines/push) and the PostgreSQL push target
     postgres_url: str = Field(
