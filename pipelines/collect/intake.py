@@ -61,6 +61,14 @@ def decode_beacon_data(data: str) -> bytes:
         raise BadRequest(400, "beacon `data` is neither JSON nor base64-encoded JSON") from None
 
 
+def object_field(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    """The optional JSON object `raw[name]` (absent or null: empty), or a 400 naming the field."""
+    value = raw.get(name) or {}
+    if not isinstance(value, dict):
+        raise BadRequest(400, f"{name} must be an object, got {json_type_name(value)}", field=name)
+    return value
+
+
 def normalize(raw: Any, app_id: str) -> dict[str, Any]:
     """A checked copy of the envelope fields of `raw` (unknown top-level fields are dropped); raises BadRequest
     naming the first field that is wrong."""
@@ -97,12 +105,8 @@ def normalize(raw: Any, app_id: str) -> dict[str, Any]:
     session_id = raw.get("session_id") or ""
     if not isinstance(session_id, str) or len(session_id) > MAX_ID_CHARS:
         raise BadRequest(400, f"session_id must be a string of at most {MAX_ID_CHARS} characters", field="session_id")
-    context = raw.get("context") or {}
-    if not isinstance(context, dict):
-        raise BadRequest(400, f"context must be an object, got {json_type_name(context)}", field="context")
-    props = raw.get("props") or {}
-    if not isinstance(props, dict):
-        raise BadRequest(400, f"props must be an object, got {json_type_name(props)}", field="props")
+    context = object_field(raw, "context")
+    props = object_field(raw, "props")
     return {
         "event_id": event_id,
         "event": name,

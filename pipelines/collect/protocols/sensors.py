@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from pipelines.collect.intake import BadRequest, gunzip, parse_json
+from pipelines.collect.intake import BadRequest, gunzip, object_field, parse_json
 from pipelines.collect.protocols import Mapped
 from pipelines.plan.validate import json_type_name
 
@@ -139,12 +139,8 @@ def map_record(record: Any, url_project: str, app_id: str) -> dict[str, Any]:
     ts = record.get("time")
     if not isinstance(ts, int) or isinstance(ts, bool) or ts <= 0:
         raise BadRequest(400, "time must be the client time in epoch milliseconds (a positive integer)", field="time")
-    properties = record.get("properties") or {}
-    if not isinstance(properties, dict):
-        raise BadRequest(400, f"properties must be an object, got {json_type_name(properties)}", field="properties")
-    lib = record.get("lib") or {}
-    if not isinstance(lib, dict):
-        raise BadRequest(400, f"lib must be an object, got {json_type_name(lib)}", field="lib")
+    properties = object_field(record, "properties")
+    lib = object_field(record, "lib")
     lib_name = str(lib.get("$lib") or properties.get("$lib") or "")
     ids = _ids(record, kind, properties, lib_name)
     props = {name: value for name, value in properties.items() if name not in DROPPED_PROPS}
@@ -177,9 +173,7 @@ def _ids(record: dict[str, Any], kind: str, properties: dict[str, Any], lib_name
     if not distinct_id:
         raise BadRequest(400, "distinct_id is required (a non-empty string)", field="distinct_id")
     ids: dict[str, str] = {}
-    identities = record.get("identities") or {}
-    if not isinstance(identities, dict):
-        raise BadRequest(400, f"identities must be an object, got {json_type_name(identities)}", field="identities")
+    identities = object_field(record, "identities")
     for key, value in identities.items():
         id_type = IDENTITY_TYPES.get(key) or ("cookie_id" if key == "$identity_anonymous_id" and lib_name == "js" else None)
         id_type = id_type or ("device_id" if key == "$identity_anonymous_id" else key.removeprefix("$identity_"))
