@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipelines.envelope import DETAIL_COLUMNS
+from pipelines.envelope import DETAIL_COLUMNS, TERMINAL_TEXT
 from pipelines.warehouse.eventindex import EventIndex
 
 DEMO_APP = "demo-shop"
@@ -164,10 +164,49 @@ def generate_frame(spec: DemoSpec) -> pd.DataFrame:
             "collector_id": "demogen",
             "layer": "default",
             "props": props,
+            **_terminal_columns(rng, platform_of_device, names),
         }
     )
     # The generator knows each event's true person, so it writes the OneID itself instead of the write-time lookup.
     return frame.sort_values("ts", kind="stable").reset_index(drop=True)[[*DETAIL_COLUMNS, "oneid"]]
+
+
+# Terminal columns by platform: (os versions, browser versions, device models, brands, screens "WxH").
+_TERMINALS = {
+    "web": (["10", "11"], ["119", "120", "121"], [""], [""], ["1920x1080", "1536x864", "2560x1440"]),
+    "h5": (["13", "14"], ["119", "120"], ["SM-S918B", "Pixel 8", "Mi 13"], ["Samsung", "Google", "Xiaomi"], ["412x915", "393x873"]),
+    "ios": (["17.1", "17.2", "16.6"], [""], ["iPhone15,2", "iPhone14,5"], ["Apple"], ["390x844", "430x932"]),
+    "android": (["13", "14"], [""], ["SM-S918B", "Pixel 8", "Mi 13"], ["Samsung", "Google", "Xiaomi"], ["412x915", "393x873"]),
+}
+_NETWORKS, _CARRIERS = np.array(["wifi", "4g", "5g"]), np.array(["China Mobile", "China Unicom", "China Telecom"])
+_CHANNELS = [("", "", ""), ("google", "cpc", "winter_sale"), ("newsletter", "email", "weekly"), ("wechat", "social", "")]
+
+
+def _terminal_columns(rng: np.random.Generator, platform: np.ndarray, names: np.ndarray) -> dict[str, np.ndarray]:
+    """Terminal and channel columns (pipelines/envelope.py TERMINAL_COLUMNS), drawn per event from each platform's
+    choices; apps report network and carrier, page views half the time a utm channel and a referrer."""
+    n = len(platform)
+    out = {name: np.full(n, "", dtype=object) for name in ("os_version", "browser_version", "device_model", "device_brand")}
+    width, height = np.zeros(n, np.uint16), np.zeros(n, np.uint16)
+    for name, (oses, browsers, models, brands, screens) in _TERMINALS.items():
+        at = np.flatnonzero(platform == name)
+        pick = rng.integers(0, 1 << 30, len(at))
+        out["os_version"][at] = np.array(oses, dtype=object)[pick % len(oses)]
+        out["browser_version"][at] = np.array(browsers, dtype=object)[pick % len(browsers)]
+        out["device_model"][at] = np.array(models, dtype=object)[pick % len(models)]
+        out["device_brand"][at] = np.array(brands, dtype=object)[pick % len(models) % len(brands)]
+        sizes = np.array([[int(x) for x in s.split("x")] for s in screens])[pick % len(screens)]
+        width[at], height[at] = sizes[:, 0], sizes[:, 1]
+    app = np.isin(platform, ["ios", "android"])
+    channel = np.where((names == "page_view") & (rng.random(n) < 0.5), rng.integers(1, len(_CHANNELS), n), 0)
+    utm = np.array(_CHANNELS, dtype=object)[channel]
+    return {
+        **out, "screen_width": width, "screen_height": height,
+        "network_type": np.where(app, _NETWORKS[rng.integers(0, 3, n)], ""),
+        "carrier": np.where(app, _CARRIERS[rng.integers(0, 3, n)], ""),
+        "utm_source": utm[:, 0], "utm_medium": utm[:, 1], "utm_campaign": utm[:, 2],
+        "referrer_domain": np.where(channel > 0, np.array(["", "google.com", "mail.example", "weixin.qq.com"])[channel], ""),
+    }  # fmt: skip
 
 
 def _uuid_strings(rng: np.random.Generator, count: int) -> list[str]:
@@ -212,7 +251,9 @@ def envelopes(frame: pd.DataFrame) -> Iterator[dict]:
             "event_id": row.event_id, "event": row.event, "app_id": row.app_id, "ts": int(t), "received_at": int(r),
             "ids": row.ids, "session_id": row.session_id, "oneid": row.oneid,
             "context": {"platform": row.platform, "url": row.url, "title": row.title, "os": row.os, "browser": row.browser,
-                        "device_type": row.device_type, "app_version": row.app_version, "lib": row.lib, "lib_version": row.lib_version},
+                        "device_type": row.device_type, "app_version": row.app_version, "lib": row.lib, "lib_version": row.lib_version,
+                        **{name: getattr(row, name) for name in TERMINAL_TEXT},
+                        "screen_width": int(row.screen_width), "screen_height": int(row.screen_height)},
             "props": row.props,
         }  # fmt: skip
 

@@ -231,7 +231,7 @@ class Collector:
         received_at = int(time.time() * 1000)
         ip = request.client.host if request.client else ""
         header_ua = request.headers.get("user-agent", "")
-        header_device = describe_user_agent(header_ua) if header_ua else ("", "", "")
+        header_device = describe_user_agent(header_ua) if header_ua else {}
         book = self.plans.book
         max_event = self.settings.collector_max_event_bytes
         by_key: dict[bytes, list[bytes]] = {}

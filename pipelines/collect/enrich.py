@@ -1,5 +1,5 @@
-"""Context enrichment: operating system, browser and device type from the user agent (ua-parser, the
-maintained uap-core rules), and per-session context so big repeated fields travel once per session.
+"""Context enrichment: operating system, browser, their versions, device type, model and brand from the user agent
+(ua-parser, the maintained uap-core rules), and per-session context so big repeated fields travel once per session.
 
 The SDK sends `context.ua`, `screen`, `viewport`, ... with the first batch of a session only; later events
 carry just `session_id`. The collector remembers the small derived fields per (app, session) and fills them
@@ -14,14 +14,24 @@ from typing import Any
 
 from ua_parser import parse as parse_user_agent
 
-SESSION_FIELDS = ("platform", "os", "browser", "device_type", "screen", "viewport", "lib", "lib_version", "app_version")
+SESSION_FIELDS = (
+    "platform", "os", "browser", "device_type", "screen", "viewport", "lib", "lib_version", "app_version",
+    "os_version", "browser_version", "device_model", "device_brand", "screen_width", "screen_height", "network_type", "carrier",
+)  # fmt: skip
 _MOBILE_OS = {"iOS", "Android", "Windows Phone", "HarmonyOS", "KaiOS"}
 MAX_UA_CHARS = 512
 
 
+def _version(part) -> str:
+    """"17.1.2" from a parsed os/user agent's major, minor and patch ('' when the parser has no major)."""
+    numbers = [part.major, part.minor, part.patch] if part and part.major else []
+    return ".".join(n for n in numbers if n) if numbers else ""
+
+
 @lru_cache(maxsize=8192)
-def describe_user_agent(ua: str) -> tuple[str, str, str]:
-    """(os, browser, device_type) for a user-agent string; empty strings for what it does not tell."""
+def describe_user_agent(ua: str) -> dict[str, str]:
+    """os, browser, device_type, os_version, browser_version, device_model and device_brand of a user-agent string:
+    only what it tells (the parser's "Other" and empty values left out)."""
     result = parse_user_agent(ua[:MAX_UA_CHARS])
     os_name = result.os.family if result.os and result.os.family != "Other" else ""
     browser = result.user_agent.family if result.user_agent and result.user_agent.family != "Other" else ""
@@ -36,7 +46,17 @@ def describe_user_agent(ua: str) -> tuple[str, str, str]:
         device_type = "desktop"
     else:
         device_type = ""
-    return os_name, browser, device_type
+    described = {
+        "os": os_name,
+        "browser": browser,
+        "device_type": device_type,
+        "os_version": _version(result.os) if os_name else "",
+        "browser_version": _version(result.user_agent) if browser else "",
+        # A desktop's "device" is the parser's placeholder ("Other", or the brand-less "Mac"): no model to report.
+        "device_model": (result.device.model or "") if result.device and result.device.brand else "",
+        "device_brand": (result.device.brand or "") if result.device else "",
+    }
+    return {name: value for name, value in described.items() if value}
 
 
 class SessionContexts:
@@ -48,7 +68,7 @@ class SessionContexts:
         self._entries: OrderedDict[tuple[str, str], dict[str, str]] = OrderedDict()
 
     def remember(self, app_id: str, session_id: str, context: dict[str, Any]) -> None:
-        values = {name: context[name] for name in SESSION_FIELDS if isinstance(context.get(name), str) and context[name]}
+        values = {name: context[name] for name in SESSION_FIELDS if isinstance(context.get(name), (str, int)) and context[name]}
         if not values:
             return
         key = (app_id, session_id)
@@ -66,9 +86,9 @@ class SessionContexts:
 
 
 def enrich_context(
-    context: dict[str, Any], app_id: str, session_id: str, header_device: tuple[str, str, str], sessions: SessionContexts
+    context: dict[str, Any], app_id: str, session_id: str, header_device: dict[str, str], sessions: SessionContexts
 ) -> dict[str, Any]:
-    """Fill os/browser/device_type and session fields into `context` (a fresh dict owned by the caller).
+    """Fill the user agent's fields (describe_user_agent) and session fields into `context` (a fresh dict owned by the caller).
     `header_device` is `describe_user_agent()` of the request's User-Agent header, computed once per request."""
     ua = context.get("ua")
     if isinstance(ua, str) and ua:
@@ -87,11 +107,7 @@ def enrich_context(
     return context
 
 
-def _fill(context: dict[str, Any], device: tuple[str, str, str]) -> None:
-    os_name, browser, device_type = device
-    if os_name:
-        context.setdefault("os", os_name)
-    if browser:
-        context.setdefault("browser", browser)
-    if device_type:
-        context.setdefault("device_type", device_type)
+def _fill(context: dict[str, Any], device: dict[str, str]) -> None:
+    """What the sender set wins (an app SDK knows its device model better than a web view's user agent)."""
+    for name, value in device.items():
+        context.setdefault(name, value)

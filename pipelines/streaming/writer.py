@@ -36,13 +36,32 @@ class DetailWriter:
         self._tables: set[str] = set()
 
     def ensure_table(self, layer: str) -> str:
-        """dwd_<layer> with dwd_default's structure; the `events` Merge table picks it up by name."""
+        """dwd_<layer> with dwd_default's structure; the `events` Merge table picks it up by name. A layer table
+        made before a migration that added columns to dwd_default (0003) gets them here: inserts name every
+        detail column, and a migration cannot list the layer tables that exist."""
         table = table_of_layer(layer)
         if table not in self._tables:
             if table != TEMPLATE_TABLE:
                 self.warehouse.command(f"CREATE TABLE IF NOT EXISTS {table} AS {TEMPLATE_TABLE}")
+                self._add_missing_columns(table)
             self._tables.add(table)
         return table
+
+    def _add_missing_columns(self, table: str) -> None:
+        missing = self.warehouse.rows(
+            "SELECT name, type, default_kind, default_expression FROM system.columns"
+            " WHERE database = currentDatabase() AND table = {template:String}"
+            " AND name NOT IN (SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {table:String})"
+            " ORDER BY position",
+            {"template": TEMPLATE_TABLE, "table": table},
+        )
+        if missing:
+            # Names and types come from the warehouse's own catalogue of dwd_default, not from any input.
+            columns = ", ".join(
+                f"ADD COLUMN IF NOT EXISTS `{name}` {kind_type}{f' {kind} {expression}' if kind else ''}"
+                for name, kind_type, kind, expression in missing
+            )
+            self.warehouse.command(f"ALTER TABLE {table} {columns}")
 
     def write(self, layer: str, events: list[dict[str, Any]]) -> WriteResult:
         """Insert the events of `events` whose event_id has no row yet (in any layer) into dwd_<layer>."""

@@ -13,6 +13,13 @@ from pipelines.warehouse.client import sql_dir
 from pipelines.warehouse.migrate import Migration
 
 CLUSTER_FILE = sql_dir() / "cluster" / "0001_events.sql"
+# Later cluster files that alter the event tables, applied to the copy of the local table in order.
+CLUSTER_ALTERS = [sql_dir() / "cluster" / "0003_terminal_columns.sql"]
+
+
+def _alters(path) -> list[str]:
+    """The file's statements without their comment lines."""
+    return [re.sub(r"(?m)^--[^\n]*\n", "", s).strip() for s in Migration(path.name[:4], "alter", path).statements()]
 REPLICATED = re.compile(r"ENGINE = ReplicatedReplacingMergeTree\('[^']*', '\{replica\}', (\w+)\)")
 
 
@@ -44,6 +51,10 @@ def test_cluster_local_table_matches_embedded(warehouse, statements):
         "local_dwd_default ON CLUSTER '{cluster}'", scratch
     )
     warehouse.command(embedded_form)
+    for path in CLUSTER_ALTERS:
+        local_alter = _alters(path)[0]
+        assert local_alter.startswith("ALTER TABLE local_dwd_default ON CLUSTER '{cluster}'")
+        warehouse.command(local_alter.replace("local_dwd_default ON CLUSTER '{cluster}'", scratch))
     try:
         assert _shape(warehouse, scratch) == _shape(warehouse, "dwd_default")
     finally:
@@ -58,3 +69,7 @@ def test_cluster_distributed_and_merge_tables(warehouse, statements):
     assert not re.match("^dwd_", "local_dwd_default")  # events reads each event once, via the Distributed tables
     for statement in statements:  # the server's own parser accepts every statement
         assert "CreateQuery" in str(warehouse.command(f"EXPLAIN AST {statement}"))
+    for path in CLUSTER_ALTERS:  # each alter covers the local, Distributed and Merge tables
+        alters = _alters(path)
+        assert [a.split(" ON CLUSTER")[0] for a in alters] == [f"ALTER TABLE {t}" for t in ("local_dwd_default", "dwd_default", "events")]
+        assert len({a.split("'{cluster}'", 1)[1] for a in alters}) == 1, "the same columns on every table"
