@@ -1,6 +1,6 @@
 """jobs/metrics: per-minute counts of every stage (collected, raw, ods.<layer>, dwd.<layer>, quarantined) per app and
 event, and the received_at -> warehouse latency histogram, into pipeline_metrics. Also runs jobs/quarantine (the
-quarantine table's loader)."""
+quarantine table's loader) and jobs/person_properties (the person-property table's loader)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pyflink.common import Types
 from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
-from jobs import quarantine
+from jobs import person_properties, quarantine
 from pipelines import messaging
 from pipelines.config import Settings
 from pipelines.flinkrun.environment import kafka_stream
@@ -132,6 +132,7 @@ def build(env, settings: Settings) -> None:
         .uid("metrics:write")
     )
     quarantine.build(env, settings)
+    person_properties.build(env, settings)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ RAW = "events.raw"
 QUARANTINE = "events.quarantine"
 LAYERING_CONTROL = "control.layering"
 IDENTITY_CHANGES = "identity.changes"
+# Person-property updates from the protocol intakes (pipelines/person_properties.py), for jobs/person_properties.
+PERSON_PROPERTIES = "persons.properties"
 # The collector's accepted-event counts per minute, app and event (stage `collected`), for jobs/metrics.
 COLLECTED_COUNTS = "metrics.collected"
 # One record naming the broker's incarnation: a broker that lost its topics (the embedded one keeps them in memory)
@@ -47,6 +49,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(ods_topic(DEFAULT_LAYER), events, {}),
         TopicSpec(LAYERING_CONTROL, 1, {"cleanup.policy": "compact"}),
         TopicSpec(IDENTITY_CHANGES, events, {}),
+        TopicSpec(PERSON_PROPERTIES, 1, {}),
         TopicSpec(INCARNATION, 1, {}),
     ]
 

@@ -30,12 +30,13 @@ from pipelines.collect.intake import BadRequest, decode_beacon_data, gunzip, nor
 from pipelines.collect.journal import Journal
 from pipelines.collect.limits import RateLimiter, retry_after_header
 from pipelines.collect.metrics import CONTENT_TYPE_LATEST, CollectorMetrics
-from pipelines.collect.protocols import sensors
+from pipelines.collect.protocols import Mapped, sensors
 from pipelines.collect.sink import SPOOLED, Record, Sink, SpoolFull
 from pipelines.collect.spool import Spool
 from pipelines.collect.stage_counts import CollectedCounts, summary_message
 from pipelines.config import Settings
 from pipelines.envelope import partition_key
+from pipelines.person_properties import update_message
 from pipelines.plan.model import PlanError, load_plans, resolve_plan_dir
 from pipelines.plan.validate import QUARANTINE, REJECT, PlanBook
 
@@ -225,9 +226,12 @@ class Collector:
         return _json(exc.status, body, headers)
 
     # -- intake ---------------------------------------------------------------------------------------------------
-    async def ingest(self, request: Request, app_id: str, raw_events: list[Any], single: bool) -> tuple[int, dict[str, Any]]:
+    async def ingest(
+        self, request: Request, app_id: str, raw_events: list[Any], single: bool, person_updates: list[dict[str, Any]] = ()
+    ) -> tuple[int, dict[str, Any]]:
         """Validate, enrich and deliver; returns (status, body). For a single event any rejection is the
-        request's status; in a batch each rejected event is listed and the rest are delivered."""
+        request's status; in a batch each rejected event is listed and the rest are delivered. Person-property
+        updates (protocol intakes) are delivered with the events, in the same acknowledgement."""
         received_at = int(time.time() * 1000)
         ip = request.client.host if request.client else ""
         header_ua = request.headers.get("user-agent", "")
@@ -266,6 +270,12 @@ class Collector:
             by_key.setdefault(key, []).append(_limited(_dumps(envelope), max_event, index))
             accepted_events.append(envelope["event"])
         records = [Record(messaging.RAW, key, _raw_message(values)) for key, values in by_key.items()] + quarantined
+        for update in person_updates:
+            message = update_message(update, app_id, received_at, self.collector_id)
+            value = _dumps(message)
+            if len(value) > max_event:
+                raise BadRequest(413, f"a person update is {len(value)} bytes as JSON, above the limit of {max_event} bytes")
+            records.append(Record(messaging.PERSON_PROPERTIES, message["person_id"].encode(), value))
         try:
             outcome = await self.sink.deliver(records)
         except SpoolFull as exc:
@@ -281,6 +291,8 @@ class Collector:
         if rejected:
             counts.labels(app_id, "rejected").inc(len(rejected))
         body: dict[str, Any] = {"status": "spooled" if outcome == SPOOLED else "ok", "accepted": accepted, "quarantined": len(quarantined)}
+        if person_updates:
+            body["person_updates"] = len(person_updates)
         if rejected:
             body["rejected"] = rejected
         return status, body
@@ -336,36 +348,44 @@ class Collector:
             headers["Retry-After"] = result.headers["retry-after"]
         return Response(PIXEL, status_code=status, media_type="image/gif", headers=headers)
 
-    async def sensors(self, request: Request) -> Response:
-        """Sensors Analytics SDKs (protocols/sensors.py): the `project` of their server URL is the app key."""
+    def _records_limit(self, count: int, what: str) -> None:
+        if count > self.settings.collector_max_batch_events:
+            raise BadRequest(413, f"{what} of {count} records exceeds the limit of {self.settings.collector_max_batch_events}")
+
+    async def _protocol(self, endpoint: str, request: Request, read) -> Response:
+        """Another vendor's SDK request: `read(request)` authenticates it and maps it (protocols/*) to (app_id,
+        Mapped); the envelopes and person updates then take the native path (ingest). Rejections name the
+        request's own record indexes."""
         started = time.perf_counter()
         try:
-            project = request.query_params.get("project", "")
+            app_id, mapped = await read(request)
+            if mapped.rejected and mapped.empty:  # nothing usable: the request fails with the first reason
+                first = mapped.rejected[0]
+                raise BadRequest(first["status"], f"no record accepted; record {first['index']}: {first['error']}", rejected=mapped.rejected)
+            status, answer = await self.ingest(request, app_id, mapped.events, mapped.single, mapped.person_updates)
+        except BadRequest as exc:
+            return self._error(endpoint, exc)
+        rejected = mapped.rejected + [{**item, "index": mapped.record_indexes[item["index"]]} for item in answer.pop("rejected", [])]
+        if rejected:
+            answer["rejected"] = sorted(rejected, key=lambda item: item["index"])
+        self.metrics.ack_latency.observe(time.perf_counter() - started)
+        self.metrics.requests.labels(endpoint, str(status)).inc()
+        return _json(status, answer)
+
+    async def sensors(self, request: Request) -> Response:
+        """Sensors Analytics SDKs (protocols/sensors.py): the `project` of their server URL is the app key."""
+
+        async def read(req: Request) -> tuple[str, Mapped]:
+            project = req.query_params.get("project", "")
             if not project:
                 raise BadRequest(401, "missing project: the Sensors server URL must end in ?project=<app key>")
             app_id = self._app_for_key(project)
-            body = await self._body(request) if request.method == "POST" else b""
-            records, single = sensors.decode_request(
-                body, request.query_params, request.headers.get("content-type", ""), self.settings.collector_max_body_bytes
-            )
-            if len(records) > self.settings.collector_max_batch_events:
-                raise BadRequest(413, f"data_list of {len(records)} records exceeds the limit of {self.settings.collector_max_batch_events}")
-            mapped = sensors.map_records(records, single, project, app_id)
-            if mapped.rejected and not mapped.events:  # nothing usable: the request fails with the first reason
-                first = mapped.rejected[0]
-                raise BadRequest(first["status"], f"no record accepted; record {first['index']}: {first['error']}", rejected=mapped.rejected)
-            status, answer = await self.ingest(request, app_id, mapped.events, mapped.single)
-        except BadRequest as exc:
-            result = self._error("sensors", exc)
-        else:
-            rejected = mapped.rejected + [
-                {**item, "index": mapped.record_indexes[item["index"]]} for item in answer.pop("rejected", [])
-            ]
-            if rejected:
-                answer["rejected"] = sorted(rejected, key=lambda item: item["index"])
-            self.metrics.ack_latency.observe(time.perf_counter() - started)
-            self.metrics.requests.labels("sensors", str(status)).inc()
-            result = _json(status, answer)
+            body = await self._body(req) if req.method == "POST" else b""
+            records, single = sensors.decode_request(body, req.query_params, req.headers.get("content-type", ""), self.settings.collector_max_body_bytes)
+            self._records_limit(len(records), "data_list")
+            return app_id, sensors.map_records(records, single, project, app_id)
+
+        result = await self._protocol("sensors", request, read)
         if request.url.path.endswith(".gif"):
             return Response(PIXEL, status_code=result.status_code, media_type="image/gif", headers={"Cache-Control": "no-store"})
         return result

@@ -45,21 +45,24 @@ def test_web_page_view_presets_become_typed_context_and_the_rest_stays_in_props(
     sent = record(event="$pageview", properties={
         "$url": "https://shop.example/p?x=1", "$referrer": "https://search.example/", "$title": "Shoes", "$url_path": "/p",
         "$os": "Mac", "$os_version": "14.1", "$screen_width": 1440, "$screen_height": 900, "$lib": "js",
-        "$lib_version": "1.26.0", "$is_first_day": True, "campaign": "spring"})  # fmt: skip
+        "$lib_version": "1.26.0", "$is_first_day": True, "campaign": "spring", "$utm_source": "news"})  # fmt: skip
     envelope = map_record(sent, APP_KEY, APP_ID)
     assert envelope["event"] == "page_view" and envelope["ts"] == 1_765_000_000_000
     assert envelope["ids"] == {"cookie_id": "anon-1"}
     assert envelope["context"] == {"platform": "web", "url": "https://shop.example/p?x=1", "referrer": "https://search.example/",
-                                   "title": "Shoes", "os": "Mac", "lib": "js", "lib_version": "1.26.0", "screen": "1440x900"}  # fmt: skip
-    assert envelope["props"] == {"path": "/p", "$os_version": "14.1", "$is_first_day": True, "campaign": "spring"}
+                                   "title": "Shoes", "os": "Mac", "os_version": "14.1", "lib": "js", "lib_version": "1.26.0",
+                                   "screen": "1440x900", "screen_width": 1440, "screen_height": 900, "utm_source": "news"}  # fmt: skip
+    assert envelope["props"] == {"path": "/p", "$is_first_day": True, "campaign": "spring"}
 
 
 def test_app_click_elements_become_the_native_click_properties():
     sent = record(event="$AppClick", lib={"$lib": "Android", "$lib_version": "6.8.0"}, properties={
-        "$element_content": "Buy", "$element_selector": "#buy", "$element_type": "Button", "$app_version": "3.2.0"})  # fmt: skip
+        "$element_content": "Buy", "$element_selector": "#buy", "$element_type": "Button", "$app_version": "3.2.0",
+        "$model": "Pixel 8", "$manufacturer": "Google", "$network_type": "WIFI", "$carrier": "CMCC"})  # fmt: skip
     envelope = map_record(sent, APP_KEY, APP_ID)
     assert envelope["event"] == "click" and envelope["ids"] == {"device_id": "anon-1"}
-    assert envelope["context"] == {"platform": "android", "app_version": "3.2.0", "lib": "Android", "lib_version": "6.8.0"}
+    assert envelope["context"] == {"platform": "android", "app_version": "3.2.0", "lib": "Android", "lib_version": "6.8.0",
+                                   "device_model": "Pixel 8", "device_brand": "Google", "network_type": "WIFI", "carrier": "CMCC"}  # fmt: skip
     assert envelope["props"] == {"element_text": "Buy", "element_path": "#buy", "$element_type": "Button"}
 
 
@@ -114,7 +117,9 @@ def test_malformed_requests_are_4xx_with_a_reason(params, status, reason):
         ({"time": "yesterday"}, 400, "time must be the client time"),
         ({"properties": ["a"]}, 400, "properties must be an object"),
         ({"type": "teleport"}, 400, "'teleport' is not a Sensors record type"),
-        ({"type": "profile_set"}, 422, "profile updates are not supported yet"),
+        ({"type": "profile_increment"}, 422, "profile_increment is not supported"),
+        ({"type": "profile_delete"}, 422, "profile_delete is not supported"),
+        ({"type": "profile_set"}, 400, "is a person update, not an event"),
         ({"type": "item_set"}, 422, "item records are not supported"),
         ({"project": "someone_else"}, 403, "is not this URL's project"),
         ({"type": "track_signup", "original_id": None}, 400, "track_signup needs original_id"),
@@ -127,9 +132,46 @@ def test_malformed_records_are_4xx_with_a_reason(fields, status, reason):
 
 
 def test_a_batch_lists_each_unmappable_record_and_keeps_the_rest():
-    mapped = map_records([record(), record(type="profile_set"), "junk", record(event="pay")], False, APP_KEY, APP_ID)
+    mapped = map_records([record(), record(type="item_set"), "junk", record(event="pay")], False, APP_KEY, APP_ID)
     assert [e["event"] for e in mapped.events] == ["add_to_cart", "pay"] and mapped.record_indexes == [0, 3]
     assert [(r["index"], r["status"]) for r in mapped.rejected] == [(1, 422), (2, 400)]
+
+
+def profile(kind: str, properties: dict, **fields) -> dict:
+    return record(type=kind, event=None, properties={"$is_login_id": True, **properties}, distinct_id="user-9", **fields)
+
+
+def test_profile_records_become_person_updates_of_the_login_id():
+    records = [profile("profile_set", {"vip": True, "city": "Leeds"}), profile("profile_set_once", {"first_seen": "2026-01-02"}),
+               profile("profile_append", {"tags": ["a", "b"]}), profile("profile_unset", {"city": True}),
+               record(type="profile_set", event=None, properties={"plan": "free"}, lib={"$lib": "Android"})]  # fmt: skip
+    mapped = map_records(records, False, APP_KEY, APP_ID)
+    assert not mapped.events and not mapped.rejected
+    updates = [(u["op"], u["ids"], u["properties"]) for u in mapped.person_updates]
+    assert updates == [
+        ("set", {"user_id": "user-9"}, {"vip": True, "city": "Leeds"}),
+        ("set_once", {"user_id": "user-9"}, {"first_seen": "2026-01-02"}),
+        ("append", {"user_id": "user-9"}, {"tags": ["a", "b"]}),
+        ("unset", {"user_id": "user-9"}, {"city": None}),
+        ("set", {"device_id": "anon-1"}, {"plan": "free"}),  # not a login id: the anonymous id's person
+    ]
+    assert {u["ts"] for u in mapped.person_updates} == {1_765_000_000_000} and {u["source"] for u in mapped.person_updates} == {"sensors"}
+    resent = map_records([dict(records[0], _flush_time=99)], False, APP_KEY, APP_ID).person_updates[0]
+    assert resent["update_id"] == mapped.person_updates[0]["update_id"] != mapped.person_updates[1]["update_id"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"type": "profile_append", "properties": {"tags": "a"}}, "append needs a list of items for 'tags'"),
+        ({"type": "profile_set", "properties": {"": 1}}, "a person property name is 1 to 200 characters"),
+        ({"type": "profile_set", "distinct_id": ""}, "distinct_id is required"),
+        ({"type": "profile_set", "time": None}, "time must be the client time"),
+    ],
+)
+def test_malformed_profile_records_are_400_with_a_reason(fields, reason):
+    error = failure(lambda: map_records([record(**fields)], True, APP_KEY, APP_ID))
+    assert error.status == 400 and reason in error.reason
 
 
 JSON_VALUES = st.recursive(
@@ -153,7 +195,7 @@ def test_any_records_map_or_are_refused_with_a_4xx(records, single):
         assert single and 400 <= exc.status < 500
         return
     assert all(400 <= item["status"] < 500 for item in mapped.rejected)
-    assert len(mapped.events) + len(mapped.rejected) == (1 if single else len(records))
+    assert len(mapped.events) + len(mapped.person_updates) + len(mapped.rejected) == (1 if single else len(records))
 
 
 @settings(max_examples=200, deadline=None)
@@ -200,12 +242,17 @@ def test_the_sensors_python_sdk_sends_page_views_events_and_logins(collector_url
     assert carts == sorted([(json.dumps({"device_id": anonymous}), 2)] + [(json.dumps({"user_id": user}), q) for q in (1, 2, 3)])
 
 
-def test_the_sdk_profile_set_is_refused_with_a_reason_and_the_gif_path_answers_a_pixel(collector_url):
+def test_the_sdk_profile_calls_are_accepted_and_the_gif_path_answers_a_pixel(collector_url):
+    """The profile calls' landing in the warehouse is checked end to end in test_protocol_e2e.py."""
     analytics = sensorsanalytics.SensorsAnalytics(sensorsanalytics.DefaultConsumer(f"{collector_url}/sa?project={APP_KEY}"))
+    analytics.profile_set("user-1", {"vip": True}, is_login_id=True)  # raises SensorsAnalyticsNetworkException on a 4xx
+    analytics.profile_set_once("user-1", {"first_city": "York"}, is_login_id=True)
+    analytics.profile_append("user-1", {"tags": ["a"]}, is_login_id=True)
+    analytics.profile_unset("user-1", ["vip"], is_login_id=True)
+    answer = httpx.post(f"{collector_url}/sa?project={APP_KEY}", data={"data": encoded(record(type="profile_set", properties={"x": 1}), True), "gzip": "1"})
+    assert answer.status_code == 200 and answer.json() == {"status": "ok", "accepted": 0, "quarantined": 0, "person_updates": 1}
     with pytest.raises(sensorsanalytics.SensorsAnalyticsNetworkException):
-        analytics.profile_set("user-1", {"vip": True}, is_login_id=True)
-    answer = httpx.post(f"{collector_url}/sa?project={APP_KEY}", data={"data": encoded(record(type="profile_set"), True), "gzip": "1"})
-    assert answer.status_code == 422 and "profile updates are not supported yet" in answer.json()["error"]
+        analytics.profile_increment("user-1", {"visits": 1}, is_login_id=True)
     pixel = httpx.get(f"{collector_url}/sa.gif", params={"project": APP_KEY, "data": encoded(record(distinct_id=f"gif-{uuid.uuid4().hex[:6]}"), False)})
     assert pixel.status_code == 200 and pixel.headers["content-type"] == "image/gif"
 

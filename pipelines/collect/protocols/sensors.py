@@ -19,16 +19,18 @@ from urllib.parse import parse_qs
 import orjson
 
 from pipelines.collect.intake import BadRequest, gunzip, object_field, parse_json
-from pipelines.collect.protocols import Mapped
+from pipelines.collect.protocols import Mapped, person_update
 from pipelines.plan.validate import json_type_name
 
 TRACK_TYPES = ("track", "track_signup", "track_id_bind")
-PROFILE_TYPES = ("profile_set", "profile_set_once", "profile_append", "profile_unset", "profile_increment", "profile_delete")
+# Profile records -> person-property updates (pipelines/person_properties.py).
+PROFILE_OPS = {"profile_set": "set", "profile_set_once": "set_once", "profile_append": "append", "profile_unset": "unset"}
 ITEM_TYPES = ("item_set", "item_delete")
 UNSUPPORTED = {
-    **dict.fromkeys(PROFILE_TYPES, "profile updates are not supported yet (person properties are planned: issue 22)"),
+    "profile_increment": "profile_increment is not supported: person properties keep values, not counters (send profile_set)",
+    "profile_delete": "profile_delete is not supported: person properties are kept with their history (unset them one by one)",
     **dict.fromkeys(ITEM_TYPES, "item records are not supported: Trackflow keeps no item table"),
-    "track_id_unbind": "unbinding ids is not supported: OneID links are only added (see docs/identity.md)",
+    "track_id_unbind": "unbinding ids is not supported: OneID links are only added (see docs/oneid.md)",
 }
 
 # Preset events renamed to the native events they are (the tracking plan and the heatmaps know these names).
@@ -48,6 +50,18 @@ CONTEXT_FIELDS = {
     "$referrer": "referrer",
     "$title": "title",
     "$os": "os",
+    "$os_version": "os_version",
+    "$browser": "browser",
+    "$browser_version": "browser_version",
+    "$model": "device_model",
+    "$manufacturer": "device_brand",
+    "$network_type": "network_type",
+    "$carrier": "carrier",
+    "$screen_width": "screen_width",
+    "$screen_height": "screen_height",
+    "$utm_source": "utm_source",
+    "$utm_medium": "utm_medium",
+    "$utm_campaign": "utm_campaign",
     "$app_version": "app_version",
     "$user_agent": "ua",
     "$lib": "lib",
@@ -66,7 +80,7 @@ IDENTITY_TYPES = {
     "$identity_mp_openid": "wx_openid",
     "$identity_mp_unionid": "wx_unionid",
 }
-DROPPED_PROPS = ("$is_login_id", "$project", "$token", "$screen_width", "$screen_height", "$viewport_width", "$viewport_height")
+DROPPED_PROPS = ("$is_login_id", "$project", "$token", "$viewport_width", "$viewport_height")
 # event_id: a UUIDv5 of the record under this namespace (see sensors_event_id).
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c3a52-2b7e-4f0e-9a43-5d0b8c1e7a21")
 
@@ -108,19 +122,24 @@ def _decode_field(name: str, value: str, compressed: bool, limit: int) -> bytes:
 
 
 def map_records(records: list[Any], single: bool, url_project: str, app_id: str) -> Mapped:
-    """Records -> envelopes; each record that cannot be mapped is listed in `rejected` (a single one raises)."""
+    """Records -> envelopes and person updates; each record that cannot be mapped is listed in `rejected` (a single
+    one raises)."""
     mapped = Mapped(single=single)
     for index, record in enumerate(records):
         try:
-            mapped.add(index, map_record(record, url_project, app_id))
+            kind = _checked_kind(record, url_project, app_id)
+            if kind in PROFILE_OPS:
+                mapped.person_updates.append(map_profile(record, kind, app_id))
+            else:
+                mapped.add(index, map_record(record, url_project, app_id))
         except BadRequest as exc:
             if single:
                 raise
-            mapped.rejected.append({"index": index, "status": exc.status, "error": exc.reason, **exc.details})
+            mapped.reject(index, exc)
     return mapped
 
 
-def map_record(record: Any, url_project: str, app_id: str) -> dict[str, Any]:
+def _checked_kind(record: Any, url_project: str, app_id: str) -> str:
     if not isinstance(record, dict):
         raise BadRequest(400, f"a Sensors record is a JSON object, got {json_type_name(record)}")
     kind = record.get("type")
@@ -128,17 +147,38 @@ def map_record(record: Any, url_project: str, app_id: str) -> dict[str, Any]:
         raise BadRequest(400, f"type must be a string such as \"track\", got {json_type_name(kind)}", field="type")
     if kind in UNSUPPORTED:
         raise BadRequest(422, f"type {kind}: {UNSUPPORTED[kind]}", field="type")
-    if kind not in TRACK_TYPES:
-        raise BadRequest(400, f"type {str(kind)[:40]!r} is not a Sensors record type ({', '.join(TRACK_TYPES)}, ...)", field="type")
+    if kind not in TRACK_TYPES and kind not in PROFILE_OPS:
+        raise BadRequest(400, f"type {str(kind)[:40]!r} is not a Sensors record type ({', '.join(TRACK_TYPES + tuple(PROFILE_OPS))}, ...)", field="type")
     project = record.get("project")
     if project not in (None, "", url_project, app_id):
         raise BadRequest(403, f"record project {str(project)[:60]!r} is not this URL's project (app {app_id!r})", field="project")
-    event = record.get("event")
-    if not isinstance(event, str) or not event:
-        raise BadRequest(400, f"a {kind} record needs an `event` name", field="event")
+    return kind
+
+
+def map_profile(record: dict[str, Any], kind: str, app_id: str) -> dict[str, Any]:
+    """A profile_* record -> a person-property update of the person its distinct_id (and identities) name."""
+    properties = object_field(record, "properties")
+    lib = object_field(record, "lib")
+    ids = _ids(record, kind, properties, str(lib.get("$lib") or properties.get("$lib") or ""))
+    values = {name: value for name, value in properties.items() if name not in DROPPED_PROPS and name not in ("$lib", "$lib_version")}
+    return person_update(PROFILE_OPS[kind], ids, _time(record), values, sensors_event_id(record, app_id), "sensors")
+
+
+def _time(record: dict[str, Any]) -> int:
     ts = record.get("time")
     if not isinstance(ts, int) or isinstance(ts, bool) or ts <= 0:
         raise BadRequest(400, "time must be the client time in epoch milliseconds (a positive integer)", field="time")
+    return ts
+
+
+def map_record(record: Any, url_project: str, app_id: str) -> dict[str, Any]:
+    kind = _checked_kind(record, url_project, app_id)
+    if kind not in TRACK_TYPES:
+        raise BadRequest(400, f"a {kind} record is a person update, not an event", field="type")
+    event = record.get("event")
+    if not isinstance(event, str) or not event:
+        raise BadRequest(400, f"a {kind} record needs an `event` name", field="event")
+    ts = _time(record)
     properties = object_field(record, "properties")
     lib = object_field(record, "lib")
     lib_name = str(lib.get("$lib") or properties.get("$lib") or "")
