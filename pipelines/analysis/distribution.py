@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from pipelines.analysis.contract import AnalysisModel
 from pipelines.analysis.expr import all_of
 from pipelines.analysis.filters import QUANTILE_LEVELS, histogram_sql, numeric_expr, quantiles_sql, scope_conditions, selector_condition
+from pipelines.analysis.persons import Page, latest_persons_sql, page_clause, persons_view
 from pipelines.analysis.request import EventSelector, Name, QueryScope, ascending_edges
 from pipelines.analysis.schema import PERSON_KEY, TABLE
 from pipelines.analysis.shaping import Rows, clean, histogram_view, table
@@ -18,12 +19,19 @@ from pipelines.analysis.sqlparams import BuiltQuery, SqlParams
 DEFAULT_EDGES = [1, 2, 3, 4, 5, 10, 20, 50, 100]
 
 
+class DistributionPersons(Page):
+    """The persons in one bucket (its index in `bucket_edges`): whose value is in [edge, next edge)."""
+
+    bucket: int = Field(ge=0, lt=100)
+
+
 class DistributionQuery(QueryScope):
     model: Literal["distribution"] = "distribution"
     event: EventSelector
     measure: Literal["count", "sum"] = "count"
     property: Name | None = Field(None, description="numeric property summed per person when measure is sum")
     bucket_edges: list[float] = Field(default_factory=lambda: list(DEFAULT_EDGES), min_length=1, max_length=100)
+    persons: DistributionPersons | None = None
 
     _edges = field_validator("bucket_edges")(ascending_edges)
 
@@ -31,21 +39,29 @@ class DistributionQuery(QueryScope):
     def _property_for_sum(self) -> "DistributionQuery":
         if (self.measure == "sum") != (self.property is not None):
             raise ValueError("property: give a numeric property exactly when measure is 'sum'")
+        if self.persons and self.persons.bucket >= len(self.bucket_edges):
+            raise ValueError(f"persons.bucket: there are {len(self.bucket_edges)} buckets (0-based)")
         return self
 
 
-def build(request: DistributionQuery) -> dict[str, BuiltQuery]:
-    params = SqlParams()
+def _per_person_cte(request: DistributionQuery, params: SqlParams) -> str:
+    """`per_person`: each person's count (or sum) over the selected events."""
     where = all_of([*scope_conditions(request, params, [request.event.event]), selector_condition(request.event, params)])
     value = "count()" if request.measure == "count" else f"sum({numeric_expr(request.property, params)})"
-    edges = params.add("bucket_edges", [float(e) for e in request.bucket_edges], "Array(Float64)")
-    sql = f"""
+    return f"""
 WITH per_person AS (
     SELECT {PERSON_KEY} AS person, toFloat64(ifNull({value}, 0)) AS value
     FROM {TABLE}
     WHERE {where}
     GROUP BY person
-)
+)"""
+
+
+def build(request: DistributionQuery) -> dict[str, BuiltQuery]:
+    params = SqlParams()
+    cte = _per_person_cte(request, params)
+    edges = params.add("bucket_edges", [float(e) for e in request.bucket_edges], "Array(Float64)")
+    sql = f"""{cte}
 SELECT
     count() AS persons,
     avg(value) AS mean,
@@ -53,6 +69,22 @@ SELECT
     {histogram_sql('value', edges)} AS histogram
 FROM per_person"""
     return {"distribution": params.query(sql)}
+
+
+def persons_query(request: DistributionQuery) -> BuiltQuery:
+    """The persons whose value falls in the page's bucket, as the histogram counts them."""
+    page, params = request.persons, SqlParams()
+    cte = _per_person_cte(request, params)
+    edges = request.bucket_edges
+    cell = [f"value >= {params.add('bucket_from', float(edges[page.bucket]), 'Float64')}"]
+    if page.bucket + 1 < len(edges):
+        cell.append(f"value < {params.add('bucket_to', float(edges[page.bucket + 1]), 'Float64')}")
+    keys = f"""{cte}
+SELECT person FROM per_person
+WHERE {all_of(cell)}
+ORDER BY person
+{page_clause(page, params)}"""
+    return params.query(latest_persons_sql(request, params, [request.event.event], keys))
 
 
 def shape(request: DistributionQuery, results: dict[str, Rows]) -> dict:
@@ -69,6 +101,9 @@ def shape(request: DistributionQuery, results: dict[str, Rows]) -> dict:
         "below_first_edge": below,
     }
     rows = [[b["from"], b["to"], b["count"]] for b in buckets]
+    if "persons" in results:
+        page = request.persons
+        response["persons"] = persons_view(results["persons"], bucket=page.bucket, offset=page.offset)
     return {**response, **table(["from", "to", "persons"], rows)}
 
 
@@ -76,5 +111,6 @@ MODEL = AnalysisModel(
     request_type=DistributionQuery,
     build=build,
     shape=shape,
+    persons=persons_query,
     summary="How often each person did an event (or the sum of a property), bucketed",
 )

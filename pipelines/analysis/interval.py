@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from pipelines.analysis.contract import AnalysisModel
 from pipelines.analysis.expr import all_of
@@ -23,12 +23,28 @@ from pipelines.analysis.filters import (
     scope_conditions,
     selector_condition,
 )
-from pipelines.analysis.request import EventSelector, Name, QueryScope, ascending_edges
+from pipelines.analysis.persons import Page, latest_persons_sql, page_clause, persons_view
+from pipelines.analysis.request import EventSelector, Name, QueryScope, Text, ascending_edges
 from pipelines.analysis.schema import PERSON_KEY, TABLE
 from pipelines.analysis.shaping import Rows, clean, histogram_view, table
 from pipelines.analysis.sqlparams import BuiltQuery, SqlParams
 
 DEFAULT_EDGES_S = [0, 60, 300, 900, 3600, 6 * 3600, 86_400, 3 * 86_400, 7 * 86_400, 30 * 86_400]
+
+
+class IntervalPersons(Page):
+    """The persons behind a histogram bucket (its index in `bucket_edges_seconds`) or behind `unmatched`, in one
+    group (its value, when the request has `group_by`): those with at least one such interval (start event)."""
+
+    bucket: int | None = Field(None, ge=0, lt=100)
+    unmatched: bool = False
+    group: Text | None = None
+
+    @model_validator(mode="after")
+    def _one_cell(self) -> "IntervalPersons":
+        if (self.bucket is None) == (not self.unmatched):
+            raise ValueError("give either bucket (a histogram bucket's index) or unmatched: true")
+        return self
 
 
 class IntervalQuery(QueryScope):
@@ -39,18 +55,29 @@ class IntervalQuery(QueryScope):
     group_by: Name | None = Field(None, description="property of the start event")
     bucket_edges_seconds: list[float] = Field(default_factory=lambda: list(DEFAULT_EDGES_S), min_length=1, max_length=100)
 
+    persons: IntervalPersons | None = None
+
     _edges = field_validator("bucket_edges_seconds")(ascending_edges)
 
+    @model_validator(mode="after")
+    def _persons_cell(self) -> "IntervalQuery":
+        page = self.persons
+        if page and page.bucket is not None and page.bucket >= len(self.bucket_edges_seconds):
+            raise ValueError(f"persons.bucket: the histogram has {len(self.bucket_edges_seconds)} buckets (0-based)")
+        if page and (page.group is not None) != (self.group_by is not None):
+            raise ValueError("persons.group: give the group's value exactly when the request has group_by")
+        return self
 
-def build(request: IntervalQuery) -> dict[str, BuiltQuery]:
-    params = SqlParams()
+
+def _pairs_cte(request: IntervalQuery, params: SqlParams) -> str:
+    """CTEs down to `pairs`: one row per start event with its person, group and seconds to the next end (NULL:
+    unmatched)."""
     where = all_of(scope_conditions(request, params, [request.start.event, request.end.event]))
     link = property_expr(request.same_property, params) if request.same_property else "''"
     group = property_expr(request.group_by, params) if request.group_by else "''"
     is_start = selector_condition(request.start, params, "start_event")
     is_end = selector_condition(request.end, params, "end_event")
-    edges = params.add("bucket_edges_s", [float(e) for e in request.bucket_edges_seconds], "Array(Float64)")
-    sql = f"""
+    return f"""
 WITH
 rows AS (
     SELECT {PERSON_KEY} AS person, {link} AS link, {group} AS grp, toUnixTimestamp64Milli(ts) AS t, event_id,
@@ -59,18 +86,25 @@ rows AS (
     WHERE {where}
 ),
 per_person AS (
-    SELECT groupArrayIf((t, event_id, grp), is_start) AS starts, arraySort(groupArrayIf((t, event_id), is_end)) AS ends
+    SELECT person, groupArrayIf((t, event_id, grp), is_start) AS starts, arraySort(groupArrayIf((t, event_id), is_end)) AS ends
     FROM rows
     WHERE is_start OR is_end
     GROUP BY person, link
 ),
 pairs AS (
-    SELECT start.3 AS grp,
+    SELECT person, start.3 AS grp,
            arrayFirstIndex(e -> e.1 >= start.1 AND e.2 != start.2, ends) AS next_end,
            if(next_end > 0, (ends[next_end].1 - start.1) / 1000, NULL) AS seconds
     FROM per_person
     ARRAY JOIN starts AS start
-)
+)"""
+
+
+def build(request: IntervalQuery) -> dict[str, BuiltQuery]:
+    params = SqlParams()
+    ctes = _pairs_cte(request, params)
+    edges = params.add("bucket_edges_s", [float(e) for e in request.bucket_edges_seconds], "Array(Float64)")
+    sql = f"""{ctes}
 SELECT
     grp,
     count(seconds) AS intervals,
@@ -82,6 +116,27 @@ FROM pairs
 GROUP BY grp
 ORDER BY intervals DESC, grp"""
     return {"intervals": params.query(sql)}
+
+
+def persons_query(request: IntervalQuery) -> BuiltQuery:
+    """The persons with at least one interval in the page's bucket (or an unmatched start), in its group."""
+    page, params = request.persons, SqlParams()
+    ctes = _pairs_cte(request, params)
+    if page.unmatched:
+        cell = ["seconds IS NULL"]
+    else:
+        edges = request.bucket_edges_seconds
+        cell = [f"seconds >= {params.add('bucket_from', float(edges[page.bucket]), 'Float64')}"]
+        if page.bucket + 1 < len(edges):
+            cell.append(f"seconds < {params.add('bucket_to', float(edges[page.bucket + 1]), 'Float64')}")
+    if page.group is not None:
+        cell.append(f"grp = {params.add('group_value', page.group, 'String')}")
+    keys = f"""{ctes}
+SELECT DISTINCT person FROM pairs
+WHERE {all_of(cell)}
+ORDER BY person
+{page_clause(page, params)}"""
+    return params.query(latest_persons_sql(request, params, [request.start.event, request.end.event], keys))
 
 
 def shape(request: IntervalQuery, results: dict[str, Rows]) -> dict:
@@ -99,12 +154,19 @@ def shape(request: IntervalQuery, results: dict[str, Rows]) -> dict:
             }
         )
     columns = ["group", "intervals", "unmatched", "mean_seconds", *(f"p{round(l * 100)}_seconds" for l in QUANTILE_LEVELS)]
-    return {"groups": groups, **table(columns, [[g[c] for c in columns] for g in groups])}
+    response = {"groups": groups, **table(columns, [[g[c] for c in columns] for g in groups])}
+    if "persons" in results:
+        page = request.persons
+        response["persons"] = persons_view(
+            results["persons"], bucket=page.bucket, unmatched=page.unmatched, group=page.group, offset=page.offset
+        )
+    return response
 
 
 MODEL = AnalysisModel(
     request_type=IntervalQuery,
     build=build,
     shape=shape,
+    persons=persons_query,
     summary="Time from each start event to the same person's next end event: quantiles, mean, histogram",
 )

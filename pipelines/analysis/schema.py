@@ -10,6 +10,8 @@ COLUMN_PROPERTIES = frozenset(
     {
         "event", "platform", "url", "referrer", "title", "os", "browser", "device_type", "app_version", "lib",
         "lib_version", "screen", "viewport", "session_id", "collector_id", "layer", "person_id", "oneid",
+        "os_version", "browser_version", "device_model", "device_brand", "network_type", "carrier", "utm_source",
+        "utm_medium", "utm_campaign", "referrer_domain",
     }
 )  # fmt: skip
 

@@ -1,0 +1,259 @@
+"""Page analysis (页面分析): per page (URL path after cleaning rules, the URL without its query, or the title): page
+views, unique persons, entries, exits, bounce rate, average and median time on page, median scroll depth, a daily
+trend, and the same figures for the previous period of the same length.
+
+Semantics (the pandas reference in tests/analysis implements them independently):
+- A person's page views in the range, in time order, form sessions: a view `session_gap_seconds` (default 30 min)
+  or more after the previous one starts a new session. Views before the range are not read, so the first view
+  in the range starts a session.
+- Entry: the first view of a session; exit: its last; a bounce: a session of one view, counted at its page.
+  Bounce rate = bounces / entries of the page.
+- Time on page of a view: until the next view of the same session; for the last view of a session, until the
+  first `leave_event` after it (the SDK's page-leave time) when the request names one and it comes within the
+  gap; otherwise unknown (not averaged, as in other tools: the exit page's time is not known).
+- Scroll depth of a view: the largest `scroll_property` of the `scroll_event`s after it and before the next view
+  (the web SDK sends `scroll_depth` with `depth` 25/50/75/100); the median over the views that have one.
+- Cleaning rules (RE2 regex -> replacement, e.g. ids in paths) apply in order to the page text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from pipelines.analysis.contract import AnalysisModel
+from pipelines.analysis.expr import all_of
+from pipelines.analysis.filters import numeric_expr, scope_conditions, selector_condition
+from pipelines.analysis.persons import Page, latest_persons_sql, page_clause, persons_view
+from pipelines.analysis.request import EventSelector, Name, QueryScope, Strict, Text
+from pipelines.analysis.schema import PERSON_KEY, TABLE
+from pipelines.analysis.shaping import Rows, clean, ratio, table
+from pipelines.analysis.sqlparams import BuiltQuery, SqlParams
+from pipelines.analysis.timerange import TimeRange, tz_placeholder
+
+MAX_RULES = 20
+MAX_PATTERN_CHARS = 500
+MAX_PAGES = 1_000
+MAX_TREND_DAYS = 366  # the daily trend is one array per page: longer ranges ask for trend: false
+PAGE_TEXT = {
+    "url_path": "path(url)",
+    "url": "cutQueryStringAndFragment(url)",
+    "title": "title",
+}
+VIEW, LEAVE, SCROLL = 0, 1, 2
+
+
+class CleaningRule(Strict):
+    """`pattern` (RE2) is replaced by `replacement` (\\1 names a group) everywhere in the page text."""
+
+    pattern: str = Field(min_length=1, max_length=MAX_PATTERN_CHARS)
+    replacement: str = Field("", max_length=MAX_PATTERN_CHARS)
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        # Python's re is close to RE2 for what cleaning rules use; the warehouse (RE2) has the last word and a
+        # pattern it refuses is a 422 too (runner.InvalidPattern).
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return pattern
+
+
+class PagePersons(Page):
+    """The persons who viewed one page (its text as the response names it)."""
+
+    page: Text
+
+
+class PageQuery(QueryScope):
+    model: Literal["page"] = "page"
+    page_view: EventSelector = Field(default_factory=lambda: EventSelector(event="page_view"))
+    by: Literal["url_path", "url", "title"] = "url_path"
+    cleaning: list[CleaningRule] = Field(default_factory=list, max_length=MAX_RULES)
+    session_gap_seconds: int = Field(1800, ge=1, le=86_400)
+    leave_event: EventSelector | None = Field(None, description="the SDK's page-leave event, where it sends one")
+    scroll_event: EventSelector | None = Field(None, description='e.g. {"event": "scroll_depth"} (the web SDK)')
+    scroll_property: Name = "depth"
+    max_pages: int = Field(100, ge=1, le=MAX_PAGES, description="pages returned, most viewed first")
+    trend: bool = True
+    compare_previous: bool = False
+    persons: PagePersons | None = None
+
+    @model_validator(mode="after")
+    def _trend_fits(self) -> "PageQuery":
+        if self.trend and TimeRange.of(self).days()[1] > MAX_TREND_DAYS:
+            raise ValueError(f"trend: the daily trend covers at most {MAX_TREND_DAYS} days; ask trend: false")
+        return self
+
+
+def _page_expr(request: PageQuery, params: SqlParams) -> str:
+    text = PAGE_TEXT[request.by]
+    for i, rule in enumerate(request.cleaning):
+        pattern = params.add(f"rule_{i + 1}_pattern", rule.pattern, "String")
+        replacement = params.add(f"rule_{i + 1}_replacement", rule.replacement, "String")
+        text = f"replaceRegexpAll({text}, {pattern}, {replacement})"
+    return text
+
+
+def _views_cte(request: PageQuery, params: SqlParams, time_range: TimeRange) -> str:
+    """CTEs down to `views`: one row per page view with its person, page, time (ms), day index, whether it enters,
+    exits or bounces a session, its time on page (seconds, NULL unknown) and scroll depth (NULL none)."""
+    selectors = [(request.page_view, VIEW, "view_event")]
+    selectors += [(s, kind, hint) for s, kind, hint in ((request.leave_event, LEAVE, "leave_event"), (request.scroll_event, SCROLL, "scroll_event")) if s]
+    where = all_of(scope_conditions(request, params, [s.event for s, _, _ in selectors], time_range))
+    kinds = ", ".join(f"{selector_condition(s, params, hint)}, {kind}" for s, kind, hint in selectors)
+    depth = f"if(kind = {SCROLL}, {numeric_expr(request.scroll_property, params)}, NULL)" if request.scroll_event else "CAST(NULL, 'Nullable(Float64)')"
+    gap = params.add("session_gap_ms", request.session_gap_seconds * 1000, "Int64")
+    tz = tz_placeholder(params, request.timezone)
+    first_day = params.add("first_day", time_range.days()[0], "Date")
+    return f"""
+WITH
+rows AS (
+    SELECT {PERSON_KEY} AS person, toUnixTimestamp64Milli(ts) AS t, multiIf({kinds}, -1) AS kind,
+           if(kind = {VIEW}, {_page_expr(request, params)}, '') AS page, {depth} AS depth,
+           toRelativeDayNum(toDate(ts, {tz})) - toRelativeDayNum({first_day}) AS day
+    FROM {TABLE}
+    WHERE {where}
+),
+per_person AS (
+    -- one person's events in (time, kind) order: a leave or scroll event at a view's own time belongs to it
+    SELECT person, arraySort(groupArray((t, kind, page, depth, day))) AS ev
+    FROM rows
+    WHERE kind >= 0
+    GROUP BY person
+    HAVING countIf(kind = {VIEW}) > 0
+),
+sessions AS (
+    SELECT person,
+           arrayFilter(i -> ev[i].2 = {VIEW}, arrayEnumerate(ev)) AS at,
+           arrayMap(i -> ev[i].1, at) AS vt,
+           arrayMap(i -> ev[i].3, at) AS view_pages,
+           arrayMap(i -> ev[i].5, at) AS view_days,
+           arrayMap((x, i) -> i = 1 OR x - vt[i - 1] >= {gap}, vt, arrayEnumerate(vt)) AS starts,
+           arrayMap(i -> i = length(vt) OR starts[i + 1], arrayEnumerate(vt)) AS ends,
+           -- each view's own events are the range from it to the next view (arrays sorted by time)
+           arrayMap((p, i) -> (toUInt64(p), toUInt64(if(i < length(at), at[i + 1], length(ev) + 1) - p)), at, arrayEnumerate(at)) AS spans,
+           arrayReduceInRanges('min', spans, arrayMap(e -> if(e.2 = {LEAVE}, e.1, NULL), ev)) AS left_at,
+           arrayReduceInRanges('max', spans, arrayMap(e -> e.4, ev)) AS depths,
+           arrayMap((x, i) -> if(NOT ends[i], (vt[i + 1] - x) / 1000,
+                                 if(left_at[i] IS NOT NULL AND left_at[i] - x < {gap}, (left_at[i] - x) / 1000, NULL)),
+                    vt, arrayEnumerate(vt)) AS seconds
+    FROM per_person
+),
+views AS (
+    SELECT person, page, day, entry, exit, entry AND exit AS bounce, on_page, depth
+    FROM sessions
+    ARRAY JOIN view_pages AS page, view_days AS day, starts AS entry, ends AS exit, seconds AS on_page, depths AS depth
+)"""
+
+
+def _pages_query(request: PageQuery, time_range: TimeRange) -> BuiltQuery:
+    params = SqlParams()
+    ctes = _views_cte(request, params, time_range)
+    days = time_range.days()[1]
+    trend = (
+        f",\n    countResample(0, {days}, 1)(day) AS views_by_day, uniqExactResample(0, {days}, 1)(person, day) AS persons_by_day"
+        if request.trend
+        else ""
+    )
+    limit = params.add("max_pages", request.max_pages + 1, "UInt64")  # one more tells the response it was cut
+    return params.query(
+        f"""{ctes}
+SELECT
+    page,
+    count() AS views,
+    uniqExact(person) AS persons,
+    countIf(entry) AS entries,
+    countIf(exit) AS exits,
+    countIf(bounce) AS bounces,
+    avg(on_page) AS avg_seconds,
+    quantileExactInclusive(0.5)(on_page) AS median_seconds,
+    quantileExactInclusive(0.5)(depth) AS median_scroll_depth{trend}
+FROM views
+GROUP BY page
+ORDER BY views DESC, page
+LIMIT {limit}"""
+    )
+
+
+def build(request: PageQuery) -> dict[str, BuiltQuery]:
+    time_range = TimeRange.of(request)
+    queries = {"pages": _pages_query(request, time_range)}
+    if request.compare_previous:
+        # the previous period's most viewed MAX_PAGES: a page beyond them shows as not viewed then (null)
+        previous = request.model_copy(update={"trend": False, "max_pages": MAX_PAGES})
+        queries["previous"] = _pages_query(previous, time_range.shifted_back())
+    return queries
+
+
+def persons_query(request: PageQuery) -> BuiltQuery:
+    """The persons with at least one view of the page (after cleaning) in the range."""
+    page, params = request.persons, SqlParams()
+    time_range = TimeRange.of(request)
+    ctes = _views_cte(request, params, time_range)
+    keys = f"""{ctes}
+SELECT DISTINCT person FROM views
+WHERE page = {params.add('page_value', page.page, 'String')}
+ORDER BY person
+{page_clause(page, params)}"""
+    return params.query(latest_persons_sql(request, params, [request.page_view.event], keys))
+
+
+FIGURES = ("views", "persons", "entries", "exits", "bounce_rate", "exit_rate", "avg_seconds", "median_seconds", "median_scroll_depth")
+
+
+def _figures(record: dict) -> dict:
+    views, entries = int(record["views"]), int(record["entries"])
+    return {
+        "views": views,
+        "persons": int(record["persons"]),
+        "entries": entries,
+        "exits": int(record["exits"]),
+        "bounces": int(record["bounces"]),
+        "bounce_rate": ratio(int(record["bounces"]), entries),
+        "exit_rate": ratio(int(record["exits"]), views),
+        "avg_seconds": clean(record["avg_seconds"]),
+        "median_seconds": clean(record["median_seconds"]),
+        "median_scroll_depth": clean(record["median_scroll_depth"]),
+    }
+
+
+def shape(request: PageQuery, results: dict[str, Rows]) -> dict:
+    records = results["pages"].dicts()
+    first_day = TimeRange.of(request).days()[0]
+    pages = []
+    for record in records[: request.max_pages]:
+        entry = {"page": record["page"], **_figures(record)}
+        if request.trend:
+            entry["trend"] = [
+                {"day": clean(first_day + dt.timedelta(days=i)), "views": int(views), "persons": int(persons)}
+                for i, (views, persons) in enumerate(zip(record["views_by_day"], record["persons_by_day"]))
+                if views
+            ]
+        pages.append(entry)
+    response = {"pages": pages, "truncated": len(records) > request.max_pages}
+    if "previous" in results:
+        # the previous period's figures of the same pages (null: not viewed then), and the change in views
+        before = {r["page"]: _figures(r) for r in results["previous"].dicts()}
+        for entry in pages:
+            entry["previous"] = before.get(entry["page"])
+            entry["views_change"] = ratio(entry["views"] - entry["previous"]["views"], entry["previous"]["views"]) if entry["previous"] else None
+    if "persons" in results:
+        page = request.persons
+        response["persons"] = persons_view(results["persons"], page=page.page, offset=page.offset)
+    columns = ["page", *FIGURES]
+    return {**response, **table(columns, [[p[c] for c in columns] for p in pages])}
+
+
+MODEL = AnalysisModel(
+    request_type=PageQuery,
+    build=build,
+    shape=shape,
+    persons=persons_query,
+    summary="Per page: views, persons, entries, exits, bounce rate, time on page, scroll depth, trend and previous period",
+)

@@ -1,0 +1,78 @@
+"""The persons behind a number, shared by every model that lists them: a page of person ids with their latest
+properties.
+
+A model says which persons a result cell counts as a query that yields their 64-bit keys (`schema.PERSON_KEY`),
+already ordered and paged (`keys_sql`); `latest_persons_query` wraps it: the ids and the properties of each
+person's latest event among the events the model read (same app, range, events, global filters and sample), so
+every listed person is found and nobody else is. The page's persons come back sorted by id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from pipelines.analysis.expr import all_of
+from pipelines.analysis.filters import scope_conditions
+from pipelines.analysis.request import Strict
+from pipelines.analysis.schema import PERSON, PERSON_KEY, TABLE
+from pipelines.analysis.shaping import Rows, clean
+from pipelines.analysis.sqlparams import SqlParams
+from pipelines.analysis.timerange import TimeRange
+
+MAX_PAGE = 10_000
+MAX_OFFSET = 1_000_000_000  # beyond any real result, and no number the UInt64 parameter cannot hold
+
+# The latest event's terminal and channel columns: what a person list shows next to each id.
+LATEST_PROPERTIES = (
+    "platform", "os", "os_version", "browser", "browser_version", "device_model", "device_brand", "app_version",
+    "network_type", "carrier", "utm_source", "utm_medium", "utm_campaign", "referrer_domain",
+)  # fmt: skip
+
+
+class Page(Strict):
+    """Which slice of a cell's persons to list (ordered by their 64-bit key, so pages never overlap)."""
+
+    limit: int = Field(100, ge=1, le=MAX_PAGE)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+
+
+def page_clause(page: Page, params: SqlParams) -> str:
+    limit, offset = params.add("limit", page.limit, "UInt64"), params.add("offset", page.offset, "UInt64")
+    return f"LIMIT {limit} OFFSET {offset}"
+
+
+def every_event_conditions(scope, params: SqlParams, time_range: TimeRange | None = None) -> list[str]:
+    """scope_conditions for a model that reads every event of the app: without the event-name condition."""
+    before = set(params.values)
+    conditions = scope_conditions(scope, params, [], time_range)
+    (events,) = (name for name in params.values if name not in before and params.values[name] == [])
+    del params.values[events]
+    return [c for c in conditions if "{" + events + ":" not in c]
+
+
+def latest_persons_sql(request, params: SqlParams, events: list[str] | None, keys_sql: str) -> str:
+    """Ids and latest properties of the persons whose keys `keys_sql` (a SELECT of one UInt64 column) yields, from
+    their latest event among `events` (None: every event) in the request's scope."""
+    scope = scope_conditions(request, params, events) if events else every_event_conditions(request, params)
+    where = all_of([*scope, f"{PERSON_KEY} IN (\n{keys_sql}\n)"])
+    latest = ", ".join(LATEST_PROPERTIES)
+    return f"""
+SELECT any({PERSON}) AS person, max(ts) AS last_seen, argMax(tuple({latest}, screen_width, screen_height), ts) AS latest
+FROM {TABLE}
+WHERE {where}
+GROUP BY {PERSON_KEY}
+ORDER BY person"""
+
+
+def persons_view(rows: Rows, **page: Any) -> dict[str, Any]:
+    """The response's `persons`: the page's request fields, the ids (sorted) and each one's latest properties."""
+    latest = {}
+    for person, last_seen, values in rows.rows:
+        *text, width, height = values
+        properties = {name: value for name, value in zip(LATEST_PROPERTIES, text) if value}
+        if width and height:
+            properties["screen"] = f"{width}x{height}"
+        latest[person] = {"last_seen": clean(last_seen), **properties}
+    return {**page, "persons": [row[0] for row in rows.rows], "latest_properties": latest}
