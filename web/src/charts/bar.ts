@@ -1,0 +1,4 @@
+import { use } from 'echarts/core'
+import { BarChart } from 'echarts/charts'
+
+use([BarChart])

@@ -1,0 +1,4 @@
+import { use } from 'echarts/core'
+import { BoxplotChart } from 'echarts/charts'
+
+use([BoxplotChart])

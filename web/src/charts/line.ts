@@ -1,0 +1,4 @@
+import { use } from 'echarts/core'
+import { LineChart } from 'echarts/charts'
+
+use([LineChart])

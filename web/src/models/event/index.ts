@@ -1,0 +1,33 @@
+// Event page: metrics (event, filters, math), breakdowns, granularity, compare to the previous period; a trend
+// as lines or bars.
+import type { FieldErrors, Schemas } from '../../api/client'
+import type { ModelDefinition } from '../types'
+import { checkName, checkScope, checkSelector } from '../../validate'
+import Editor from './EventEditor.vue'
+import View from './EventView.vue'
+
+export type EventRequest = Schemas['EventQuery']
+export const PROPERTY_MATHS = ['sum', 'avg', 'min', 'max']
+
+function validate(request: EventRequest, errors: FieldErrors): void {
+  checkScope(errors, request)
+  if (!request.metrics.length) errors.metrics = 'add a metric'
+  request.metrics.forEach((metric, i) => {
+    checkSelector(errors, `metrics.${i}`, metric)
+    if (PROPERTY_MATHS.includes(metric.math ?? 'total')) checkName(errors, `metrics.${i}.property`, metric.property, 'a numeric property')
+  })
+  request.group_by?.forEach((name, i) => checkName(errors, `group_by.${i}`, name, 'a property'))
+}
+
+const event: ModelDefinition<EventRequest> = {
+  create: (scope, catalog) => ({
+    model: 'event', ...scope, filters: [],
+    metrics: [{ event: catalog?.events.find((e) => e.seen)?.name ?? '', filters: [], math: 'total', property: null }],
+    group_by: [], granularity: 'day', compare_previous: false, max_rows: 10000,
+  }),
+  validate,
+  Editor,
+  View,
+}
+
+export default event

@@ -1,0 +1,63 @@
+// Checks run before a request is sent, keyed by the same dotted field paths as the API's 422 errors, so one
+// error display serves both. They mirror pipelines/analysis/request.py; the API stays the authority.
+import type { EventSelector, FieldErrors, PropertyFilter } from './api/client'
+import { isDay } from './timerange'
+
+export const NAME = /^[A-Za-z_$][A-Za-z0-9_$.:\-]{0,99}$/
+
+export type ValueShape = 'one' | 'number' | 'list' | 'pair' | 'none'
+export const VALUE_SHAPE: Record<PropertyFilter['op'], ValueShape> = {
+  '=': 'one', '!=': 'one', contains: 'one', regex: 'one', '>': 'number', '<': 'number',
+  in: 'list', not_in: 'list', between: 'pair', is_set: 'none', is_not_set: 'none',
+}
+
+const isNumber = (value: unknown): boolean => typeof value === 'number' && Number.isFinite(value)
+
+export function checkName(errors: FieldErrors, path: string, name: unknown, what = 'a name'): void {
+  if (typeof name !== 'string' || name === '') errors[path] = `choose ${what}`
+  else if (!NAME.test(name)) errors[path] = `${JSON.stringify(name)} is not a valid name (letters, digits, _ $ . : -)`
+}
+
+export function checkFilter(errors: FieldErrors, path: string, filter: PropertyFilter): void {
+  checkName(errors, `${path}.property`, filter.property, 'a property')
+  const value = filter.value
+  const shape = VALUE_SHAPE[filter.op]
+  const problem =
+    shape === 'none' ? null
+    : shape === 'one' ? (value === null || value === undefined || value === '' ? 'enter a value' : null)
+    : shape === 'number' ? (isNumber(value) ? null : `op '${filter.op}' takes a number`)
+    : shape === 'list' ? (Array.isArray(value) && value.length ? null : `op '${filter.op}' takes a non-empty list`)
+    : Array.isArray(value) && value.length === 2 && value.every(isNumber) ? null : `op 'between' takes [low, high] numbers`
+  if (problem) errors[`${path}.value`] = problem
+}
+
+export function checkSelector(errors: FieldErrors, path: string, selector: EventSelector | undefined): void {
+  checkName(errors, `${path}.event`, selector?.event, 'an event')
+  selector?.filters?.forEach((filter, i) => checkFilter(errors, `${path}.filters.${i}`, filter))
+}
+
+export interface ScopeFields {
+  app_id?: string
+  date_from?: unknown
+  date_to?: unknown
+  filters?: PropertyFilter[]
+}
+
+export function checkScope(errors: FieldErrors, request: ScopeFields): void {
+  if (!request.app_id) errors.app_id = 'choose an app'
+  if (!isDay(request.date_from)) errors.date_from = 'a day as YYYY-MM-DD'
+  if (!isDay(request.date_to)) errors.date_to = 'a day as YYYY-MM-DD'
+  else if (isDay(request.date_from) && request.date_to < request.date_from) errors.date_to = 'must not be before the start day'
+  request.filters?.forEach((filter, i) => checkFilter(errors, `filters.${i}`, filter))
+}
+
+/** Whole number in [low, high], or an error message. */
+export function checkInteger(errors: FieldErrors, path: string, value: unknown, low: number, high: number): void {
+  if (!(typeof value === 'number' && Number.isInteger(value) && value >= low && value <= high))
+    errors[path] = `a whole number from ${low} to ${high}`
+}
+
+export function checkEdges(errors: FieldErrors, path: string, edges: unknown): void {
+  if (!Array.isArray(edges) || !edges.length || !edges.every(isNumber)) errors[path] = 'numbers separated by commas'
+  else if (edges.some((edge, i) => i > 0 && edge <= edges[i - 1])) errors[path] = 'bucket edges must be strictly increasing'
+}
