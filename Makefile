@@ -6,9 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
 JARS_STAMP := jars/flink-connector-kafka.jar
 
-.PHONY: install demo test bench down java postgres iproute2 grammar sdk chromium
+.PHONY: install demo test bench down java postgres iproute2 grammar sdk chromium web
 
-install: java postgres iproute2 $(STAMP) $(JARS_STAMP)
+install: java postgres iproute2 $(STAMP) $(JARS_STAMP) web
 
 # A JDK, not only a JRE: the jobs' Kafka record serializer (pipelines/flinkrun/java) is compiled with javac.
 java:
@@ -34,13 +34,13 @@ $(STAMP): pyproject.toml
 $(JARS_STAMP): | $(STAMP)
 	$(BIN)/python -m pipelines.flinkrun.jars jars
 
-demo: install
+demo: install web
 	$(BIN)/trackflow up
 	$(BIN)/trackflow demo run
 	$(BIN)/trackflow status
 
 # The fault drills (tests/faults) crash parts of private stacks: they run as their own group, after the rest.
-test: install sdk
+test: install sdk web
 	$(BIN)/python -m pytest -m "not fault"
 	$(BIN)/python -m pytest -m fault
 
@@ -54,6 +54,16 @@ sdk: $(SDK_STAMP) chromium
 
 $(SDK_STAMP): sdk/js/package.json sdk/js/package-lock.json
 	cd sdk/js && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The analyst workbench (web/): npm from the lock file, type-checked and built into web/dist, which `trackflow api`
+# serves. node_modules is reinstalled only when the lock file changes.
+WEB_STAMP := web/node_modules/.install-stamp
+web: $(WEB_STAMP)
+	cd web && npm run --silent build
+
+$(WEB_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 chromium:
