@@ -156,6 +156,13 @@ class Settings(BaseSettings):
     push_alert_webhook_url: str = Field("", description="Webhook the push deadline sensor posts P1-P3 alerts to (empty: log only).")
     push_alert_margin_s: int = Field(900, description="A push predicted to finish less than this before its deadline is at risk (P3).")
 
+    # Analysis API and analyst workbench (pipelines/analysis/api.py, pipelines/workbench)
+    api_host: str = Field("127.0.0.1", description="Interface the API and workbench started by `trackflow up` bind (loopback unless set).")
+    api_port: int = Field(8600, description="Port of the API and workbench started by `trackflow up` (0: pick a free port).")
+    meta_database: str = Field(
+        "trackflow_meta", description="Database of the workbench's metadata store (users, sessions, reports, dashboards) on the PostgreSQL server."
+    )
+
     # Secrets that were not configured and came from <data_dir>/secrets/secrets.json (pipelines/secrets.py).
     _generated_secrets: frozenset[str] = PrivateAttr(frozenset())
 

@@ -40,3 +40,18 @@ def connect(settings: Settings, database: str | None = None, **options):
             f"PostgreSQL at {urlunsplit(where)} is not reachable ({str(exc).strip().splitlines()[-1]}); is the stack "
             "up? Run `trackflow up` or set TRACKFLOW_POSTGRES_URL."
         ) from None
+
+
+def ensure_database(settings: Settings, database: str) -> bool:
+    """Create `database` on the server unless it exists (the push database, the workbench's metadata store);
+    True if it was created now."""
+    from psycopg import errors, sql
+
+    with connect(settings, MAINTENANCE_DATABASE) as admin:
+        if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
+            return False
+        try:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+        except errors.DuplicateDatabase:  # created by a concurrent caller between the check and here
+            return False
+    return True

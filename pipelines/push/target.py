@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from pipelines.config import Settings
 from pipelines.push import state
-from pipelines.push.connection import MAINTENANCE_DATABASE, connect
+from pipelines.push.connection import connect, ensure_database
 
 
 def prepare_push_database(settings: Settings) -> list[str]:
     """Create the push database and the chunk-state tables if missing (idempotent)."""
-    done = []
-    with connect(settings, MAINTENANCE_DATABASE) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (settings.push_database,)).fetchone()
-        if not exists:
-            from psycopg import sql
-
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(settings.push_database)))
-            done.append(f"created database {settings.push_database}")
+    done = [f"created database {settings.push_database}"] if ensure_database(settings, settings.push_database) else []
     with connect(settings) as connection:
         state.ensure_schema(connection)
     return done

@@ -70,6 +70,18 @@ def discover(folder: Path | None = None) -> list[Migration]:
     return migrations
 
 
+def pending(migrations: list[Migration], done: dict[str, str]) -> list[Migration]:
+    """The migrations not in `done` (version -> checksum of what was applied), in order. An applied migration whose
+    file changed since is an error (also for the workbench's metadata store, pipelines/workbench/store.py)."""
+    todo = []
+    for migration in migrations:
+        if migration.version not in done:
+            todo.append(migration)
+        elif done[migration.version] != migration.checksum:
+            raise MigrationError(f"migration {migration.path.name} changed after it was applied; add a new migration instead")
+    return todo
+
+
 def applied(warehouse: Warehouse) -> dict[str, str]:
     return dict(warehouse.rows("SELECT version, checksum FROM schema_migrations"))
 
@@ -85,17 +97,8 @@ def migrate(
     bootstrap.close()
 
     warehouse.command(LEDGER_DDL)
-    done = applied(warehouse)
-    pending = []
-    for migration in discover(folder):
-        if migration.version in done:
-            if done[migration.version] != migration.checksum:
-                raise MigrationError(
-                    f"migration {migration.path.name} changed after it was applied; add a new migration instead"
-                )
-            continue
-        pending.append(migration)
-    for migration in pending:
+    todo = pending(discover(folder), applied(warehouse))
+    for migration in todo:
         if progress:
             progress(migration)
         for statement in migration.statements():
@@ -108,4 +111,4 @@ def migrate(
             [[migration.version, migration.name, migration.checksum]],
             column_names=["version", "name", "checksum"],
         )
-    return pending
+    return todo
