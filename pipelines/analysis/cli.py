@@ -83,6 +83,8 @@ def query(
         console.print(table)
     if response.get("truncated") or response.get("previous_truncated"):
         err.print("[yellow]note:[/] more rows than max_rows: only the first are shown", soft_wrap=True)
+    for warning in response.get("warnings", []):
+        err.print(f"[yellow]warning:[/] {escape(warning['message'])} ({escape(', '.join(warning['fields']))})", soft_wrap=True)
 
 
 def serve_api(

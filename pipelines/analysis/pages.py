@@ -192,13 +192,16 @@ def build(request: PageQuery) -> dict[str, BuiltQuery]:
 
 
 def persons_query(request: PageQuery) -> BuiltQuery:
-    """The persons with at least one view of the page (after cleaning) in the range."""
+    """The persons with at least one view of the page (after cleaning) in the range: no sessions needed."""
     page, params = request.persons, SqlParams()
-    time_range = TimeRange.of(request)
-    ctes = _views_cte(request, params, time_range)
-    keys = f"""{ctes}
-SELECT DISTINCT person FROM views
-WHERE page = {params.add('page_value', page.page, 'String')}
+    where = all_of([
+        *scope_conditions(request, params, [request.page_view.event]),
+        selector_condition(request.page_view, params, "view_event"),
+        f"{_page_expr(request, params)} = {params.add('page_value', page.page, 'String')}",
+    ])  # fmt: skip
+    keys = f"""
+SELECT DISTINCT {PERSON_KEY} AS person FROM {TABLE}
+WHERE {where}
 ORDER BY person
 {page_clause(page, params)}"""
     return params.query(latest_persons_sql(request, params, [request.page_view.event], keys))

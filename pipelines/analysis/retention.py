@@ -8,13 +8,15 @@ first time falls inside the range. Returns are counted in periods 1..N after the
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from pipelines.analysis.contract import AnalysisModel
 from pipelines.analysis.expr import all_of
 from pipelines.analysis.filters import scope_conditions, selector_condition
+from pipelines.analysis.persons import Page, latest_persons_sql, page_clause, persons_view
 from pipelines.analysis.request import EventSelector, QueryScope
 from pipelines.analysis.schema import PERSON_KEY, TABLE
 from pipelines.analysis.shaping import Rows, clean, ratio, table
@@ -24,6 +26,13 @@ from pipelines.analysis.timerange import PERIOD_MAX_DAYS, PERIOD_START, PERIODS_
 EARLIEST_MS = 0  # first_time looks back to the start of the data
 
 
+class RetentionPersons(Page):
+    """The persons of one cell: the cohort (its first day) and the period after it (0: the whole cohort)."""
+
+    cohort: dt.date
+    period: int = Field(0, ge=0, le=120)
+
+
 class RetentionQuery(QueryScope):
     model: Literal["retention"] = "retention"
     initial: EventSelector
@@ -31,10 +40,17 @@ class RetentionQuery(QueryScope):
     period: Literal["day", "week", "month"] = "day"
     periods: int = Field(7, ge=1, le=120, description="how many periods after the cohort to follow")
     mode: Literal["recurring", "first_time"] = "recurring"
+    persons: RetentionPersons | None = None
+
+    @model_validator(mode="after")
+    def _cell_in_table(self) -> "RetentionQuery":
+        if self.persons and self.persons.period > self.periods:
+            raise ValueError(f"persons.period: the table has periods 0..{self.periods}")
+        return self
 
 
-def build(request: RetentionQuery) -> dict[str, BuiltQuery]:
-    params = SqlParams()
+def _per_person_cte(request: RetentionQuery, params: SqlParams) -> tuple[str, list[str]]:
+    """CTEs down to `per_person` (person_key, the cohorts they joined, their return periods) and the events read."""
     cohort_range = TimeRange.of(request)
     # Returns may come up to N periods after the last cohort; first_time also reads earlier initial events.
     read_range = cohort_range.extended(request.periods * PERIOD_MAX_DAYS[request.period] * 86_400_000)
@@ -52,9 +68,7 @@ def build(request: RetentionQuery) -> dict[str, BuiltQuery]:
             "if(minIf(ts, is_initial) = minIf(ts, is_initial AND in_range), "
             "[argMinIf(period, ts, is_initial)], []) AS cohorts"
         )
-    later = PERIODS_BETWEEN[request.period].format(start="cohort", end="r")
-    periods = params.add("periods", request.periods, "UInt32")
-    sql = f"""
+    return f"""
 WITH
 rows AS (
     SELECT {PERSON_KEY} AS person_key, ts, {PERIOD_START[request.period].format(tz=tz)} AS period,
@@ -67,16 +81,43 @@ per_person AS (
     FROM rows
     GROUP BY person_key
     HAVING countIf(is_initial AND in_range) > 0
-)
+)""", [request.initial.event, request.returning.event]
+
+
+def _periods_after(request: RetentionQuery) -> str:
+    """The return periods of a per_person row as periods after `cohort`."""
+    return f"arrayMap(r -> {PERIODS_BETWEEN[request.period].format(start='cohort', end='r')}, returns)"
+
+
+def build(request: RetentionQuery) -> dict[str, BuiltQuery]:
+    params = SqlParams()
+    ctes, _ = _per_person_cte(request, params)
+    periods = params.add("periods", request.periods, "UInt32")
+    sql = f"""{ctes}
 SELECT
     cohort,
     count() AS persons,
-    sumMap(arrayFilter(k -> k BETWEEN 1 AND {periods}, arrayMap(r -> {later}, returns)) AS returned_after, arrayMap(k -> toUInt64(1), returned_after)) AS returned
+    sumMap(arrayFilter(k -> k BETWEEN 1 AND {periods}, {_periods_after(request)}) AS returned_after, arrayMap(k -> toUInt64(1), returned_after)) AS returned
 FROM per_person
 ARRAY JOIN cohorts AS cohort
 GROUP BY cohort
 ORDER BY cohort"""
     return {"cohorts": params.query(sql)}
+
+
+def persons_query(request: RetentionQuery) -> BuiltQuery:
+    """The persons of the page's cohort who returned in its period (period 0: all of the cohort)."""
+    page, params = request.persons, SqlParams()
+    ctes, events = _per_person_cte(request, params)
+    cohort = params.add("cohort", page.cohort, "Date")
+    returned = f"has({_periods_after(request)}, {params.add('period', page.period, 'Int64')})" if page.period else ""
+    keys = f"""{ctes}
+SELECT person_key FROM per_person
+ARRAY JOIN cohorts AS cohort
+WHERE {all_of([f"cohort = {cohort}", returned])}
+ORDER BY person_key
+{page_clause(page, params)}"""
+    return params.query(latest_persons_sql(request, params, events, keys))
 
 
 def shape(request: RetentionQuery, results: dict[str, Rows]) -> dict:
@@ -95,12 +136,17 @@ def shape(request: RetentionQuery, results: dict[str, Rows]) -> dict:
         )
     columns = ["cohort", "persons", *(f"{request.period}_{k}" for k in range(1, request.periods + 1))]
     rows = [[c["cohort"], c["persons"], *c["returned"]] for c in cohorts]
-    return {"cohorts": cohorts, **table(columns, rows)}
+    response = {"cohorts": cohorts, **table(columns, rows)}
+    if "persons" in results:
+        page = request.persons
+        response["persons"] = persons_view(results["persons"], cohort=page.cohort.isoformat(), period=page.period, offset=page.offset)
+    return response
 
 
 MODEL = AnalysisModel(
     request_type=RetentionQuery,
     build=build,
     shape=shape,
+    persons=persons_query,
     summary="Of the persons who did an initial event in a period, how many returned in each later period",
 )

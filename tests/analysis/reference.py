@@ -149,6 +149,11 @@ def add_periods(day, k: int, period: str):
 
 def retention(frame: pd.DataFrame, req: dict, start_ms: int, end_ms: int) -> dict:
     """{cohort date: (persons, [returned in period 1..N])}."""
+    return {cohort: (len(cell[0]), [len(p) for p in cell[1:]]) for cohort, cell in retention_cells(frame, req, start_ms, end_ms).items()}
+
+
+def retention_cells(frame: pd.DataFrame, req: dict, start_ms: int, end_ms: int) -> dict:
+    """{cohort date: [the cohort's persons, those returned in period 1, ..., in period N]}."""
     tz, period, n = req.get("timezone", "UTC"), req.get("period", "day"), req.get("periods", 7)
     rows = frame
     for item in req.get("filters", []):
@@ -169,8 +174,8 @@ def retention(frame: pd.DataFrame, req: dict, start_ms: int, end_ms: int) -> dic
     returned_periods = returns[returns["t"] >= start_ms].groupby("person")["period"].agg(set).to_dict()
     out = {}
     for cohort, persons in cohorts.items():
-        counts = [sum(1 for p in persons if add_periods(cohort, k, period) in returned_periods.get(p, ())) for k in range(1, n + 1)]
-        out[cohort] = (len(persons), counts)
+        returned = [{p for p in persons if add_periods(cohort, k, period) in returned_periods.get(p, ())} for k in range(1, n + 1)]
+        out[cohort] = [persons, *returned]
     return out
 
 

@@ -306,3 +306,36 @@ def test_distribution_bucket_persons(analyst, loaded, frame, options):
     last = frame[frame["person"].isin(one["persons"]) & (frame["event"] == options["event"]["event"])].sort_values("t").groupby("person").last()
     for person, props in one["latest_properties"].items():
         assert props["platform"] == last.loc[person, "platform"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"initial": {"event": "view"}, "returning": {"event": "pay"}, "periods": 3},
+        {"initial": {"event": "view"}, "returning": {"event": "view"}, "period": "week", "periods": 2, "mode": "first_time", "timezone": "Asia/Shanghai"},
+    ],
+)
+def test_retention_cell_persons(analyst, loaded, frame, options):
+    request = {**REF_SCOPE, "model": "retention", **options}
+    cells = ref.retention_cells(frame, request, *bounds(request))
+    got = run_query(request, analyst)
+    assert {c["cohort"] for c in got["cohorts"]} == {day.isoformat() for day in cells}
+    checked = 0
+    for cohort, cell in sorted(cells.items())[:4]:
+        for period, persons in enumerate(cell):
+            listed = _all_pages(request, analyst, {"cohort": cohort.isoformat(), "period": period})
+            assert sorted(listed) == sorted(persons), (cohort, period)
+            checked += bool(persons)
+    assert checked
+
+
+def test_funnel_persons_carry_latest_properties(analyst, loaded, frame):
+    request = {**REF_SCOPE, "model": "funnel", "steps": [{"event": "view"}, {"event": "cart"}], "persons": {"step": 2, "limit": 5}}
+    page = run_query(request, analyst)["persons"]
+    assert page["persons"] == sorted(page["persons"]) and set(page["latest_properties"]) == set(page["persons"])
+    start, end = bounds(request)
+    mine = frame[frame["person"].isin(page["persons"]) & frame["event"].isin(["view", "cart"]) & (frame["t"] >= start) & (frame["t"] < end)]
+    latest = mine.sort_values("t").groupby("person").last()
+    for person, props in page["latest_properties"].items():
+        assert props["platform"] == latest.loc[person, "platform"]
+        assert props["last_seen"].startswith(pd.Timestamp(latest.loc[person, "t"], unit="ms").strftime("%Y-%m-%dT%H:%M:%S"))

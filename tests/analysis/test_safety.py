@@ -64,6 +64,23 @@ SNAPSHOT_REQUESTS = {
     "retention_first_time": {"model": "retention", **SCOPE, "initial": {"event": "sign_up"}, "returning": {"event": "pay"}, "mode": "first_time"},
     "interval": {"model": "interval", **SCOPE, "start": {"event": "view"}, "end": {"event": "pay"}, "group_by": "platform"},
     "distribution_sampled": {"model": "distribution", **SCOPE, "event": {"event": "view"}, "sample": 0.1},
+    "distribution_bucket_persons": {"model": "distribution", **SCOPE, "event": {"event": "view"}, "persons": {"bucket": 1}},
+    "interval_unmatched_persons": {
+        "model": "interval", **SCOPE, "start": {"event": "view"}, "end": {"event": "pay"}, "group_by": "platform",
+        "persons": {"unmatched": True, "group": "web"},
+    },
+    "retention_cell_persons": {
+        "model": "retention", **SCOPE, "initial": {"event": "view"}, "returning": {"event": "pay"},
+        "persons": {"cohort": "2026-11-02", "period": 1},
+    },
+    "page_cleaned_scroll_persons": {
+        "model": "page", **SCOPE, "cleaning": [{"pattern": "/[0-9]+", "replacement": "/:id"}], "compare_previous": True,
+        "scroll_event": {"event": "scroll_depth"}, "leave_event": {"event": "page_leave"}, "persons": {"page": "/p/:id"},
+    },
+    "terminal_all_events_persons": {
+        "model": "terminal", **SCOPE, "dimensions": ["os", "os_version", "screen"], "persons": {"values": ["iOS", "17.1", ""]},
+    },
+    "terminal_events": {"model": "terminal", **SCOPE, "dimensions": ["utm_source"], "events": [{"event": "view"}, {"event": "pay"}]},
 }  # fmt: skip
 
 

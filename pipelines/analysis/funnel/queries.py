@@ -8,6 +8,7 @@ from pipelines.analysis.filters import property_expr, quantiles_sql, scope_condi
 from pipelines.analysis.funnel.grouping import bypass_per_person_sql, bypasses, groups_cte
 from pipelines.analysis.funnel.request import FunnelQuery
 from pipelines.analysis.funnel.walks import EXCLUSION_BIT, chains_walks_sql, fold_best_sql, is_segmented, walks_by_chains
+from pipelines.analysis.persons import latest_persons_sql
 from pipelines.analysis.schema import PERSON, PERSON_KEY, TABLE
 from pipelines.analysis.sqlparams import BuiltQuery, SqlParams
 from pipelines.analysis.timerange import TimeRange, tz_placeholder
@@ -123,17 +124,19 @@ def persons_query(request: FunnelQuery) -> BuiltQuery:
     reached = f"steps_done >= {step}" if page.status == "converted" else f"steps_done = {step} - 1"
     where = f"WHERE breakdown = {params.add('breakdown_value', page.breakdown_value, 'String')}" if page.breakdown_value is not None else ""
     limit, offset = params.add("limit", page.limit, "UInt64"), params.add("offset", page.offset, "UInt64")
-    return params.query(
-        f"""{cte}
-SELECT any(person) AS person, max(best.1) AS steps_done
+    # Paged in id order (the person ids are at hand here); the shared persons piece adds their latest properties.
+    keys = f"""SELECT person_key FROM (
+{cte}
+SELECT person_key, any(person) AS person, max(best.1) AS steps_done
 FROM per_person
 {where}
 GROUP BY person_key
 HAVING {reached}
 ORDER BY person
 LIMIT {limit} OFFSET {offset}
-{EAGER}"""
-    )
+{EAGER})"""
+    events = [step.event for step in request.steps] + [ex.event for ex in request.exclusions]
+    return params.query(latest_persons_sql(request, params, events, keys))
 
 
 def build(request: FunnelQuery) -> dict[str, BuiltQuery]:

@@ -6,11 +6,11 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from pipelines.analysis.request import EventSelector, Name, QueryScope, Strict, Text
+from pipelines.analysis.persons import Page
+from pipelines.analysis.request import EventSelector, Name, QueryScope, Text
 
 MAX_STEPS = 30
 MAX_WINDOW_DAYS = 366
-MAX_OFFSET = 1_000_000_000  # persons paged past: beyond any real funnel, and no number the UInt64 parameter cannot hold
 
 
 class Exclusion(EventSelector):
@@ -20,14 +20,12 @@ class Exclusion(EventSelector):
     to_step: int = Field(ge=2, le=MAX_STEPS)
 
 
-class PersonsPage(Strict):
+class PersonsPage(Page):
     """List the persons who converted at / dropped off at a step, paged."""
 
     step: int = Field(ge=1, le=MAX_STEPS)
     status: Literal["converted", "dropped"] = "converted"
     breakdown_value: Text | None = None
-    limit: int = Field(100, ge=1, le=10_000)
-    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
 class FunnelQuery(QueryScope):

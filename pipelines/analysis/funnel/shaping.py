@@ -7,6 +7,7 @@ import datetime as dt
 
 from pipelines.analysis.funnel.queries import histogram_bin_ms
 from pipelines.analysis.funnel.request import FunnelQuery
+from pipelines.analysis.persons import persons_view
 from pipelines.analysis.shaping import Rows, clean, histogram_view, ratio, table
 from pipelines.analysis.timerange import TimeRange
 
@@ -58,10 +59,5 @@ def shape(request: FunnelQuery, results: dict[str, Rows]) -> dict:
     response = {"groups": groups, **table(["breakdown", "step", "event", "persons", "conversion_from_start"], rows)}
     if "persons" in results:
         page = request.persons
-        response["persons"] = {
-            "step": page.step,
-            "status": page.status,
-            "offset": page.offset,
-            "persons": [row[0] for row in results["persons"].rows],
-        }
+        response["persons"] = persons_view(results["persons"], step=page.step, status=page.status, offset=page.offset)
     return response

@@ -78,6 +78,11 @@ GROUP BY breakdown
 ORDER BY count() DESC, breakdown
 SETTINGS short_circuit_function_evaluation = 'disable'
 -- persons
+SELECT any(dictGetOrDefault('oneid_dict', 'oneid', person_id, if(oneid != '', oneid, person_id))) AS person, max(ts) AS last_seen, argMax(tuple(platform, os, os_version, browser, browser_version, device_model, device_brand, app_version, network_type, carrier, utm_source, utm_medium, utm_campaign, referrer_domain, screen_width, screen_height), ts) AS latest
+FROM events
+WHERE app_id = {app_id_2:String} AND ts >= fromUnixTimestamp64Milli({time_from_2:Int64}) AND ts < fromUnixTimestamp64Milli({time_to_2:Int64}) AND event IN {events_2:Array(String)} AND dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash)) IN (
+SELECT person_key FROM (
+
 WITH
 step_events AS (
     SELECT dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash)) AS person_key, dictGetOrDefault('oneid_dict', 'oneid', person_id, if(oneid != '', oneid, person_id)) AS person, p_product_id AS hold, '' AS breakdown,
@@ -144,11 +149,14 @@ per_person AS (
                   [(walks.person_key, walks.person, walks.best)]) AS each
     WHERE best.1 > 0
 )
-SELECT any(person) AS person, max(best.1) AS steps_done
+SELECT person_key, any(person) AS person, max(best.1) AS steps_done
 FROM per_person
 
 GROUP BY person_key
 HAVING steps_done = {step:Int64} - 1
 ORDER BY person
 LIMIT {limit:UInt64} OFFSET {offset:UInt64}
-SETTINGS short_circuit_function_evaluation = 'disable'
+SETTINGS short_circuit_function_evaluation = 'disable')
+)
+GROUP BY dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash))
+ORDER BY person

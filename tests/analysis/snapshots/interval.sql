@@ -7,13 +7,13 @@ rows AS (
     WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64}) AND event IN {events:Array(String)}
 ),
 per_person AS (
-    SELECT groupArrayIf((t, event_id, grp), is_start) AS starts, arraySort(groupArrayIf((t, event_id), is_end)) AS ends
+    SELECT person, groupArrayIf((t, event_id, grp), is_start) AS starts, arraySort(groupArrayIf((t, event_id), is_end)) AS ends
     FROM rows
     WHERE is_start OR is_end
     GROUP BY person, link
 ),
 pairs AS (
-    SELECT start.3 AS grp,
+    SELECT person, start.3 AS grp,
            arrayFirstIndex(e -> e.1 >= start.1 AND e.2 != start.2, ends) AS next_end,
            if(next_end > 0, (ends[next_end].1 - start.1) / 1000, NULL) AS seconds
     FROM per_person
