@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pipelines.analysis.expr import all_of, any_of
-from pipelines.analysis.request import EventSelector, PropertyFilter, QueryScope
+from pipelines.analysis.request import ANY_EVENT, EventSelector, PropertyFilter, QueryScope
 from pipelines.analysis.schema import COLUMN_PROPERTIES, MATERIALIZED_PROPERTIES, PERSON_KEY
 from pipelines.analysis.sqlparams import SqlParams
 from pipelines.analysis.timerange import TimeRange
@@ -67,8 +67,8 @@ def _text(value) -> str:
 
 
 def selector_condition(selector: EventSelector, params: SqlParams, hint: str = "event") -> str:
-    """Matches one event selector: its event name and its own filters."""
-    event = f"event = {params.add(hint, selector.event, 'String')}"
+    """Matches one event selector: its event name (none for ANY_EVENT) and its own filters."""
+    event = "" if selector.event == ANY_EVENT else f"event = {params.add(hint, selector.event, 'String')}"
     return all_of([event, *(filter_condition(f, params) for f in selector.filters)])
 
 
@@ -76,11 +76,13 @@ def scope_conditions(
     scope: QueryScope, params: SqlParams, events: Iterable[str], time_range: TimeRange | None = None
 ) -> list[str]:
     """WHERE conditions for the request's app, time range, the events a model reads, global filters and sampling.
-    Listing the events lets the sort key (app_id, event, date, ...) skip everything else."""
+    Listing the events lets the sort key (app_id, event, date, ...) skip everything else; with ANY_EVENT among
+    them every event is read."""
+    events = set(events)
     conditions = [
         f"app_id = {params.add('app_id', scope.app_id, 'String')}",
         (time_range or TimeRange.of(scope)).condition(params),
-        f"event IN {params.add('events', sorted(set(events)), 'Array(String)')}",
+        "" if ANY_EVENT in events else f"event IN {params.add('events', sorted(events), 'Array(String)')}",
     ]
     conditions += [filter_condition(f, params) for f in scope.filters]
     if scope.sample is not None and scope.sample < 1:

@@ -3,7 +3,7 @@ line here; the runner, the API, its OpenAPI document and the model catalogue pic
 
 from __future__ import annotations
 
-from pipelines.analysis import distribution, event, funnel, interval, retention
+from pipelines.analysis import distribution, event, funnel, interval, paths, retention
 from pipelines.analysis import pages, terminals
 from pipelines.analysis.contract import Registry
 
@@ -13,5 +13,6 @@ MODELS.register(funnel.MODEL)
 MODELS.register(retention.MODEL)
 MODELS.register(interval.MODEL)
 MODELS.register(distribution.MODEL)
+MODELS.register(paths.MODEL)
 MODELS.register(pages.MODEL)
 MODELS.register(terminals.MODEL)

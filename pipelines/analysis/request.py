@@ -23,7 +23,19 @@ MAX_VALUES = 1_000  # values of one `in` / `not_in` filter
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NUMBER = re.compile(r"[-+]?\d+(\.\d*)?")
 
-Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+
+class NameRole(str):
+    """Marks what a request field names, so the unknown-name check (names.py) finds every event and property name
+    of any model's request from its types alone."""
+
+
+EVENT, PROPERTY = NameRole("event"), NameRole("property")
+ANY_EVENT = "$any"  # an event selector naming it matches every event, wherever a model takes an event
+
+# `Name` fields name a property (an envelope column, a materialized column or a props key); `EventName` fields an
+# event. A field naming something else is a plain string with NAME_PATTERN, or the check would report it.
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN), PROPERTY]
+EventName = Annotated[str, StringConstraints(pattern=NAME_PATTERN), EVENT]
 Text = Annotated[str, StringConstraints(max_length=MAX_VALUE_CHARS)]
 Scalar = Union[Text, float, int, bool]
 
@@ -103,7 +115,7 @@ class PropertyFilter(Strict):
 class EventSelector(Strict):
     """An event name with filters on that event's properties."""
 
-    event: Name
+    event: EventName = Field(description=f'an event name, or "{ANY_EVENT}" for any event', examples=["page_view", ANY_EVENT])
     filters: list[PropertyFilter] = Field(default_factory=list, max_length=20)
 
 

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from pipelines.analysis.names import unknown_name_warnings
 from pipelines.analysis.registry import MODELS
 from pipelines.analysis.shaping import Rows
 from pipelines.analysis.sqlparams import BuiltQuery
@@ -53,24 +54,28 @@ def _settings(limits: Limits) -> dict[str, Any]:
     }
 
 
+def _run(warehouse, query: BuiltQuery, limits: Limits) -> Rows:
+    try:
+        result = warehouse.query(query.sql, query.parameters, settings=_settings(limits))
+    except Exception as exc:
+        message = str(exc)
+        if "TIMEOUT_EXCEEDED" in message or "Timeout exceeded" in message:
+            raise QueryTimeout(f"query exceeded the {limits.timeout_s:g}s limit") from None
+        if "TOO_MANY_ROWS" in message:
+            raise ResultTooLarge(f"result exceeds {limits.max_result_rows:,} rows; narrow the request") from None
+        if "CANNOT_COMPILE_REGEXP" in message:
+            reason = message.splitlines()[0][:500]
+            raise InvalidPattern(f"a `regex` filter value is not a regular expression (RE2 syntax): {reason}") from None
+        raise
+    return Rows(list(result.column_names), list(result.result_rows))
+
+
 def run_query(payload, warehouse, limits: Limits = Limits()) -> dict[str, Any]:
-    """Run one analysis request on `warehouse` (use the read-only `analyst` role) and return the response."""
+    """Run one analysis request on `warehouse` (use the read-only `analyst` role) and return the response, with
+    `warnings` naming the events and properties the app has never heard of (names.py): never silent zeros."""
     request = parse_request(payload)
     started = time.perf_counter()
-    results = {}
-    for name, query in build_queries(request).items():
-        try:
-            result = warehouse.query(query.sql, query.parameters, settings=_settings(limits))
-        except Exception as exc:
-            message = str(exc)
-            if "TIMEOUT_EXCEEDED" in message or "Timeout exceeded" in message:
-                raise QueryTimeout(f"query exceeded the {limits.timeout_s:g}s limit") from None
-            if "TOO_MANY_ROWS" in message:
-                raise ResultTooLarge(f"result exceeds {limits.max_result_rows:,} rows; narrow the request") from None
-            if "CANNOT_COMPILE_REGEXP" in message:
-                reason = message.splitlines()[0][:500]
-                raise InvalidPattern(f"a `regex` filter value is not a regular expression (RE2 syntax): {reason}") from None
-            raise
-        results[name] = Rows(list(result.column_names), list(result.result_rows))
+    results = {name: _run(warehouse, query, limits) for name, query in build_queries(request).items()}
     response = MODELS.of(request).shape(request, results)
-    return {"model": request.model, **response, "query_ms": round((time.perf_counter() - started) * 1000, 1)}
+    warnings = unknown_name_warnings(request, lambda query: _run(warehouse, query, limits).rows)
+    return {"model": request.model, **response, "warnings": warnings, "query_ms": round((time.perf_counter() - started) * 1000, 1)}

@@ -13,7 +13,8 @@ DAY_MS = 86_400_000
 
 
 def matches(frame: pd.DataFrame, selector: dict) -> pd.Series:
-    mask = frame["event"] == selector["event"]
+    """The selector's events: its event name ("$any": every event) and filters."""
+    mask = frame["event"] == selector["event"] if selector["event"] != "$any" else pd.Series(True, index=frame.index)
     for item in selector.get("filters", []):
         mask &= filter_mask(frame, item)
     return mask

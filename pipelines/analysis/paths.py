@@ -1,0 +1,265 @@
+"""Path analysis (路径分析): the sequences of events, or of page URLs / titles, that persons follow from a start
+event or that lead to an end event, as source -> target edges per step with persons, counts and time between.
+
+Semantics (the pandas reference in tests/analysis/test_paths.py implements the same rules independently):
+- The path's events: every event (item `event`, or only those in `events`), or the `page_event` events (item
+  `url` / `title`), in the range and matching the global filters. Each has a label: its event name, URL or title,
+  rewritten by the `cleaning` rules in order (cleaning.py: RE2 `pattern` -> `replacement`, every match).
+- A person's events in (time, label, matches the anchor) order are cut into sessions wherever two consecutive
+  ones are more than `session_gap_seconds` apart (exactly the gap apart: same session).
+- `start`: in each session, from the first event matching `start` on; `end`: up to and including the first event
+  matching `end`. Sessions without a match have no path. Then consecutive events with the same label collapse into
+  one (at the time of the first), and the path keeps its first `steps` elements (`start`) or its last (`end`).
+- Edge `step` k joins the path's k-th and (k+1)-th elements; with `end` the paths are aligned on their last element,
+  which is element `steps` (so a shorter path's first edge has a higher step). `count`: paths taking the edge;
+  `persons`: distinct persons among them; `avg_seconds`: mean time from the source's first event to the target's.
+  Step 0 is where paths begin: no source, the first element as target (one per path).
+- Per step, the `edges_per_step` edges with the most paths (then by source, target) are listed; the others are
+  folded into one edge of the step with `other: true` (its persons: those of any folded edge).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from pipelines.analysis.cleaning import MAX_RULES, CleaningRule, cleaned_sql
+from pipelines.analysis.contract import AnalysisModel
+from pipelines.analysis.expr import all_of
+from pipelines.analysis.filters import property_expr, scope_conditions, selector_condition
+from pipelines.analysis.persons import Page, latest_persons_sql, page_clause, persons_view
+from pipelines.analysis.request import ANY_EVENT, EventName, EventSelector, QueryScope, Text
+from pipelines.analysis.schema import PERSON_KEY, TABLE
+from pipelines.analysis.shaping import Rows, table
+from pipelines.analysis.sqlparams import BuiltQuery, SqlParams
+from pipelines.analysis.timerange import TimeRange
+
+MAX_STEPS = 10
+MAX_EDGES_PER_STEP = 100
+MAX_RANGE_DAYS = 92  # a path query sorts every event of every person in the range
+MAX_GAP_SECONDS = 7 * 86_400
+DEFAULT_PAGE_EVENT = "page_view"
+
+
+class EdgePersonsPage(Page):
+    """The persons who took one edge: `step` with `source` and `target` as listed (step 0: no source, the path's
+    first element as target), or the step's folded edge with `other: true`."""
+
+    step: int = Field(ge=0, le=MAX_STEPS - 1)
+    source: Text | None = None
+    target: Text | None = None
+    other: bool = False
+
+    @model_validator(mode="after")
+    def _one_edge(self) -> "EdgePersonsPage":
+        if self.other and (self.source is not None or self.target is not None):
+            raise ValueError("the folded edge (other) takes no source or target")
+        if not self.other and (self.target is None or (self.source is None) != (self.step == 0)):
+            raise ValueError("give the edge's target, and its source unless step is 0 (where paths begin)")
+        return self
+
+
+class PathsQuery(QueryScope):
+    model: Literal["paths"] = "paths"
+    start: EventSelector | None = Field(None, description="paths from the first matching event of each session")
+    end: EventSelector | None = Field(None, description="paths up to the first matching event of each session")
+    item: Literal["event", "url", "title"] = Field("event", description="what a path element is: the event name, or the page view's URL or title")
+    page_event: EventName | None = Field(None, description=f"the page views (item url/title; default {DEFAULT_PAGE_EVENT})")
+    events: list[EventName] = Field(default_factory=list, max_length=50, description="item event: only these events (default: all)")
+    cleaning: list[CleaningRule] = Field(default_factory=list, max_length=MAX_RULES)
+    steps: int = Field(5, ge=2, le=MAX_STEPS, description="elements per path, the start or end included")
+    edges_per_step: int = Field(10, ge=1, le=MAX_EDGES_PER_STEP, description="edges listed per step; the rest fold into one")
+    session_gap_seconds: int = Field(1800, ge=1, le=MAX_GAP_SECONDS, description="inactivity that ends a session")
+    persons: EdgePersonsPage | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_page_event(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("item") in ("url", "title") and data.get("page_event") is None:
+            return {**data, "page_event": DEFAULT_PAGE_EVENT}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "PathsQuery":
+        if (self.start is None) == (self.end is None):
+            raise ValueError(f'start: give a start event or an end event, one of them (either may be "{ANY_EVENT}")')
+        anchor_field = "start" if self.start is not None else "end"
+        anchor = self.anchor.event
+        if self.item == "event":
+            if self.page_event is not None:
+                raise ValueError("page_event: only for item url or title")
+            if self.events and anchor != ANY_EVENT and anchor not in self.events:
+                raise ValueError(f"{anchor_field}.event: not one of `events`, the events the paths are made of")
+        else:
+            if self.events:
+                raise ValueError("events: only for item event (with url or title the paths are made of page_event)")
+            if anchor not in (ANY_EVENT, self.page_event):
+                raise ValueError(f"{anchor_field}.event: with item {self.item} the path is made of {self.page_event} events: use it or {ANY_EVENT}")
+        if self.persons is not None and self.persons.step > self.steps - 1:
+            raise ValueError(f"persons.step: a path of {self.steps} steps has edges at steps 0 to {self.steps - 1}")
+        return self
+
+    @field_validator("date_to")
+    @classmethod
+    def _short_range(cls, date_to, info):
+        if "date_from" in info.data and "timezone" in info.data:
+            time_range = TimeRange.between(info.data["date_from"], date_to, info.data["timezone"])
+            if time_range.end_ms - time_range.start_ms > MAX_RANGE_DAYS * 86_400_000:
+                raise ValueError(f"a path analysis spans at most {MAX_RANGE_DAYS} days")
+        return date_to
+
+    @property
+    def anchor(self) -> EventSelector:
+        return self.start if self.start is not None else self.end
+
+
+def _label_sql(request: PathsQuery, params: SqlParams) -> str:
+    text = "toString(event)" if request.item == "event" else property_expr(request.item, params)
+    return cleaned_sql(text, request.cleaning, params)
+
+
+def _path_columns(request: PathsQuery, params: SqlParams) -> str:
+    """The `paths` columns: `cut` (the session from the first start match on, or up to the first end match),
+    `collapsed` (consecutive equal labels kept once, at the first one's time), `path` (its first or last `steps`
+    elements: arrays of (ms, label, anchor)) and `offset` (the step of its first edge, less one)."""
+    steps = params.add("steps", request.steps, "Int64")
+    first = "arrayFirstIndex(x -> x.3, session)"
+    cut = f"arraySlice(session, {first})" if request.start is not None else f"arraySlice(session, 1, {first})"
+    # an element is dropped when its label is the previous one's
+    collapse = "arrayFilter((x, same) -> NOT same, cut, arrayMap((a, b, k) -> k > 1 AND a = b, cut.2, arrayShiftRight(cut.2, 1), arrayEnumerate(cut)))"
+    if request.start is not None:
+        path, offset = f"arraySlice(collapsed, 1, {steps})", "0"
+    else:  # aligned on the end: the last element is element `steps`
+        path, offset = f"arraySlice(collapsed, greatest(1, length(collapsed) - {steps} + 1))", f"{steps} - length(path)"
+    return f"{cut} AS cut, {collapse} AS collapsed, {path} AS path, {offset} AS offset"
+
+
+def _path_events(request: PathsQuery) -> list[str]:
+    """The events the paths are made of (ANY_EVENT: all)."""
+    if request.item == "event":
+        return request.events or [ANY_EVENT]
+    return [request.page_event]
+
+
+def _transitions_cte(request: PathsQuery, params: SqlParams) -> str:
+    """CTEs down to `transitions`: one row per edge a path takes (step k >= 1) and one per path (step 0, where it
+    begins), each with its person, source, target and the milliseconds between them."""
+    where = all_of(scope_conditions(request, params, _path_events(request)))
+    anchor = selector_condition(request.anchor, params, "anchor_event")
+    gap = params.add("session_gap_ms", request.session_gap_seconds * 1000, "Int64")
+    return f"""
+WITH
+path_events AS (
+    SELECT {PERSON_KEY} AS person_key, toUnixTimestamp64Milli(ts) AS ms, {_label_sql(request, params)} AS label, {anchor} AS anchor
+    FROM {TABLE}
+    WHERE {where}
+),
+sessions AS (
+    SELECT person_key, arraySort(groupArray((ms, label, anchor))) AS sorted,
+           arraySplit((x, gap) -> gap, sorted, arrayMap(d -> d > {gap}, arrayDifference(sorted.1))) AS split
+    FROM path_events
+    GROUP BY person_key
+    HAVING max(anchor)
+),
+paths AS (
+    SELECT person_key, {_path_columns(request, params)}
+    FROM sessions
+    ARRAY JOIN split AS session
+    WHERE arrayExists(x -> x.3, session)
+),
+transitions AS (
+    SELECT person_key, if(k = 0, 0, offset + k) AS step, if(k = 0, '', path[k].2) AS source, path[k + 1].2 AS target,
+           if(k = 0, 0, path[k + 1].1 - path[k].1) AS ms
+    FROM paths
+    ARRAY JOIN range(length(path)) AS k
+)"""
+
+
+def build(request: PathsQuery) -> dict[str, BuiltQuery]:
+    params = SqlParams()
+    cte = _transitions_cte(request, params)
+    kept = params.add("edges_per_step", request.edges_per_step, "UInt64")
+    return {
+        "edges": params.query(
+            f"""{cte},
+edges AS (
+    SELECT step, source, target, count() AS paths, uniqExactState(person_key) AS persons_state, sum(ms) AS total_ms
+    FROM transitions
+    GROUP BY step, source, target
+),
+ranked AS (
+    SELECT *, row_number() OVER (PARTITION BY step ORDER BY paths DESC, source, target) <= {kept} AS kept
+    FROM edges
+)
+SELECT step, kept, if(kept, source, '') AS edge_source, if(kept, target, '') AS edge_target, grouping(kept) = 1 AS step_total,
+       sum(paths) AS edge_count, uniqExactMerge(persons_state) AS persons, sum(total_ms) / sum(paths) AS avg_ms
+FROM ranked
+GROUP BY GROUPING SETS ((step, kept, edge_source, edge_target), (step))
+ORDER BY step, step_total DESC, kept DESC, edge_count DESC, edge_source, edge_target"""
+        )
+    }
+
+
+def persons_query(request: PathsQuery) -> BuiltQuery:
+    """The page of persons behind one edge (or the step's folded edge), with their latest properties."""
+    page = request.persons
+    params = SqlParams()
+    cte = _transitions_cte(request, params)
+    step = params.add("step", page.step, "Int64")
+    if page.other:
+        kept = params.add("edges_per_step", request.edges_per_step, "UInt64")
+        edge = f"""(source, target) NOT IN (
+        SELECT source, target FROM transitions WHERE step = {step}
+        GROUP BY source, target ORDER BY count() DESC, source, target LIMIT {kept}
+    )"""
+    else:
+        edge = f"source = {params.add('source', page.source or '', 'String')} AND target = {params.add('target', page.target, 'String')}"
+    keys = f"""    SELECT person_key FROM transitions
+    WHERE step = {step} AND {edge}
+    GROUP BY person_key ORDER BY person_key {page_clause(page, params)}"""
+    events = None if _path_events(request) == [ANY_EVENT] else _path_events(request)
+    return params.query(cte + latest_persons_sql(request, params, events, keys))
+
+
+def _edge(record: dict[str, Any]) -> dict[str, Any]:
+    other = not record["kept"]
+    return {
+        "step": int(record["step"]),
+        "source": None if other or record["step"] == 0 else record["edge_source"],
+        "target": None if other else record["edge_target"],
+        "other": other,
+        "count": int(record["edge_count"]),
+        "persons": int(record["persons"]),
+        "avg_seconds": None if record["step"] == 0 else round(record["avg_ms"] / 1000, 3),
+    }
+
+
+def shape(request: PathsQuery, results: dict[str, Rows]) -> dict:
+    records = results["edges"].dicts()
+    totals = {int(r["step"]): r for r in records if r["step_total"]}
+    edges = [_edge(r) for r in records if not r["step_total"]]
+    begins = totals.get(0)
+    response = {
+        "paths": int(begins["edge_count"]) if begins else 0,
+        "persons": int(begins["persons"]) if begins else 0,
+        "steps": [{"step": step, "count": int(r["edge_count"]), "persons": int(r["persons"])} for step, r in sorted(totals.items())],
+        "edges": edges,
+    }
+    rows = [[e["step"], "(other)" if e["other"] else e["source"], "(other)" if e["other"] else e["target"], e["count"], e["persons"], e["avg_seconds"]] for e in edges]
+    response |= table(["step", "source", "target", "count", "persons", "avg_seconds"], rows)
+    if "persons" in results:
+        page = request.persons
+        response["persons"] = persons_view(
+            results["persons"], step=page.step, source=page.source, target=page.target, other=page.other, offset=page.offset
+        )
+    return response
+
+
+MODEL = AnalysisModel(
+    request_type=PathsQuery,
+    build=build,
+    shape=shape,
+    persons=persons_query,
+    summary="The paths of events or pages persons take from a start event or to an end event, as edges per step",
+)
