@@ -52,10 +52,13 @@ def every_event_conditions(scope, params: SqlParams, time_range: TimeRange | Non
     return [c for c in conditions if "{" + events + ":" not in c]
 
 
-def latest_persons_sql(request, params: SqlParams, events: list[str] | None, keys_sql: str) -> str:
+def latest_persons_sql(
+    request, params: SqlParams, events: list[str] | None, keys_sql: str, time_range: TimeRange | None = None
+) -> str:
     """Ids and latest properties of the persons whose keys `keys_sql` (a SELECT of one UInt64 column) yields, from
-    their latest event among `events` (None: every event) in the request's scope."""
-    scope = scope_conditions(request, params, events) if events else every_event_conditions(request, params)
+    their latest event among `events` (None: every event) in the request's scope (over `time_range` instead of the
+    request's range for a model that reads history: a person it counts may have no event in the range)."""
+    scope = scope_conditions(request, params, events, time_range) if events else every_event_conditions(request, params, time_range)
     where = all_of([*scope, f"{PERSON_KEY} IN (\n{keys_sql}\n)"])
     latest = ", ".join(LATEST_PROPERTIES)
     return f"""

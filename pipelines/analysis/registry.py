@@ -3,7 +3,7 @@ line here; the runner, the API, its OpenAPI document and the model catalogue pic
 
 from __future__ import annotations
 
-from pipelines.analysis import distribution, event, funnel, interval, paths, retention
+from pipelines.analysis import distribution, event, funnel, interval, lifecycle, paths, retention, stickiness
 from pipelines.analysis import pages, terminals
 from pipelines.analysis.contract import Registry
 
@@ -14,5 +14,7 @@ MODELS.register(retention.MODEL)
 MODELS.register(interval.MODEL)
 MODELS.register(distribution.MODEL)
 MODELS.register(paths.MODEL)
+MODELS.register(lifecycle.MODEL)
+MODELS.register(stickiness.MODEL)
 MODELS.register(pages.MODEL)
 MODELS.register(terminals.MODEL)

@@ -81,6 +81,13 @@ SNAPSHOT_REQUESTS = {
         "model": "terminal", **SCOPE, "dimensions": ["os", "os_version", "screen"], "persons": {"values": ["iOS", "17.1", ""]},
     },
     "terminal_events": {"model": "terminal", **SCOPE, "dimensions": ["utm_source"], "events": [{"event": "view"}, {"event": "pay"}]},
+    "paths_from_event": {"model": "paths", **SCOPE, "start": {"event": "view"}, "events": ["view", "cart", "pay"], "steps": 4},
+    "paths_url_to_end_other_persons": {
+        "model": "paths", **SCOPE, "item": "url", "end": {"event": "page_view", "filters": [{"property": "url", "op": "contains", "value": "/cart"}]},
+        "cleaning": [{"pattern": "/[0-9]+", "replacement": "/:id"}], "persons": {"step": 3, "other": True},
+    },
+    "lifecycle_week_persons": {"model": "lifecycle", **SCOPE, "event": {"event": "$any"}, "period": "week", "persons": {"period": "2026-11-09", "status": "dormant"}},
+    "stickiness_persons": {"model": "stickiness", **SCOPE, "event": {"event": "view"}, "persons": {"period": "2026-11-02", "days": 2}},
 }  # fmt: skip
 
 

@@ -1,0 +1,78 @@
+-- edges
+WITH
+path_events AS (
+    SELECT dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash)) AS person_key, toUnixTimestamp64Milli(ts) AS ms, replaceRegexpAll(url, {rule_1_pattern:String}, {rule_1_replacement:String}) AS label, event = {anchor_event:String} AND position(url, {value:String}) > 0 AS anchor
+    FROM events
+    WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64}) AND event IN {events:Array(String)}
+),
+sessions AS (
+    SELECT person_key, arraySort(groupArray((ms, label, anchor))) AS sorted,
+           arraySplit((x, gap) -> gap, sorted, arrayMap(d -> d > {session_gap_ms:Int64}, arrayDifference(sorted.1))) AS split
+    FROM path_events
+    GROUP BY person_key
+    HAVING max(anchor)
+),
+paths AS (
+    SELECT person_key, arraySlice(session, 1, arrayFirstIndex(x -> x.3, session)) AS cut, arrayFilter((x, same) -> NOT same, cut, arrayMap((a, b, k) -> k > 1 AND a = b, cut.2, arrayShiftRight(cut.2, 1), arrayEnumerate(cut))) AS collapsed, arraySlice(collapsed, greatest(1, length(collapsed) - {steps:Int64} + 1)) AS path, {steps:Int64} - length(path) AS offset
+    FROM sessions
+    ARRAY JOIN split AS session
+    WHERE arrayExists(x -> x.3, session)
+),
+transitions AS (
+    SELECT person_key, if(k = 0, 0, offset + k) AS step, if(k = 0, '', path[k].2) AS source, path[k + 1].2 AS target,
+           if(k = 0, 0, path[k + 1].1 - path[k].1) AS ms
+    FROM paths
+    ARRAY JOIN range(length(path)) AS k
+),
+edges AS (
+    SELECT step, source, target, count() AS paths, uniqExactState(person_key) AS persons_state, sum(ms) AS total_ms
+    FROM transitions
+    GROUP BY step, source, target
+),
+ranked AS (
+    SELECT *, row_number() OVER (PARTITION BY step ORDER BY paths DESC, source, target) <= {edges_per_step:UInt64} AS kept
+    FROM edges
+)
+SELECT step, kept, if(kept, source, '') AS edge_source, if(kept, target, '') AS edge_target, grouping(kept) = 1 AS step_total,
+       sum(paths) AS edge_count, uniqExactMerge(persons_state) AS persons, sum(total_ms) / sum(paths) AS avg_ms
+FROM ranked
+GROUP BY GROUPING SETS ((step, kept, edge_source, edge_target), (step))
+ORDER BY step, step_total DESC, kept DESC, edge_count DESC, edge_source, edge_target
+-- persons
+WITH
+path_events AS (
+    SELECT dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash)) AS person_key, toUnixTimestamp64Milli(ts) AS ms, replaceRegexpAll(url, {rule_1_pattern:String}, {rule_1_replacement:String}) AS label, event = {anchor_event:String} AND position(url, {value:String}) > 0 AS anchor
+    FROM events
+    WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64}) AND event IN {events:Array(String)}
+),
+sessions AS (
+    SELECT person_key, arraySort(groupArray((ms, label, anchor))) AS sorted,
+           arraySplit((x, gap) -> gap, sorted, arrayMap(d -> d > {session_gap_ms:Int64}, arrayDifference(sorted.1))) AS split
+    FROM path_events
+    GROUP BY person_key
+    HAVING max(anchor)
+),
+paths AS (
+    SELECT person_key, arraySlice(session, 1, arrayFirstIndex(x -> x.3, session)) AS cut, arrayFilter((x, same) -> NOT same, cut, arrayMap((a, b, k) -> k > 1 AND a = b, cut.2, arrayShiftRight(cut.2, 1), arrayEnumerate(cut))) AS collapsed, arraySlice(collapsed, greatest(1, length(collapsed) - {steps:Int64} + 1)) AS path, {steps:Int64} - length(path) AS offset
+    FROM sessions
+    ARRAY JOIN split AS session
+    WHERE arrayExists(x -> x.3, session)
+),
+transitions AS (
+    SELECT person_key, if(k = 0, 0, offset + k) AS step, if(k = 0, '', path[k].2) AS source, path[k + 1].2 AS target,
+           if(k = 0, 0, path[k + 1].1 - path[k].1) AS ms
+    FROM paths
+    ARRAY JOIN range(length(path)) AS k
+)
+SELECT any(dictGetOrDefault('oneid_dict', 'oneid', person_id, if(oneid != '', oneid, person_id))) AS person, max(ts) AS last_seen, argMax(tuple(platform, os, os_version, browser, browser_version, device_model, device_brand, app_version, network_type, carrier, utm_source, utm_medium, utm_campaign, referrer_domain, screen_width, screen_height), ts) AS latest
+FROM events
+WHERE app_id = {app_id_2:String} AND ts >= fromUnixTimestamp64Milli({time_from_2:Int64}) AND ts < fromUnixTimestamp64Milli({time_to_2:Int64}) AND event IN {events_2:Array(String)} AND dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash)) IN (
+    SELECT person_key FROM transitions
+    WHERE step = {step:Int64} AND (source, target) NOT IN (
+        SELECT source, target FROM transitions WHERE step = {step:Int64}
+        GROUP BY source, target ORDER BY count() DESC, source, target LIMIT {edges_per_step:UInt64}
+    )
+    GROUP BY person_key ORDER BY person_key LIMIT {limit:UInt64} OFFSET {offset:UInt64}
+)
+GROUP BY dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash))
+ORDER BY person
