@@ -209,6 +209,10 @@ from pipelines.push.cli import push_app  # noqa: E402
 
 app.add_typer(push_app, name="push")
 
+from pipelines.monitoring.cli import app as alerts_app  # noqa: E402
+
+app.add_typer(alerts_app, name="alerts")
+
 
 def main() -> None:
     """The `trackflow` command: a service that cannot be reached or a setting that does not parse ends it with one

@@ -163,6 +163,15 @@ class Settings(BaseSettings):
         "trackflow_meta", description="Database of the workbench's metadata store (users, sessions, reports, dashboards) on the PostgreSQL server."
     )
 
+    # Monitoring and alerting (pipelines/monitoring): the `alerts` stack component
+    alerts_enabled: bool = Field(True, description="Run the `alerts` component with the stack: samples every stage, evaluates alerts.yaml, notifies.")
+    alerts_file: Path = Field(Path("alerts.yaml"), description="Alert rules and receivers (versioned; re-read when it changes).")
+    alerts_port: int = Field(8097, description="Port of the alerts component's /metrics, /alerts and /healthz (0: pick a free port).")
+    alerts_interval_s: float = Field(15.0, gt=0, description="How often the alerts component samples and evaluates the rules.")
+    alerts_collector_urls: Annotated[list[str], NoDecode] = Field(
+        [], description="Collectors the alerts component scrapes (comma-separated URLs). Empty: the stack's collector."
+    )
+
     # Secrets that were not configured and came from <data_dir>/secrets/secrets.json (pipelines/secrets.py).
     _generated_secrets: frozenset[str] = PrivateAttr(frozenset())
 
@@ -185,7 +194,7 @@ class Settings(BaseSettings):
             self._generated_secrets = frozenset(missing)
         return self
 
-    @field_validator("oneid_tokens", mode="before")
+    @field_validator("oneid_tokens", "alerts_collector_urls", mode="before")
     @classmethod
     def _token_list(cls, value: Any) -> Any:
         """From the environment or the TOML file as text: comma-separated (as TRACKFLOW_API_TOKENS) or a JSON list."""

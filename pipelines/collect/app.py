@@ -114,6 +114,7 @@ class Collector:
             on_replayed=self.metrics.journal_replayed.inc,
         )
         self.metrics.spool_bytes.set_function(self.sink.spool.pending_bytes)
+        self.metrics.spool_age.set_function(self.sink.spool.age_s)
 
     def _make_producer(self):
         # delivery_timeout_ms bounds how long a request waits for its ack before the records are spooled instead;
@@ -249,12 +250,14 @@ class Collector:
                 if single:
                     raise
                 rejected.append({"index": index, "error": exc.reason, **exc.details})
+                self.metrics.rejected.labels(app_id, "envelope").inc()
                 continue
             verdict = book.validate(app_id, envelope["event"], envelope["props"])
             if verdict.outcome == REJECT:
                 if single:
                     raise BadRequest(422, "rejected by the tracking plan", event_id=envelope["event_id"], reasons=verdict.reasons)
                 rejected.append({"index": index, "event_id": envelope["event_id"], "error": "rejected by the tracking plan", "reasons": verdict.reasons})
+                self.metrics.rejected.labels(app_id, "plan").inc()
                 continue
             envelope["context"] = enrich_context(envelope["context"], app_id, envelope["session_id"], header_device, self.sessions)
             envelope["received_at"] = received_at
@@ -276,11 +279,14 @@ class Collector:
             if len(value) > max_event:
                 raise BadRequest(413, f"a person update is {len(value)} bytes as JSON, above the limit of {max_event} bytes")
             records.append(Record(messaging.PERSON_PROPERTIES, message["person_id"].encode(), value))
+        delivering = time.perf_counter()
         try:
             outcome = await self.sink.deliver(records)
         except SpoolFull as exc:
             raise BadRequest(503, f"Kafka is unreachable and the local spool is full; retry later ({exc})", retry_after=30) from None
         status = 202 if outcome == SPOOLED else 200
+        if records and outcome != SPOOLED:
+            self.metrics.produce_latency.observe(time.perf_counter() - delivering)
         accepted = len(accepted_events)
         self.collected.add(received_at, app_id, accepted_events)
         counts = self.metrics.events

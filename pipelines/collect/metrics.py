@@ -20,6 +20,18 @@ class CollectorMetrics:
             ["app_id", "outcome"],
             registry=self.registry,
         )
+        self.rejected = Counter(
+            "trackflow_collector_rejected_events",
+            "Events rejected, by reason: envelope (not a valid event) or plan (refused by the tracking plan)",
+            ["app_id", "reason"],
+            registry=self.registry,
+        )
+        self.produce_latency = Histogram(
+            "trackflow_collector_kafka_produce_seconds",
+            "One direct delivery to Kafka: records sent -> all acknowledged (spooled deliveries not included)",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
         self.ack_latency = Histogram(
             "trackflow_collector_ack_seconds",
             "Time from request received to Kafka acknowledgement (or spool fsync)",
@@ -28,6 +40,9 @@ class CollectorMetrics:
         )
         self.kafka_up = Gauge("trackflow_collector_kafka_up", "1 while delivering to Kafka directly, 0 while spooling", registry=self.registry)
         self.spool_bytes = Gauge("trackflow_collector_spool_bytes", "Bytes waiting in the spool for replay", registry=self.registry)
+        self.spool_age = Gauge(
+            "trackflow_collector_spool_age_seconds", "How long records have been waiting in the spool (0: empty)", registry=self.registry
+        )
         self.journal_bytes = Gauge(
             "trackflow_collector_journal_bytes", "Bytes of acknowledged records kept in the journal for replay", registry=self.registry
         )

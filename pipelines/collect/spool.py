@@ -10,6 +10,7 @@ spool writes into a new segment, so nothing is ever appended behind a torn tail 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from pipelines.collect.frames import Record, decode_record, frame, fsync_dir, read_frames, record_payload
@@ -36,6 +37,10 @@ class Spool:
         segments = self._segments()
         self.write_segment = segments[-1] + 1 if segments else max(self.read_segment, 1)
         self._drop_segments_before(self.read_segment)
+        # Since when records have been waiting (the spool non-empty), for the spool-age metric: an upper bound of the
+        # oldest record's age; after a restart, the oldest pending segment's last write.
+        pending = [s for s in segments if s >= self.read_segment]
+        self._waiting_since = self._segment_path(pending[0]).stat().st_mtime if pending and self.pending_bytes() else None
 
     # -- bookkeeping ----------------------------------------------------------------------------------------------
     def _segment_path(self, number: int) -> Path:
@@ -76,6 +81,13 @@ class Spool:
     def empty(self) -> bool:
         return self.pending_bytes() == 0
 
+    def age_s(self) -> float:
+        """How long records have been waiting: since the spool last went from empty to holding records (0: empty)."""
+        if self._waiting_since is None or self.empty:
+            self._waiting_since = None
+            return 0.0
+        return max(0.0, time.time() - self._waiting_since)
+
     # -- write ----------------------------------------------------------------------------------------------------
     def append(self, records: list[Record]) -> None:
         """Append and fsync; raises SpoolFull (nothing written) when the records would not fit."""
@@ -93,6 +105,8 @@ class Spool:
             os.fsync(handle.fileno())
         if new_file:
             fsync_dir(self.directory)
+        if self._waiting_since is None:
+            self._waiting_since = time.time()
 
     # -- replay ---------------------------------------------------------------------------------------------------
     def read(self, max_records: int) -> tuple[list[Record], tuple[int, int]]:

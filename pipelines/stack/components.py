@@ -299,3 +299,20 @@ COMPONENTS: list[Component] = [BROKER, WAREHOUSE, POSTGRES, COLLECTOR, JOBS, ONE
 # Stop order (`trackflow down`): no new events first, the jobs once caught up (their settle), then the engines.
 # Components not named here stop first.
 STOP_ORDER = [COLLECTOR.name, JOBS.name, BROKER.name, WAREHOUSE.name, POSTGRES.name]
+
+
+def alerts_command(settings: Settings, port: int) -> list[str]:
+    return [sys.executable, "-m", "pipelines.monitoring.service", "--port", str(port)]
+
+
+# Monitoring and alerting (pipelines/monitoring/service.py): samples every stage, evaluates alerts.yaml, notifies.
+# Started last (it watches the others; a stage not up yet is an alert of its own), stopped first.
+ALERTS = Component(
+    name="alerts",
+    configured_port=lambda s: s.alerts_port,
+    command=alerts_command,
+    healthy=http_ok("/healthz"),
+    scheme="http",
+    enabled=lambda s: s.alerts_enabled,
+)
+COMPONENTS.append(ALERTS)

@@ -1,0 +1,340 @@
+"""What the alerts component samples each round, one source per stage, each reading the stage the way an operator
+would check it. A source returns (metric, labels, value) triples named as in the catalogue; a source that fails
+this round makes its metrics `unavailable` (their rules keep their state; `trackflow_alerts_sample_errors_total`
+counts it) rather than reporting zeros.
+
+- collector: its own /metrics (passed through), whether it answered, and the success ratio over 5 minutes;
+- kafka: per consumer group and partition, the real end (read on past the end ListOffsets reports: the embedded
+  broker under-reports it, PLATFORM_NOTES) minus the committed offset;
+- jobs: the Flink REST API of the stack's MiniClusters (and a configured session cluster);
+- warehouse: system tables; pipeline: pipeline_metrics (stage counts, freshness), volume against last week;
+- oneid: the merge log; pushes: the deadline forecast; reconciliation: the latest window's mismatches.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+import httpx
+
+from pipelines.config import Settings
+
+Triple = tuple[str, dict[str, str], float]
+SUCCESS_WINDOW_S = 300.0
+
+
+@dataclass
+class Source:
+    name: str
+    metrics: tuple[str, ...]  # what it reports (all unavailable when it fails)
+    sample: Callable[[], list[Triple]]
+    partial: Callable[[], set[str]] = lambda: set()  # metrics missing from a sample that otherwise worked
+    up_metric: str = ""  # reported 0 when the source fails (the engine behind it is down), not unavailable
+
+
+# -- collector ------------------------------------------------------------------------------------------------
+def collector_urls(settings: Settings) -> list[str]:
+    if settings.alerts_collector_urls:
+        return list(settings.alerts_collector_urls)
+    return [f"http://127.0.0.1:{settings.bound_port('collector', settings.collector_port)}"]
+
+
+@dataclass
+class CollectorSource:
+    """Scrapes each collector's /metrics. The success ratio is 2xx over all requests in the last 5 minutes, from the
+    counters' deltas between scrapes (a restarted collector's counters start over; its history is dropped)."""
+
+    settings: Settings
+    history: deque = field(default_factory=lambda: deque(maxlen=2000))  # (t, total, ok) summed over collectors
+    unreached: int = 0  # collectors that did not answer this round
+
+    def partial(self) -> set[str]:
+        """With a collector unreachable its own series are missing, not zero: their rules wait (the up rule fires)."""
+        from pipelines.monitoring.catalogue import METRICS
+
+        return {m.name for m in METRICS.values() if m.exposed_by == "collector"} if self.unreached else set()
+
+    def sample(self) -> list[Triple]:
+        from prometheus_client.parser import text_string_to_metric_families
+
+        triples: list[Triple] = []
+        total = ok = 0.0
+        self.unreached = 0
+        for url in collector_urls(self.settings):
+            try:
+                text = httpx.get(f"{url}/metrics", timeout=2).text
+            except httpx.HTTPError:
+                triples.append(("trackflow_collector_up", {"instance": url}, 0.0))
+                self.unreached += 1
+                continue
+            triples.append(("trackflow_collector_up", {"instance": url}, 1.0))
+            for family in text_string_to_metric_families(text):
+                for s in family.samples:
+                    if s.name.endswith("_created"):
+                        continue
+                    triples.append((s.name, dict(s.labels), float(s.value)))
+                    if s.name == "trackflow_collector_requests_total":
+                        total += s.value
+                        ok += s.value if s.labels.get("status", "").startswith("2") else 0
+        now = time.time()
+        if self.history and total < self.history[-1][1]:
+            self.history.clear()
+        self.history.append((now, total, ok))
+        while len(self.history) > 1 and self.history[1][0] <= now - SUCCESS_WINDOW_S:
+            self.history.popleft()
+        _, total0, ok0 = self.history[0]
+        requests = total - total0
+        triples.append(("trackflow_collector_success_ratio", {}, (ok - ok0) / requests if requests > 0 else 1.0))
+        return triples
+
+
+# -- kafka ----------------------------------------------------------------------------------------------------
+@dataclass
+class KafkaSource:
+    """Lag per consumer group and partition: the real end of the partition minus the group's committed offset."""
+
+    settings: Settings
+    timeout_s: float = 5.0
+
+    def sample(self) -> list[Triple]:
+        from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+        from pipelines import messaging
+        from pipelines.flinkrun.progress import real_ends
+
+        bootstrap = messaging.bootstrap_servers(self.settings)
+        timeout_ms = int(self.timeout_s * 1000)
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="trackflow-alerts", request_timeout_ms=timeout_ms)
+        reader = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, client_id="trackflow-alerts", request_timeout_ms=timeout_ms + 1000, fetch_max_wait_ms=100)
+        try:
+            committed: dict[str, dict] = {}
+            for group in sorted(g["group_id"] for g in admin.list_groups()):
+                offsets = admin.list_group_offsets(group).get(group, {})
+                committed[group] = {tp: max(meta.offset, 0) for tp, meta in offsets.items()}
+            topics = [t for t in admin.list_topics() if re.fullmatch(r"events\..+|ods\..+", t)]
+            partitions = {TopicPartition(t, p) for t in topics for p in (reader.partitions_for_topic(t) or ())}
+            partitions |= {tp for offsets in committed.values() for tp in offsets}
+            # Read on from the largest committed offset (never below what a group has seen) to the real end.
+            start = {tp: max([offsets.get(tp, 0) for offsets in committed.values()] or [0]) for tp in partitions}
+            reported = reader.end_offsets(list(partitions)) if partitions else {}
+            ends = real_ends(reader, start, time.monotonic() + self.timeout_s)
+        finally:
+            reader.close()
+            admin.close()
+        triples: list[Triple] = [("trackflow_kafka_up", {}, 1.0)]
+        for tp in sorted(partitions):
+            labels = {"topic": tp.topic, "partition": str(tp.partition)}
+            triples.append(("trackflow_kafka_end_offset_messages", labels, float(ends[tp])))
+            triples.append(("trackflow_kafka_end_offset_underreport_messages", labels, float(ends[tp] - (reported.get(tp) or 0))))
+        for group, offsets in committed.items():
+            for tp, offset in sorted(offsets.items()):
+                triples.append(("trackflow_kafka_consumer_lag_messages", {"group": group, "topic": tp.topic, "partition": str(tp.partition)}, float(max(0, ends[tp] - offset))))
+        return triples
+
+
+# -- streaming jobs -------------------------------------------------------------------------------------------
+@dataclass
+class JobsSource:
+    """Each job of the stack's MiniClusters (and of `flink_jobmanager`): running, checkpoint age and duration,
+    failed checkpoints, restarts, back-pressure. A job seen before whose cluster does not answer is reported down."""
+
+    settings: Settings
+    seen: set[str] = field(default_factory=set)
+
+    def addresses(self) -> list[str]:
+        found = []
+        for component in ("jobs", "oneid-job"):
+            port_file = self.settings.state_dir / f"{component}.port"
+            if port_file.exists() and (self.settings.state_dir / f"{component}.pid").exists():
+                found.append(f"http://127.0.0.1:{port_file.read_text().strip()}")
+        if self.settings.flink_jobmanager:
+            address = self.settings.flink_jobmanager
+            found.append(address if address.startswith("http") else f"http://{address}")
+        return found
+
+    def sample(self) -> list[Triple]:
+        now_ms = time.time() * 1000
+        triples: list[Triple] = []
+        up: set[str] = set()
+        for address in self.addresses():
+            try:
+                with httpx.Client(base_url=address, timeout=2) as client:
+                    for job in client.get("/jobs/overview").json().get("jobs", []):
+                        if job["state"] in ("CANCELED", "FINISHED"):
+                            continue
+                        triples.extend(self._job(client, job, now_ms))
+                        if job["state"] == "RUNNING":
+                            up.add(job["name"])
+                        self.seen.add(job["name"])
+            except (httpx.HTTPError, ValueError):
+                continue  # its jobs are reported down below
+        for name in sorted(self.seen):
+            triples.append(("trackflow_job_up", {"job": name}, 1.0 if name in up else 0.0))
+        return triples
+
+    @staticmethod
+    def _job(client: httpx.Client, job: dict, now_ms: float) -> list[Triple]:
+        labels = {"job": job["name"]}
+        jid = job["jid"]
+        triples: list[Triple] = []
+        checkpoints = client.get(f"/jobs/{jid}/checkpoints").json()
+        latest = (checkpoints.get("latest") or {}).get("completed") or {}
+        started_ms = job.get("start-time") or now_ms
+        last_ms = latest.get("latest_ack_timestamp") or started_ms  # none yet: age counts from the job's start
+        triples.append(("trackflow_job_checkpoint_age_seconds", labels, max(0.0, (now_ms - last_ms) / 1000)))
+        triples.append(("trackflow_job_checkpoint_duration_seconds", labels, (latest.get("end_to_end_duration") or 0) / 1000))
+        triples.append(("trackflow_job_checkpoints_failed_total", labels, float((checkpoints.get("counts") or {}).get("failed") or 0)))
+        restarts = client.get(f"/jobs/{jid}/metrics", params={"get": "numRestarts"}).json()
+        triples.append(("trackflow_job_restarts_total", labels, float(restarts[0]["value"]) if restarts else 0.0))
+        pressure = 0.0
+        for vertex in client.get(f"/jobs/{jid}").json().get("vertices", []):
+            values = client.get(f"/jobs/{jid}/vertices/{vertex['id']}/subtasks/metrics", params={"get": "backPressuredTimeMsPerSecond", "agg": "max"}).json()
+            if values:
+                pressure = max(pressure, float(values[0].get("max") or 0) / 1000)
+        triples.append(("trackflow_job_backpressure_ratio", labels, pressure))
+        return triples
+
+
+# -- warehouse, pipeline counts, OneID, reconciliation ---------------------------------------------------------
+FRESHNESS_SQL = """
+SELECT substring(stage, 5) AS layer,
+       quantileExactWeighted(0.5)(bucket_ms, n) / 1000, quantileExactWeighted(0.95)(bucket_ms, n) / 1000
+FROM pipeline_metrics ARRAY JOIN mapKeys(latency_ms_hist) AS bucket_ms, mapValues(latency_ms_hist) AS n
+WHERE stage LIKE 'dwd.%' AND minute >= {since:DateTime('UTC')}
+GROUP BY layer
+"""
+LAST_MINUTE_SQL = """
+SELECT stage, app_id, sum(events) FROM pipeline_metrics WHERE minute = {minute:DateTime('UTC')} GROUP BY stage, app_id
+"""
+VOLUME_SQL = """
+SELECT app_id,
+       sumIf(events, minute >= {now:DateTime('UTC')} - INTERVAL 1 HOUR),
+       sumIf(events, minute >= {now:DateTime('UTC')} - INTERVAL 169 HOUR AND minute < {now:DateTime('UTC')} - INTERVAL 168 HOUR)
+FROM pipeline_metrics
+WHERE stage = 'collected' AND minute >= {now:DateTime('UTC')} - INTERVAL 169 HOUR
+GROUP BY app_id
+"""
+ONEID_SQL = """
+SELECT action, count() FROM oneid_merge_log
+WHERE ts >= {minute:DateTime('UTC')} AND ts < {minute:DateTime('UTC')} + INTERVAL 1 MINUTE GROUP BY action
+"""
+RECONCILIATION_SQL = """
+SELECT cadence, stage, app_id, sum(abs(difference)), any(window_end)
+FROM reconciliation
+WHERE (cadence, window_end) IN (SELECT cadence, max(window_end) FROM reconciliation GROUP BY cadence)
+GROUP BY cadence, stage, app_id
+"""
+
+
+@dataclass
+class WarehouseSource:
+    warehouse: object  # pipelines.warehouse.client.Warehouse (writer)
+
+    def sample(self) -> list[Triple]:
+        w = self.warehouse
+        started = time.perf_counter()
+        w.scalar("SELECT 1")
+        triples: list[Triple] = [("trackflow_warehouse_up", {}, 1.0), ("trackflow_warehouse_query_seconds", {}, time.perf_counter() - started)]
+        events = dict(w.rows("SELECT event, value FROM system.events WHERE event IN ('InsertedRows', 'FailedQuery')"))
+        triples.append(("trackflow_warehouse_inserted_rows_total", {}, float(events.get("InsertedRows", 0))))
+        triples.append(("trackflow_warehouse_failed_queries_total", {}, float(events.get("FailedQuery", 0))))
+        parts = w.rows("SELECT table, count() FROM system.parts WHERE active AND database = currentDatabase() GROUP BY table")
+        triples.extend(("trackflow_warehouse_active_parts", {"table": table}, float(n)) for table, n in parts)
+        triples.append(("trackflow_warehouse_merges_running_count", {}, float(w.scalar("SELECT count() FROM system.merges"))))
+        for disk, free, total in w.rows("SELECT name, free_space, total_space FROM system.disks"):
+            triples.append(("trackflow_warehouse_disk_free_bytes", {"disk": disk}, float(free)))
+            triples.append(("trackflow_warehouse_disk_total_bytes", {"disk": disk}, float(total)))
+        return triples
+
+
+@dataclass
+class PipelineSource:
+    """What the jobs counted into pipeline_metrics: the last closed minute per stage, freshness over 5 minutes, and
+    the accepted volume of the last hour against the same hour last week (no baseline: no series)."""
+
+    warehouse: object
+
+    def sample(self) -> list[Triple]:
+        now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+        last = now - dt.timedelta(minutes=1)
+        triples: list[Triple] = []
+        for stage, app, n in self.warehouse.rows(LAST_MINUTE_SQL, {"minute": last}):
+            triples.append(("trackflow_pipeline_stage_events", {"stage": stage, "app_id": app}, float(n)))
+        for layer, p50, p95 in self.warehouse.rows(FRESHNESS_SQL, {"since": now - dt.timedelta(minutes=5)}):
+            triples.append(("trackflow_pipeline_freshness_p50_seconds", {"layer": layer}, float(p50)))
+            triples.append(("trackflow_pipeline_freshness_p95_seconds", {"layer": layer}, float(p95)))
+        for app, this_hour, last_week in self.warehouse.rows(VOLUME_SQL, {"now": now}):
+            if last_week:
+                triples.append(("trackflow_collector_volume_ratio", {"app_id": app}, this_hour / last_week))
+        for action, n in self.warehouse.rows(ONEID_SQL, {"minute": last}):
+            triples.append(("trackflow_oneid_actions_events", {"action": action}, float(n)))
+        return triples
+
+
+@dataclass
+class ReconciliationSource:
+    warehouse: object
+
+    def sample(self) -> list[Triple]:
+        now = time.time()
+        triples: list[Triple] = []
+        ends: dict[str, float] = {}
+        for cadence, stage, app, missing, end in self.warehouse.rows(RECONCILIATION_SQL):
+            triples.append(("trackflow_reconciliation_mismatch_events", {"cadence": cadence, "stage": stage, "app_id": app}, float(missing)))
+            ends[cadence] = end.replace(tzinfo=dt.timezone.utc).timestamp()
+        triples.extend(("trackflow_reconciliation_age_seconds", {"cadence": c}, now - end) for c, end in ends.items())
+        return triples
+
+
+@dataclass
+class PushSource:
+    """The push deadline forecast (pipelines/push/deadline.py) of each push due now: slack and level."""
+
+    settings: Settings
+
+    def sample(self) -> list[Triple]:
+        from pipelines.push.connection import connect
+        from pipelines.push.deadline import forecasts
+        from pipelines.push.definitions import load_pushes
+
+        pushes = load_pushes(self.settings.push_definitions)
+        now = dt.datetime.now(dt.timezone.utc)
+        with connect(self.settings) as connection:
+            found = forecasts(pushes, connection, now, dt.timedelta(seconds=self.settings.push_alert_margin_s))
+        triples: list[Triple] = []
+        for item in found:
+            labels = {"push": item.push}
+            finish = item.predicted_finish or (now if item.state == "done" else None)
+            if finish is not None:
+                triples.append(("trackflow_push_deadline_slack_seconds", labels, (item.deadline - finish).total_seconds()))
+            triples.append(("trackflow_push_rows_done_rows", labels, float(item.rows_done)))
+            for level in ("P1", "P2", "P3"):
+                triples.append(("trackflow_push_at_risk_count", {**labels, "level": level}, 1.0 if item.level == level else 0.0))
+        return triples
+
+
+def sources(settings: Settings, warehouse) -> list[Source]:
+    from pipelines.monitoring.catalogue import METRICS
+
+    derived = ("trackflow_collector_volume_ratio",)  # named for the collector, counted by the jobs
+
+    def owned(prefix: str, *extra: str) -> tuple[str, ...]:
+        return tuple(name for name in METRICS if name.startswith(prefix) and name not in derived) + extra
+
+    collector = CollectorSource(settings)
+    found = [
+        Source("collector", owned("trackflow_collector_"), collector.sample, collector.partial),
+        Source("kafka", owned("trackflow_kafka_"), KafkaSource(settings).sample, up_metric="trackflow_kafka_up"),
+        Source("jobs", owned("trackflow_job_"), JobsSource(settings).sample),
+        Source("warehouse", owned("trackflow_warehouse_"), WarehouseSource(warehouse).sample, up_metric="trackflow_warehouse_up"),
+        Source("pipeline", owned("trackflow_pipeline_", *derived, *owned("trackflow_oneid_")), PipelineSource(warehouse).sample),
+        Source("reconciliation", owned("trackflow_reconciliation_"), ReconciliationSource(warehouse).sample),
+    ]
+    if settings.push_definitions.exists():
+        found.append(Source("pushes", owned("trackflow_push_"), PushSource(settings).sample))
+    return found
