@@ -123,18 +123,28 @@ statuses AS (
 )"""
 
 
+def cells_sql(cte: str, source: str, column: str) -> str:
+    """Persons per (period, `column`) of `source`, a CTE of one row per person and period (lifecycle, stickiness)."""
+    return f"{cte}\nSELECT period, {column}, count() AS persons\nFROM {source}\nGROUP BY period, {column}\nORDER BY period, {column}"
+
+
+def cell_keys_sql(source: str, column: str, cell: tuple[str, str], page: Page, params: SqlParams) -> str:
+    """The page of person keys of one (period, `column` value) cell of `source`: `cell` holds their placeholders."""
+    period, value = cell
+    return f"    SELECT person_key FROM {source} WHERE period = {period} AND {column} = {value}\n    ORDER BY person_key {page_clause(page, params)}"
+
+
 def build(request: LifecycleQuery) -> dict[str, BuiltQuery]:
     params = SqlParams()
-    cte = _statuses_cte(request, params)
-    return {"lifecycle": params.query(f"{cte}\nSELECT period, status, count() AS persons\nFROM statuses\nGROUP BY period, status\nORDER BY period, status")}
+    return {"lifecycle": params.query(cells_sql(_statuses_cte(request, params), "statuses", "status"))}
 
 
 def persons_query(request: LifecycleQuery) -> BuiltQuery:
     page = request.persons
     params = SqlParams()
     cte = _statuses_cte(request, params)
-    period, status = params.add("period", page.period, "Date"), params.add("status", page.status, "String")
-    keys = f"    SELECT person_key FROM statuses WHERE period = {period} AND status = {status}\n    ORDER BY person_key {page_clause(page, params)}"
+    cell = params.add("period", page.period, "Date"), params.add("status", page.status, "String")
+    keys = cell_keys_sql("statuses", "status", cell, page, params)
     # from the history read, not only the range: a person dormant in the first period may have no event in it
     history = TimeRange(EARLIEST_MS, TimeRange.of(request).end_ms, request.timezone)
     return params.query(cte + latest_persons_sql(request, params, [request.event.event], keys, history))

@@ -15,8 +15,8 @@ from pydantic import Field, model_validator
 from pipelines.analysis.contract import AnalysisModel
 from pipelines.analysis.expr import all_of
 from pipelines.analysis.filters import scope_conditions, selector_condition
-from pipelines.analysis.lifecycle import check_period_count, next_period, periods_of
-from pipelines.analysis.persons import Page, latest_persons_sql, page_clause, persons_view
+from pipelines.analysis.lifecycle import cell_keys_sql, cells_sql, check_period_count, next_period, periods_of
+from pipelines.analysis.persons import Page, latest_persons_sql, persons_view
 from pipelines.analysis.request import EventSelector, QueryScope
 from pipelines.analysis.schema import PERSON_KEY, TABLE
 from pipelines.analysis.shaping import Rows, ratio, table
@@ -76,16 +76,15 @@ WITH per_period AS (
 
 def build(request: StickinessQuery) -> dict[str, BuiltQuery]:
     params = SqlParams()
-    cte = _active_days_cte(request, params)
-    return {"stickiness": params.query(f"{cte}\nSELECT period, days, count() AS persons\nFROM per_period\nGROUP BY period, days\nORDER BY period, days")}
+    return {"stickiness": params.query(cells_sql(_active_days_cte(request, params), "per_period", "days"))}
 
 
 def persons_query(request: StickinessQuery) -> BuiltQuery:
     page = request.persons
     params = SqlParams()
     cte = _active_days_cte(request, params)
-    period, days = params.add("period", page.period, "Date"), params.add("days", page.days, "UInt64")
-    keys = f"    SELECT person_key FROM per_period WHERE period = {period} AND days = {days}\n    ORDER BY person_key {page_clause(page, params)}"
+    cell = params.add("period", page.period, "Date"), params.add("days", page.days, "UInt64")
+    keys = cell_keys_sql("per_period", "days", cell, page, params)
     return params.query(cte + latest_persons_sql(request, params, [request.event.event], keys))
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 import re
-import uuid
 from collections import defaultdict
 
 import pandas as pd
@@ -19,7 +18,7 @@ from pipelines.analysis.paths import MAX_EDGES_PER_STEP, MAX_STEPS
 from pipelines.envelope import DETAIL_COLUMNS, detail_row
 
 from . import reference as ref
-from .conftest import DAY_MS, T0
+from .conftest import DAY_MS, T0, envelope
 from .test_models import bounds
 
 APP = "paths-app"
@@ -29,8 +28,7 @@ OTHER_EVENTS = ["click", "search"]
 
 
 def event(person: str, name: str, ts: int, url: str = "", title: str = "", **props) -> dict:
-    context = {"platform": "web", "url": url, "title": title} if url else {"platform": "web"}
-    return {"event_id": str(uuid.uuid4()), "event": name, "app_id": APP, "ts": ts, "ids": {"device_id": person}, "context": context, "props": props}
+    return envelope(person, name, ts, app=APP, **props) | {"context": {"platform": "web", "url": url, "title": title}}
 
 
 def page(person: str, kind: str, ts: int, **props) -> dict:
