@@ -3,6 +3,8 @@
 
 - Auth: `Authorization: Bearer <token>`; tokens from TRACKFLOW_API_TOKENS (comma-separated). With none
   configured one is generated for the data dir: `api_tokens` in `<data dir>/secrets/secrets.json` (mode 0600).
+  These tokens act as role `analyst`. A layer above (the workbench, `ApiExtension`) adds users' tokens, session
+  cookies with CSRF tokens, the `admin` role and its own routes and OpenAPI paths; `trackflow api` serves both.
 - Queries run as the read-only `analyst` warehouse user, through the warehouse client (query heat sees them),
   with a per-query timeout and a result-row limit.
 - Responses are cached by a hash of the validated request; `"refresh": true` in the body bypasses the cache.
@@ -18,16 +20,16 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, AsyncContextManager, Awaitable, Callable
 
 import anyio
-import orjson
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from pipelines.analysis.runner import (
     InvalidPattern,
@@ -39,7 +41,8 @@ from pipelines.analysis.runner import (
 )
 from pipelines.analysis.registry import MODELS
 from pipelines.config import Settings
-from pipelines.plan.api import plan_routes
+from pipelines.jsonbody import json_object
+from pipelines.plan.api import plan_edit_routes, plan_routes
 from pipelines.secrets import generated
 from pipelines.secrets import path_for as secrets_path
 from pipelines.warehouse.client import Warehouse, WarehouseUnavailable
@@ -114,12 +117,6 @@ def _shortened(message: str) -> str:
     return message if len(message) <= MAX_MESSAGE_CHARS else message[: MAX_MESSAGE_CHARS - 1] + "…"
 
 
-def json_media_type(content_type: str | None) -> bool:
-    """No Content-Type, application/json or a +json type (parameters such as charset aside)."""
-    media = (content_type or "application/json").split(";", 1)[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
-
-
 def request_hash(request) -> str:
     return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
 
@@ -136,7 +133,40 @@ def _error(status: int, message: str, **extra) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status)
 
 
-def openapi_document() -> dict[str, Any]:
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Whom a request acts for."""
+
+    role: str  # "analyst" | "admin"
+    username: str | None = None  # None: a configured API token (TRACKFLOW_API_TOKENS or the generated one)
+    csrf_token: str | None = None  # signed in by a session cookie: unsafe methods must send it as X-CSRF-Token
+
+
+# Guard(endpoint, role): the endpoint behind authentication (and CSRF for cookie sessions) and the role.
+Guard = Callable[..., Callable[[Request], Awaitable[Response]]]
+
+
+@dataclass(frozen=True)
+class ApiExtension:
+    """What a layer above the analysis API adds to it (the workbench, pipelines/workbench/app.py), so the analysis
+    package never imports that layer."""
+
+    # Who sends a request that no configured token signs (a user's token, a session cookie), or the 401 to answer.
+    authenticate: Callable[[Request], Awaitable[Principal | Response]]
+    # Its routes, given the guard; mounted after the API's own (a catch-all route may come last).
+    routes: Callable[[Guard], list[BaseRoute]]
+    # Its OpenAPI paths and component schemas, merged into the one document.
+    paths: dict[str, Any]
+    schemas: dict[str, Any]
+    # Runs around the app's life (opens and closes its store).
+    lifespan: Callable[[], AsyncContextManager] | None = None
+
+
+def openapi_document(paths: dict[str, Any] | None = None, schemas: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The API's one OpenAPI document; `paths` and `schemas` are an extension's (the workbench's)."""
     schema = MODELS.request_adapter().json_schema()
     components = schema.pop("$defs", {})
     text = json.dumps(schema).replace("#/$defs/", "#/components/schemas/")
@@ -146,7 +176,7 @@ def openapi_document() -> dict[str, Any]:
         components[model.request_type.__name__]["description"] = model.summary
     models = "\n".join(f"- `{model.name}`: {model.summary}" for model in MODELS)
     error = {"type": "object", "properties": {"error": {"type": "string"}}}
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {"title": "Trackflow analysis API", "version": "1", "description": "See docs/analysis.md for each model."},
         "components": {
@@ -184,6 +214,56 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
             "/healthz": {"get": {"summary": "liveness", "security": [], "responses": {"200": {"description": "ok"}}}},
+            **plan_openapi_paths(),
+        },
+    }
+    document["components"]["schemas"].update(schemas or {})
+    document["paths"].update(paths or {})
+    return document
+
+
+def plan_openapi_paths() -> dict[str, Any]:
+    """The tracking-plan routes (pipelines/plan/api.py), behind the same authentication."""
+    app_id = {"name": "app_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    days = {"name": "days", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 366}}
+    plan = {"type": "object", "description": "a tracking plan: app_id, version, policy, events (docs/collector.md)",
+            "additionalProperties": True}  # fmt: skip
+    return {
+        "/v1/plan/{app_id}": {
+            "get": {
+                "summary": "The app's tracking plan",
+                "parameters": [app_id],
+                "responses": {"200": {"description": "the plan", "content": {"application/json": {"schema": plan}}},
+                              "404": {"description": "no plan for the app"}},
+            },  # fmt: skip
+            "put": {
+                "summary": "Replace the app's tracking plan (admin): validated, written as the next version, applied",
+                "description": "The body is the plan as GET returns it, `version` the version it was read at "
+                "(409 if the plan changed since). The saved plan gets version + 1.",
+                "parameters": [app_id],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": plan}}},
+                "responses": {
+                    "200": {"description": "`{app_id, version}` of the saved plan"},
+                    "403": {"description": "admin role required"},
+                    "404": {"description": "no plan for the app"},
+                    "409": {"description": "the plan changed since it was read"},
+                    "422": {"description": "invalid plan (`errors` lists {field, message})"},
+                },
+            },
+        },
+        "/v1/plan/{app_id}/health": {
+            "get": {
+                "summary": "Tracking-point health of the app's plan over the last `days` days",
+                "parameters": [app_id, days],
+                "responses": {"200": {"description": "tracking_health() report"}, "404": {"description": "no plan"}},
+            }
+        },
+        "/v1/plan/{app_id}/query": {
+            "get": {
+                "summary": "Event-analysis SQL and parameters for a declared point",
+                "parameters": [app_id, days, {"name": "event", "in": "query", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "`{sql, parameters}`"}, "404": {"description": "unknown event or app"}},
+            }
         },
     }
 
@@ -199,7 +279,11 @@ def attach_heat_recorder(settings: Settings, analyst: Warehouse):
 
 
 def create_app(
-    settings: Settings, api: ApiSettings | None = None, warehouse: Warehouse | None = None, record_heat: bool = True
+    settings: Settings,
+    api: ApiSettings | None = None,
+    warehouse: Warehouse | None = None,
+    record_heat: bool = True,
+    extension: ApiExtension | None = None,
 ) -> Starlette:
     api = api or ApiSettings()
     tokens, token_source = _tokens(settings, api)
@@ -207,45 +291,37 @@ def create_app(
     limits = Limits(timeout_s=api.query_timeout_s, max_result_rows=api.max_result_rows)
     cache = ResponseCache(api.cache_entries, api.cache_ttl_s)
 
-    def authorised(request: Request) -> bool:
-        header = request.headers.get("authorization", "")
-        scheme, _, given = header.partition(" ")
-        return scheme.lower() == "bearer" and any(hmac.compare_digest(given.encode(), t.encode()) for t in tokens)
+    async def principal(request: Request) -> Principal | Response:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and any(hmac.compare_digest(given.encode(), t.encode()) for t in tokens):
+            return Principal(role="analyst")
+        if extension is not None:
+            return await extension.authenticate(request)
+        return _error(401, "missing or wrong bearer token (Authorization: Bearer <token>)", reason="unauthenticated")
 
-    def guarded(endpoint):
-        async def check_token(request: Request):
-            if not authorised(request):
-                return _error(401, "missing or wrong bearer token (Authorization: Bearer <token>)")
+    def guarded(endpoint, role: str = "analyst"):
+        async def check(request: Request):
+            who = await principal(request)
+            if isinstance(who, Response):
+                return who
+            if who.csrf_token is not None and request.method in UNSAFE_METHODS:
+                sent = request.headers.get("x-csrf-token", "")
+                if not hmac.compare_digest(sent.encode(), who.csrf_token.encode()):
+                    return _error(403, "missing or wrong CSRF token")
+            if role == "admin" and who.role != "admin":
+                return _error(403, "admin role required")
+            request.state.principal = who
             return await endpoint(request)
 
-        return check_token
-
-    async def read_body(request: Request) -> bytes | None:
-        """The body, or None past max_body_bytes (read no further)."""
-        if int(request.headers.get("content-length") or 0) > api.max_body_bytes:
-            return None
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > api.max_body_bytes:
-                return None
-        return bytes(body)
+        return check
 
     @guarded
     async def query(request: Request) -> JSONResponse:
-        if (raw := await read_body(request)) is None:
-            return _error(413, f"request body over {api.max_body_bytes:,} bytes (TRACKFLOW_API_MAX_BODY_BYTES)")
-        if not json_media_type(request.headers.get("content-type")):
-            return _error(415, f"Content-Type {request.headers['content-type']!r}: send the request as application/json")
-        try:
-            # orjson, as the collector and the OneID service: strict RFC 8259 in UTF-8 (no NaN or Infinity), numbers
-            # that fit a double, nesting to 1,024 levels - each refused with a position, never a RecursionError or
-            # the ValueError of Python's 4,300-digit int limit that json.loads raises.
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            return _error(400, f"body is not JSON: {exc}")
-        if not isinstance(body, dict):
-            return _error(400, "body must be a JSON object with a `model` field")
+        body = await json_object(
+            request, api.max_body_bytes, "TRACKFLOW_API_MAX_BODY_BYTES", "body must be a JSON object with a `model` field"
+        )
+        if isinstance(body, JSONResponse):
+            return body
         refresh = body.pop("refresh", False)
         if not isinstance(refresh, bool):
             return _error(422, "invalid request", errors=[{"field": "refresh", "message": "must be true or false"}])
@@ -270,7 +346,7 @@ def create_app(
         return JSONResponse({**response, "cached": False, "request_hash": key})
 
     async def openapi(_: Request) -> JSONResponse:
-        return JSONResponse(openapi_document())
+        return JSONResponse(openapi_document(extension.paths, extension.schemas) if extension else openapi_document())
 
     @guarded
     async def models(_: Request) -> JSONResponse:
@@ -283,7 +359,11 @@ def create_app(
     async def lifespan(_app):
         recorder = attach_heat_recorder(settings, analyst) if record_heat else None
         try:
-            yield
+            if extension is not None and extension.lifespan is not None:
+                async with extension.lifespan():
+                    yield
+            else:
+                yield
         finally:
             if recorder is not None:
                 recorder.close()
@@ -295,11 +375,16 @@ def create_app(
             Route("/v1/models", models, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
-            # Tracking plan and tracking-point health, behind the same tokens.
+            # Tracking plan and tracking-point health, behind the same tokens; editing the plan is the admin's.
             *(
                 Route(route.path, guarded(route.endpoint), methods=route.methods)
                 for route in plan_routes(settings, analyst)
             ),
+            *(
+                Route(route.path, guarded(route.endpoint, role="admin"), methods=route.methods)
+                for route in plan_edit_routes(settings, api.max_body_bytes)
+            ),
+            *(extension.routes(guarded) if extension is not None else ()),
         ]
     )
     app.state.token_source = token_source
