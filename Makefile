@@ -37,6 +37,7 @@ $(JARS_STAMP): | $(STAMP)
 demo: install web
 	$(BIN)/trackflow up
 	$(BIN)/trackflow demo run
+	$(BIN)/trackflow users first-admin
 	$(BIN)/trackflow status
 
 # The fault drills (tests/faults) crash parts of private stacks: they run as their own group, after the rest.

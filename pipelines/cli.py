@@ -179,7 +179,6 @@ def demo_run(events: int = typer.Option(10_000, help="how many sample events to 
 from pipelines.analysis import cli as analysis_cli  # noqa: E402  (commands import their heavy modules lazily)
 
 app.command("query")(analysis_cli.query)
-app.command("api")(analysis_cli.serve_api)
 demo_app.command("generate")(analysis_cli.demo_generate)
 warehouse_app.command("load")(analysis_cli.warehouse_load)
 
@@ -208,6 +207,11 @@ app.add_typer(oneid_app, name="oneid")
 from pipelines.push.cli import push_app  # noqa: E402
 
 app.add_typer(push_app, name="push")
+
+from pipelines.workbench import cli as workbench_cli  # noqa: E402
+
+app.command("api")(workbench_cli.serve_api)
+app.add_typer(workbench_cli.users_app, name="users")
 
 from pipelines.monitoring.cli import app as alerts_app  # noqa: E402
 

@@ -87,22 +87,6 @@ def query(
         err.print(f"[yellow]warning:[/] {escape(warning['message'])} ({escape(', '.join(warning['fields']))})", soft_wrap=True)
 
 
-def serve_api(
-    host: str = typer.Option("127.0.0.1", help="interface to bind"),
-    port: int = typer.Option(8600, help="port of the analysis HTTP API"),
-) -> None:
-    """Serve the analysis HTTP API (POST /v1/query, OpenAPI at /openapi.json)."""
-    import uvicorn
-
-    from pipelines.analysis.api import ApiSettings, create_app
-    from pipelines.config import get_settings
-
-    api_settings = ApiSettings()
-    app = create_app(get_settings(), api_settings)
-    console.print(f"analysis API on http://{host}:{port}  (token file: {escape(app.state.token_source)})")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
-
-
 def demo_generate(
     events: int = typer.Option(1_000_000, min=1, help="how many events"),
     persons: int = typer.Option(50_000, min=1, help="how many persons"),

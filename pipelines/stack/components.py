@@ -277,11 +277,13 @@ def postgres_ready(port: int) -> bool:
 
 def create_push_database(settings: Settings) -> list[str]:
     from pipelines.push.target import prepare_push_database
+    from pipelines.workbench.store import prepare as prepare_metadata_store
 
-    return prepare_push_database(settings)
+    return prepare_push_database(settings) + prepare_metadata_store(settings)
 
 
-# The push targets' PostgreSQL 15 (offline pushes, pipelines/push); its prepare creates the push database. Part of
+# The push targets' PostgreSQL 15 (offline pushes, pipelines/push); its prepare creates the push database and the
+# workbench's metadata store (pipelines/workbench/store.py). Part of
 # the embedded default only: with an external warehouse the push targets are the departments' servers too.
 POSTGRES = Component(
     name="postgres",
@@ -294,8 +296,23 @@ POSTGRES = Component(
     prepare=create_push_database,
 )
 
+def api_command(settings: Settings, port: int) -> list[str]:
+    return [sys.executable, "-m", "pipelines.cli", "api", "--host", settings.api_host, "--port", str(port)]
+
+
+# The analysis API and the analyst workbench (pipelines/workbench/app.py): after the warehouse it queries and the
+# PostgreSQL of its metadata store; `trackflow status` shows its URL, the workbench's address.
+API = Component(
+    name="api",
+    configured_port=lambda s: s.api_port,
+    command=api_command,
+    healthy=http_ok("/healthz"),
+    scheme="http",
+    enabled=lambda s: True,
+)
+
 # Start order. Later capabilities append their services here.
-COMPONENTS: list[Component] = [BROKER, WAREHOUSE, POSTGRES, COLLECTOR, JOBS, ONEID_JOB]
+COMPONENTS: list[Component] = [BROKER, WAREHOUSE, POSTGRES, COLLECTOR, API, JOBS, ONEID_JOB]
 # Stop order (`trackflow down`): no new events first, the jobs once caught up (their settle), then the engines.
 # Components not named here stop first.
 STOP_ORDER = [COLLECTOR.name, JOBS.name, BROKER.name, WAREHOUSE.name, POSTGRES.name]

@@ -1,0 +1,77 @@
+"""What an analyst can pick: the apps, and per app its events and their typed properties, from the tracking plan
+and from what the warehouse saw in the last 30 days (read on the API's analyst handle, parameterised, bounded)."""
+
+from __future__ import annotations
+
+from pipelines.plan.model import AppPlan
+from pipelines.warehouse.client import Warehouse
+
+SEEN_DAYS = 30
+# Property types are inferred from a bounded slice of recent events: a cheap query on any warehouse size.
+TYPE_SAMPLE_EVENTS = 200_000
+MAX_EVENTS = 1_000
+MAX_PROPERTIES = 10_000
+# The plan's types as the pickers need them (numeric properties offer numeric operators).
+PLAN_TYPES = {"integer": "number", "number": "number", "boolean": "boolean", "string": "string", "array": "string", "object": "string"}
+
+
+def apps(warehouse: Warehouse, plans: dict[str, AppPlan]) -> list[dict]:
+    seen = {row[0] for row in warehouse.rows(
+        f"SELECT DISTINCT app_id FROM events WHERE ts >= now() - INTERVAL {SEEN_DAYS} DAY LIMIT 10000")}  # fmt: skip
+    return [{"app_id": app_id, "in_plan": app_id in plans, "seen": app_id in seen} for app_id in sorted(seen | set(plans))]
+
+
+def _seen_events(warehouse: Warehouse, app_id: str) -> dict[str, int]:
+    rows = warehouse.rows(
+        f"SELECT event, count() FROM events WHERE app_id = {{app:String}} AND ts >= now() - INTERVAL {SEEN_DAYS} DAY "
+        f"GROUP BY event ORDER BY event LIMIT {MAX_EVENTS}",
+        {"app": app_id},
+    )
+    return {event: int(count) for event, count in rows}
+
+
+def _seen_properties(warehouse: Warehouse, app_id: str) -> dict[str, dict[str, str]]:
+    """event -> property -> type, a type being what every sampled value parses as: boolean, number, datetime or
+    else string."""
+    rows = warehouse.rows(
+        "SELECT event, key, min(value IN ('true', 'false')), min(isNotNull(toFloat64OrNull(value))), "
+        "       min(isNotNull(parseDateTime64BestEffortOrNull(value))) "
+        f"FROM (SELECT event, props FROM events WHERE app_id = {{app:String}} AND ts >= now() - INTERVAL {SEEN_DAYS} DAY "
+        f"      LIMIT {TYPE_SAMPLE_EVENTS}) "
+        "ARRAY JOIN mapKeys(props) AS key, mapValues(props) AS value "
+        f"GROUP BY event, key ORDER BY event, key LIMIT {MAX_PROPERTIES}",
+        {"app": app_id},
+    )
+    seen: dict[str, dict[str, str]] = {}
+    for event, key, boolean, number, datetime in rows:
+        kind = "boolean" if boolean else "number" if number else "datetime" if datetime else "string"
+        seen.setdefault(event, {})[key] = kind
+    return seen
+
+
+def catalog(warehouse: Warehouse, app_id: str, plan: AppPlan | None) -> dict | None:
+    """The app's events and properties, or None when neither the plan nor the warehouse knows the app."""
+    counts = _seen_events(warehouse, app_id)
+    if plan is None and not counts:
+        return None
+    seen_props = _seen_properties(warehouse, app_id) if counts else {}
+    declared = plan.events if plan else {}
+    events = []
+    for name in sorted(set(declared) | set(counts)):
+        spec = declared.get(name)
+        planned = {prop.name: prop for prop in spec.properties} if spec else {}
+        observed = seen_props.get(name, {})
+        properties = [
+            {
+                "name": prop,
+                "type": PLAN_TYPES[planned[prop].type] if prop in planned else observed[prop],
+                "in_plan": prop in planned,
+                "seen": prop in observed,
+            }
+            for prop in sorted(set(planned) | set(observed))
+        ]
+        events.append({
+            "name": name, "description": spec.description if spec else "", "in_plan": spec is not None,
+            "seen": name in counts, "count_30d": counts.get(name, 0), "properties": properties,
+        })  # fmt: skip
+    return {"app_id": app_id, "events": events}

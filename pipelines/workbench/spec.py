@@ -1,0 +1,138 @@
+"""The workbench's OpenAPI paths and schemas, merged into the analysis API's one document
+(pipelines.analysis.api.openapi_document) so the web app's typed client covers every call it makes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipelines.workbench.items import MAX_ITEMS, PRESETS
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _obj(required: list[str], **properties) -> dict:
+    return {"type": "object", "required": required, "properties": properties}
+
+
+def _json(schema: dict) -> dict:
+    return {"application/json": {"schema": schema}}
+
+
+STRING, INTEGER, BOOLEAN = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
+NAME = {"type": "string", "minLength": 1, "maxLength": 200}
+ROLE = {"type": "string", "enum": ["analyst", "admin"]}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": _obj(["error"], error=STRING, reason={"type": "string", "enum": ["expired", "unauthenticated"]},
+                  errors={"type": "array", "items": _obj(["field", "message"], field=STRING, message=STRING)}),
+    "User": _obj(["username", "role"], username={"type": ["string", "null"]}, role=ROLE),
+    "SignedIn": _obj(["user", "csrf_token"], user=_ref("User"), csrf_token={"type": ["string", "null"]}),
+    "Login": _obj(["username", "password"], username=STRING, password=STRING),
+    "App": _obj(["app_id", "in_plan", "seen"], app_id=STRING, in_plan=BOOLEAN, seen=BOOLEAN),
+    "AppList": _obj(["apps"], apps={"type": "array", "items": _ref("App")}),
+    "CatalogProperty": _obj(["name", "type", "in_plan", "seen"], name=STRING,
+                            type={"type": "string", "enum": ["string", "number", "boolean", "datetime"]},
+                            in_plan=BOOLEAN, seen=BOOLEAN),
+    "CatalogEvent": _obj(["name", "description", "in_plan", "seen", "count_30d", "properties"], name=STRING,
+                         description=STRING, in_plan=BOOLEAN, seen=BOOLEAN, count_30d=INTEGER,
+                         properties={"type": "array", "items": _ref("CatalogProperty")}),
+    "Catalog": _obj(["app_id", "events"], app_id=STRING, events={"type": "array", "items": _ref("CatalogEvent")}),
+    "PlanSaved": _obj(["app_id", "version"], app_id=STRING, version=INTEGER),
+    "Report": _obj(["id", "name", "model", "request", "owner", "shared", "version", "created_at", "updated_at"],
+                   id=STRING, name=STRING, model=STRING, request=_ref("AnalysisRequest"), owner=STRING,
+                   shared=BOOLEAN, version=INTEGER, created_at=STRING, updated_at=STRING),
+    "ReportList": _obj(["reports"], reports={"type": "array", "items": _ref("Report")}),
+    "ReportCreate": _obj(["name", "request"], name=NAME, request=_ref("AnalysisRequest")),
+    "ReportUpdate": _obj(["name", "request", "version"], name=NAME, request=_ref("AnalysisRequest"), version=INTEGER),
+    "Share": _obj(["shared"], shared=BOOLEAN),
+    "TimeRange": {
+        "description": "a fixed range (`from`/`to` as an analysis request's date_from/date_to) or a preset; "
+        "either with an optional IANA `timezone`",
+        "oneOf": [
+            _obj(["from", "to"], **{"from": STRING, "to": STRING, "timezone": STRING}),
+            _obj(["preset"], preset={"type": "string", "enum": list(PRESETS)}, timezone=STRING),
+        ],
+    },
+    "DashboardItemPlacement": _obj(["report_id", "x", "y", "w", "h"], report_id=STRING,
+                                   x={"type": "integer", "minimum": 0}, y={"type": "integer", "minimum": 0},
+                                   w={"type": "integer", "minimum": 1}, h={"type": "integer", "minimum": 1}),
+    "DashboardItem": {"allOf": [_ref("DashboardItemPlacement"), _obj(["report"], report=_ref("Report"))]},
+    "Dashboard": _obj(["id", "name", "owner", "shared", "version", "time_range", "items", "created_at", "updated_at"],
+                      id=STRING, name=STRING, owner=STRING, shared=BOOLEAN, version=INTEGER,
+                      time_range=_ref("TimeRange"), items={"type": "array", "items": _ref("DashboardItem")},
+                      created_at=STRING, updated_at=STRING),
+    "DashboardList": _obj(["dashboards"], dashboards={"type": "array", "items": _ref("Dashboard")}),
+    "DashboardCreate": _obj(["name"], name=NAME, time_range=_ref("TimeRange")),
+    "DashboardUpdate": _obj(["name", "time_range", "items", "version"], name=NAME, time_range=_ref("TimeRange"),
+                            items={"type": "array", "maxItems": MAX_ITEMS, "items": _ref("DashboardItemPlacement")},
+                            version=INTEGER),
+}  # fmt: skip
+
+ERROR = _json(_ref("Error"))
+ID = {"name": "id", "in": "path", "required": True, "schema": STRING}
+APP_ID = {"name": "app_id", "in": "path", "required": True, "schema": STRING}
+
+
+def _operation(summary: str, ok: tuple[str, str | None], body: str | None = None, params=(), errors=(), **extra) -> dict:
+    """`ok` is (status, response schema name or None for no body); `errors` the error statuses it may answer
+    besides 401 and 503 (which every authenticated call may)."""
+    status, schema = ok
+    described = {"400": "body is not a JSON object", "403": "not allowed (owner only, admin role, or CSRF token)",
+                 "404": "unknown id", "409": "stale version: reload and redo the change",
+                 "422": "invalid body (`errors` lists {field, message})", "429": "too many failed sign-ins (Retry-After)"}  # fmt: skip
+    operation = {
+        "summary": summary,
+        "parameters": list(params),
+        "responses": {
+            status: {"description": "ok", **({"content": _json(_ref(schema))} if schema else {})},
+            **{code: {"description": described[code], "content": ERROR} for code in errors},
+            "401": {"description": "signed out, session expired (`reason`) or wrong token", "content": ERROR},
+            "503": {"description": "the metadata store or the warehouse is not reachable", "content": ERROR},
+        },
+        **extra,
+    }
+    if body:
+        operation["requestBody"] = {"required": True, "content": _json(_ref(body))}
+    return operation
+
+
+CHANGE = ("400", "403", "404", "409", "422")
+PATHS: dict[str, Any] = {
+    "/v1/auth/login": {"post": _operation(
+        "Sign in: sets the HttpOnly session cookie `tf_session`; send `csrf_token` as X-CSRF-Token on changes",
+        ("200", "SignedIn"), "Login", errors=("400", "422", "429"), security=[])},
+    "/v1/auth/me": {"get": _operation("Who is signed in, and the session's CSRF token", ("200", "SignedIn"))},
+    "/v1/auth/logout": {"post": _operation("Sign out: ends the session", ("204", None), errors=("403",))},
+    "/v1/apps": {"get": _operation("Apps with a tracking plan or events in the last 30 days", ("200", "AppList"))},
+    "/v1/catalog/{app_id}": {"get": _operation(
+        "The app's events and typed properties, from its tracking plan and the last 30 days of events",
+        ("200", "Catalog"), params=[APP_ID], errors=("404",))},
+    "/v1/reports": {
+        "get": _operation("My reports and shared ones (an admin: all)", ("200", "ReportList")),
+        "post": _operation("Save a report: `request` is validated as POST /v1/query does (field errors prefixed `request.`)",
+                           ("201", "Report"), "ReportCreate", errors=("400", "403", "422")),
+    },
+    "/v1/reports/{id}": {
+        "get": _operation("One report", ("200", "Report"), params=[ID], errors=("404",)),
+        "put": _operation("Change a report (owner only)", ("200", "Report"), "ReportUpdate", params=[ID], errors=CHANGE),
+        "delete": _operation("Delete a report (owner only); it leaves every dashboard", ("204", None), params=[ID], errors=("403", "404")),
+    },
+    "/v1/reports/{id}/share": {"put": _operation(
+        "Share or unshare a report read-only (admin)", ("200", "Report"), "Share", params=[ID], errors=("403", "404", "422"))},
+    "/v1/dashboards": {
+        "get": _operation("My dashboards and shared ones (an admin: all)", ("200", "DashboardList")),
+        "post": _operation("Create an empty dashboard", ("201", "Dashboard"), "DashboardCreate", errors=("400", "403", "422")),
+    },
+    "/v1/dashboards/{id}": {
+        "get": _operation("One dashboard with its reports", ("200", "Dashboard"), params=[ID], errors=("404",)),
+        "put": _operation("Rename, re-range, rearrange (owner only)", ("200", "Dashboard"), "DashboardUpdate",
+                          params=[ID], errors=CHANGE),
+        "delete": _operation("Delete a dashboard (owner only)", ("204", None), params=[ID], errors=("403", "404")),
+    },
+    "/v1/dashboards/{id}/duplicate": {"post": _operation(
+        "Copy a dashboard I can read; the copy is mine", ("201", "Dashboard"), params=[ID], errors=("403", "404"))},
+    "/v1/dashboards/{id}/share": {"put": _operation(
+        "Share or unshare a dashboard read-only (admin)", ("200", "Dashboard"), "Share", params=[ID], errors=("403", "404", "422"))},
+}  # fmt: skip
