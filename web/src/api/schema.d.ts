@@ -1090,7 +1090,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Run one analysis (event, funnel, retention, interval, distribution, paths, page, terminal)
+         * Run one analysis (event, funnel, retention, interval, distribution, paths, lifecycle, stickiness, page, terminal)
          * @description The request's `model` names the analysis:
          *     - `event`: Counts, unique persons and property aggregates of events over time, grouped by properties
          *     - `funnel`: Conversion through ordered steps within a window, by breakdown value, with the persons at each step
@@ -1098,6 +1098,8 @@ export interface paths {
          *     - `interval`: Time from each start event to the same person's next end event: quantiles, mean, histogram
          *     - `distribution`: How often each person did an event (or the sum of a property), bucketed
          *     - `paths`: The paths of events or pages persons take from a start event or to an end event, as edges per step
+         *     - `lifecycle`: Per period, the active persons who are new, returning or resurrecting, and those gone dormant
+         *     - `stickiness`: On how many days of each week or month persons were active
          *     - `page`: Per page: views, persons, entries, exits, bounce rate, time on page, scroll depth, trend and previous period
          *     - `terminal`: Persons, sessions and events by platform, OS, browser, device, app version, screen, network or channel
          */
@@ -1117,7 +1119,7 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description the model's response plus `cached`, `request_hash`, `query_ms` */
+                /** @description the model's response plus `cached`, `request_hash`, `query_ms` and `sql`: each query's SQL text and parameters by query name */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -1610,7 +1612,7 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        AnalysisRequest: components["schemas"]["EventQuery"] | components["schemas"]["FunnelQuery"] | components["schemas"]["RetentionQuery"] | components["schemas"]["IntervalQuery"] | components["schemas"]["DistributionQuery"] | components["schemas"]["PathsQuery"] | components["schemas"]["PageQuery"] | components["schemas"]["TerminalQuery"];
+        AnalysisRequest: components["schemas"]["EventQuery"] | components["schemas"]["FunnelQuery"] | components["schemas"]["RetentionQuery"] | components["schemas"]["IntervalQuery"] | components["schemas"]["DistributionQuery"] | components["schemas"]["PathsQuery"] | components["schemas"]["LifecycleQuery"] | components["schemas"]["StickinessQuery"] | components["schemas"]["PageQuery"] | components["schemas"]["TerminalQuery"];
         App: {
             app_id: string;
             in_plan: boolean;
@@ -2030,6 +2032,75 @@ export interface components {
              */
             timezone?: string;
         };
+        /**
+         * LifecyclePersons
+         * @description The persons of one bar: the period (its first day) and the status.
+         */
+        LifecyclePersons: {
+            /**
+             * Limit
+             * @default 100
+             */
+            limit?: number;
+            /**
+             * Offset
+             * @default 0
+             */
+            offset?: number;
+            /**
+             * Period
+             * Format: date
+             */
+            period: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "new" | "returning" | "resurrecting" | "dormant";
+        };
+        /**
+         * LifecycleQuery
+         * @description Per period, the active persons who are new, returning or resurrecting, and those gone dormant
+         */
+        LifecycleQuery: {
+            /** App Id */
+            app_id: string;
+            /** Date From */
+            date_from: string;
+            /** Date To */
+            date_to: string;
+            /** @description the activity ("$any": any event) */
+            event: components["schemas"]["EventSelector"];
+            /**
+             * Filters
+             * @description applied to every event
+             */
+            filters?: components["schemas"]["PropertyFilter"][];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            model: "lifecycle";
+            /**
+             * Period
+             * @default day
+             * @enum {string}
+             */
+            period?: "day" | "week" | "month";
+            /** @default null */
+            persons?: components["schemas"]["LifecyclePersons"] | null;
+            /**
+             * Sample
+             * @description fraction of persons to read (consistent per person)
+             * @default null
+             */
+            sample?: number | null;
+            /**
+             * Timezone
+             * @default UTC
+             */
+            timezone?: string;
+        };
         Login: {
             password: string;
             username: string;
@@ -2164,7 +2235,7 @@ export interface components {
             /** App Id */
             app_id: string;
             /** Cleaning */
-            cleaning?: components["schemas"]["pipelines__analysis__paths__CleaningRule"][];
+            cleaning?: components["schemas"]["pipelines__analysis__cleaning__CleaningRule"][];
             /** Date From */
             date_from: string;
             /** Date To */
@@ -2314,6 +2385,32 @@ export interface components {
             version: number;
         };
         /**
+         * RetentionPersons
+         * @description The persons of one cell: the cohort (its first day) and the period after it (0: the whole cohort).
+         */
+        RetentionPersons: {
+            /**
+             * Cohort
+             * Format: date
+             */
+            cohort: string;
+            /**
+             * Limit
+             * @default 100
+             */
+            limit?: number;
+            /**
+             * Offset
+             * @default 0
+             */
+            offset?: number;
+            /**
+             * Period
+             * @default 0
+             */
+            period?: number;
+        };
+        /**
          * RetentionQuery
          * @description Of the persons who did an initial event in a period, how many returned in each later period
          */
@@ -2353,6 +2450,8 @@ export interface components {
              * @default 7
              */
             periods?: number;
+            /** @default null */
+            persons?: components["schemas"]["RetentionPersons"] | null;
             returning: components["schemas"]["EventSelector"];
             /**
              * Sample
@@ -2372,6 +2471,72 @@ export interface components {
         SignedIn: {
             csrf_token: string | null;
             user: components["schemas"]["User"];
+        };
+        /**
+         * StickinessPersons
+         * @description The persons of one figure: the period (its first day) and the number of days they were active in it.
+         */
+        StickinessPersons: {
+            /** Days */
+            days: number;
+            /**
+             * Limit
+             * @default 100
+             */
+            limit?: number;
+            /**
+             * Offset
+             * @default 0
+             */
+            offset?: number;
+            /**
+             * Period
+             * Format: date
+             */
+            period: string;
+        };
+        /**
+         * StickinessQuery
+         * @description On how many days of each week or month persons were active
+         */
+        StickinessQuery: {
+            /** App Id */
+            app_id: string;
+            /** Date From */
+            date_from: string;
+            /** Date To */
+            date_to: string;
+            /** @description the activity ("$any": any event) */
+            event: components["schemas"]["EventSelector"];
+            /**
+             * Filters
+             * @description applied to every event
+             */
+            filters?: components["schemas"]["PropertyFilter"][];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            model: "stickiness";
+            /**
+             * Period
+             * @default week
+             * @enum {string}
+             */
+            period?: "week" | "month";
+            /** @default null */
+            persons?: components["schemas"]["StickinessPersons"] | null;
+            /**
+             * Sample
+             * @description fraction of persons to read (consistent per person)
+             * @default null
+             */
+            sample?: number | null;
+            /**
+             * Timezone
+             * @default UTC
+             */
+            timezone?: string;
         };
         /**
          * TerminalPersons
@@ -2456,9 +2621,10 @@ export interface components {
         };
         /**
          * CleaningRule
-         * @description `pattern` (RE2) is replaced by `replacement` (\1 names a group) everywhere in the page text.
+         * @description Replace every match of `pattern` (RE2) with `replacement`, where `\0` is the match, `\1`-`\9` its groups
+         *     and `\\` a backslash; e.g. {"pattern": "/product/\\d+", "replacement": "/product/:id"}.
          */
-        pipelines__analysis__pages__CleaningRule: {
+        pipelines__analysis__cleaning__CleaningRule: {
             /** Pattern */
             pattern: string;
             /**
@@ -2469,12 +2635,11 @@ export interface components {
         };
         /**
          * CleaningRule
-         * @description Rewrite every match of `regex` (RE2, as the warehouse runs it) with `replacement` (`\0`-`\9` insert the
-         *     match and its groups, `\\` a backslash), e.g. {"regex": "/product/\\d+", "replacement": "/product/:id"}.
+         * @description `pattern` (RE2) is replaced by `replacement` (\1 names a group) everywhere in the page text.
          */
-        pipelines__analysis__paths__CleaningRule: {
-            /** Regex */
-            regex: string;
+        pipelines__analysis__pages__CleaningRule: {
+            /** Pattern */
+            pattern: string;
             /**
              * Replacement
              * @default

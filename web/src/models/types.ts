@@ -34,7 +34,8 @@ export interface QueryResult extends TableView {
   query_ms?: number
   cached?: boolean
   sql?: Record<string, string>
-  persons?: { offset: number; persons: string[] } & Record<string, unknown>
+  persons?: { offset: number; persons: string[]; latest_properties?: Record<string, Record<string, string>> } & Record<string, unknown>
+  warnings?: { kind: string; name: string; fields: string[]; message: string }[]
   [key: string]: unknown
 }
 
