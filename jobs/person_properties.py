@@ -6,33 +6,16 @@ each update once either way."""
 
 from __future__ import annotations
 
-from pyflink.common import Types
-
+from jobs.loaders import build_loader
 from pipelines import messaging
 from pipelines.config import Settings
-from pipelines.flinkrun.environment import kafka_stream
-from pipelines.flinkrun.writers import TimedWarehouseWriter
 
 GROUP = "trackflow-person-properties"
-WRITER_KEY = "person_properties"
 FLUSH_MS = 1_000  # a profile update is visible within about a second; one insert per tick at most
 
 
-class PersonPropertiesWriter(TimedWarehouseWriter):
-    def __init__(self, settings: Settings):
-        super().__init__(settings, flush_ms=FLUSH_MS)
-
-    def write(self, items: list) -> None:
-        from pipelines.person_properties import load_messages
-
-        load_messages(self.warehouse, [item.encode() for item in items])
-
-
 def build(env, settings: Settings) -> None:
-    (
-        kafka_stream(env, settings, "person_properties:load", GROUP, [messaging.PERSON_PROPERTIES])
-        .key_by(lambda message: WRITER_KEY, key_type=Types.STRING())
-        .process(PersonPropertiesWriter(settings))
-        .name("insert person_property_log")
-        .uid("person_properties:write")
-    )
+    build_loader(
+        env, settings, "person_properties", GROUP, messaging.PERSON_PROPERTIES, "person_property_log",
+        "pipelines.person_properties:load_messages", FLUSH_MS,
+    )  # fmt: skip

@@ -8,7 +8,8 @@ An update is one operation on some properties of one person at one client time:
   unset     the property loses its value.
 The warehouse keeps every update (`person_property_log`, one row per update and property: the history) and
 derives the latest value per (app, person, property) by folding that property's updates in client-time order
-(`person_properties`, sql/migrations/0022_person_properties.sql). The fold's result depends only on the set of
+(`person_properties`, sql/migrations/0022_person_properties.sql; updates of one millisecond in the order of their
+request). The fold's result depends only on the set of
 updates, not on the order they arrived in, and a replayed update (same update_id) collapses with its first copy,
 so a redelivery after a restore or an SDK's re-send changes nothing, set_once included.
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:  # the collector imports this module for OPS: it needs no ware
     from pipelines.warehouse.client import Warehouse
 
 OPS = ("set", "set_once", "append", "unset")
-COLUMNS = ("app_id", "person_id", "property", "update_id", "op", "value", "items", "ts", "received_at", "ids", "source")
+COLUMNS = ("app_id", "person_id", "property", "update_id", "op", "value", "items", "ts", "seq", "received_at", "ids", "source")
 MAX_PROPERTY_NAME = 200
 
 
@@ -64,7 +65,7 @@ def rows_of_message(value: bytes) -> list[list[Any]]:
     update_id = uuid.UUID(str(message["update_id"]))
     ids = {str(k): str(v) for k, v in message["ids"].items()}
     head = [str(message["app_id"]), str(message["person_id"])]
-    tail = [_millis(message["ts"]), _millis(message.get("received_at") or message["ts"]), ids, str(message.get("source") or "")]
+    tail = [_millis(message["ts"]), int(message.get("seq") or 0), _millis(message.get("received_at") or message["ts"]), ids, str(message.get("source") or "")]
     rows = []
     for name, item in message["properties"].items():
         items = [value_text(v) for v in item] if isinstance(item, list) else []

@@ -30,7 +30,7 @@ from pipelines.collect.intake import BadRequest, decode_beacon_data, gunzip, nor
 from pipelines.collect.journal import Journal
 from pipelines.collect.limits import RateLimiter, retry_after_header
 from pipelines.collect.metrics import CONTENT_TYPE_LATEST, CollectorMetrics
-from pipelines.collect.protocols import Mapped, sensors
+from pipelines.collect.protocols import Mapped, posthog, sensors
 from pipelines.collect.sink import SPOOLED, Record, Sink, SpoolFull
 from pipelines.collect.spool import Spool
 from pipelines.collect.stage_counts import CollectedCounts, summary_message
@@ -396,6 +396,22 @@ class Collector:
             return Response(PIXEL, status_code=result.status_code, media_type="image/gif", headers={"Cache-Control": "no-store"})
         return result
 
+    async def posthog_capture(self, request: Request) -> Response:
+        """PostHog SDKs (protocols/posthog.py): the project key (api_key / token) is the app key."""
+
+        async def read(req: Request) -> tuple[str, Mapped]:
+            body = await self._body(req) if req.method == "POST" else b""
+            limit = self.settings.collector_max_body_bytes
+            events, single, fields = posthog.decode_request(body, req.query_params, req.headers.get("content-type", ""), limit)
+            self._records_limit(len(events), "batch")
+            key = posthog.request_key(events, fields, req.query_params)
+            if not key:
+                raise BadRequest(401, "missing project key: PostHog requests carry it as api_key or token")
+            app_id = self._app_for_key(key)
+            return app_id, posthog.map_events(events, single, key, app_id, fields, int(time.time() * 1000))
+
+        return await self._protocol("posthog", request, read)
+
     async def healthz(self, request: Request) -> Response:
         sink = self.sink
         body = {
@@ -446,6 +462,7 @@ def create_app(settings: Settings, port: int = 0, spool_dir: Path | None = None)
         Route("/v1/p.gif", collector.beacon, methods=["GET"]),
         Route("/sa", collector.sensors, methods=["GET", "POST"]),
         Route("/sa.gif", collector.sensors, methods=["GET", "POST"]),
+        *(Route(path, collector.posthog_capture, methods=["GET", "POST"]) for path in ("/e/", "/capture/", "/batch/", "/i/v0/e/")),
         Route("/healthz", collector.healthz, methods=["GET"]),
         Route("/metrics", collector.metrics_text, methods=["GET"]),
     ]

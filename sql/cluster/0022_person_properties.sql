@@ -14,13 +14,14 @@ CREATE TABLE IF NOT EXISTS local_person_property_log ON CLUSTER '{cluster}' (
     value       String,
     items       Array(String),
     ts          DateTime64(3, 'UTC'),
+    seq         UInt32,
     received_at DateTime64(3, 'UTC'),
     ids         Map(String, String),
     source      LowCardinality(String)
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/local_person_property_log', '{replica}')
 PARTITION BY toYYYYMM(ts)
-ORDER BY (app_id, person_id, property, update_id);
+ORDER BY (app_id, person_id, property, update_id, seq);
 
 CREATE TABLE IF NOT EXISTS person_property_log ON CLUSTER '{cluster}' AS local_person_property_log
 ENGINE = Distributed('{cluster}', currentDatabase(), local_person_property_log, cityHash64(person_id));

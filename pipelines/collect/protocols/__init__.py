@@ -10,8 +10,12 @@ map is listed in `rejected` with its index and reason instead of being dropped.
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from pipelines.collect.intake import BadRequest
 from pipelines.person_properties import MAX_PROPERTY_NAME, OPS
@@ -25,7 +29,8 @@ class Mapped:
     record_indexes: list[int] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     single: bool = False
-    # {"update_id", "op", "ids", "ts", "properties", "source"}: pipelines/person_properties.py says what each op does.
+    # {"update_id", "op", "ids", "ts", "seq", "properties", "source"}: pipelines/person_properties.py says what each
+    # op does; seq is the record's position in the request (orders updates of one millisecond).
     person_updates: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, index: int, event: dict[str, Any]) -> None:
@@ -40,7 +45,7 @@ class Mapped:
         return not self.events and not self.person_updates
 
 
-def person_update(op: str, ids: dict[str, str], ts: int, properties: Any, update_id: str, source: str) -> dict[str, Any]:
+def person_update(op: str, ids: dict[str, str], ts: int, seq: int, properties: Any, update_id: str, source: str) -> dict[str, Any]:
     """A checked person-property update; a 400 naming what is wrong. `append` takes lists of items; `unset` takes
     the names (values ignored)."""
     if op not in OPS:
@@ -56,4 +61,60 @@ def person_update(op: str, ids: dict[str, str], ts: int, properties: Any, update
             raise BadRequest(400, f"append needs a list of items for {name[:40]!r}, got {json_type_name(value)}", field=f"properties.{name[:40]}")
     if op == "unset":
         properties = dict.fromkeys(properties, None)
-    return {"update_id": update_id, "op": op, "ids": ids, "ts": ts, "properties": properties, "source": source}
+    return {"update_id": update_id, "op": op, "ids": ids, "ts": ts, "seq": seq, "properties": properties, "source": source}
+
+
+def id_text(value: Any, field: str, limit: int = 256) -> str:
+    """An id field as text ('' when absent); a 400 naming the field when it is not a string or number."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or len(str(value)) > limit:
+        raise BadRequest(400, f"{field} must be a string of at most {limit} characters, got {json_type_name(value)}", field=field)
+    return str(value)
+
+
+def content_id(namespace: uuid.UUID, app_id: str, record: dict[str, Any], volatile: tuple[str, ...] = ()) -> str:
+    """A UUIDv5 of the app and the record without its `volatile` fields (those a re-send changes, such as the send
+    time): a re-sent record gets the same id, so the event index (events) and the update_id key (person
+    properties) collapse the copy. Two records identical in every other field become one: they cannot be told
+    apart anyway."""
+    stable = {name: value for name, value in record.items() if name not in volatile}
+    return str(uuid.uuid5(namespace, app_id + "\n" + orjson.dumps(stable, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()))
+
+
+def given_uuid(value: Any) -> str | None:
+    """The sender's own event UUID, normalised, or None when it sent none or not a UUID."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
+def iso_millis(value: Any, field: str) -> int | None:
+    """Epoch milliseconds of an ISO-8601 time (with zone; none is UTC) or of epoch milliseconds; None if absent."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1e14:
+        return int(value)
+    if isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=dt.timezone.utc)
+            millis = int(parsed.timestamp() * 1000)
+            if 0 < millis < 10**14:
+                return millis
+    raise BadRequest(400, f"{field} must be an ISO-8601 time, got {str(value)[:40]!r}", field=field)
+
+
+def move_fields(source: dict[str, Any], target: dict[str, Any], names: dict[str, str]) -> None:
+    """Pop each `names` key present (and not empty) from source into target under its mapped name."""
+    for name, to in names.items():
+        value = source.pop(name, None)
+        if value not in (None, ""):
+            target.setdefault(to, value)

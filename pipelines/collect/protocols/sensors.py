@@ -16,10 +16,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
-import orjson
 
 from pipelines.collect.intake import BadRequest, gunzip, object_field, parse_json
-from pipelines.collect.protocols import Mapped, person_update
+from pipelines.collect.protocols import Mapped, content_id, id_text, move_fields, person_update
 from pipelines.plan.validate import json_type_name
 
 TRACK_TYPES = ("track", "track_signup", "track_id_bind")
@@ -129,7 +128,7 @@ def map_records(records: list[Any], single: bool, url_project: str, app_id: str)
         try:
             kind = _checked_kind(record, url_project, app_id)
             if kind in PROFILE_OPS:
-                mapped.person_updates.append(map_profile(record, kind, app_id))
+                mapped.person_updates.append(map_profile(record, kind, app_id, index))
             else:
                 mapped.add(index, map_record(record, url_project, app_id))
         except BadRequest as exc:
@@ -155,13 +154,13 @@ def _checked_kind(record: Any, url_project: str, app_id: str) -> str:
     return kind
 
 
-def map_profile(record: dict[str, Any], kind: str, app_id: str) -> dict[str, Any]:
+def map_profile(record: dict[str, Any], kind: str, app_id: str, seq: int) -> dict[str, Any]:
     """A profile_* record -> a person-property update of the person its distinct_id (and identities) name."""
     properties = object_field(record, "properties")
     lib = object_field(record, "lib")
     ids = _ids(record, kind, properties, str(lib.get("$lib") or properties.get("$lib") or ""))
     values = {name: value for name, value in properties.items() if name not in DROPPED_PROPS and name not in ("$lib", "$lib_version")}
-    return person_update(PROFILE_OPS[kind], ids, _time(record), values, sensors_event_id(record, app_id), "sensors")
+    return person_update(PROFILE_OPS[kind], ids, _time(record), seq, values, sensors_event_id(record, app_id), "sensors")
 
 
 def _time(record: dict[str, Any]) -> int:
@@ -209,7 +208,7 @@ def map_record(record: Any, url_project: str, app_id: str) -> dict[str, Any]:
 def _ids(record: dict[str, Any], kind: str, properties: dict[str, Any], lib_name: str) -> dict[str, str]:
     """Touchpoint ids. Anonymous ids are cookie ids from the web SDK and device ids from the others."""
     anonymous_type = "cookie_id" if lib_name == "js" else "device_id"
-    distinct_id = _id_text(record.get("distinct_id"), "distinct_id")
+    distinct_id = id_text(record.get("distinct_id"), "distinct_id")
     if not distinct_id:
         raise BadRequest(400, "distinct_id is required (a non-empty string)", field="distinct_id")
     ids: dict[str, str] = {}
@@ -217,14 +216,14 @@ def _ids(record: dict[str, Any], kind: str, properties: dict[str, Any], lib_name
     for key, value in identities.items():
         id_type = IDENTITY_TYPES.get(key) or ("cookie_id" if key == "$identity_anonymous_id" and lib_name == "js" else None)
         id_type = id_type or ("device_id" if key == "$identity_anonymous_id" else key.removeprefix("$identity_"))
-        if text := _id_text(value, f"identities.{key[:40]}"):
+        if text := id_text(value, f"identities.{key[:40]}"):
             ids[id_type] = text
-    if login_id := _id_text(record.get("login_id"), "login_id"):
+    if login_id := id_text(record.get("login_id"), "login_id"):
         ids["user_id"] = login_id
-    if anonymous_id := _id_text(record.get("anonymous_id"), "anonymous_id"):
+    if anonymous_id := id_text(record.get("anonymous_id"), "anonymous_id"):
         ids.setdefault(anonymous_type, anonymous_id)
     if kind == "track_signup":  # distinct_id is the login id, original_id the anonymous id it replaces
-        original_id = _id_text(record.get("original_id"), "original_id")
+        original_id = id_text(record.get("original_id"), "original_id")
         if not original_id:
             raise BadRequest(400, "track_signup needs original_id (the anonymous id before login)", field="original_id")
         ids["user_id"] = distinct_id
@@ -236,22 +235,11 @@ def _ids(record: dict[str, Any], kind: str, properties: dict[str, Any], lib_name
     return ids
 
 
-def _id_text(value: Any, field: str) -> str:
-    if value is None or value == "":
-        return ""
-    if not isinstance(value, (str, int)) or isinstance(value, bool):
-        raise BadRequest(400, f"{field} must be a string, got {json_type_name(value)}", field=field)
-    return str(value)
-
-
 def _context(props: dict[str, Any], lib: dict[str, Any], lib_name: str) -> dict[str, Any]:
     context: dict[str, Any] = {}
     if lib_name in PLATFORMS:
         context["platform"] = PLATFORMS[lib_name]
-    for source, target in CONTEXT_FIELDS.items():
-        value = props.pop(source, None)
-        if value not in (None, ""):
-            context[target] = value
+    move_fields(props, context, CONTEXT_FIELDS)
     if lib_name:
         context.setdefault("lib", lib_name)
     if "lib_version" not in context and lib.get("$lib_version"):
@@ -264,5 +252,4 @@ def sensors_event_id(record: dict[str, Any], app_id: str) -> str:
     re-send changes; `_track_id`, a per-record random number of the web/app SDKs, stays) gives a re-sent record
     the same event_id, so the warehouse's event_id dedup drops the copy. Two records identical in every field,
     to the millisecond, become one event: they cannot be told apart anyway."""
-    stable = {name: value for name, value in record.items() if name != "_flush_time"}
-    return str(uuid.uuid5(EVENT_ID_NAMESPACE, app_id + "\n" + orjson.dumps(stable, option=orjson.OPT_SORT_KEYS).decode()))
+    return content_id(EVENT_ID_NAMESPACE, app_id, record, volatile=("_flush_time",))
