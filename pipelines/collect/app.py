@@ -30,7 +30,7 @@ from pipelines.collect.intake import BadRequest, decode_beacon_data, gunzip, nor
 from pipelines.collect.journal import Journal
 from pipelines.collect.limits import RateLimiter, retry_after_header
 from pipelines.collect.metrics import CONTENT_TYPE_LATEST, CollectorMetrics
-from pipelines.collect.protocols import Mapped, posthog, sensors
+from pipelines.collect.protocols import Mapped, posthog, segment, sensors
 from pipelines.collect.sink import SPOOLED, Record, Sink, SpoolFull
 from pipelines.collect.spool import Spool
 from pipelines.collect.stage_counts import CollectedCounts, summary_message
@@ -412,6 +412,23 @@ class Collector:
 
         return await self._protocol("posthog", request, read)
 
+    def segment_endpoint(self, kind: str):
+        """Segment / RudderStack SDKs (protocols/segment.py) at /segment/v1/<kind>: the write key is the app key."""
+
+        async def read(req: Request) -> tuple[str, Mapped]:
+            document, messages, single = segment.decode_request(await self._body(req), kind)
+            self._records_limit(len(messages), "batch")
+            key = segment.write_key(req.headers.get("authorization", ""), document)
+            if not key:
+                raise BadRequest(401, "missing write key: send it as the user of HTTP Basic auth (Segment's SDKs do) or as writeKey")
+            app_id = self._app_for_key(key)
+            return app_id, segment.map_messages(messages, single, key, app_id, document, int(time.time() * 1000))
+
+        async def endpoint(request: Request) -> Response:
+            return await self._protocol("segment", request, read)
+
+        return endpoint
+
     async def healthz(self, request: Request) -> Response:
         sink = self.sink
         body = {
@@ -463,6 +480,7 @@ def create_app(settings: Settings, port: int = 0, spool_dir: Path | None = None)
         Route("/sa", collector.sensors, methods=["GET", "POST"]),
         Route("/sa.gif", collector.sensors, methods=["GET", "POST"]),
         *(Route(path, collector.posthog_capture, methods=["GET", "POST"]) for path in ("/e/", "/capture/", "/batch/", "/i/v0/e/")),
+        *(Route(f"/segment/v1/{kind}", collector.segment_endpoint(kind), methods=["POST"]) for kind in (*segment.TYPES, "batch", "import")),
         Route("/healthz", collector.healthz, methods=["GET"]),
         Route("/metrics", collector.metrics_text, methods=["GET"]),
     ]
