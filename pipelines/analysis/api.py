@@ -36,6 +36,7 @@ from pipelines.analysis.runner import (
     Limits,
     QueryTimeout,
     ResultTooLarge,
+    build_queries,
     parse_request,
     run_query,
 )
@@ -197,7 +198,7 @@ def openapi_document(paths: dict[str, Any] | None = None, schemas: dict[str, Any
                         }}},
                     },  # fmt: skip
                     "responses": {
-                        "200": {"description": "the model's response plus `cached`, `request_hash`, `query_ms`"},
+                        "200": {"description": "the model's response plus `cached`, `request_hash`, `query_ms` and `sql`: each query's SQL text and parameters by query name"},
                         "400": {"description": "body is not a JSON object (RFC 8259, UTF-8, finite numbers, nesting to 1,024 levels)", "content": {"application/json": {"schema": error}}},
                         "401": {"description": "missing or wrong bearer token"},
                         "413": {"description": "request body over TRACKFLOW_API_MAX_BODY_BYTES", "content": {"application/json": {"schema": error}}},
@@ -265,6 +266,15 @@ def plan_openapi_paths() -> dict[str, Any]:
                 "responses": {"200": {"description": "`{sql, parameters}`"}, "404": {"description": "unknown event or app"}},
             }
         },
+    }
+
+
+def sql_that_ran(request) -> dict[str, dict[str, Any]]:
+    """Each query of the request: its SQL with `{name:Type}` placeholders and their values (as JSON: dates and
+    times as ISO text), for the workbench's "SQL" panel. Building is pure and cheap; nothing runs twice."""
+    return {
+        name: {"sql": query.sql, "parameters": json.loads(json.dumps(query.parameters, default=str))}
+        for name, query in build_queries(request).items()
     }
 
 
@@ -342,6 +352,7 @@ def create_app(
             return _error(503, str(exc))
         except Exception as exc:  # a warehouse error (e.g. too many result rows): report it, do not crash
             return _error(502, f"warehouse error: {str(exc).splitlines()[0][:500]}")
+        response = {**response, "sql": sql_that_ran(parsed)}
         cache.put(key, response)
         return JSONResponse({**response, "cached": False, "request_hash": key})
 

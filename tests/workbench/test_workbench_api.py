@@ -277,3 +277,19 @@ def test_static_serving(stack_settings, analyst, tmp_path):
         assert unknown.status_code == 404 and unknown.json()["error"]
         assert http.post("/v1/nothing-here").json()["error"]
         assert http.get("/healthz").json() == {"ok": True} and "paths" in http.get("/openapi.json").json()
+
+
+def test_query_answers_carry_the_sql_that_ran(workbench_stack):
+    answer = workbench_stack.api("POST", "/v1/query", REQUEST, token=workbench_stack.analyst_token).json()
+    assert answer["sql"] and all("SELECT" in q["sql"].upper() and isinstance(q["parameters"], dict) for q in answer["sql"].values())
+    text = " ".join(q["sql"] for q in answer["sql"].values())
+    assert "wb-shop" not in text and "wb-shop" in json.dumps([q["parameters"] for q in answer["sql"].values()])
+
+
+def test_the_stack_runs_the_api_and_status_gives_its_url(stack):
+    import httpx
+
+    api = next(item for item in stack.status() if item.name == "api")
+    assert api.state == "healthy" and api.url.startswith("http://127.0.0.1:")
+    assert httpx.get(f"{api.url}/healthz", timeout=10).json() == {"ok": True}
+    assert "/v1/reports" in httpx.get(f"{api.url}/openapi.json", timeout=10).json()["paths"]
