@@ -301,21 +301,23 @@ def api_command(settings: Settings, port: int) -> list[str]:
 
 
 # The analysis API and the analyst workbench (pipelines/workbench/app.py): after the warehouse it queries and the
-# PostgreSQL of its metadata store; `trackflow status` shows its URL, the workbench's address.
+# PostgreSQL of its metadata store; `trackflow status` shows its URL, the workbench's address. Part of the embedded
+# default only, like the PostgreSQL: next to a warehouse cluster the API is deployed where it is wanted
+# (`trackflow api`), and it does not start while its warehouse cannot be reached (the query-heat recorder reads it).
 API = Component(
     name="api",
     configured_port=lambda s: s.api_port,
     command=api_command,
     healthy=http_ok("/healthz"),
     scheme="http",
-    enabled=lambda s: True,
+    enabled=lambda s: s.embedded_warehouse,
 )
 
 # Start order. Later capabilities append their services here.
 COMPONENTS: list[Component] = [BROKER, WAREHOUSE, POSTGRES, COLLECTOR, API, JOBS, ONEID_JOB]
 # Stop order (`trackflow down`): no new events first, the jobs once caught up (their settle), then the engines.
 # Components not named here stop first.
-STOP_ORDER = [COLLECTOR.name, JOBS.name, BROKER.name, WAREHOUSE.name, POSTGRES.name]
+STOP_ORDER = [COLLECTOR.name, API.name, JOBS.name, BROKER.name, WAREHOUSE.name, POSTGRES.name]
 
 
 def alerts_command(settings: Settings, port: int) -> list[str]:
