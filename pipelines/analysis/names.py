@@ -12,7 +12,8 @@ property as a props key of the app's events in the request's range (the range bo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Hashable, Iterator
 from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel
@@ -88,23 +89,47 @@ def _message(role: NameRole, name: str, app_id: str) -> str:
     )
 
 
-def unknown_name_warnings(request: BaseModel, run: Callable[[BuiltQuery], list[tuple]]) -> list[dict[str, Any]]:
+class KnownNames:
+    """Names found known (in the plan or the data) lately, per warehouse and app, so repeated requests (a dashboard,
+    the API's users) do not ask again for `ttl_s`. Unknown names are not kept: one that starts arriving is known at
+    the next request."""
+
+    def __init__(self, ttl_s: float = 300.0, most: int = 100_000):
+        self.ttl_s, self.most = ttl_s, most
+        self._until: dict[tuple, float] = {}
+
+    def __contains__(self, key: tuple) -> bool:
+        return self._until.get(key, 0.0) > time.monotonic()
+
+    def add(self, keys: list[tuple]) -> None:
+        if len(self._until) + len(keys) > self.most:
+            self._until.clear()  # rare (that many distinct names): start again rather than track ages
+        until = time.monotonic() + self.ttl_s
+        self._until.update((key, until) for key in keys)
+
+
+KNOWN = KnownNames()
+
+
+def unknown_name_warnings(request: BaseModel, run: Callable[[BuiltQuery], list[tuple]], source: Hashable = None) -> list[dict[str, Any]]:
     """`{"kind": "unknown_event" | "unknown_property", "name", "fields", "message"}` per unknown name, in the order
-    the request names them. `run` runs a query and returns its rows (the runner's, with its limits)."""
+    the request names them. `run` runs a query and returns its rows (the runner's, with its limits); `source` tells
+    warehouses apart in the cache of known names."""
     fields: dict[tuple[NameRole, str], list[str]] = {}
     for role, name, at in request_names(request):
-        if _needs_asking(role, name):
+        if _needs_asking(role, name) and (source, request.app_id, role, name) not in KNOWN:
             fields.setdefault((role, name), []).append(at)
     if not fields:
         return []
     plan_events, plan_properties = run(SqlParams(values={"app_id": request.app_id}).query(PLAN_SQL))[0]
     declared = {EVENT: set(plan_events), PROPERTY: set(plan_properties)}
     undeclared = [(role, name) for role, name in fields if name not in declared[role]]
-    if not undeclared:
-        return []
-    events = [name for role, name in undeclared if role == EVENT]
-    properties = [name for role, name in undeclared if role == PROPERTY]
-    seen = {(NameRole(role), name) for role, name in run(_lookup_query(request, events, properties))}
+    seen = set()
+    if undeclared:
+        events = [name for role, name in undeclared if role == EVENT]
+        properties = [name for role, name in undeclared if role == PROPERTY]
+        seen = set(run(_lookup_query(request, events, properties)))
+    KNOWN.add([(source, request.app_id, role, name) for role, name in fields if (role, name) in seen or name in declared[role]])
     return [
         {"kind": f"unknown_{role}", "name": name, "fields": fields[role, name], "message": _message(role, name, request.app_id)}
         for role, name in undeclared

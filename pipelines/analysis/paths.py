@@ -39,6 +39,9 @@ MAX_STEPS = 10
 MAX_EDGES_PER_STEP = 100
 MAX_RANGE_DAYS = 92  # a path query sorts every event of every person in the range
 MAX_GAP_SECONDS = 7 * 86_400
+# Bits of a path element's sort key: milliseconds since the range start (33 bits hold MAX_RANGE_DAYS), the label's
+# rank, the anchor flag.
+RANK_BITS = 30
 DEFAULT_PAGE_EVENT = "page_view"
 
 
@@ -144,23 +147,36 @@ def _path_events(request: PathsQuery) -> list[str]:
 
 def _transitions_cte(request: PathsQuery, params: SqlParams) -> str:
     """CTEs down to `transitions`: one row per edge a path takes (step k >= 1) and one per path (step 0, where it
-    begins), each with its person, source, target and the milliseconds between them."""
+    begins), each with its person, source, target (label ranks: `labels[rank]` is the label, 0 none) and the
+    milliseconds between them.
+
+    Labels are sorted once (`labels`, a scalar subquery over the same rows) and the events carry their rank: each
+    person's events are then one array of UInt64 keys (ms since the range start, label rank, anchor), sorted as
+    integers, which is the (time, label, anchor) order; arrays of (time, label string) tuples cost 2-3x as much to
+    gather and sort."""
     where = all_of(scope_conditions(request, params, _path_events(request)))
+    label = _label_sql(request, params)
     anchor = selector_condition(request.anchor, params, "anchor_event")
+    start = params.add("range_start_ms", TimeRange.of(request).start_ms, "Int64")
     gap = params.add("session_gap_ms", request.session_gap_seconds * 1000, "Int64")
+    rank = f"transform({label}, labels, arrayEnumerate(labels), toUInt32(0))"
     return f"""
 WITH
+(SELECT arraySort(groupUniqArray({label})) FROM {TABLE} WHERE {where}) AS labels,
 path_events AS (
-    SELECT {PERSON_KEY} AS person_key, toUnixTimestamp64Milli(ts) AS ms, {_label_sql(request, params)} AS label, {anchor} AS anchor
+    SELECT {PERSON_KEY} AS person_key, {anchor} AS anchor,
+           bitShiftLeft(toUInt64(toUnixTimestamp64Milli(ts) - {start}), {RANK_BITS + 1}) + bitShiftLeft(toUInt64({rank}), 1) + anchor AS key
     FROM {TABLE}
     WHERE {where}
 ),
 sessions AS (
-    SELECT person_key, arraySort(groupArray((ms, label, anchor))) AS sorted,
+    SELECT person_key,
+           arrayMap(k -> (toInt64(bitShiftRight(k, {RANK_BITS + 1})), toUInt32(bitAnd(bitShiftRight(k, 1), {(1 << RANK_BITS) - 1})), toUInt8(bitAnd(k, 1))),
+                    arraySort(groupArray(key))) AS sorted,
            arraySplit((x, gap) -> gap, sorted, arrayMap(d -> d > {gap}, arrayDifference(sorted.1))) AS split
     FROM path_events
     GROUP BY person_key
-    HAVING max(anchor)
+    HAVING max(anchor) AND throwIf(length(labels) >= {1 << RANK_BITS}, 'more than {(1 << RANK_BITS) - 1:,} distinct path elements: clean them') = 0
 ),
 paths AS (
     SELECT person_key, {_path_columns(request, params)}
@@ -169,7 +185,7 @@ paths AS (
     WHERE arrayExists(x -> x.3, session)
 ),
 transitions AS (
-    SELECT person_key, if(k = 0, 0, offset + k) AS step, if(k = 0, '', path[k].2) AS source, path[k + 1].2 AS target,
+    SELECT person_key, if(k = 0, 0, offset + k) AS step, if(k = 0, 0, path[k].2) AS source, path[k + 1].2 AS target,
            if(k = 0, 0, path[k + 1].1 - path[k].1) AS ms
     FROM paths
     ARRAY JOIN range(length(path)) AS k
@@ -192,7 +208,7 @@ ranked AS (
     SELECT *, row_number() OVER (PARTITION BY step ORDER BY paths DESC, source, target) <= {kept} AS kept
     FROM edges
 )
-SELECT step, kept, if(kept, source, '') AS edge_source, if(kept, target, '') AS edge_target, grouping(kept) = 1 AS step_total,
+SELECT step, kept, if(kept, labels[source], '') AS edge_source, if(kept, labels[target], '') AS edge_target, grouping(kept) = 1 AS step_total,
        sum(paths) AS edge_count, uniqExactMerge(persons_state) AS persons, sum(total_ms) / sum(paths) AS avg_ms
 FROM ranked
 GROUP BY GROUPING SETS ((step, kept, edge_source, edge_target), (step))
@@ -214,7 +230,8 @@ def persons_query(request: PathsQuery) -> BuiltQuery:
         GROUP BY source, target ORDER BY count() DESC, source, target LIMIT {kept}
     )"""
     else:
-        edge = f"source = {params.add('source', page.source or '', 'String')} AND target = {params.add('target', page.target, 'String')}"
+        source = "0" if page.step == 0 else f"indexOf(labels, {params.add('source', page.source, 'String')})"
+        edge = f"source = {source} AND target = indexOf(labels, {params.add('target', page.target, 'String')})"
     keys = f"""    SELECT person_key FROM transitions
     WHERE step = {step} AND {edge}
     GROUP BY person_key ORDER BY person_key {page_clause(page, params)}"""

@@ -77,5 +77,6 @@ def run_query(payload, warehouse, limits: Limits = Limits()) -> dict[str, Any]:
     started = time.perf_counter()
     results = {name: _run(warehouse, query, limits) for name, query in build_queries(request).items()}
     response = MODELS.of(request).shape(request, results)
-    warnings = unknown_name_warnings(request, lambda query: _run(warehouse, query, limits).rows)
+    source = (getattr(warehouse, "url", None), getattr(warehouse, "database", None))
+    warnings = unknown_name_warnings(request, lambda query: _run(warehouse, query, limits).rows, source)
     return {"model": request.model, **response, "warnings": warnings, "query_ms": round((time.perf_counter() - started) * 1000, 1)}

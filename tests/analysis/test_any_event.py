@@ -139,3 +139,22 @@ def test_cli_prints_the_warning(stack, planned):
     result = CliRunner().invoke(cli_app, ["query", "--spec", "-", "--format", "csv"], input=json.dumps(requests_naming("purchse")["distribution"]))
     assert result.exit_code == 0, result.output
     assert "warning: event 'purchse' is neither in the tracking plan" in result.stderr and "(event.event)" in result.stderr
+
+
+def test_known_names_are_not_asked_again_unknown_ones_are(analyst, planned):
+    from pipelines.analysis.names import unknown_name_warnings
+    from pipelines.analysis.runner import parse_request
+
+    asked = []
+
+    def run(query):
+        asked.append(query.sql)
+        return analyst.query(query.sql, query.parameters).result_rows
+
+    source = ("test", "known-names")
+    known = parse_request(requests_naming("view", "price")["event"])
+    unknown = parse_request(requests_naming("purchse", "price")["event"])
+    assert unknown_name_warnings(known, run, source) == [] and len(asked) == 2  # the plan, then the lookups
+    assert unknown_name_warnings(known, run, source) == [] and len(asked) == 2  # both names known now: no query
+    assert [w["name"] for w in unknown_name_warnings(unknown, run, source)] == ["purchse"] and len(asked) == 4
+    assert [w["name"] for w in unknown_name_warnings(unknown, run, source)] == ["purchse"] and len(asked) == 6
