@@ -67,7 +67,13 @@ async def connection(host: str, port: int, requests: list[bytes], start: int, st
 
 
 async def run(args) -> dict:
-    requests = build_bodies(args.batch, args.requests, args.app_key, f"{args.host}:{args.port}")
+    host = f"{args.host}:{args.port}"
+    if args.protocol == "native":
+        requests = build_bodies(args.batch, args.requests, args.app_key, host)
+    else:  # another vendor's wire format (bench/collector/protocols.py)
+        from bench.collector.protocols import protocol_requests
+
+        requests = protocol_requests(args.protocol, args.batch, args.requests, args.app_key, host)
     out = {"latencies": [], "status": {}}
     # Warm-up (UA cache, producer connections) outside the measured window.
     warm = {"latencies": [], "status": {}}
@@ -108,6 +114,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--requests", type=int, default=40_000, help="pre-built requests (each sent once)")
+    parser.add_argument("--protocol", choices=("native", "sensors", "posthog", "segment"), default="native")
     print(json.dumps(asyncio.run(run(parser.parse_args()))))
 
 

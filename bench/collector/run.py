@@ -31,10 +31,10 @@ GOAL_JOURNAL_COST = 0.10
 FIGURES = ("events_per_s", "requests_per_s", "p50_ms", "p99_ms")
 
 
-def load(port: int, batch: int, connections: int, seconds: float, requests: int) -> dict:
+def load(port: int, batch: int, connections: int, seconds: float, requests: int, protocol: str = "native") -> dict:
     command = [
         sys.executable, "-m", "bench.collector.loadgen", "--port", str(port), "--batch", str(batch),
-        "--connections", str(connections), "--seconds", str(seconds), "--requests", str(requests),
+        "--connections", str(connections), "--seconds", str(seconds), "--requests", str(requests), "--protocol", protocol,
     ]  # fmt: skip
     output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 120).stdout
     return json.loads(output.strip().splitlines()[-1])

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import uuid
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -282,16 +284,15 @@ def _person_updates(event: dict[str, Any], properties: dict[str, Any], ids: dict
 def _autocapture(event: dict[str, Any], properties: dict[str, Any], props: dict[str, Any]) -> str:
     """An autocaptured click becomes the native `click` with the element key the heatmaps use (`element_path`,
     docs/collector.md); other autocaptured interactions (change, submit) keep PostHog's name."""
-    elements = _elements(properties.get("$elements_chain") or event.get("elements_chain"), properties.get("$elements"))
-    if elements:
-        target = elements[0]
-        props.setdefault("element_path", element_path(elements))
-        text = target.get("text") or target.get("$el_text")
-        if text:
-            props.setdefault("element_text", str(text)[:256])
-        href = target.get("href") or target.get("attr__href")
-        if href:
-            props.setdefault("href", href)
+    chain = properties.get("$elements_chain") or event.get("elements_chain")
+    if isinstance(chain, str) and chain:
+        found = _chain_target(chain)
+    elif isinstance(properties.get("$elements"), list):
+        found = _target([item for item in properties["$elements"] if isinstance(item, dict)])
+    else:
+        found = {}
+    for name, value in found.items():
+        props.setdefault(name, value)
     kind = properties.get("$event_type")
     if kind in (None, "click"):
         props.pop("$event_type", None)
@@ -299,56 +300,46 @@ def _autocapture(event: dict[str, Any], properties: dict[str, Any], props: dict[
     return "$autocapture"
 
 
-def _elements(chain: Any, listed: Any) -> list[dict[str, Any]]:
-    if isinstance(chain, str) and chain:
-        return parse_elements_chain(chain)
-    if isinstance(listed, list):
-        return [item for item in listed if isinstance(item, dict)]
-    return []
+@lru_cache(maxsize=8192)  # clicks repeat on the same elements: a chain is parsed once per collector
+def _chain_target(chain: str) -> dict[str, str]:
+    return _target(parse_elements_chain(chain))
+
+
+def _target(elements: list[dict[str, Any]]) -> dict[str, str]:
+    """The click properties of an element list (clicked element first): element_path, element_text, href."""
+    if not elements:
+        return {}
+    target = elements[0]
+    found = {"element_path": element_path(elements)}
+    text = target.get("text") or target.get("$el_text")
+    if text:
+        found["element_text"] = str(text)[:256]
+    href = target.get("href") or target.get("attr__href")
+    if href:
+        found["href"] = str(href)
+    return found
+
+
+# One element of a chain: `tag.class1.class2` then, after a colon, attributes `name="value"` (a value may hold
+# escaped quotes and semicolons); elements are separated by `;`.
+_ELEMENT = re.compile(r'([^;:"]*)(?::((?:[^;"]|"(?:\\.|[^"\\])*")*))?;?')
+_ATTRIBUTE = re.compile(r'([^\s="]+)="((?:\\.|[^"\\])*)"')
+_ESCAPE = re.compile(r"\\(.)")
 
 
 def parse_elements_chain(chain: str) -> list[dict[str, str]]:
     """posthog-js's `$elements_chain`: elements from the clicked one up, `;`-separated, each
     `tag.class1.class2:name="value"name="value"...` (quotes in values escaped as \\")."""
-    elements, current, quoted, escaped = [], [], False, False
-    for char in chain + ";":
-        if char == ";" and not quoted:
-            if current:
-                elements.append(_parse_element("".join(current)))
-            current = []
+    elements = []
+    for match in _ELEMENT.finditer(chain):
+        head, rest = match.group(1), match.group(2) or ""
+        if not head and not rest:
             continue
-        current.append(char)
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == '"':
-            quoted = not quoted
+        element = {"tag_name": head.split(".", 1)[0]}
+        for name, value in _ATTRIBUTE.findall(rest):
+            element[name] = _ESCAPE.sub(r"\1", value)
+        elements.append(element)
     return elements
-
-
-def _parse_element(text: str) -> dict[str, str]:
-    head, _, rest = text.partition(":")
-    element = {"tag_name": head.split(".", 1)[0]}
-    name, value, in_value, escaped = [], [], False, False
-    for char in rest:
-        if not in_value:
-            if char == '"':
-                in_value = True
-            elif char != "=":
-                name.append(char)
-            continue
-        if escaped:
-            value.append(char)
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == '"':
-            element["".join(name)] = "".join(value)
-            name, value, in_value = [], [], False
-        else:
-            value.append(char)
-    return element
 
 
 def element_path(elements: list[dict[str, Any]]) -> str:
