@@ -14,7 +14,7 @@ from dataclasses import dataclass
 STAGES = ("collector", "kafka", "job", "warehouse", "pipeline", "oneid", "push", "reconciliation", "alerts")
 # The last word says what a value counts or measures; `up` is a 0/1 health gauge, `version` an identifier.
 UNITS = ("total", "seconds", "bytes", "messages", "events", "rows", "parts", "ratio", "up", "version", "count")
-NAME = re.compile(rf"^trackflow_({'|'.join(STAGES)})_[a-z0-9_]+_({'|'.join(UNITS)})$")
+NAME = re.compile(rf"^trackflow_({'|'.join(STAGES)})(_[a-z0-9_]+)?_({'|'.join(UNITS)})$")  # `what` may be left out of `up`
 # A histogram's series carry these suffixes after the catalogued name.
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 

@@ -107,7 +107,7 @@ def test_down_stops_the_collector_first_and_the_engines_last(own_stack):
     stopped: list[str] = []
     own_stack.down(report=stopped.append)
     order = [line.split()[0] for line in stopped]
-    assert order == ["collector", "broker", "warehouse", "postgres"]
+    assert order == ["alerts", "collector", "api", "broker", "warehouse", "postgres"]  # the monitoring first: it would alert on the rest
 
 
 def test_status_names_a_broker_that_lost_its_topics(own_stack):
