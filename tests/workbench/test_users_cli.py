@@ -63,3 +63,21 @@ def test_errors_are_one_line(workbench_stack, args, message):
 def test_short_password_from_stdin(workbench_stack):
     done = users("add", "frank", "--password-stdin", stdin="short\n")
     assert done.returncode == 1 and "8 to 1024 characters" in done.stderr + done.stdout
+
+
+def test_first_admin_once_on_an_empty_store(workbench_stack):
+    """What `make demo` runs, on a metadata database of its own (created and migrated by the command)."""
+    from pipelines.push.connection import connect
+    from pipelines.workbench.users import verify_password
+
+    database = "trackflow_meta_first_admin"
+    env = dict(os.environ, COLUMNS="200", TRACKFLOW_META_DATABASE=database)
+    run = lambda: subprocess.run([sys.executable, "-m", "pipelines.cli", "users", "first-admin"], capture_output=True, text=True, env=env, timeout=120)  # noqa: E731
+    first = run()
+    assert first.returncode == 0, first.stderr
+    password = first.stdout.split("password (shown once): ")[1].split()[0]
+    assert "trackflow users password admin" in first.stdout
+    again = run()
+    assert again.returncode == 0 and "exist already" in again.stdout and password not in again.stdout
+    with connect(workbench_stack.settings, database) as connection:
+        assert verify_password(connection, "admin", password).role == "admin"
