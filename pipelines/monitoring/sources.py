@@ -105,7 +105,6 @@ class KafkaSource:
         from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
         from pipelines import messaging
-        from pipelines.flinkrun.progress import real_ends
 
         bootstrap = messaging.bootstrap_servers(self.settings)
         timeout_ms = int(self.timeout_s * 1000)
@@ -122,7 +121,7 @@ class KafkaSource:
             # Read on from the largest committed offset (never below what a group has seen) to the real end.
             start = {tp: max([offsets.get(tp, 0) for offsets in committed.values()] or [0]) for tp in partitions}
             reported = reader.end_offsets(list(partitions)) if partitions else {}
-            ends = real_ends(reader, start, time.monotonic() + self.timeout_s)
+            ends = ends_now(reader, {tp: max(start[tp], reported.get(tp) or 0) for tp in partitions}, time.monotonic() + self.timeout_s)
         finally:
             reader.close()
             admin.close()
@@ -135,6 +134,30 @@ class KafkaSource:
             for tp, offset in sorted(offsets.items()):
                 triples.append(("trackflow_kafka_consumer_lag_messages", {"group": group, "topic": tp.topic, "partition": str(tp.partition)}, float(max(0, ends[tp] - offset))))
         return triples
+
+
+def ends_now(reader, start: dict, deadline: float) -> dict:
+    """Each partition's end as of now: read on from `start` (at least the reported end) until two fetches in a row
+    bring nothing, or every partition is done: it returned a record written after we began, or the fetch's high
+    watermark says we read it all. A busy partition never goes quiet (`trackflow status`'s reader, which waits for
+    quiet, would read on until its deadline). At the deadline: the ends reached, a lower bound."""
+    if not start:
+        return {}
+    began_ms = time.time() * 1000
+    ends = dict(start)
+    reader.assign(list(start))
+    for tp, offset in start.items():
+        reader.seek(tp, offset)
+    pending, empty = set(start), 0
+    while pending and empty < 2 and time.monotonic() < deadline:
+        batches = reader.poll(timeout_ms=200, max_records=5000)
+        empty = 0 if batches else empty + 1
+        for tp, records in batches.items():
+            ends[tp] = max(ends[tp], records[-1].offset + 1)
+            if records[-1].timestamp >= began_ms:
+                pending.discard(tp)
+        pending -= {tp for tp in pending if (reader.highwater(tp) or 0) > 0 and ends[tp] >= reader.highwater(tp)}
+    return ends
 
 
 # -- streaming jobs -------------------------------------------------------------------------------------------
