@@ -78,7 +78,7 @@ def auth_routes(store: MetaStore, settings: WorkbenchSettings, guarded: Guard) -
                     sessions.record_failure(connection, username, settings.login_window_s)
                 return 401, {"error": WRONG_LOGIN, "reason": "unauthenticated"}, None
             sessions.clear_failures(connection, username)
-            session_id, csrf = sessions.start(connection, user)
+            session_id, csrf = sessions.start(connection, user, settings.session_idle_s, settings.session_absolute_s)
         return 200, signed_in(user, csrf), session_id
 
     async def login(request: Request) -> Response:

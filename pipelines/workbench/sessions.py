@@ -29,12 +29,19 @@ def _hashed(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
-def start(connection, user: User) -> tuple[str, str]:
-    """A new session for the user: (session id for the cookie, CSRF token)."""
+def start(connection, user: User, idle_s: float, absolute_s: float) -> tuple[str, str]:
+    """A new session for the user: (session id for the cookie, CSRF token). Sessions that expired without being
+    used again (their cookie never came back to be refused) are removed here, so the table does not grow."""
     session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    connection.execute(
-        "INSERT INTO sessions (id_hash, username, csrf_token) VALUES (%s, %s, %s)", (_hashed(session_id), user.username, csrf)
-    )
+    with connection.transaction():
+        connection.execute(
+            "DELETE FROM sessions WHERE last_seen_at < now() - make_interval(secs => %s) "
+            "OR created_at < now() - make_interval(secs => %s)",
+            (idle_s, absolute_s),
+        )
+        connection.execute(
+            "INSERT INTO sessions (id_hash, username, csrf_token) VALUES (%s, %s, %s)", (_hashed(session_id), user.username, csrf)
+        )
     return session_id, csrf
 
 
@@ -79,11 +86,9 @@ def retry_after(connection, username: str, max_failures: int, window_s: float) -
 
 def record_failure(connection, username: str, window_s: float) -> None:
     with connection.transaction():
-        connection.execute(
-            "DELETE FROM login_failures WHERE username = %s AND failed_at < now() - make_interval(secs => %s)",
-            (username, window_s),
-        )
-        connection.execute("INSERT INTO login_failures (username) VALUES (%s)", (username[:200],))
+        # Everyone's failures older than the window count no more: dropped here, so the table stays small.
+        connection.execute("DELETE FROM login_failures WHERE failed_at < now() - make_interval(secs => %s)", (window_s,))
+        connection.execute("INSERT INTO login_failures (username) VALUES (%s)", (username,))
 
 
 def clear_failures(connection, username: str) -> None:

@@ -172,3 +172,11 @@ def test_plan_put_for_an_unknown_app_or_bad_body(workbench_stack):
     assert stack.api("PUT", "/v1/plan/no-such-app", {"version": 1}, token=stack.admin_token).status_code == 404
     assert stack.api("PUT", f"/v1/plan/{stack.app_id}", content=b"{", token=stack.admin_token).status_code == 400
     assert stack.api("PUT", f"/v1/plan/{stack.app_id}", [1], token=stack.admin_token).status_code == 400
+
+
+def test_expired_sessions_are_removed_at_the_next_sign_in(workbench_stack, meta):
+    client = workbench_stack.session(workbench_stack.analyst)
+    csrf = client.headers["X-CSRF-Token"]
+    meta.execute("UPDATE sessions SET last_seen_at = now() - interval '9 hours' WHERE csrf_token = %s", (csrf,))
+    workbench_stack.session(workbench_stack.admin)  # anyone's sign-in
+    assert meta.execute("SELECT count(*) FROM sessions WHERE csrf_token = %s", (csrf,)).fetchone()[0] == 0
