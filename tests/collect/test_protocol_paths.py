@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.collect.conftest import APP_KEY, in_process_client, make_event
+from tests.collect.protocol_cases import JSON_VALUES
 
 BASIC = {"authorization": "Basic " + base64.b64encode(f"{APP_KEY}:".encode()).decode()}
 TS = 1_765_000_000_000
@@ -56,11 +57,6 @@ def test_an_app_keys_rate_limit_counts_protocol_requests_too(stack, stack_settin
             assert answer.status_code == 429 and answer.headers["retry-after"] and "rate limit" in answer.json()["error"]
 
 
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
-    max_leaves=24,
-)
 PATHS = ["/e/", "/batch/", "/capture/", "/i/v0/e/", "/segment/v1/track", "/segment/v1/batch", "/segment/v1/identify", "/segment/v1/alias"]
 
 

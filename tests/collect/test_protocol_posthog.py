@@ -19,6 +19,7 @@ from posthog import Posthog
 from pipelines.collect.intake import BadRequest
 from pipelines.collect.protocols.posthog import decode_request, element_path, map_events, parse_elements_chain, request_key
 from tests.collect.conftest import APP_ID, APP_KEY
+from tests.collect.protocol_cases import JSON_VALUES, failure
 
 LIMIT = 1 << 20
 NOW = 1_765_000_000_000
@@ -34,12 +35,6 @@ def event(name: str = "add_to_cart", **fields) -> dict:
 
 def mapped(*events, fields=None):
     return map_events(list(events), False, APP_KEY, APP_ID, fields or {}, NOW)
-
-
-def failure(call) -> BadRequest:
-    with pytest.raises(BadRequest) as caught:
-        call()
-    return caught.value
 
 
 # -- the pure mapping ---------------------------------------------------------------------------------------------
@@ -182,11 +177,6 @@ def test_hostile_bodies_are_4xx_with_a_reason(body, query, status, reason):
     assert error.status == status and reason in error.reason
 
 
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
-    max_leaves=20,
-)
 PROPERTY_FIELDS = st.fixed_dictionaries(
     {}, optional={name: JSON_VALUES for name in ("$lib", "$device_id", "$anon_distinct_id", "alias", "$set", "$elements",
                                                  "$elements_chain", "$event_type", "$screen_width", "token", "$is_identified")},

@@ -17,6 +17,7 @@ from segment.analytics import Client
 from pipelines.collect.intake import BadRequest
 from pipelines.collect.protocols.segment import decode_request, map_messages, write_key
 from tests.collect.conftest import APP_ID, APP_KEY
+from tests.collect.protocol_cases import JSON_VALUES, failure
 
 NOW = 1_765_000_000_000
 MOBILE = {"app": {"name": "Shop", "version": "3.2.0", "build": "412"}, "device": {"id": "dev-1", "manufacturer": "Apple",
@@ -37,12 +38,6 @@ def message(kind: str = "track", **fields) -> dict:
 
 def mapped(*messages, document=None):
     return map_messages(list(messages), False, APP_KEY, APP_ID, document or {}, NOW)
-
-
-def failure(call) -> BadRequest:
-    with pytest.raises(BadRequest) as caught:
-        call()
-    return caught.value
 
 
 # -- the pure mapping ---------------------------------------------------------------------------------------------
@@ -123,11 +118,6 @@ def test_request_bodies():
         assert reason in failure(lambda: decode_request(body, kind)).reason
 
 
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
-    max_leaves=20,
-)
 CONTEXT = st.fixed_dictionaries({}, optional={name: JSON_VALUES | st.dictionaries(st.sampled_from(["id", "name", "version", "type", "wifi", "width"]), JSON_VALUES)
                                               for name in ("app", "device", "os", "page", "campaign", "network", "screen", "library", "userAgent")})  # fmt: skip
 MESSAGE_FIELDS = st.fixed_dictionaries(

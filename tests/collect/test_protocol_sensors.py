@@ -17,6 +17,7 @@ from hypothesis import given, settings, strategies as st
 from pipelines.collect.intake import BadRequest
 from pipelines.collect.protocols.sensors import decode_request, map_record, map_records
 from tests.collect.conftest import APP_ID, APP_KEY
+from tests.collect.protocol_cases import JSON_VALUES, failure
 
 FORM = "application/x-www-form-urlencoded"
 LIMIT = 1 << 20
@@ -32,12 +33,6 @@ def record(**fields) -> dict:
 def encoded(document, compress: bool) -> str:
     raw = json.dumps(document).encode()
     return base64.b64encode(gzip.compress(raw) if compress else raw).decode()
-
-
-def failure(call) -> BadRequest:
-    with pytest.raises(BadRequest) as caught:
-        call()
-    return caught.value
 
 
 # -- the pure mapping ---------------------------------------------------------------------------------------------
@@ -174,11 +169,6 @@ def test_malformed_profile_records_are_400_with_a_reason(fields, reason):
     assert error.status == 400 and reason in error.reason
 
 
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
-    max_leaves=20,
-)
 RECORD_FIELDS = st.fixed_dictionaries(
     {},
     optional={name: JSON_VALUES for name in ("type", "event", "time", "distinct_id", "original_id", "login_id",

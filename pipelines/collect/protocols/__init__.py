@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,24 @@ class Mapped:
     @property
     def empty(self) -> bool:
         return not self.events and not self.person_updates
+
+
+def map_each(records: list[Any], single: bool, map_one: Callable[[int, Any], tuple[dict[str, Any] | None, list[dict[str, Any]]]]) -> Mapped:
+    """Each record through `map_one(index, record)` -> (envelope or None, person updates). A record it refuses is
+    listed in `rejected` with its index and reason; a single-record request raises instead."""
+    mapped = Mapped(single=single)
+    for index, record in enumerate(records):
+        try:
+            envelope, updates = map_one(index, record)
+        except BadRequest as exc:
+            if single:
+                raise
+            mapped.reject(index, exc)
+            continue
+        if envelope is not None:
+            mapped.add(index, envelope)
+        mapped.person_updates.extend(updates)
+    return mapped
 
 
 def person_update(op: str, ids: dict[str, str], ts: int, seq: int, properties: Any, update_id: str, source: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs
 from lzstring import LZString
 
 from pipelines.collect.intake import BadRequest, gunzip, object_field, parse_json
-from pipelines.collect.protocols import Mapped, content_id, given_uuid, id_text, iso_millis, move_fields, person_update
+from pipelines.collect.protocols import Mapped, content_id, given_uuid, id_text, iso_millis, map_each, move_fields, person_update
 from pipelines.plan.validate import json_type_name
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -147,20 +147,8 @@ def request_key(events: list[Any], fields: Mapping[str, Any], query: Mapping[str
 def map_events(events: list[Any], single: bool, key: str, app_id: str, fields: Mapping[str, Any], now_ms: int) -> Mapped:
     """Events -> envelopes and person updates; an event that cannot be mapped is listed in `rejected` (a single
     one raises)."""
-    mapped = Mapped(single=single)
     sent_at = _sent_at(fields)
-    for index, event in enumerate(events):
-        try:
-            envelope, updates = map_event(event, key, app_id, sent_at, now_ms, index)
-        except BadRequest as exc:
-            if single:
-                raise
-            mapped.reject(index, exc)
-            continue
-        if envelope is not None:
-            mapped.add(index, envelope)
-        mapped.person_updates.extend(updates)
-    return mapped
+    return map_each(events, single, lambda index, event: map_event(event, key, app_id, sent_at, now_ms, index))
 
 
 def _sent_at(fields: Mapping[str, Any]) -> int | None:

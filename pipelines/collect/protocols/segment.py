@@ -20,7 +20,7 @@ import uuid
 from typing import Any
 
 from pipelines.collect.intake import BadRequest, object_field, parse_json
-from pipelines.collect.protocols import Mapped, content_id, given_uuid, id_text, iso_millis, person_update
+from pipelines.collect.protocols import Mapped, content_id, given_uuid, id_text, iso_millis, map_each, person_update
 from pipelines.plan.validate import json_type_name
 
 TYPES = ("track", "page", "screen", "identify", "alias", "group")
@@ -77,19 +77,8 @@ def decode_request(body: bytes, kind: str) -> tuple[Any, list[Any], bool]:
 
 
 def map_messages(messages: list[Any], single: bool, key: str, app_id: str, document: dict[str, Any], now_ms: int) -> Mapped:
-    mapped = Mapped(single=single)
     batch_context = document.get("context") if isinstance(document.get("context"), dict) else {}
-    for index, message in enumerate(messages):
-        try:
-            envelope, updates = map_message(message, key, app_id, batch_context, now_ms, index)
-        except BadRequest as exc:
-            if single:
-                raise
-            mapped.reject(index, exc)
-            continue
-        mapped.add(index, envelope)
-        mapped.person_updates.extend(updates)
-    return mapped
+    return map_each(messages, single, lambda index, message: map_message(message, key, app_id, batch_context, now_ms, index))
 
 
 def map_message(

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 
 
 from pipelines.collect.intake import BadRequest, gunzip, object_field, parse_json
-from pipelines.collect.protocols import Mapped, content_id, id_text, move_fields, person_update
+from pipelines.collect.protocols import Mapped, content_id, id_text, map_each, move_fields, person_update
 from pipelines.plan.validate import json_type_name
 
 TRACK_TYPES = ("track", "track_signup", "track_id_bind")
@@ -123,19 +123,13 @@ def _decode_field(name: str, value: str, compressed: bool, limit: int) -> bytes:
 def map_records(records: list[Any], single: bool, url_project: str, app_id: str) -> Mapped:
     """Records -> envelopes and person updates; each record that cannot be mapped is listed in `rejected` (a single
     one raises)."""
-    mapped = Mapped(single=single)
-    for index, record in enumerate(records):
-        try:
-            kind = _checked_kind(record, url_project, app_id)
-            if kind in PROFILE_OPS:
-                mapped.person_updates.append(map_profile(record, kind, app_id, index))
-            else:
-                mapped.add(index, map_record(record, url_project, app_id))
-        except BadRequest as exc:
-            if single:
-                raise
-            mapped.reject(index, exc)
-    return mapped
+
+    def map_one(index: int, record: Any) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        if _checked_kind(record, url_project, app_id) in PROFILE_OPS:
+            return None, [map_profile(record, record["type"], app_id, index)]
+        return map_record(record, url_project, app_id), []
+
+    return map_each(records, single, map_one)
 
 
 def _checked_kind(record: Any, url_project: str, app_id: str) -> str:
