@@ -1,14 +1,21 @@
-"""The protocol intakes end to end: each vendor's real Python SDK -> the running collector -> the broker -> the event
+"""The protocol intakes end to end: each vendor's real Python SDK (Sensors, PostHog, Segment) -> the running collector -> the broker -> the event
 path job (layering, dwd, metrics with the person-property loader) and the OneID job -> the warehouse. Each SDK sends
 a page view, a login / identify and profile updates; the test finds the events with their typed fields, the two ids
 joined to one OneID, and the person properties. Slow (two MiniClusters), so the jobs start once for the module."""
 
 from __future__ import annotations
 
+import base64
+import gzip
+import json
+import time
 import uuid
 
+import httpx
 import pytest
 import sensorsanalytics
+from posthog import Posthog
+from segment.analytics import Client as SegmentClient
 
 from pipelines.person_properties import latest
 from tests.collect.conftest import APP_ID, APP_KEY
@@ -74,8 +81,64 @@ def test_sensors_sdk_events_login_and_profiles_reach_the_warehouse_and_oneid(pip
     analytics.flush()
 
     columns = "os, os_version, device_model, device_brand, screen_width, screen_height, network_type, utm_source, title, lib"
-    pages = wait_for(lambda: stored_events(warehouse, "device_id", anonymous, columns), timeout_s=120, what="the Sensors events")
+    pages = wait_for(lambda: len(rows := stored_events(warehouse, "device_id", anonymous, columns)) >= 2 and rows, timeout_s=120,
+                     what="the Sensors page view and signup")  # fmt: skip
     assert ("page_view", "Android", "14", "Pixel 8", "Google", 412, 915, "WIFI", "news", "Cart", "python") in pages
     assert [row[0] for row in pages] == ["page_view", "signup"]
     assert wait_for(lambda: joined(warehouse, f"device_id:{anonymous}", f"user_id:{user}"), timeout_s=150, what="the OneID join")
     properties_of(warehouse, f"user_id:{user}", {"vip": "true", "first_channel": "ad", "tags": '["a","b"]'})
+
+
+def test_posthog_sdk_events_alias_and_person_properties_reach_the_warehouse_and_oneid(pipeline_jobs, collector_url, warehouse):
+    run = uuid.uuid4().hex[:8]
+    anonymous, user = f"ph-anon-{run}", f"ph-user-{run}"
+    client = Posthog(APP_KEY, host=collector_url, sync_mode=True)
+    client.capture("$pageview", distinct_id=anonymous, properties={"$device_id": anonymous, "$current_url": "https://shop.example/?utm_campaign=x",
+                                                                  "$pathname": "/", "$browser": "Firefox", "$browser_version": "133"})  # fmt: skip
+    client.alias(previous_id=anonymous, distinct_id=user)
+    client.set(distinct_id=user, properties={"plan": "pro"})
+    client.set_once(distinct_id=user, properties={"first_seen": "2026-12-07"})
+    client.capture("add_to_cart", distinct_id=user, properties={"product_id": "p-1", "$set": {"plan": "team"}})
+
+    pages = wait_for(lambda: stored_events(warehouse, "device_id", anonymous, "browser, browser_version, utm_campaign, lib"),
+                     timeout_s=120, what="the PostHog events")  # fmt: skip
+    assert ("page_view", "Firefox", "133", "x", "posthog-python") in pages
+    assert wait_for(lambda: joined(warehouse, f"device_id:{anonymous}", f"user_id:{user}"), timeout_s=150, what="the OneID join")
+    properties_of(warehouse, f"user_id:{user}", {"plan": "team", "first_seen": "2026-12-07"})
+
+
+def test_segment_sdk_events_identify_and_traits_reach_the_warehouse_and_oneid(pipeline_jobs, collector_url, warehouse):
+    run = uuid.uuid4().hex[:8]
+    anonymous, user = f"sg-anon-{run}", f"sg-user-{run}"
+    client = SegmentClient(APP_KEY, host=f"{collector_url}/segment", sync_mode=True)
+    mobile = {"os": {"name": "Android", "version": "14"}, "device": {"manufacturer": "Google", "model": "Pixel 8", "type": "android"},
+              "network": {"cellular": True, "carrier": "EE"}, "screen": {"width": 412, "height": 915}}  # fmt: skip
+    client.screen(anonymous_id=anonymous, name="Basket", context=mobile)
+    client.identify(user_id=user, anonymous_id=anonymous, traits={"plan": "pro", "city": "York"}, context=mobile)
+    client.identify(user_id=user, traits={"city": "Leeds"})
+
+    columns = "platform, os, os_version, device_brand, device_model, network_type, carrier, screen_width, screen_height, lib"
+    screens = wait_for(lambda: stored_events(warehouse, "device_id", anonymous, columns), timeout_s=120, what="the Segment events")
+    assert ("page_view", "android", "Android", "14", "Google", "Pixel 8", "cellular", "EE", 412, 915, "analytics-python") in screens
+    assert wait_for(lambda: joined(warehouse, f"device_id:{anonymous}", f"user_id:{user}"), timeout_s=150, what="the OneID join")
+    properties_of(warehouse, f"user_id:{user}", {"plan": "pro", "city": "Leeds"})
+
+
+def test_a_re_sent_sensors_request_stores_its_event_and_update_once(pipeline_jobs, collector_url, warehouse):
+    """An SDK re-sending a batch whose answer it lost: same records, a new _flush_time. The event index drops the
+    event's copy; the update's copy collapses by update_id (append would double otherwise)."""
+    run = uuid.uuid4().hex[:8]
+    user, now = f"sa-resend-{run}", int(time.time() * 1000)
+    records = [
+        {"type": "track", "event": "add_to_cart", "time": now, "distinct_id": user, "_track_id": 7, "properties": {"$is_login_id": True, "product_id": "p"}},
+        {"type": "profile_append", "time": now, "distinct_id": user, "_track_id": 8, "properties": {"$is_login_id": True, "tags": ["x"]}},
+    ]  # fmt: skip
+    for flush_time in (now + 10, now + 5_000):
+        sent = [dict(record, _flush_time=flush_time) for record in records]
+        form = {"data_list": base64.b64encode(gzip.compress(json.dumps(sent).encode())).decode(), "gzip": "1"}
+        answer = httpx.post(f"{collector_url}/sa?project={APP_KEY}", data=form)
+        assert answer.status_code == 200 and answer.json()["person_updates"] == 1
+    properties_of(warehouse, f"user_id:{user}", {"tags": '["x"]'})
+    wait_for(lambda: stored_events(warehouse, "user_id", user, "ts"), timeout_s=120, what="the re-sent event")
+    time.sleep(3)  # room for a second copy to show up if dedup failed
+    assert len(stored_events(warehouse, "user_id", user, "ts")) == 1
