@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import uuid
 
 from hypothesis import given, settings, strategies as st
@@ -119,3 +120,24 @@ def test_the_latest_values_match_a_hand_fold_in_any_arrival_order_with_replays(w
     assert readable(latest(warehouse, "persons", f"user_id:{person}"), want) == want
     warehouse.command("OPTIMIZE TABLE person_property_log FINAL")  # merged storage (copies dropped) folds the same
     assert readable(latest(warehouse, "persons", f"user_id:{person}"), want) == want
+
+
+def test_the_cluster_variant_declares_the_embedded_table(warehouse):
+    """sql/cluster/0022's local table, made here non-replicated and without ON CLUSTER (no Keeper in tests), has the
+    migrated table's columns and keys."""
+    from pipelines.warehouse.client import sql_dir
+    from pipelines.warehouse.migrate import Migration
+
+    local, distributed = Migration("0022", "cluster", sql_dir() / "cluster" / "0022_person_properties.sql").statements()
+    assert "cityHash64(person_id)" in distributed  # a person's updates on one shard: the fold stays shard-local
+    scratch = f"person_check_{uuid.uuid4().hex[:8]}"
+    embedded_form = re.sub(r"ReplicatedReplacingMergeTree\('[^']*', '\{replica\}'\)", "ReplacingMergeTree", local)
+    warehouse.command(embedded_form.replace("local_person_property_log ON CLUSTER '{cluster}'", scratch))
+    shape = (
+        "SELECT (SELECT groupArray((name, type)) FROM (SELECT name, type FROM system.columns WHERE database = currentDatabase() "
+        "AND table = {t:String} ORDER BY position)), partition_key, sorting_key FROM system.tables WHERE database = currentDatabase() AND name = {t:String}"
+    )
+    try:
+        assert warehouse.rows(shape, {"t": scratch}) == warehouse.rows(shape, {"t": "person_property_log"})
+    finally:
+        warehouse.command(f"DROP TABLE IF EXISTS {scratch}")
