@@ -26,6 +26,10 @@ BASES = {
     "retention": {"model": "retention", **SCOPE, "initial": {"event": "view"}, "returning": {"event": "cart"}, "periods": 3},
     "interval": {"model": "interval", **SCOPE, "start": {"event": "view"}, "end": {"event": "cart"}},
     "distribution": {"model": "distribution", **SCOPE, "event": {"event": "view"}},
+    "paths": {"model": "paths", **SCOPE, "item": "url", "start": {"event": "$any"}, "cleaning": [{"pattern": "/([0-9]+)", "replacement": "/:id"}],
+              "persons": {"step": 1, "source": "/a", "target": "/b"}},
+    "lifecycle": {"model": "lifecycle", **SCOPE, "event": {"event": "view"}, "persons": {"period": "2026-11-02", "status": "dormant"}},
+    "stickiness": {"model": "stickiness", **SCOPE, "event": {"event": "$any"}, "period": "month"},
 }  # fmt: skip
 EVENT = BASES["event"]
 FUNNEL = BASES["funnel"]
