@@ -125,9 +125,10 @@ def map_records(records: list[Any], single: bool, url_project: str, app_id: str)
     one raises)."""
 
     def map_one(index: int, record: Any) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-        if _checked_kind(record, url_project, app_id) in PROFILE_OPS:
-            return None, [map_profile(record, record["type"], app_id, index)]
-        return map_record(record, url_project, app_id), []
+        kind = _checked_kind(record, url_project, app_id)
+        if kind in PROFILE_OPS:
+            return None, [map_profile(record, kind, app_id, index)]
+        return _track_envelope(record, kind, app_id), []
 
     return map_each(records, single, map_one)
 
@@ -165,9 +166,14 @@ def _time(record: dict[str, Any]) -> int:
 
 
 def map_record(record: Any, url_project: str, app_id: str) -> dict[str, Any]:
+    """One track record -> its envelope (a profile record is refused: it is no event)."""
     kind = _checked_kind(record, url_project, app_id)
     if kind not in TRACK_TYPES:
         raise BadRequest(400, f"a {kind} record is a person update, not an event", field="type")
+    return _track_envelope(record, kind, app_id)
+
+
+def _track_envelope(record: dict[str, Any], kind: str, app_id: str) -> dict[str, Any]:
     event = record.get("event")
     if not isinstance(event, str) or not event:
         raise BadRequest(400, f"a {kind} record needs an `event` name", field="event")
