@@ -16,19 +16,14 @@ import argparse
 import base64
 import gzip
 import os
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from urllib.parse import quote
 
 import orjson
 
-from bench.collector.run import load, mean
-from pipelines import messaging
-from pipelines.config import Settings
-from pipelines.ports import free_port
-from pipelines.stack.processes import Broker, start_collector, stop_process
+from bench.collector.run import load, mean, private_broker
+from pipelines.stack.processes import start_collector, stop_process
 
 PROTOCOLS = ("native", "sensors", "posthog", "segment")
 GOAL_RATIO = 0.75
@@ -82,26 +77,19 @@ def main() -> None:
     args = parser.parse_args()
 
     runs: dict[str, list[dict]] = {protocol: [] for protocol in PROTOCOLS}
-    with tempfile.TemporaryDirectory(prefix="trackflow-bench-") as tmp:
-        settings = Settings(data_dir=Path(tmp))
-        broker = Broker(settings, free_port(), Path(tmp) / "broker.log")
-        broker.start()
-        messaging.ensure_topics(settings.model_copy(update={"kafka_bootstrap": broker.bootstrap}))
-        try:
-            for round_number in range(args.rounds):
-                process, url = start_collector(
-                    Path(tmp) / f"collector-{round_number}", broker.bootstrap,
-                    collector_rate_per_s="1000000", collector_burst="1000000", collector_metrics_flush_s="0",
-                )  # fmt: skip
-                port = int(url.rsplit(":", 1)[1])
-                try:
-                    shift = round_number % len(PROTOCOLS)
-                    for protocol in PROTOCOLS[shift:] + PROTOCOLS[:shift]:
-                        runs[protocol].append(load(port, args.batch, 4, args.seconds, 3_000, protocol))
-                finally:
-                    stop_process(process)
-        finally:
-            broker.stop()
+    with private_broker() as (tmp, bootstrap):
+        for round_number in range(args.rounds):
+            process, url = start_collector(
+                tmp / f"collector-{round_number}", bootstrap,
+                collector_rate_per_s="1000000", collector_burst="1000000", collector_metrics_flush_s="0",
+            )  # fmt: skip
+            port = int(url.rsplit(":", 1)[1])
+            try:
+                shift = round_number % len(PROTOCOLS)
+                for protocol in PROTOCOLS[shift:] + PROTOCOLS[:shift]:
+                    runs[protocol].append(load(port, args.batch, 4, args.seconds, 3_000, protocol))
+            finally:
+                stop_process(process)
 
     results = {protocol: mean(runs[protocol]) for protocol in PROTOCOLS}
     native = results["native"]

@@ -18,6 +18,8 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pipelines import messaging
@@ -57,6 +59,21 @@ def measure(data_dir: Path, bootstrap: str, journal: bool, args) -> dict[str, di
         stop_process(process)
 
 
+@contextmanager
+def private_broker() -> Iterator[tuple[Path, str]]:
+    """(a temporary folder, the bootstrap address of an embedded broker with the pipeline's topics), both gone on
+    exit."""
+    with tempfile.TemporaryDirectory(prefix="trackflow-bench-") as tmp:
+        settings = Settings(data_dir=Path(tmp))
+        broker = Broker(settings, free_port(), Path(tmp) / "broker.log")
+        broker.start()
+        try:
+            messaging.ensure_topics(settings.model_copy(update={"kafka_bootstrap": broker.bootstrap}))
+            yield Path(tmp), broker.bootstrap
+        finally:
+            broker.stop()
+
+
 def mean(results: list[dict]) -> dict:
     merged = {name: sum(r[name] for r in results) / len(results) for name in FIGURES}
     merged["status"] = {}
@@ -75,18 +92,11 @@ def main() -> None:
     args = parser.parse_args()
 
     runs: dict[bool, list[dict[str, dict]]] = {False: [], True: []}
-    with tempfile.TemporaryDirectory(prefix="trackflow-bench-") as tmp:
-        settings = Settings(data_dir=Path(tmp))
-        broker = Broker(settings, free_port(), Path(tmp) / "broker.log")
-        broker.start()
-        messaging.ensure_topics(settings.model_copy(update={"kafka_bootstrap": broker.bootstrap}))
-        try:
-            for round_number in range(args.rounds):
-                for journal in (False, True) if round_number % 2 == 0 else (True, False):
-                    data_dir = Path(tmp) / f"collector-{round_number}-{'journal' if journal else 'plain'}"
-                    runs[journal].append(measure(data_dir, broker.bootstrap, journal, args))
-        finally:
-            broker.stop()
+    with private_broker() as (tmp, bootstrap):
+        for round_number in range(args.rounds):
+            for journal in (False, True) if round_number % 2 == 0 else (True, False):
+                data_dir = tmp / f"collector-{round_number}-{'journal' if journal else 'plain'}"
+                runs[journal].append(measure(data_dir, bootstrap, journal, args))
 
     results = {(mode, journal): mean([run[mode] for run in runs[journal]]) for mode in ("single", "batch") for journal in (False, True)}
     print(f"{'mode':<16}{'journal':<9}{'events/s':>10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}  statuses")
