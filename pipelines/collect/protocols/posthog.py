@@ -65,6 +65,9 @@ CLIENT_LIBS = set(PLATFORMS)
 DROPPED_PROPS = ("token", "distinct_id", "$set", "$set_once", "$unset", "$geoip_disable", "$is_server", "$python_runtime",
                  "$python_version", "$os_distro", "$lib_custom_api_host", "$elements", "$elements_chain", "$session_id",
                  "$viewport_width", "$viewport_height", "$anon_distinct_id", "$device_id", "$user_id", "$is_identified")  # fmt: skip
+# Parsed elements chains are cached (at most 8,192 of at most 2 KiB: 16 MiB); longer ones are parsed every time.
+CACHED_CHAINS = 8192
+MAX_CACHED_CHAIN = 2048
 # Attributes that name an element stably, in the web SDK's order (sdk/js/src/index.ts STABLE_ATTRS).
 STABLE_ATTRS = ("data-track", "data-testid", "data-id", "data-action", "name")
 MAX_ELEMENT_STEPS = 6
@@ -274,7 +277,7 @@ def _autocapture(event: dict[str, Any], properties: dict[str, Any], props: dict[
     docs/collector.md); other autocaptured interactions (change, submit) keep PostHog's name."""
     chain = properties.get("$elements_chain") or event.get("elements_chain")
     if isinstance(chain, str) and chain:
-        found = _chain_target(chain)
+        found = _chain_target(chain) if len(chain) <= MAX_CACHED_CHAIN else _target(parse_elements_chain(chain))
     elif isinstance(properties.get("$elements"), list):
         found = _target([item for item in properties["$elements"] if isinstance(item, dict)])
     else:
@@ -288,7 +291,7 @@ def _autocapture(event: dict[str, Any], properties: dict[str, Any], props: dict[
     return "$autocapture"
 
 
-@lru_cache(maxsize=8192)  # clicks repeat on the same elements: a chain is parsed once per collector
+@lru_cache(maxsize=CACHED_CHAINS)  # clicks repeat on the same elements: a chain is parsed once per collector
 def _chain_target(chain: str) -> dict[str, str]:
     return _target(parse_elements_chain(chain))
 
