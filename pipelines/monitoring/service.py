@@ -20,6 +20,7 @@ import queue
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -58,6 +59,7 @@ class Monitor:
         self.evaluator = Evaluator(self.config.rules)
         self.warehouse = Warehouse(settings)
         self.sources: list[Source] = sources(settings, self.warehouse)
+        self.pool = ThreadPoolExecutor(max_workers=len(self.sources), thread_name_prefix="sample")
         self.samples: dict[str, list[tuple[dict[str, str], float]]] = {}
         self.silences: list[Silence] = []
         self.rounds = 0
@@ -80,10 +82,12 @@ class Monitor:
         self._reload()
         samples: dict[str, list[tuple[dict[str, str], float]]] = {}
         unavailable: set[str] = set()
+        # Sources sample side by side: a slow one (a broker timing out) does not hold up the others' evaluation.
+        futures = {source.name: self.pool.submit(_timed, source.sample) for source in self.sources}
         for source in self.sources:
-            started = time.perf_counter()
             try:
-                triples = source.sample()
+                triples, took = futures[source.name].result()
+                self.sample_seconds.labels(source.name).set(took)
                 unavailable |= source.partial()
                 if source.name in self.failing:
                     self.failing.discard(source.name)
@@ -93,9 +97,8 @@ class Monitor:
                     self.failing.add(source.name)
                     log.info("source %s failed: %s: %s", source.name, exc.__class__.__name__, str(exc)[:300])
                 self.sample_errors.labels(source.name).inc()
-                unavailable |= set(source.metrics) - {source.up_metric}
-                triples = [(source.up_metric, {}, 0.0)] if source.up_metric else []
-            self.sample_seconds.labels(source.name).set(time.perf_counter() - started)
+                unavailable |= set(source.metrics)
+                triples = []
             for metric, labels, value in triples:
                 samples.setdefault(metric, []).append((labels, value))
         now = time.time()
@@ -171,6 +174,11 @@ class Monitor:
             ]  # fmt: skip
         silences = [{"silence_id": s.silence_id, "rule": s.rule, "matchers": s.matchers, "ends_at": s.ends_at} for s in self.silences]
         return {"rounds": self.rounds, "alerts": alerts, "silences": silences}
+
+
+def _timed(sample) -> tuple[list, float]:
+    started = time.perf_counter()
+    return sample(), time.perf_counter() - started
 
 
 class _Sampled:

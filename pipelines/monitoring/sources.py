@@ -34,7 +34,24 @@ class Source:
     metrics: tuple[str, ...]  # what it reports (all unavailable when it fails)
     sample: Callable[[], list[Triple]]
     partial: Callable[[], set[str]] = lambda: set()  # metrics missing from a sample that otherwise worked
-    up_metric: str = ""  # reported 0 when the source fails (the engine behind it is down), not unavailable
+
+
+def _reachable(server: str, timeout_s: float = 2.0) -> bool:
+    import socket
+
+    host, _, port = server.strip().rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout_s):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def _down_partial(down: bool, prefix: str) -> set[str]:
+    """With the engine down only its `up` is known: its other metrics are missing this round, not zero."""
+    from pipelines.monitoring.catalogue import METRICS
+
+    return {name for name in METRICS if name.startswith(prefix) and not name.endswith("_up")} if down else set()
 
 
 # -- collector ------------------------------------------------------------------------------------------------
@@ -100,15 +117,29 @@ class KafkaSource:
 
     settings: Settings
     timeout_s: float = 5.0
+    down: bool = False
+
+    def partial(self) -> set[str]:
+        return _down_partial(self.down, "trackflow_kafka_")
 
     def sample(self) -> list[Triple]:
         from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+        from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 
         from pipelines import messaging
 
         bootstrap = messaging.bootstrap_servers(self.settings)
         timeout_ms = int(self.timeout_s * 1000)
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="trackflow-alerts", request_timeout_ms=timeout_ms)
+        # kafka-python takes ~30 s to give up on a broker that refuses connections; a plain connect says it in ms.
+        if not any(_reachable(server) for server in bootstrap.split(",")):
+            self.down = True
+            return [("trackflow_kafka_up", {}, 0.0)]
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="trackflow-alerts", request_timeout_ms=timeout_ms)
+        except (KafkaConnectionError, KafkaTimeoutError):
+            self.down = True  # the broker does not answer: that is the measurement, not a failed sample
+            return [("trackflow_kafka_up", {}, 0.0)]
+        self.down = False
         reader = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, client_id="trackflow-alerts", request_timeout_ms=timeout_ms + 1000, fetch_max_wait_ms=100)
         try:
             committed: dict[str, dict] = {}
@@ -257,11 +288,24 @@ GROUP BY cadence, stage, app_id
 @dataclass
 class WarehouseSource:
     warehouse: object  # pipelines.warehouse.client.Warehouse (writer)
+    down: bool = False
+
+    def partial(self) -> set[str]:
+        return _down_partial(self.down, "trackflow_warehouse_")
 
     def sample(self) -> list[Triple]:
+        from clickhouse_connect.driver.exceptions import OperationalError
+
+        from pipelines.errors import ServiceUnavailable
+
         w = self.warehouse
         started = time.perf_counter()
-        w.scalar("SELECT 1")
+        try:
+            w.scalar("SELECT 1")
+        except (ServiceUnavailable, OperationalError):  # not reachable (a query error would be a failed sample)
+            self.down = True
+            return [("trackflow_warehouse_up", {}, 0.0)]
+        self.down = False
         triples: list[Triple] = [("trackflow_warehouse_up", {}, 1.0), ("trackflow_warehouse_query_seconds", {}, time.perf_counter() - started)]
         events = dict(w.rows("SELECT event, value FROM system.events WHERE event IN ('InsertedRows', 'FailedQuery')"))
         triples.append(("trackflow_warehouse_inserted_rows_total", {}, float(events.get("InsertedRows", 0))))
@@ -349,12 +393,12 @@ def sources(settings: Settings, warehouse) -> list[Source]:
     def owned(prefix: str, *extra: str) -> tuple[str, ...]:
         return tuple(name for name in METRICS if name.startswith(prefix) and name not in derived) + extra
 
-    collector = CollectorSource(settings)
+    collector, kafka, stored = CollectorSource(settings), KafkaSource(settings), WarehouseSource(warehouse)
     found = [
         Source("collector", owned("trackflow_collector_"), collector.sample, collector.partial),
-        Source("kafka", owned("trackflow_kafka_"), KafkaSource(settings).sample, up_metric="trackflow_kafka_up"),
+        Source("kafka", owned("trackflow_kafka_"), kafka.sample, kafka.partial),
         Source("jobs", owned("trackflow_job_"), JobsSource(settings).sample),
-        Source("warehouse", owned("trackflow_warehouse_"), WarehouseSource(warehouse).sample, up_metric="trackflow_warehouse_up"),
+        Source("warehouse", owned("trackflow_warehouse_"), stored.sample, stored.partial),
         Source("pipeline", owned("trackflow_pipeline_", *derived, *owned("trackflow_oneid_")), PipelineSource(warehouse).sample),
         Source("reconciliation", owned("trackflow_reconciliation_"), ReconciliationSource(warehouse).sample),
     ]
