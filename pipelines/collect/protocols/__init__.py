@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -108,10 +109,15 @@ def content_id(namespace: uuid.UUID, app_id: str, record: dict[str, Any], volati
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def given_uuid(value: Any) -> str | None:
     """The sender's own event UUID, normalised, or None when it sent none or not a UUID."""
     if not isinstance(value, str):
         return None
+    if _CANONICAL_UUID.fullmatch(value):  # what SDKs send: no parse needed
+        return value
     try:
         return str(uuid.UUID(value))
     except ValueError:

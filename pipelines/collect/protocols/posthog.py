@@ -62,9 +62,9 @@ CONTEXT_FIELDS = {
 PLATFORMS = {"web": "web", "posthog-ios": "ios", "posthog-android": "android", "posthog-react-native": "app", "posthog-flutter": "app"}
 # Client SDKs (their distinct_id is an anonymous one until identify); server SDKs send the ids their callers chose.
 CLIENT_LIBS = set(PLATFORMS)
-DROPPED_PROPS = ("token", "distinct_id", "$set", "$set_once", "$unset", "$geoip_disable", "$is_server", "$python_runtime",
+DROPPED_PROPS = frozenset({"token", "distinct_id", "$set", "$set_once", "$unset", "$geoip_disable", "$is_server", "$python_runtime",
                  "$python_version", "$os_distro", "$lib_custom_api_host", "$elements", "$elements_chain", "$session_id",
-                 "$viewport_width", "$viewport_height", "$anon_distinct_id", "$device_id", "$user_id", "$is_identified")  # fmt: skip
+                 "$viewport_width", "$viewport_height", "$anon_distinct_id", "$device_id", "$user_id", "$is_identified"})  # fmt: skip
 # Parsed elements chains are cached (at most 8,192 of at most 2 KiB: 16 MiB); longer ones are parsed every time.
 CACHED_CHAINS = 8192
 MAX_CACHED_CHAIN = 2048

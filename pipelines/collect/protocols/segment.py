@@ -26,24 +26,16 @@ from pipelines.plan.validate import json_type_name
 TYPES = ("track", "page", "screen", "identify", "alias", "group")
 EVENT_ID_NAMESPACE = uuid.UUID("5e2c8a41-7b3d-4f6e-9c1a-2d4e6f8a0b3c")
 WEB_LIBRARIES = ("analytics.js", "analytics-next", "@segment/analytics-next", "RudderLabs JavaScript SDK")
-# Segment's context objects onto envelope context fields ((object, key) -> field).
+# Segment's context objects onto envelope context fields: {object: {key: field}}.
 CONTEXT_FIELDS = {
-    ("app", "version"): "app_version",
-    ("device", "manufacturer"): "device_brand",
-    ("device", "model"): "device_model",
-    ("os", "name"): "os",
-    ("os", "version"): "os_version",
-    ("page", "url"): "url",
-    ("page", "referrer"): "referrer",
-    ("page", "title"): "title",
-    ("campaign", "source"): "utm_source",
-    ("campaign", "medium"): "utm_medium",
-    ("campaign", "name"): "utm_campaign",
-    ("network", "carrier"): "carrier",
-    ("screen", "width"): "screen_width",
-    ("screen", "height"): "screen_height",
-    ("library", "name"): "lib",
-    ("library", "version"): "lib_version",
+    "app": {"version": "app_version"},
+    "device": {"manufacturer": "device_brand", "model": "device_model"},
+    "os": {"name": "os", "version": "os_version"},
+    "page": {"url": "url", "referrer": "referrer", "title": "title"},
+    "campaign": {"source": "utm_source", "medium": "utm_medium", "name": "utm_campaign"},
+    "network": {"carrier": "carrier"},
+    "screen": {"width": "screen_width", "height": "screen_height"},
+    "library": {"name": "lib", "version": "lib_version"},
 }
 PLATFORMS = {"ios": "ios", "android": "android"}
 
@@ -169,11 +161,13 @@ def _event(message: dict[str, Any], kind: str, properties: dict[str, Any], trait
 
 def _context(context: dict[str, Any], page_properties: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {}
-    for (section, name), field in CONTEXT_FIELDS.items():
-        part = context.get(section)
-        value = part.get(name) if isinstance(part, dict) else None
-        if value not in (None, "") and not isinstance(value, (dict, list)):
-            result[field] = value
+    for section in context.keys() & CONTEXT_FIELDS.keys():  # a message has a few of the sections: skip the others
+        part = context[section]
+        if isinstance(part, dict):
+            for name, field in CONTEXT_FIELDS[section].items():
+                value = part.get(name)
+                if value not in (None, "") and not isinstance(value, (dict, list)):
+                    result[field] = value
     for name in ("url", "referrer", "title"):  # a page call's own properties describe its page best
         if page_properties.get(name) not in (None, "") and not isinstance(page_properties[name], (dict, list)):
             result[name] = page_properties[name]

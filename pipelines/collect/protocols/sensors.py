@@ -79,7 +79,7 @@ IDENTITY_TYPES = {
     "$identity_mp_openid": "wx_openid",
     "$identity_mp_unionid": "wx_unionid",
 }
-DROPPED_PROPS = ("$is_login_id", "$project", "$token", "$viewport_width", "$viewport_height")
+DROPPED_PROPS = frozenset({"$is_login_id", "$project", "$token", "$viewport_width", "$viewport_height"})
 # event_id: a UUIDv5 of the record under this namespace (see sensors_event_id).
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c3a52-2b7e-4f0e-9a43-5d0b8c1e7a21")
 
