@@ -210,7 +210,7 @@ class _Sampled:
 
 def serve(settings: Settings, port: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kafka").setLevel(logging.ERROR)
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)  # a broker away is the kafka source's measurement, not log noise
     logging.getLogger("httpx").setLevel(logging.WARNING)
     monitor = Monitor(settings)
 

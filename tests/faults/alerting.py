@@ -31,7 +31,7 @@ class Timing:
     rule: str
     fault_to_notification_s: float
     firing_notifications: int  # for this rule and series (the most any one got) during the drill: 1, not one per evaluation
-    resolved_after_recovery_s: float | None = None
+    resolved_after_recovery_s: float | None = None  # from `trackflow up` (the recovery) to the resolved notification
 
 
 class AlertStack:
@@ -92,49 +92,49 @@ def first_notice(alerts: AlertStack, rule: str, since: float, timeout_s: float) 
 
 
 # -- the drills -----------------------------------------------------------------------------------------------
+def kill_while_sending(alerts: AlertStack, component: str, rule: str, more_rounds_s: float) -> tuple[float, float]:
+    """kill -9 of `component` while events flow; waits for the rule's notification, then `more_rounds_s` of further
+    evaluations (which must not notify again). Returns when the fault was injected and when it was notified."""
+    sender = steady_sender(alerts.stack)
+    try:
+        wait_until(lambda: sender.sent > 400, 60, "events flowing")
+        fault = time.time()
+        alerts.stack.kill(component)
+        notified = first_notice(alerts, rule, fault, 120)
+        time.sleep(more_rounds_s)
+    finally:
+        stop(sender)
+    return fault, notified
+
+
+def resolved_after(alerts: AlertStack, rule: str, recovered: float, timeout_s: float) -> float:
+    wait_until(lambda: alerts.notices(rule, "resolved", recovered), timeout_s, f"{rule} to resolve")
+    return alerts.notices(rule, "resolved", recovered)[0][0] - recovered
+
+
 def broker_stopped(alerts: AlertStack) -> Timing:
     """kill -9 of the broker while events flow: the collector spools; collector_spooling (P1, for 30s) fires once;
     `trackflow up` brings the broker back, the collector replays and delivers again, the alert resolves once."""
-    stack = alerts.stack
-    sender = steady_sender(stack)
-    try:
-        wait_until(lambda: sender.sent > 400, 60, "events flowing")
-        fault = time.time()
-        stack.kill("broker")
-        notified = first_notice(alerts, "collector_spooling", fault, 120)
-        time.sleep(6)  # three more evaluations: still one notification
-        stack.up()
-        recovered = time.time()
-        wait_until(lambda: alerts.notices("collector_spooling", "resolved", recovered), 120, "the resolution")
-        resolved = alerts.notices("collector_spooling", "resolved", recovered)[0][0]
-    finally:
-        stop(sender)
-    return Timing("broker stopped", "collector_spooling", notified - fault, len(alerts.notices("collector_spooling", "firing", fault)), resolved - recovered)
+    fault, notified = kill_while_sending(alerts, "broker", "collector_spooling", more_rounds_s=6)
+    recovered = time.time()
+    alerts.stack.up()
+    resolved = resolved_after(alerts, "collector_spooling", recovered, 120)
+    return Timing("broker stopped", "collector_spooling", notified - fault, len(alerts.notices("collector_spooling", "firing", fault)), resolved)
 
 
 def job_stopped(alerts: AlertStack) -> Timing:
-    """kill -9 of the streaming jobs while events flow: consumer_lag_high (P1, for 30s) fires for the layering
-    group once; `trackflow up --with-jobs` restores them from the checkpoint and the lag drains (resolved)."""
-    stack = alerts.stack
+    """kill -9 of the streaming jobs while events flow: consumer_lag_high (P1, for 30s) fires once per group that
+    falls behind; `trackflow up --with-jobs` restores them from the checkpoint and the lag drains (resolved)."""
     wait_until(lambda: not alerts.firing("consumer_lag_high"), 180, "no lag alert before the drill")
-    sender = steady_sender(stack)
-    try:
-        wait_until(lambda: sender.sent > 400, 60, "events flowing")
-        fault = time.time()
-        stack.kill("jobs")
-        notified = first_notice(alerts, "consumer_lag_high", fault, 120)
-        time.sleep(10)  # five more evaluations: still one notification per group
-    finally:
-        stop(sender)
+    fault, notified = kill_while_sending(alerts, "jobs", "consumer_lag_high", more_rounds_s=10)
     per_group: dict[str, int] = {}
     for _, body in alerts.notices("consumer_lag_high", "firing", fault):
         per_group[body["labels"]["group"]] = per_group.get(body["labels"]["group"], 0) + 1
-    stack.up()
     recovered = time.time()
-    stack.wait_jobs_running()
-    wait_until(lambda: alerts.notices("consumer_lag_high", "resolved", recovered), 180, "the lag to drain")
-    resolved = alerts.notices("consumer_lag_high", "resolved", recovered)[0][0]
-    return Timing("streaming job stopped", "consumer_lag_high", notified - fault, max(per_group.values()), resolved - recovered)
+    alerts.stack.up()
+    alerts.stack.wait_jobs_running()
+    resolved = resolved_after(alerts, "consumer_lag_high", recovered, 180)
+    return Timing("streaming job stopped", "consumer_lag_high", notified - fault, max(per_group.values()), resolved)
 
 
 def detail_rows_dropped(alerts: AlertStack, dropped: int = 25) -> tuple[Timing, str]:
