@@ -23,10 +23,10 @@ FILE_OPTION = typer.Option(None, "--file", help="alert rules file (default: TRAC
 
 
 def _config(path: Path | None):
-    from pipelines.monitoring.rules import AlertsConfigError, load
+    from pipelines.monitoring.rules import AlertsConfigError, configured_path, load
 
     try:
-        return load(path or get_settings().alerts_file)
+        return load(path or configured_path(get_settings().alerts_file))
     except AlertsConfigError as exc:
         fail(str(exc))
 

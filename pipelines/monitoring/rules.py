@@ -164,6 +164,14 @@ class AlertsConfig(_Strict):
         return f"{self.runbook_url}#{rule.runbook}"
 
 
+def configured_path(configured: Path) -> Path:
+    """The alerts file setting; a relative one that is not there (a command run outside the checkout) falls back to
+    the one shipped beside the package, so the stack's `alerts` component starts wherever `trackflow up` runs."""
+    path = Path(configured)
+    shipped = Path(__file__).resolve().parents[2] / path
+    return shipped if not path.is_absolute() and not path.exists() and shipped.exists() else path
+
+
 def load(path: Path) -> AlertsConfig:
     try:
         data = yaml.safe_load(Path(path).read_text())

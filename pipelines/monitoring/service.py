@@ -22,7 +22,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -53,7 +52,7 @@ class Monitor:
         from pipelines.warehouse.client import Warehouse
 
         self.settings = settings
-        self.path = Path(settings.alerts_file)
+        self.path = rules_module.configured_path(settings.alerts_file)
         self.config = rules_module.load(self.path)
         self.config_mtime = self.path.stat().st_mtime
         self.evaluator = Evaluator(self.config.rules)
