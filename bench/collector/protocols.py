@@ -87,7 +87,7 @@ def main() -> None:
             try:
                 shift = round_number % len(PROTOCOLS)
                 for protocol in PROTOCOLS[shift:] + PROTOCOLS[:shift]:
-                    runs[protocol].append(load(port, args.batch, 4, args.seconds, 3_000, protocol))
+                    runs[protocol].append(load(port, args.batch, 4, args.seconds, 4_000, protocol))
             finally:
                 stop_process(process)
 
