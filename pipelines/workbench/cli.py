@@ -57,10 +57,11 @@ def add(
     password_stdin: bool = typer.Option(False, "--password-stdin", help="read the password from standard input"),
 ) -> None:
     """Add a user. Without --password-stdin a password is generated and printed once."""
-    from pipelines.workbench.users import add_user, check_name, check_role, UserError
+    from pipelines.workbench.users import UserError, add_user, check_name, check_role
 
     try:
-        check_name(name), check_role(role)
+        check_name(name)
+        check_role(role)
     except UserError as exc:
         fail(str(exc))
     password, generated = _password(password_stdin)

@@ -103,7 +103,7 @@ def workbench_routes(settings: Settings, store: MetaStore, analyst: Warehouse, g
         def work():
             found = catalog.catalog(analyst, app_id, plans().get(app_id))
             if found is None:
-                raise items.NotFound(f"no app {app_id!r}: no tracking plan, no events in the last {catalog.SEEN_DAYS} days")
+                raise items.NotFound(f"{items.not_found('app', app_id)}: no tracking plan, no events in the last {catalog.SEEN_DAYS} days")
             return 200, found
 
         return await anyio.to_thread.run_sync(_answer(work))

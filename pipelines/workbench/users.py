@@ -63,7 +63,9 @@ def token_hash(token: str) -> str:
 
 
 def add_user(connection, username: str, role: str, password: str) -> User:
-    check_name(username), check_role(role), check_password(password)
+    check_name(username)
+    check_role(role)
+    check_password(password)
     row = connection.execute(
         "INSERT INTO users (username, role, password_hash) VALUES (%s, %s, %s) ON CONFLICT (username) DO NOTHING "
         "RETURNING created_at",
@@ -93,7 +95,8 @@ def disable_user(connection, username: str) -> None:
 
 
 def set_password(connection, username: str, password: str) -> None:
-    check_name(username), check_password(password)
+    check_name(username)
+    check_password(password)
     with connection.transaction():
         changed = connection.execute(
             "UPDATE users SET password_hash = %s WHERE username = %s", (HASHER.hash(password), username)

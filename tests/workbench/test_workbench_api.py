@@ -165,7 +165,7 @@ def test_bad_item_layouts(workbench_stack):
     assert missing_version.json()["errors"][0]["field"] == "version"
 
 
-HOSTILE_IDS = ["' OR 1=1 --", "x" * 5000, "%00", "../../etc/passwd", "δ", "1; DROP TABLE reports"]
+HOSTILE_IDS = ["' OR 1=1 --", "x" * 5000, "%00", "\x00", "../../etc/passwd", "δ", "1; DROP TABLE reports"]
 
 
 @pytest.mark.parametrize("item_id", HOSTILE_IDS)
@@ -173,8 +173,10 @@ def test_unknown_and_hostile_ids_are_404(workbench_stack, item_id):
     stack = workbench_stack
     for method, path in (("GET", "/v1/reports/{}"), ("DELETE", "/v1/reports/{}"), ("GET", "/v1/dashboards/{}"),
                          ("POST", "/v1/dashboards/{}/duplicate"), ("DELETE", "/v1/dashboards/{}")):  # fmt: skip
-        answer = stack.api(method, path.format(item_id.replace("/", "%2F").replace("%00", "%2500")), token=stack.analyst_token)
+        quoted = item_id.replace("%", "%25").replace("/", "%2F").replace("\x00", "%00")
+        answer = stack.api(method, path.format(quoted), token=stack.analyst_token)
         assert answer.status_code == 404 and answer.json()["error"], (method, path, answer.text)
+        assert len(answer.text) < 300  # a long id is not echoed back whole
 
 
 def test_hostile_bodies(workbench_stack):
@@ -188,6 +190,19 @@ def test_hostile_bodies(workbench_stack):
     too_long = stack.api("POST", "/v1/reports", {"name": "n" * 100_000, "request": REQUEST}, token=token)
     assert too_long.status_code == 422 and too_long.json()["errors"][0]["field"] == "name"
     assert len(too_long.text) < 2000  # the answer does not echo the input
+
+
+def test_nul_characters_are_refused_by_field(workbench_stack):
+    stack, token = workbench_stack, workbench_stack.analyst_token
+    request = {**REQUEST, "filters": [{"property": "category", "op": "=", "value": "a\x00b"}]}
+    answer = stack.api("POST", "/v1/reports", {"name": "nul", "request": request}, token=token)
+    assert answer.status_code == 422 and answer.json()["errors"][0]["field"].startswith("request.filters.0"), answer.text
+    named = stack.api("POST", "/v1/reports", {"name": "a\x00b", "request": REQUEST}, token=token)
+    assert named.status_code == 422 and named.json()["errors"][0]["field"] == "name"
+    board = stack.api("POST", "/v1/dashboards", {"name": "nul items"}, token=token).json()
+    bad_item = [{"report_id": "a\x00b", "x": 0, "y": 0, "w": 1, "h": 1}]
+    placed = stack.api("PUT", f"/v1/dashboards/{board['id']}", {"name": "n", "time_range": {"preset": "today"}, "items": bad_item, "version": 1}, token=token)
+    assert placed.status_code == 422 and placed.json()["errors"][0]["field"] == "items.0.report_id"
 
 
 def test_sql_ish_text_is_stored_verbatim(workbench_stack):
