@@ -125,7 +125,8 @@ def _label_sql(request: PathsQuery, params: SqlParams) -> str:
 def _path_columns(request: PathsQuery, params: SqlParams) -> str:
     """The `paths` columns: `cut` (the session from the first start match on, or up to the first end match),
     `collapsed` (consecutive equal labels kept once, at the first one's time), `path` (its first or last `steps`
-    elements: arrays of (ms, label, anchor)) and `offset` (the step of its first edge, less one)."""
+    elements: arrays of (ms since the range start, label rank, anchor)) and `offset` (the step of its first edge,
+    less one)."""
     steps = params.add("steps", request.steps, "Int64")
     first = "arrayFirstIndex(x -> x.3, session)"
     cut = f"arraySlice(session, {first})" if request.start is not None else f"arraySlice(session, 1, {first})"
