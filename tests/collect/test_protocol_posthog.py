@@ -83,6 +83,9 @@ def test_identify_and_alias_carry_both_ids_and_set_properties_become_person_upda
         ("identify", {"user_id": "user-9", "cookie_id": "anon-1"}),
         ("identify", {"user_id": "user-9", "device_id": "anon-2"}),
     ]  # the $set event itself is no event: it only updates the person
+    # Older server SDKs' identify(): $identify with $set and no anonymous id is the user's, with no link.
+    [older] = mapped(event("$identify", distinct_id="user-9", properties={"$lib": "posthog-python", "$set": {"a": 1}})).events
+    assert older["event"] == "identify" and older["ids"] == {"user_id": "user-9"}
     assert [(u["op"], u["ids"], u["properties"], u["seq"]) for u in result.person_updates] == [
         ("set", {"user_id": "user-9", "cookie_id": "anon-1"}, {"email": "a@example.com"}, 0),
         ("set_once", {"user_id": "user-9", "cookie_id": "anon-1"}, {"first": "ad"}, 0),
@@ -114,7 +117,6 @@ def test_client_and_server_sdks_ids_and_times():
         (event(properties=[1]), 400, "properties must be an object"),
         (event(api_key="someone-else"), 403, "not this request's project key"),
         (event("$create_alias", properties={}), 400, "$create_alias needs properties.alias"),
-        (event("$identify", properties={"$lib": "web"}), 400, "$identify needs properties.$anon_distinct_id"),
         (event(**{"$unset": "vip"}), 400, "$unset must be an array of property names"),
         (event(**{"$set": [1]}), 400, "set properties must be an object"),
         ("junk", 400, "a PostHog event is a JSON object"),

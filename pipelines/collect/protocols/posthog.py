@@ -236,8 +236,6 @@ def _ids(event: dict[str, Any], name: str, properties: dict[str, Any], lib: str)
         return {"user_id": alias, anonymous_type: distinct_id}
     device = id_text(properties.get("$device_id"), "properties.$device_id")
     anonymous = id_text(properties.get("$anon_distinct_id"), "properties.$anon_distinct_id")
-    if name == "$identify" and not anonymous:
-        raise BadRequest(400, "$identify needs properties.$anon_distinct_id (the id before identify)", field="properties.$anon_distinct_id")
     identified = (
         name == "$identify"
         or properties.get("$is_identified") is True
