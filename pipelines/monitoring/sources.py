@@ -187,7 +187,8 @@ def ends_now(reader, start: dict, deadline: float) -> dict:
             ends[tp] = max(ends[tp], records[-1].offset + 1)
             if records[-1].timestamp >= began_ms:
                 pending.discard(tp)
-        pending -= {tp for tp in pending if (reader.highwater(tp) or 0) > 0 and ends[tp] >= reader.highwater(tp)}
+        # An empty or quiet partition returns no records: its fetch's high watermark (0 for an empty one) says it is done.
+        pending -= {tp for tp in pending if reader.highwater(tp) is not None and ends[tp] >= reader.highwater(tp)}
     return ends
 
 
