@@ -308,3 +308,23 @@ def test_the_stack_runs_the_api_and_status_gives_its_url(stack):
     assert api.state == "healthy" and api.url.startswith("http://127.0.0.1:")
     assert httpx.get(f"{api.url}/healthz", timeout=10).json() == {"ok": True}
     assert "/v1/reports" in httpx.get(f"{api.url}/openapi.json", timeout=10).json()["paths"]
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=12,
+)
+FIELDS = st.sampled_from(["name", "request", "version", "time_range", "items", "shared", "model", "x"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.dictionaries(FIELDS, JSON, max_size=5) | JSON, target=st.integers(0, 4))
+def test_no_body_makes_an_item_endpoint_fail_with_5xx(workbench_stack, body, target):
+    stack, token = workbench_stack, workbench_stack.analyst_token
+    board = stack.api("POST", "/v1/dashboards", {"name": "fuzz"}, token=token).json()
+    report = create_report(stack, token, "fuzz")
+    method, path = [("POST", "/v1/reports"), ("PUT", f"/v1/reports/{report['id']}"), ("POST", "/v1/dashboards"),
+                    ("PUT", f"/v1/dashboards/{board['id']}"), ("PUT", f"/v1/dashboards/{board['id']}/share")][target]  # fmt: skip
+    answer = stack.api(method, path, body, token=stack.admin_token if path.endswith("/share") else token)
+    assert answer.status_code < 500 and answer.json().get("error") or answer.status_code in (200, 201), answer.text
