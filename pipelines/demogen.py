@@ -136,6 +136,13 @@ def generate_frame(spec: DemoSpec) -> pd.DataFrame:
         {"device_id": d, "user_id": u} if li else {"device_id": d}
         for d, u, li in zip(device_id.tolist(), user_id.tolist(), logged_in.tolist())
     ]
+    # Page views land on a few fixed pages, a category or the product (ids the page analysis' cleaning rules fold);
+    # other events keep their name as the path.
+    kind = rng.integers(0, len(PAGE_KINDS), n)
+    page_paths = np.array(PAGE_KINDS, dtype=object)[kind]
+    page_paths[kind == 0] = np.char.add("p/", product[kind == 0].astype(str)).astype(object)
+    page_paths[kind == 1] = np.char.add("c/", CATEGORIES[product[kind == 1] % len(CATEGORIES)].astype(str)).astype(object)
+    pages = np.where(names == "page_view", page_paths, names).astype(str)
     timestamps = pd.to_datetime(ts, unit="ms", utc=True)
     frame = pd.DataFrame(
         {
@@ -149,7 +156,7 @@ def generate_frame(spec: DemoSpec) -> pd.DataFrame:
             "ids": ids,
             "session_id": np.char.add(f"s{spec.first_person}-", session_of.astype(str)),
             "platform": platform_of_device,
-            "url": np.char.add("https://shop.example/", names),
+            "url": np.char.add("https://shop.example/", pages),
             "referrer": "",
             "title": names,
             "os": pd.Series(platform_of_device).map(PLATFORM_OS).to_numpy(),
@@ -207,6 +214,9 @@ def _terminal_columns(rng: np.random.Generator, platform: np.ndarray, names: np.
         "utm_source": utm[:, 0], "utm_medium": utm[:, 1], "utm_campaign": utm[:, 2],
         "referrer_domain": np.where(channel > 0, np.array(["", "google.com", "mail.example", "weixin.qq.com"])[channel], ""),
     }  # fmt: skip
+
+
+PAGE_KINDS = ["p/", "c/", "", "deals", "search", "cart", "account"]  # the first two get an id and a category
 
 
 def _uuid_strings(rng: np.random.Generator, count: int) -> list[str]:

@@ -39,6 +39,11 @@ from pipelines.ports import free_port  # noqa: E402
 from pipelines.warehouse.client import Warehouse  # noqa: E402
 from pipelines.warehouse.migrate import migrate  # noqa: E402
 from tests.analysis import reference as ref  # noqa: E402
+from tests.analysis import reference_pages as refp  # noqa: E402
+from tests.analysis.test_lifecycle import reference_lifecycle, reference_stickiness  # noqa: E402
+from tests.analysis.test_paths import reference_edges, reference_paths  # noqa: E402
+
+from bench.analysis.path_peer import posthog_paths_sql, same_counts  # noqa: E402
 
 APP = "bench-shop"
 DAYS = 30
@@ -64,18 +69,44 @@ def requests(end: dt.date) -> dict[str, dict]:
         },
         "interval product_view -> pay": {"model": "interval", **scope, "start": {"event": "product_view"}, "end": {"event": "pay"}},
         "distribution page_view / person": {"model": "distribution", **scope, "event": {"event": "page_view"}},
+        "page: url path, 30 min sessions": {"model": "page", **scope, "cleaning": [{"pattern": "/[0-9]+", "replacement": "/:id"}]},
+        "terminal: os x os_version, all events": {"model": "terminal", **scope, "dimensions": ["os", "os_version"]},
+        "terminal: utm source x medium, page_view": {
+            "model": "terminal", **scope, "dimensions": ["utm_source", "utm_medium"], "events": [{"event": "page_view"}],
+        },
+        "paths 5 steps from page_view (all events)": {"model": "paths", **scope, "start": {"event": "page_view"}, "steps": 5},
+        "lifecycle by day, $any event": {"model": "lifecycle", **scope, "event": {"event": "$any"}},
+        "stickiness by week, pay": {"model": "stickiness", **scope, "event": {"event": "pay"}},
     }  # fmt: skip
+
+
+# The persons page of a funnel step, timed against the funnel's own summary query (goal: at most 2x).
+PERSONS_OF = {"funnel 4 steps (1 day window)": {"step": 2, "status": "converted", "limit": 100}}
 
 
 SCANNED_ROWS = (
     "FROM events WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) "
     "AND ts < fromUnixTimestamp64Milli({time_to:Int64}) AND event IN {events:Array(String)}"
 )
+# A model that reads every event of the app (terminal analysis without events) scans without the event condition.
+SCANNED_ALL = SCANNED_ROWS.removesuffix(" AND event IN {events:Array(String)}")
 
 
 def scan_params(request) -> dict:
     built = next(iter(build_queries(request).values()))
     return {k: v for k, v in built.parameters.items() if k in ("app_id", "time_from", "time_to", "events", "tz")}
+
+
+def model_columns(request) -> str:
+    """Columns a model reads beyond the person, time and event: the page text, or the terminal dimensions."""
+    if request.model == "page":
+        return ", url"
+    if request.model == "terminal":
+        from pipelines.analysis.terminals import DIMENSIONS
+
+        dims = ["screen_width, screen_height" if d == "screen" else DIMENSIONS[d] for d in request.dimensions]
+        return ", session_id, " + ", ".join(dims)
+    return held_column(request)
 
 
 def held_column(request) -> str:
@@ -86,8 +117,9 @@ def held_column(request) -> str:
 def floor_sql(request) -> tuple[str, dict]:
     """The same rows and columns the model reads, hashed and counted: what reading them costs at least."""
     # the person as the models read it (schema.PERSON_KEY: the stored person_hash and the stamped oneid)
-    columns = "oneid, person_hash, ts, event" + held_column(request)
-    return f"SELECT count(), sum(cityHash64({columns})) {SCANNED_ROWS}", scan_params(request)
+    columns = "oneid, person_hash, ts, event" + model_columns(request)
+    params = scan_params(request)
+    return f"SELECT count(), sum(cityHash64({columns})) {SCANNED_ROWS if 'events' in params else SCANNED_ALL}", params
 
 
 def native_funnel_sql(request) -> tuple[str, dict]:
@@ -128,12 +160,35 @@ def reference_time(name: str, request: dict, frame: pd.DataFrame, start_ms: int,
         ref.intervals(frame, request, start_ms, end_ms)
     elif model == "distribution":
         ref.distribution(frame, request, start_ms, end_ms)
+    elif model == "page":
+        refp.pages(frame, request, start_ms, end_ms)
+    elif model == "terminal":
+        refp.terminals(frame, request, start_ms, end_ms, request["dimensions"])
+    elif model == "paths":
+        reference_edges(request, reference_paths(frame, request))
+    elif model == "lifecycle":
+        reference_lifecycle(frame, request)
+    elif model == "stickiness":
+        reference_stickiness(frame, request)
     else:
         rows = ref.in_range(frame, start_ms, end_ms)
         rows = rows[rows.event == "page_view"]
         day = pd.to_datetime(rows.t, unit="ms").dt.normalize()
         rows.assign(day=day).groupby(["day", "platform"]).agg(n=("event", "size"), u=("person", "nunique"))
     return time.perf_counter() - started
+
+
+def persons_line(name: str, request: dict, analyst, repeat: int) -> str:
+    """The persons page query of a step next to the model's summary query, in turns, best of `repeat`."""
+    queries = build_queries(parse_request({**request, "persons": PERSONS_OF[name]}))
+    summary, persons = queries["summary"], queries["persons"]
+    (summary_s, persons_s), (_, page) = best_of(
+        repeat, lambda: analyst.query(summary.sql, summary.parameters), lambda: analyst.query(persons.sql, persons.parameters)
+    )
+    return (
+        f"persons of {name}, {PERSONS_OF[name]} (first page, {len(page.result_rows)} persons with latest properties): "
+        f"{persons_s:.3f} s against the funnel's {summary_s:.3f} s = {persons_s / summary_s:.2f}x"
+    )
 
 
 def _listening(port: int) -> bool:
@@ -157,13 +212,18 @@ def main(argv=None) -> None:
 
     data_dir = Path(args.keep or tempfile.mkdtemp(prefix="tf-bench-"))
     port = free_port()
-    env = {**os.environ, "TRACKFLOW_CONFIG": str(data_dir / "absent.toml")}
+    # The server makes its users' passwords from the data dir's secrets: the same dir as this process's Settings.
+    env = {**os.environ, "TRACKFLOW_CONFIG": str(data_dir / "absent.toml"), "TRACKFLOW_DATA_DIR": str(data_dir)}
     server = subprocess.Popen(
         [sys.executable, "-m", "pipelines.warehouse.server", "--data-dir", str(data_dir / "warehouse"), "--port", str(port), "--pool-size", "2"],
         cwd=ROOT, env=env,
     )  # fmt: skip
     try:
-        settings = Settings(clickhouse_url=f"http://127.0.0.1:{port}", data_dir=data_dir)
+        embedded = Settings(data_dir=data_dir)  # the passwords the server generated in the data dir's secrets
+        settings = Settings(
+            clickhouse_url=f"http://127.0.0.1:{port}", data_dir=data_dir,
+            clickhouse_password=embedded.clickhouse_password, analyst_password=embedded.analyst_password,
+        )  # fmt: skip
         deadline = time.monotonic() + 30
         while not _listening(port):
             if time.monotonic() > deadline:
@@ -188,10 +248,12 @@ def main(argv=None) -> None:
         print(f"data: {total:,} events, {args.persons:,} persons, {DAYS} days; load {time.perf_counter() - started:.0f}s")
 
         analyst = Warehouse(settings, role="analyst")
-        limits = Limits(timeout_s=600, max_result_rows=1_000_000)
+        limits = Limits(timeout_s=300, max_result_rows=1_000_000)  # the analyst role allows at most 300 s
         sample_sql = (
             "SELECT if(oneid != '', oneid, person_id) AS person, event_id, toString(event) AS event, "
-            "toUnixTimestamp64Milli(ts) AS t, toString(platform) AS platform, p_product_id AS product_id FROM events "
+            "toUnixTimestamp64Milli(ts) AS t, toString(platform) AS platform, p_product_id AS product_id, url, title, session_id, "
+            "toString(os) AS os, toString(os_version) AS os_version, toString(utm_source) AS utm_source, "
+            "toString(utm_medium) AS utm_medium FROM events "
             "WHERE app_id = {a:String} AND cityHash64(if(oneid != '', oneid, person_id)) % 10000 < {k:UInt32}"
         )
         peer = analyst.query_df(sample_sql, {"a": APP, "k": round(args.peer_fraction * 10_000)})
@@ -214,11 +276,19 @@ def main(argv=None) -> None:
             if request["model"] == "funnel":
                 native_sql, native_params = native_funnel_sql(parsed)
                 runs.append(lambda: analyst.query(native_sql, native_params))
+            elif request["model"] == "paths":
+                peer_sql, peer_params = posthog_paths_sql(parsed, scan_params(parsed))
+                runs.append(lambda: analyst.query(peer_sql, peer_params))
             (floor, model, *native), (_, response, *native_result) = best_of(args.repeat, *runs)
             time_range = TimeRange.of(parsed)
             sample_s = reference_time(name, request, peer, time_range.start_ms, time_range.end_ms)
             line = f"{name:<38} {floor:>8.3f} {model:>8.3f} {model / floor:>8.1f} {sample_s:>18.2f} {sample_s / args.peer_fraction:>18.1f}"
-            if native:
+            if native and request["model"] == "paths":
+                comparisons.append(
+                    f"PostHog-style path query (groupArray/arraySplit), {name}: {native[0]:.3f} s = {native[0] / floor:.1f}x the floor, "
+                    f"the model {model / native[0]:.2f}x it; {same_counts(response, native_result[0].result_rows)}"
+                )
+            elif native:
                 line += f" {native[0]:>15.3f} {native[0] / floor:>8.1f}"
                 reached = [step["persons"] for step in response["groups"][0]["steps"]]
                 levels = dict(native_result[0].result_rows)
@@ -226,6 +296,8 @@ def main(argv=None) -> None:
                 verdict = "same as the model's" if native_reached == reached else f"model {reached}"
                 comparisons.append(f"windowFunnel persons per step, {name}: {native_reached} ({verdict})")
             print(line, flush=True)
+            if name in PERSONS_OF:
+                comparisons.append(persons_line(name, request, analyst, args.repeat))
         print("\n".join(comparisons))
     finally:
         server.terminate()

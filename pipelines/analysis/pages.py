@@ -101,28 +101,57 @@ def _page_expr(request: PageQuery, params: SqlParams) -> str:
 
 
 def _views_cte(request: PageQuery, params: SqlParams, time_range: TimeRange) -> str:
-    """CTEs down to `views`: one row per page view with its person, page, time (ms), day index, whether it enters,
-    exits or bounces a session, its time on page (seconds, NULL unknown) and scroll depth (NULL none)."""
+    """CTEs down to `views`: one row per page view with its person, page, day index (with the trend), whether it
+    enters, exits or bounces a session, its time on page (seconds, NULL unknown) and scroll depth (NULL none).
+
+    Each person's events are one array sorted by (time, kind, page). With page views alone (the default) the views
+    are that array's elements; with leave or scroll events, each view's own events are the slice up to the next
+    view, reduced per slice (arrayReduceInRanges). Depth and day travel only when asked for: every element
+    carried costs in the per-person sort."""
     selectors = [(request.page_view, VIEW, "view_event")]
     selectors += [(s, kind, hint) for s, kind, hint in ((request.leave_event, LEAVE, "leave_event"), (request.scroll_event, SCROLL, "scroll_event")) if s]
     where = all_of(scope_conditions(request, params, [s.event for s, _, _ in selectors], time_range))
-    kinds = ", ".join(f"{selector_condition(s, params, hint)}, {kind}" for s, kind, hint in selectors)
-    depth = f"if(kind = {SCROLL}, {numeric_expr(request.scroll_property, params)}, NULL)" if request.scroll_event else "CAST(NULL, 'Nullable(Float64)')"
+    page = _page_expr(request, params)
     gap = params.add("session_gap_ms", request.session_gap_seconds * 1000, "Int64")
-    tz = tz_placeholder(params, request.timezone)
-    first_day = params.add("first_day", time_range.days()[0], "Date")
+    if len(selectors) == 1:
+        kind, page_of = f"{VIEW}", page
+        where = all_of([where, selector_condition(request.page_view, params, "view_event")])
+    else:
+        kind = "multiIf(" + ", ".join(f"{selector_condition(s, params, hint)}, {k}" for s, k, hint in selectors) + ", -1)"
+        page_of = f"if(kind = {VIEW}, {page}, '')"
+    element = ["t", "kind", "page"] + (["depth"] if request.scroll_event else [])
+    depth = f", if(kind = {SCROLL}, {numeric_expr(request.scroll_property, params)}, NULL) AS depth" if request.scroll_event else ""
+    if len(selectors) == 1:
+        views = "ev AS v"
+        per_view = ""
+    else:
+        # each view's own events: from it to the next view (the array is in time order)
+        views = f"""arrayFilter(i -> ev[i].2 = {VIEW}, arrayEnumerate(ev)) AS at,
+           arrayMap(i -> ev[i], at) AS v"""
+        per_view = f""",
+           arrayMap((p, i) -> (toUInt64(p), toUInt64(if(i < length(at), at[i + 1], length(ev) + 1) - p)), at, arrayEnumerate(at)) AS spans"""
+        if request.leave_event:
+            per_view += f",\n           arrayReduceInRanges('min', spans, arrayMap(e -> if(e.2 = {LEAVE}, e.1, NULL), ev)) AS left_at"
+        if request.scroll_event:
+            per_view += ",\n           arrayReduceInRanges('max', spans, arrayMap(e -> e.4, ev)) AS depths"
+    left = f"if(left_at[i] IS NOT NULL AND left_at[i] - x < {gap}, (left_at[i] - x) / 1000, NULL)" if request.leave_event else "NULL"
+    joined = ["v.3 AS page", "vt AS t", "starts AS entry", "ends AS exit", "seconds AS on_page"]
+    joined += ["depths AS depth"] if request.scroll_event else []
+    day = ""
+    if request.trend:
+        tz = tz_placeholder(params, request.timezone)
+        first_day = params.add("first_day", time_range.days()[0], "Date")
+        day = f", toRelativeDayNum(toDate(fromUnixTimestamp64Milli(t), {tz})) - toRelativeDayNum({first_day}) AS day"
     return f"""
 WITH
 rows AS (
-    SELECT {PERSON_KEY} AS person, toUnixTimestamp64Milli(ts) AS t, multiIf({kinds}, -1) AS kind,
-           if(kind = {VIEW}, {_page_expr(request, params)}, '') AS page, {depth} AS depth,
-           toRelativeDayNum(toDate(ts, {tz})) - toRelativeDayNum({first_day}) AS day
+    SELECT {PERSON_KEY} AS person, toUnixTimestamp64Milli(ts) AS t, {kind} AS kind, {page_of} AS page{depth}
     FROM {TABLE}
     WHERE {where}
 ),
 per_person AS (
-    -- one person's events in (time, kind) order: a leave or scroll event at a view's own time belongs to it
-    SELECT person, arraySort(groupArray((t, kind, page, depth, day))) AS ev
+    -- one person's events in (time, kind, page) order: a leave or scroll event at a view's own time follows it
+    SELECT person, arraySort(groupArray(({', '.join(element)}))) AS ev
     FROM rows
     WHERE kind >= 0
     GROUP BY person
@@ -130,25 +159,17 @@ per_person AS (
 ),
 sessions AS (
     SELECT person,
-           arrayFilter(i -> ev[i].2 = {VIEW}, arrayEnumerate(ev)) AS at,
-           arrayMap(i -> ev[i].1, at) AS vt,
-           arrayMap(i -> ev[i].3, at) AS view_pages,
-           arrayMap(i -> ev[i].5, at) AS view_days,
+           {views},
+           v.1 AS vt,
            arrayMap((x, i) -> i = 1 OR x - vt[i - 1] >= {gap}, vt, arrayEnumerate(vt)) AS starts,
-           arrayMap(i -> i = length(vt) OR starts[i + 1], arrayEnumerate(vt)) AS ends,
-           -- each view's own events are the range from it to the next view (arrays sorted by time)
-           arrayMap((p, i) -> (toUInt64(p), toUInt64(if(i < length(at), at[i + 1], length(ev) + 1) - p)), at, arrayEnumerate(at)) AS spans,
-           arrayReduceInRanges('min', spans, arrayMap(e -> if(e.2 = {LEAVE}, e.1, NULL), ev)) AS left_at,
-           arrayReduceInRanges('max', spans, arrayMap(e -> e.4, ev)) AS depths,
-           arrayMap((x, i) -> if(NOT ends[i], (vt[i + 1] - x) / 1000,
-                                 if(left_at[i] IS NOT NULL AND left_at[i] - x < {gap}, (left_at[i] - x) / 1000, NULL)),
-                    vt, arrayEnumerate(vt)) AS seconds
+           arrayMap(i -> i = length(vt) OR starts[i + 1], arrayEnumerate(vt)) AS ends{per_view},
+           arrayMap((x, i) -> if(NOT ends[i], (vt[i + 1] - x) / 1000, {left}), vt, arrayEnumerate(vt)) AS seconds
     FROM per_person
 ),
 views AS (
-    SELECT person, page, day, entry, exit, entry AND exit AS bounce, on_page, depth
+    SELECT person, page, entry, exit, entry AND exit AS bounce, on_page{', depth' if request.scroll_event else ''}{day}
     FROM sessions
-    ARRAY JOIN view_pages AS page, view_days AS day, starts AS entry, ends AS exit, seconds AS on_page, depths AS depth
+    ARRAY JOIN {', '.join(joined)}
 )"""
 
 
@@ -156,8 +177,9 @@ def _pages_query(request: PageQuery, time_range: TimeRange) -> BuiltQuery:
     params = SqlParams()
     ctes = _views_cte(request, params, time_range)
     days = time_range.days()[1]
+    # Views per day only: distinct persons per day and page (uniqExactResample) cost a quarter of the query.
     trend = (
-        f",\n    countResample(0, {days}, 1)(day) AS views_by_day, uniqExactResample(0, {days}, 1)(person, day) AS persons_by_day"
+        f",\n    countResample(0, {days}, 1)(day) AS views_by_day"
         if request.trend
         else ""
     )
@@ -173,7 +195,7 @@ SELECT
     countIf(bounce) AS bounces,
     avg(on_page) AS avg_seconds,
     quantileExactInclusive(0.5)(on_page) AS median_seconds,
-    quantileExactInclusive(0.5)(depth) AS median_scroll_depth{trend}
+    {'quantileExactInclusive(0.5)(depth)' if request.scroll_event else 'NULL'} AS median_scroll_depth{trend}
 FROM views
 GROUP BY page
 ORDER BY views DESC, page
@@ -234,9 +256,7 @@ def shape(request: PageQuery, results: dict[str, Rows]) -> dict:
         entry = {"page": record["page"], **_figures(record)}
         if request.trend:
             entry["trend"] = [
-                {"day": clean(first_day + dt.timedelta(days=i)), "views": int(views), "persons": int(persons)}
-                for i, (views, persons) in enumerate(zip(record["views_by_day"], record["persons_by_day"]))
-                if views
+                {"day": clean(first_day + dt.timedelta(days=i)), "views": int(views)} for i, views in enumerate(record["views_by_day"]) if views
             ]
         pages.append(entry)
     response = {"pages": pages, "truncated": len(records) > request.max_pages}

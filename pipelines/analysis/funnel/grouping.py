@@ -16,7 +16,7 @@ from pipelines.analysis.funnel.walks import (
 )
 
 
-def groups_cte(request: FunnelQuery, with_person: bool) -> str:
+def groups_cte(request: FunnelQuery, with_key: bool) -> str:
     """One row per person (and hold-constant value, unless `is_segmented`) with its step events in (time, mask
     [, breakdown]) order as arrays t, m[, value]; with a breakdown, one row per breakdown value its attempts can
     start with. Sorting one integer key (time, mask) is much cheaper than sorting tuples, and 64 bits cheaper
@@ -40,7 +40,6 @@ def groups_cte(request: FunnelQuery, with_person: bool) -> str:
         )
     else:
         unpack += f"arrayMap(x -> {mask_of}, {{0}}) AS m"
-    person = " any(person) AS person," if with_person else ""
     # only a fold that holds a property groups by it (a constant second key would cost ~10%)
     group_by = "person_key, hold" if request.hold_constant and not segmented else "person_key"
     too_many = ""
@@ -50,16 +49,16 @@ def groups_cte(request: FunnelQuery, with_person: bool) -> str:
     if not request.breakdown:
         name, extra = ("person_events", _BYPASS_COLUMNS) if bypasses(request) else ("per_group", "")
         groups = f"""{name} AS (
-    SELECT person_key,{person} arraySort(groupArray({key})) AS sorted, {unpack.format('sorted')}, '' AS breakdown{extra}
+    SELECT person_key, arraySort(groupArray({key})) AS sorted, {unpack.format('sorted')}, '' AS breakdown{extra}
     FROM step_events
     WHERE mask != 0
     GROUP BY {group_by}{too_many}
 )"""
-        return groups + (",\n" + bypass_groups_cte(with_person) if bypasses(request) else "")
+        return groups + (",\n" + bypass_groups_cte(with_key) if bypasses(request) else "")
     return f"""per_group AS (
-    SELECT person_key,{' person,' if with_person else ''} t, m, value, breakdown
+    SELECT person_key, t, m, value, breakdown
     FROM (
-        SELECT person_key,{person} arraySort(groupArray(({key}, breakdown))) AS sorted, {unpack.format('sorted.1')}, sorted.2 AS value
+        SELECT person_key, arraySort(groupArray(({key}, breakdown))) AS sorted, {unpack.format('sorted.1')}, sorted.2 AS value
         FROM step_events
         WHERE mask != 0
         GROUP BY {group_by}{too_many}
@@ -82,15 +81,15 @@ _BYPASS_COLUMNS = f""",
            max(if(bitTest(mask, 0), ms, -1)) AS latest_start, latest_start >= 0 AS started"""
 
 
-def bypass_groups_cte(with_person: bool) -> str:
+def bypass_groups_cte(with_key: bool) -> str:
     """`per_group` from `person_events`: the walked persons as they are, the others in one row of person_key 0
-    (a hash that is 0 is as likely as a collision) whose `bypassed` lists their latest starts (with the persons
-    query, as (person_key, person, latest start))."""
-    person, bypassed = (" any(person) AS group_person,", "(person_key, person, latest_start)") if with_person else ("", "latest_start")
+    (a hash that is 0 is as likely as a collision) whose `bypassed` lists their latest starts (for the persons
+    page, `with_key`, as (person_key, latest start): the summary does not need to know whose they are)."""
+    bypassed = "(person_key, latest_start)" if with_key else "latest_start"
     return f"""per_group AS (
-    SELECT group_key AS person_key,{' group_person AS person,' if with_person else ''} t, m, breakdown, bypassed
+    SELECT group_key AS person_key, t, m, breakdown, bypassed
     FROM (
-        SELECT if(walked, person_key, 0) AS group_key,{person} if(group_key = 0, [], any(t)) AS t, if(group_key = 0, [], any(m)) AS m,
+        SELECT if(walked, person_key, 0) AS group_key, if(group_key = 0, [], any(t)) AS t, if(group_key = 0, [], any(m)) AS m,
                '' AS breakdown, groupArrayIf({bypassed}, started AND NOT walked) AS bypassed
         FROM person_events
         GROUP BY group_key
@@ -98,18 +97,17 @@ def bypass_groups_cte(with_person: bool) -> str:
 )"""
 
 
-def bypass_per_person_sql(with_person: bool) -> str:
+def bypass_per_person_sql(with_key: bool) -> str:
     """`per_person` from the walks of `bypasses`: a bypassed person's best is one step at their latest start."""
     def one_step(start: str) -> str:
         return f"(toInt64(1), toInt64(0), {start}, CAST([], 'Array(Int64)'))"
 
-    if not with_person:
+    if not with_key:
         return f"""SELECT breakdown, best
     FROM walks
     ARRAY JOIN if(walks.person_key = 0, arrayMap(start -> {one_step('start')}, bypassed), [walks.best]) AS best
     WHERE best.1 > 0"""
-    return f"""SELECT each.1 AS person_key, each.2 AS person, breakdown, each.3 AS best
+    return f"""SELECT each.1 AS person_key, breakdown, each.2 AS best
     FROM walks
-    ARRAY JOIN if(walks.person_key = 0, arrayMap(b -> (b.1, b.2, {one_step('b.3')}), bypassed),
-                  [(walks.person_key, walks.person, walks.best)]) AS each
+    ARRAY JOIN if(walks.person_key = 0, arrayMap(b -> (b.1, {one_step('b.2')}), bypassed), [(walks.person_key, walks.best)]) AS each
     WHERE best.1 > 0"""

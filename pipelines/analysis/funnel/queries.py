@@ -9,7 +9,7 @@ from pipelines.analysis.funnel.grouping import bypass_per_person_sql, bypasses, 
 from pipelines.analysis.funnel.request import FunnelQuery
 from pipelines.analysis.funnel.walks import EXCLUSION_BIT, chains_walks_sql, fold_best_sql, is_segmented, walks_by_chains
 from pipelines.analysis.persons import latest_persons_sql
-from pipelines.analysis.schema import PERSON, PERSON_KEY, TABLE
+from pipelines.analysis.schema import PERSON_KEY, TABLE
 from pipelines.analysis.sqlparams import BuiltQuery, SqlParams
 from pipelines.analysis.timerange import TimeRange, tz_placeholder
 
@@ -36,27 +36,28 @@ def _range_start(request: FunnelQuery, params: SqlParams) -> str:
     return "{range_start_ms:Int64}"
 
 
-def _per_person_cte(request: FunnelQuery, params: SqlParams, with_person: bool = False) -> str:
+def _per_person_cte(request: FunnelQuery, params: SqlParams, with_key: bool = False) -> str:
     """CTEs down to `per_person`: one row per (person, breakdown value) with the best attempt
     best = (steps done, -total ms, start ms since the range start, [gap ms between consecutive steps]).
-    Persons are grouped by a 64-bit hash of their id (cheaper than the string); `with_person` carries the id."""
+    Persons are grouped by a 64-bit hash of their id (cheaper than the string): `with_key` keeps it on every row,
+    also of the persons who bypass the walk (the persons page; ids are looked up for its page only)."""
     events = [step.event for step in request.steps] + [ex.event for ex in request.exclusions]
     where = all_of(scope_conditions(request, params, events))
     hold = property_expr(request.hold_constant, params) if request.hold_constant else "''"
     breakdown = property_expr(request.breakdown, params) if request.breakdown else "''"
-    keys = "person_key, person" if with_person else "person_key"
+    keys = "person_key"
     if walks_by_chains(request):
         walks = chains_walks_sql(request, params, keys + (", bypassed" if bypasses(request) else ""))
     else:
         walks = f"walks AS (\n    SELECT {keys}, breakdown,\n           {fold_best_sql(request, params)} AS best\n    FROM per_group\n)"
     if bypasses(request):
-        per_person = bypass_per_person_sql(with_person)
+        per_person = bypass_per_person_sql(with_key)
     elif request.hold_constant and not is_segmented(request):
         # A fold that holds a property constant walks one group per (person, held value): the person's best group
         # is the first of their groups' results sorted descending (the order of max(), compared column by column
         # instead of as generic values). Every other walked group is one person and breakdown value.
         per_person = (
-            f"SELECT person_key,{' any(person) AS person,' if with_person else ''} breakdown, arrayReverseSort(groupArray(best))[1] AS best\n"
+            "SELECT person_key, breakdown, arrayReverseSort(groupArray(best))[1] AS best\n"
             "    FROM walks\n    GROUP BY person_key, breakdown\n    HAVING best.1 > 0"
         )
     else:
@@ -64,12 +65,12 @@ def _per_person_cte(request: FunnelQuery, params: SqlParams, with_person: bool =
     return f"""
 WITH
 step_events AS (
-    SELECT {PERSON_KEY} AS person_key,{f" {PERSON} AS person," if with_person else ""} {hold} AS hold, {breakdown} AS breakdown,
+    SELECT {PERSON_KEY} AS person_key, {hold} AS hold, {breakdown} AS breakdown,
            toUnixTimestamp64Milli(ts) - {_range_start(request, params)} AS ms, {_mask_sql(request, params)} AS mask
     FROM {TABLE}
     WHERE {where}
 ),
-{groups_cte(request, with_person)},
+{groups_cte(request, with_key)},
 {walks},
 per_person AS (
     {per_person}
@@ -119,22 +120,22 @@ def persons_query(request: FunnelQuery) -> BuiltQuery:
     """The page of persons `request.persons` asks for: those who reached its step, or dropped off just before it."""
     page = request.persons
     params = SqlParams()
-    cte = _per_person_cte(request, params, with_person=True)
+    cte = _per_person_cte(request, params, with_key=True)
     step = params.add("step", page.step, "Int64")
-    reached = f"steps_done >= {step}" if page.status == "converted" else f"steps_done = {step} - 1"
+    reached = f"max(best.1) >= {step}" if page.status == "converted" else f"max(best.1) = {step} - 1"
     where = f"WHERE breakdown = {params.add('breakdown_value', page.breakdown_value, 'String')}" if page.breakdown_value is not None else ""
     limit, offset = params.add("limit", page.limit, "UInt64"), params.add("offset", page.offset, "UInt64")
-    # Paged in id order (the person ids are at hand here); the shared persons piece adds their latest properties.
-    keys = f"""SELECT person_key FROM (
-{cte}
-SELECT person_key, any(person) AS person, max(best.1) AS steps_done
+    # Paged by person key (no id string is looked up per event); the shared persons piece reads the page's ids and
+    # their latest properties.
+    keys = f"""{cte}
+SELECT person_key
 FROM per_person
 {where}
 GROUP BY person_key
 HAVING {reached}
-ORDER BY person
+ORDER BY person_key
 LIMIT {limit} OFFSET {offset}
-{EAGER})"""
+{EAGER}"""
     events = [step.event for step in request.steps] + [ex.event for ex in request.exclusions]
     return params.query(latest_persons_sql(request, params, events, keys))
 

@@ -1,15 +1,13 @@
 -- pages
 WITH
 rows AS (
-    SELECT dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash)) AS person, toUnixTimestamp64Milli(ts) AS t, multiIf(event = {view_event:String}, 0, event = {leave_event:String}, 1, event = {scroll_event:String}, 2, -1) AS kind,
-           if(kind = 0, replaceRegexpAll(path(url), {rule_1_pattern:String}, {rule_1_replacement:String}), '') AS page, if(kind = 2, toFloat64OrNull(props[{prop:String}]), NULL) AS depth,
-           toRelativeDayNum(toDate(ts, {tz:String})) - toRelativeDayNum({first_day:Date}) AS day
+    SELECT dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash)) AS person, toUnixTimestamp64Milli(ts) AS t, multiIf(event = {view_event:String}, 0, event = {leave_event:String}, 1, event = {scroll_event:String}, 2, -1) AS kind, if(kind = 0, replaceRegexpAll(path(url), {rule_1_pattern:String}, {rule_1_replacement:String}), '') AS page, if(kind = 2, toFloat64OrNull(props[{prop:String}]), NULL) AS depth
     FROM events
     WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64}) AND event IN {events:Array(String)}
 ),
 per_person AS (
-    -- one person's events in (time, kind) order: a leave or scroll event at a view's own time belongs to it
-    SELECT person, arraySort(groupArray((t, kind, page, depth, day))) AS ev
+    -- one person's events in (time, kind, page) order: a leave or scroll event at a view's own time follows it
+    SELECT person, arraySort(groupArray((t, kind, page, depth))) AS ev
     FROM rows
     WHERE kind >= 0
     GROUP BY person
@@ -18,24 +16,20 @@ per_person AS (
 sessions AS (
     SELECT person,
            arrayFilter(i -> ev[i].2 = 0, arrayEnumerate(ev)) AS at,
-           arrayMap(i -> ev[i].1, at) AS vt,
-           arrayMap(i -> ev[i].3, at) AS view_pages,
-           arrayMap(i -> ev[i].5, at) AS view_days,
+           arrayMap(i -> ev[i], at) AS v,
+           v.1 AS vt,
            arrayMap((x, i) -> i = 1 OR x - vt[i - 1] >= {session_gap_ms:Int64}, vt, arrayEnumerate(vt)) AS starts,
            arrayMap(i -> i = length(vt) OR starts[i + 1], arrayEnumerate(vt)) AS ends,
-           -- each view's own events are the range from it to the next view (arrays sorted by time)
            arrayMap((p, i) -> (toUInt64(p), toUInt64(if(i < length(at), at[i + 1], length(ev) + 1) - p)), at, arrayEnumerate(at)) AS spans,
            arrayReduceInRanges('min', spans, arrayMap(e -> if(e.2 = 1, e.1, NULL), ev)) AS left_at,
            arrayReduceInRanges('max', spans, arrayMap(e -> e.4, ev)) AS depths,
-           arrayMap((x, i) -> if(NOT ends[i], (vt[i + 1] - x) / 1000,
-                                 if(left_at[i] IS NOT NULL AND left_at[i] - x < {session_gap_ms:Int64}, (left_at[i] - x) / 1000, NULL)),
-                    vt, arrayEnumerate(vt)) AS seconds
+           arrayMap((x, i) -> if(NOT ends[i], (vt[i + 1] - x) / 1000, if(left_at[i] IS NOT NULL AND left_at[i] - x < {session_gap_ms:Int64}, (left_at[i] - x) / 1000, NULL)), vt, arrayEnumerate(vt)) AS seconds
     FROM per_person
 ),
 views AS (
-    SELECT person, page, day, entry, exit, entry AND exit AS bounce, on_page, depth
+    SELECT person, page, entry, exit, entry AND exit AS bounce, on_page, depth, toRelativeDayNum(toDate(fromUnixTimestamp64Milli(t), {tz:String})) - toRelativeDayNum({first_day:Date}) AS day
     FROM sessions
-    ARRAY JOIN view_pages AS page, view_days AS day, starts AS entry, ends AS exit, seconds AS on_page, depths AS depth
+    ARRAY JOIN v.3 AS page, vt AS t, starts AS entry, ends AS exit, seconds AS on_page, depths AS depth
 )
 SELECT
     page,
@@ -47,7 +41,7 @@ SELECT
     avg(on_page) AS avg_seconds,
     quantileExactInclusive(0.5)(on_page) AS median_seconds,
     quantileExactInclusive(0.5)(depth) AS median_scroll_depth,
-    countResample(0, 15, 1)(day) AS views_by_day, uniqExactResample(0, 15, 1)(person, day) AS persons_by_day
+    countResample(0, 15, 1)(day) AS views_by_day
 FROM views
 GROUP BY page
 ORDER BY views DESC, page
@@ -55,15 +49,13 @@ LIMIT {max_pages:UInt64}
 -- previous
 WITH
 rows AS (
-    SELECT dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash)) AS person, toUnixTimestamp64Milli(ts) AS t, multiIf(event = {view_event:String}, 0, event = {leave_event:String}, 1, event = {scroll_event:String}, 2, -1) AS kind,
-           if(kind = 0, replaceRegexpAll(path(url), {rule_1_pattern:String}, {rule_1_replacement:String}), '') AS page, if(kind = 2, toFloat64OrNull(props[{prop:String}]), NULL) AS depth,
-           toRelativeDayNum(toDate(ts, {tz:String})) - toRelativeDayNum({first_day:Date}) AS day
+    SELECT dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash)) AS person, toUnixTimestamp64Milli(ts) AS t, multiIf(event = {view_event:String}, 0, event = {leave_event:String}, 1, event = {scroll_event:String}, 2, -1) AS kind, if(kind = 0, replaceRegexpAll(path(url), {rule_1_pattern:String}, {rule_1_replacement:String}), '') AS page, if(kind = 2, toFloat64OrNull(props[{prop:String}]), NULL) AS depth
     FROM events
     WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64}) AND event IN {events:Array(String)}
 ),
 per_person AS (
-    -- one person's events in (time, kind) order: a leave or scroll event at a view's own time belongs to it
-    SELECT person, arraySort(groupArray((t, kind, page, depth, day))) AS ev
+    -- one person's events in (time, kind, page) order: a leave or scroll event at a view's own time follows it
+    SELECT person, arraySort(groupArray((t, kind, page, depth))) AS ev
     FROM rows
     WHERE kind >= 0
     GROUP BY person
@@ -72,24 +64,20 @@ per_person AS (
 sessions AS (
     SELECT person,
            arrayFilter(i -> ev[i].2 = 0, arrayEnumerate(ev)) AS at,
-           arrayMap(i -> ev[i].1, at) AS vt,
-           arrayMap(i -> ev[i].3, at) AS view_pages,
-           arrayMap(i -> ev[i].5, at) AS view_days,
+           arrayMap(i -> ev[i], at) AS v,
+           v.1 AS vt,
            arrayMap((x, i) -> i = 1 OR x - vt[i - 1] >= {session_gap_ms:Int64}, vt, arrayEnumerate(vt)) AS starts,
            arrayMap(i -> i = length(vt) OR starts[i + 1], arrayEnumerate(vt)) AS ends,
-           -- each view's own events are the range from it to the next view (arrays sorted by time)
            arrayMap((p, i) -> (toUInt64(p), toUInt64(if(i < length(at), at[i + 1], length(ev) + 1) - p)), at, arrayEnumerate(at)) AS spans,
            arrayReduceInRanges('min', spans, arrayMap(e -> if(e.2 = 1, e.1, NULL), ev)) AS left_at,
            arrayReduceInRanges('max', spans, arrayMap(e -> e.4, ev)) AS depths,
-           arrayMap((x, i) -> if(NOT ends[i], (vt[i + 1] - x) / 1000,
-                                 if(left_at[i] IS NOT NULL AND left_at[i] - x < {session_gap_ms:Int64}, (left_at[i] - x) / 1000, NULL)),
-                    vt, arrayEnumerate(vt)) AS seconds
+           arrayMap((x, i) -> if(NOT ends[i], (vt[i + 1] - x) / 1000, if(left_at[i] IS NOT NULL AND left_at[i] - x < {session_gap_ms:Int64}, (left_at[i] - x) / 1000, NULL)), vt, arrayEnumerate(vt)) AS seconds
     FROM per_person
 ),
 views AS (
-    SELECT person, page, day, entry, exit, entry AND exit AS bounce, on_page, depth
+    SELECT person, page, entry, exit, entry AND exit AS bounce, on_page, depth
     FROM sessions
-    ARRAY JOIN view_pages AS page, view_days AS day, starts AS entry, ends AS exit, seconds AS on_page, depths AS depth
+    ARRAY JOIN v.3 AS page, vt AS t, starts AS entry, ends AS exit, seconds AS on_page, depths AS depth
 )
 SELECT
     page,
