@@ -13,7 +13,7 @@ export interface Report {
   created_at: string
   updated_at: string
 }
-export type TimeRangeSpec = { from: string; to: string } | { preset: string }
+export type TimeRangeSpec = ({ from: string; to: string } | { preset: string }) & { timezone?: string | null }
 export interface DashboardItem {
   report_id: string
   x: number
@@ -56,12 +56,13 @@ export async function addToDashboard(dashboardId: string, reportId: string): Pro
   return saveDashboard(dashboard)
 }
 
-/** A report's request run over the dashboard's range (the report's own timezone reads the days). */
+/** A report's request run over the dashboard's range, in the range's timezone if it names one, else the report's. */
 export function withRange(request: Report['request'], range: TimeRangeSpec | null): Report['request'] {
   if (!range) return request
+  const timezone = range.timezone ?? request.timezone ?? 'UTC'
   if ('preset' in range) {
     if (!(range.preset in PRESETS)) return request
-    return { ...request, ...presetRange(range.preset as Preset, request.timezone ?? 'UTC') }
+    return { ...request, timezone, ...presetRange(range.preset as Preset, timezone) }
   }
-  return { ...request, date_from: range.from, date_to: range.to }
+  return { ...request, timezone, date_from: range.from, date_to: range.to }
 }

@@ -1,10 +1,17 @@
 // Time-range presets, resolved to the `date_from`/`date_to` days the analysis requests take (date_to inclusive).
 
+// The presets the API's dashboards take (pipelines/workbench): each resolves to whole days in a timezone.
 export const PRESETS = {
-  today: { label: 'Today', days: 1 },
-  last_7_days: { label: 'Last 7 days', days: 7 },
-  last_30_days: { label: 'Last 30 days', days: 30 },
-  last_90_days: { label: 'Last 90 days', days: 90 },
+  today: { label: 'Today' },
+  yesterday: { label: 'Yesterday' },
+  last_7_days: { label: 'Last 7 days' },
+  last_14_days: { label: 'Last 14 days' },
+  last_30_days: { label: 'Last 30 days' },
+  last_90_days: { label: 'Last 90 days' },
+  last_180_days: { label: 'Last 180 days' },
+  last_365_days: { label: 'Last 365 days' },
+  this_month: { label: 'This month' },
+  last_month: { label: 'Last month' },
 } as const
 export type Preset = keyof typeof PRESETS
 
@@ -26,7 +33,16 @@ export function shiftDay(day: string, days: number): string {
 
 export function presetRange(preset: Preset, timezone: string): DayRange {
   const last = today(timezone)
-  return { date_from: shiftDay(last, 1 - PRESETS[preset].days), date_to: last }
+  const monthStart = `${last.slice(0, 8)}01`
+  if (preset === 'today') return { date_from: last, date_to: last }
+  if (preset === 'yesterday') return { date_from: shiftDay(last, -1), date_to: shiftDay(last, -1) }
+  if (preset === 'this_month') return { date_from: monthStart, date_to: last }
+  if (preset === 'last_month') {
+    const end = shiftDay(monthStart, -1)
+    return { date_from: `${end.slice(0, 8)}01`, date_to: end }
+  }
+  const days = Number(preset.split('_')[1])
+  return { date_from: shiftDay(last, 1 - days), date_to: last }
 }
 
 export function browserTimezone(): string {

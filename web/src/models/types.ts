@@ -3,6 +3,7 @@
 // save) and hands the rest to the module's Editor (its request fields) and View (its charts).
 import type { Component, InjectionKey, Ref } from 'vue'
 import type { FieldErrors } from '../api/client'
+import type { ChartKind } from '../charts'
 import type { Catalog } from '../store'
 
 export interface Scope {
@@ -17,6 +18,8 @@ export interface ModelDefinition<Request extends { model: string } = any> {
   create(scope: Scope, catalog: Catalog | null): Request
   /** Adds the request's problems to `errors` by dotted field path (as the API's 422 names them). */
   validate(request: Request, errors: FieldErrors): void
+  /** The chart types its View draws (loaded ahead while the query runs). */
+  charts: ChartKind[]
   /** Form for the model's own fields: props `request` (edited in place). */
   Editor: Component
   /** Charts of a result: props `request`, `result`, `compact`, `listsPersons`; emits `persons` with a persons page. */
@@ -33,7 +36,7 @@ export interface QueryResult extends TableView {
   model: string
   query_ms?: number
   cached?: boolean
-  sql?: Record<string, string>
+  sql?: Record<string, { sql: string; parameters?: Record<string, unknown> }>
   persons?: { offset: number; persons: string[]; latest_properties?: Record<string, Record<string, string>> } & Record<string, unknown>
   warnings?: { kind: string; name: string; fields: string[]; message: string }[]
   [key: string]: unknown

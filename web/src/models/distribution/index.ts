@@ -21,6 +21,7 @@ const distribution: ModelDefinition<DistributionRequest> = {
     measure: 'count', property: null, bucket_edges: [1, 2, 3, 4, 5, 10, 20, 50, 100],
   }),
   validate,
+  charts: ['bar'],
   Editor,
   View,
 }

@@ -26,6 +26,7 @@ const event: ModelDefinition<EventRequest> = {
     group_by: [], granularity: 'day', compare_previous: false, max_rows: 10000,
   }),
   validate,
+  charts: ['line', 'bar'],
   Editor,
   View,
 }

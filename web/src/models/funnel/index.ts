@@ -43,6 +43,7 @@ const funnel: ModelDefinition<FunnelRequest> = {
     }
   },
   validate,
+  charts: ['bar'],
   Editor,
   View,
 }

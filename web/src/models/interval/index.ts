@@ -28,6 +28,7 @@ const interval: ModelDefinition<IntervalRequest> = {
     }
   },
   validate,
+  charts: ['boxplot', 'bar'],
   Editor,
   View,
 }

@@ -25,6 +25,7 @@ const retention: ModelDefinition<RetentionRequest> = {
     }
   },
   validate,
+  charts: [],
   Editor,
   View,
 }
