@@ -159,15 +159,19 @@ class ApiExtension:
     authenticate: Callable[[Request], Awaitable[Principal | Response]]
     # Its routes, given the guard; mounted after the API's own (a catch-all route may come last).
     routes: Callable[[Guard], list[BaseRoute]]
-    # Its OpenAPI paths and component schemas, merged into the one document.
+    # Its OpenAPI paths, component schemas and security schemes, merged into the one document.
     paths: dict[str, Any]
     schemas: dict[str, Any]
+    security: dict[str, Any]
     # Runs around the app's life (opens and closes its store).
     lifespan: Callable[[], AsyncContextManager] | None = None
 
 
-def openapi_document(paths: dict[str, Any] | None = None, schemas: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The API's one OpenAPI document; `paths` and `schemas` are an extension's (the workbench's)."""
+def openapi_document(
+    paths: dict[str, Any] | None = None, schemas: dict[str, Any] | None = None, security: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The API's one OpenAPI document; `paths`, `schemas` and `security` (more ways to authenticate, each enough
+    alone) are an extension's (the workbench's)."""
     schema = MODELS.request_adapter().json_schema()
     components = schema.pop("$defs", {})
     text = json.dumps(schema).replace("#/$defs/", "#/components/schemas/")
@@ -219,6 +223,8 @@ def openapi_document(paths: dict[str, Any] | None = None, schemas: dict[str, Any
         },
     }
     document["components"]["schemas"].update(schemas or {})
+    document["components"]["securitySchemes"].update(security or {})
+    document["security"] += [{name: []} for name in security or {}]
     document["paths"].update(paths or {})
     return document
 
@@ -357,7 +363,7 @@ def create_app(
         return JSONResponse({**response, "cached": False, "request_hash": key})
 
     async def openapi(_: Request) -> JSONResponse:
-        return JSONResponse(openapi_document(extension.paths, extension.schemas) if extension else openapi_document())
+        return JSONResponse(openapi_document(extension.paths, extension.schemas, extension.security) if extension else openapi_document())
 
     @guarded
     async def models(_: Request) -> JSONResponse:

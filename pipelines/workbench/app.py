@@ -59,6 +59,7 @@ def create_app(
         ],
         paths=spec.PATHS,
         schemas=spec.SCHEMAS,
+        security=spec.SECURITY,
         lifespan=lifespan,
     )
     app = create_analysis_app(settings, api, analyst, record_heat, extension)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 from pipelines.analysis.api import openapi_document
-from pipelines.workbench.spec import PATHS, SCHEMAS
+from pipelines.workbench.spec import PATHS, SCHEMAS, SECURITY
 
 
 def main() -> None:
-    print(json.dumps(openapi_document(PATHS, SCHEMAS), indent=2, sort_keys=True))
+    print(json.dumps(openapi_document(PATHS, SCHEMAS, SECURITY), indent=2, sort_keys=True))
 
 
 if __name__ == "__main__":

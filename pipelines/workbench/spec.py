@@ -70,6 +70,10 @@ SCHEMAS: dict[str, Any] = {
                             version=INTEGER),
 }  # fmt: skip
 
+SECURITY: dict[str, Any] = {
+    "session": {"type": "apiKey", "in": "cookie", "name": "tf_session",
+                "description": "the session of POST /v1/auth/login; POST/PUT/PATCH/DELETE also send X-CSRF-Token"},
+}  # fmt: skip
 ERROR = _json(_ref("Error"))
 ID = {"name": "id", "in": "path", "required": True, "schema": STRING}
 APP_ID = {"name": "app_id", "in": "path", "required": True, "schema": STRING}

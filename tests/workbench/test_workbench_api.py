@@ -258,6 +258,7 @@ def test_the_printed_document_is_the_served_one(workbench_stack):
                  "/v1/plan/{app_id}/health", "/v1/query", "/v1/models"):  # fmt: skip
         assert path in served["paths"], path
     assert "put" in served["paths"]["/v1/plan/{app_id}"]
+    assert served["security"] == [{"bearer": []}, {"session": []}] and served["components"]["securitySchemes"]["session"]["in"] == "cookie"
     text = json.dumps(served)
     for ref in {part.split('"')[0] for part in text.split("#/components/schemas/")[1:]}:
         assert ref in served["components"]["schemas"], ref
