@@ -77,6 +77,12 @@ def set_range(page) -> None:
     page.get_by_label("timezone").fill("UTC")
 
 
+def open_model(page, site, model: str) -> None:
+    page.goto(f"{base(site)}/analysis/{model}")
+    page.get_by_test_id("run").wait_for()
+    set_range(page)
+
+
 def page_request(page) -> dict:
     """The request the page ran: the shareable URL carries it."""
     return json.loads(parse_qs(urlparse(page.url).query)["q"][0])
@@ -155,9 +161,7 @@ def test_sign_in_shows_field_errors_and_the_401_message_then_returns_to_the_page
 def test_funnel_from_pickers_equals_the_api_and_lands_on_a_dashboard(site, page):
     sign_in(page, site, site.analyst)
     dashboard = new_dashboard(page, site, "Shop funnels")
-    page.goto(base(site) + "/analysis/funnel")
-    page.get_by_test_id("run").wait_for()
-    set_range(page)
+    open_model(page, site, "funnel")
     page.get_by_role("button", name="+ step").click()
     for step, event in enumerate(["product_view", "add_to_cart", "pay"], 1):
         page.get_by_label(f"step {step} event", exact=True).select_option(event)
@@ -203,9 +207,7 @@ def test_funnel_from_pickers_equals_the_api_and_lands_on_a_dashboard(site, page)
 def test_retention_from_pickers_equals_the_api_and_lands_on_a_dashboard(site, page):
     sign_in(page, site, site.analyst)
     dashboard = new_dashboard(page, site, "Shop retention")
-    page.goto(base(site) + "/analysis/retention")
-    page.get_by_test_id("run").wait_for()
-    set_range(page)
+    open_model(page, site, "retention")
     page.get_by_label("initial event", exact=True).select_option("sign_up")
     page.get_by_label("returning event", exact=True).select_option("page_view")
     page.get_by_label("period", exact=True).select_option("day")
@@ -254,9 +256,8 @@ def test_retention_from_pickers_equals_the_api_and_lands_on_a_dashboard(site, pa
 
 
 def test_a_wrong_filter_value_shows_its_error_next_to_the_field(site, page):
-    sign_in(page, site, site.analyst, "/analysis/funnel")
-    page.get_by_test_id("run").wait_for()
-    set_range(page)
+    sign_in(page, site, site.analyst)
+    open_model(page, site, "funnel")
     queries: list[str] = []
     page.on("request", lambda request: queries.append(request.url) if request.url.endswith("/v1/query") else None)
     step = page.get_by_test_id("step-1")
@@ -349,3 +350,50 @@ def test_an_ended_session_returns_to_sign_in_and_back(site, page):
     page.click("button[type=submit]")
     page.locator("[data-testid=distribution-chart][data-rendered=true]").wait_for()
     assert page_request(page).items() >= request.items()  # the restored form also spells out the defaults
+
+
+def test_the_owner_rearranges_renames_duplicates_and_deletes_a_dashboard_an_admin_shares_it(browser, site, page):
+    token = site.analyst_token
+    reports = [
+        site.api("POST", "/v1/reports", json={"name": name, "request": {**_scope(), **DEEP_LINKS[model]}}, token=token).json()["id"]
+        for name, model in (("Visitors", "event"), ("Visits per person", "distribution"))
+    ]
+    board = site.api("POST", "/v1/dashboards", json={"name": "Team board"}, token=token).json()
+    items = [{"report_id": report, "x": 6 * i, "y": 0, "w": 6, "h": 1} for i, report in enumerate(reports)]
+    body = {"name": board["name"], "time_range": board["time_range"], "items": items, "version": board["version"]}
+    assert site.api("PUT", f"/v1/dashboards/{board['id']}", json=body, token=token).status_code == 200
+    sign_in(page, site, site.analyst, f"/dashboards/{board['id']}")
+    tiles = page.locator("article.tile")
+    tiles.first.wait_for()
+    order = lambda: tiles.evaluate_all("tiles => tiles.map(t => t.dataset.report)")  # noqa: E731
+    assert order() == ["Visitors", "Visits per person"]
+    tiles.nth(1).get_by_label("move earlier").click()
+    page.get_by_test_id("dashboard-message").filter(has_text="Rearranged").wait_for()
+    page.reload()
+    tiles.first.wait_for()
+    assert order() == ["Visits per person", "Visitors"]
+    page.get_by_role("button", name="Rename").click()
+    page.get_by_label("dashboard name").fill("Team board 2")
+    page.get_by_role("button", name="Rename").click()
+    page.get_by_test_id("dashboard-name").filter(has_text="Team board 2").wait_for()
+
+    admin = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="UTC").new_page()
+    sign_in(admin, site, site.admin, f"/dashboards/{board['id']}")
+    assert admin.get_by_role("button", name="Rename").count() == 0  # not the owner: read-only
+    admin.get_by_test_id("share").click()
+    admin.get_by_test_id("dashboard-message").filter(has_text="Shared read-only").wait_for()
+    admin.context.close()
+    shared = site.api("GET", f"/v1/dashboards/{board['id']}", token=site.admin_token).json()
+    assert shared["shared"] and [i["report_id"] for i in sorted(shared["items"], key=lambda i: (i["y"], i["x"]))] == reports[::-1]
+    refused = site.api("PUT", f"/v1/dashboards/{board['id']}", json={**body, "version": shared["version"]}, token=site.admin_token)
+    assert refused.status_code == 403
+
+    page.get_by_test_id("duplicate").click()
+    page.wait_for_url(lambda url: url.rstrip("/").rsplit("/", 1)[1] not in (board["id"], "dashboards"))
+    page.get_by_test_id("dashboard-name").filter(has_text="Team board 2 (copy)").wait_for()
+    copy = urlparse(page.url).path.rsplit("/", 1)[1]
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete").click()
+    page.wait_for_url(re.compile(r"/dashboards$"))
+    assert site.api("GET", f"/v1/dashboards/{copy}", token=token).status_code == 404
+    assert site.api("GET", f"/v1/dashboards/{board['id']}", token=token).status_code == 200
