@@ -3,7 +3,7 @@ SELECT
     os AS dim_1, os_version AS dim_2, if(screen_width = 0 OR screen_height = 0, '', concat(toString(screen_width), 'x', toString(screen_height))) AS dim_3,
     grouping(dim_1, dim_2, dim_3) != 0 AS is_total,
     uniqExact(dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash))) AS persons,
-    uniqExactIf(session_id, session_id != '') AS sessions,
+    uniqExactIf(cityHash64(session_id), session_id != '') AS sessions,
     count() AS events
 FROM events
 WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64})
