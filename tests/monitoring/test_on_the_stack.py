@@ -80,6 +80,16 @@ def test_the_collector_exposes_only_catalogued_names_in_the_scheme_and_all_of_it
     assert {name for name in wanted if not any(s == name or s.startswith(name + "_") for s in samples)} == set()
 
 
+def test_the_alerts_component_writes_the_boards_history(alerts_url, warehouse):
+    """Once a minute, every series it sampled (the component is the table's only writer)."""
+    import time
+
+    deadline = time.monotonic() + 30
+    while not warehouse.scalar("SELECT count() FROM monitoring_samples WHERE metric = 'trackflow_warehouse_up'") and time.monotonic() < deadline:
+        time.sleep(1)
+    assert warehouse.scalar("SELECT max(value) FROM monitoring_samples WHERE metric = 'trackflow_warehouse_up'") == 1.0
+
+
 def test_the_alerts_component_serves_catalogued_metrics_and_its_state(alerts_url):
     exposed = families(f"{alerts_url}/metrics")
     samples = set().union(*exposed.values())
