@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from tests.faults.harness import APP_ID, DrillStack, Sender, stored, wait_until
+from tests.faults.harness import DrillStack, Sender, stored, wait_until
 from tests.monitoring.receiver import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[2]
