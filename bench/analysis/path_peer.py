@@ -4,7 +4,7 @@ session cut from the first start event (`indexOf`), consecutive repeats dropped,
 (step, source, target) with its paths and average time (PostHog's paths insight builds the same arrays).
 
 It answers the plain question only (an event-name start without filters, every event an element): no persons per
-edge, no folding, no step totals. Its ties are broken by event name and its sessions split past the gap, as the
+edge, no folding, no step totals. Its ties are broken by event name and its sessions split at the gap, as the
 model's are, so its counts for the edges the model lists must equal the model's (the bench checks them).
 """
 
@@ -28,7 +28,7 @@ FROM (
                                   arrayShiftRight(from_start.2, 1), arrayEnumerate(from_start)), 1, {{steps:UInt32}}) AS path
     FROM (
         SELECT {PERSON_KEY} AS person, arraySort(groupArray((toUnixTimestamp64Milli(ts), toString(event)))) AS timeline,
-               arraySplit((x, d) -> d > {{gap_ms:Int64}}, timeline, arrayDifference(timeline.1)) AS sessions
+               arraySplit((x, d) -> d >= {{gap_ms:Int64}}, timeline, arrayDifference(timeline.1)) AS sessions
         FROM events
         WHERE app_id = {{app_id:String}} AND ts >= fromUnixTimestamp64Milli({{time_from:Int64}}) AND ts < fromUnixTimestamp64Milli({{time_to:Int64}})
         GROUP BY person

@@ -6,7 +6,7 @@ Semantics (the pandas reference in tests/analysis/test_paths.py implements the s
   `url` / `title`), in the range and matching the global filters. Each has a label: its event name, URL or title,
   rewritten by the `cleaning` rules in order (cleaning.py: RE2 `pattern` -> `replacement`, every match).
 - A person's events in (time, label, matches the anchor) order are cut into sessions wherever two consecutive
-  ones are more than `session_gap_seconds` apart (exactly the gap apart: same session).
+  ones are `session_gap_seconds` or more apart (as PostHog's paths and the page model split them).
 - `start`: in each session, from the first event matching `start` on; `end`: up to and including the first event
   matching `end`. Sessions without a match have no path. Then consecutive events with the same label collapse into
   one (at the time of the first), and the path keeps its first `steps` elements (`start`) or its last (`end`).
@@ -174,7 +174,7 @@ sessions AS (
     SELECT person_key,
            arrayMap(k -> (toInt64(bitShiftRight(k, {RANK_BITS + 1})), toUInt32(bitAnd(bitShiftRight(k, 1), {(1 << RANK_BITS) - 1})), toUInt8(bitAnd(k, 1))),
                     arraySort(groupArray(key))) AS sorted,
-           arraySplit((x, gap) -> gap, sorted, arrayMap(d -> d > {gap}, arrayDifference(sorted.1))) AS split
+           arraySplit((x, gap) -> gap, sorted, arrayMap(d -> d >= {gap}, arrayDifference(sorted.1))) AS split
     FROM path_events
     GROUP BY person_key
     HAVING max(anchor) AND throwIf(length(labels) >= {1 << RANK_BITS}, 'more than {(1 << RANK_BITS) - 1:,} distinct path elements: clean them') = 0

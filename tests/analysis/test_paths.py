@@ -1,6 +1,6 @@
 """Path analysis against an independent pandas/Python reference (written from the semantics in
 pipelines/analysis/paths.py's docstring) on generated page views and events with edge cases: sessions split exactly
-at the gap and 1 ms past it, consecutive duplicates, URL cleaning, persons with one event, timestamp ties, events
+at the gap and 1 ms before it, consecutive duplicates, URL cleaning, persons with one event, timestamp ties, events
 around the range's local midnights; and the persons behind every listed edge are the persons it counts."""
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ def generated(seed: int = 7, persons: int = 160) -> list[dict]:
         person = f"p{p}"
         t = T0 + rng.randrange(9 * DAY_MS)
         for _ in range(rng.choice([1, 2, 4, 6, 9, 14])):
-            # whole minutes, the exact gap and 1 ms past it: ties, splits at the edge and long sessions all happen
-            t += rng.choice([0, 60_000, 60_000, 300_000, GAP_MS, GAP_MS + 1, 4 * 3_600_000])
+            # whole minutes, the exact gap and 1 ms short of it: ties, splits at the edge and long sessions all happen
+            t += rng.choice([0, 60_000, 60_000, 300_000, GAP_MS - 1, GAP_MS, 4 * 3_600_000])
             if rng.random() < 0.7:
                 out.append(page(person, rng.choice(PAGES), t, channel=rng.choice(["ads", "seo"])))
             else:
@@ -56,9 +56,9 @@ def generated(seed: int = 7, persons: int = 160) -> list[dict]:
 def edge_cases() -> list[dict]:
     e = []
     base = T0 + 2 * DAY_MS
-    # exactly the gap apart: one session; one millisecond more: two
-    e += [page("gap-exact", "home", base), page("gap-exact", "list", base + GAP_MS), page("gap-exact", "cart", base + 2 * GAP_MS)]
-    e += [page("gap-over", "home", base), page("gap-over", "list", base + GAP_MS + 1), page("gap-over", "cart", base + GAP_MS + 60_000)]
+    # one millisecond short of the gap: one session; exactly the gap apart: two
+    e += [page("gap-under", "home", base), page("gap-under", "list", base + GAP_MS - 1), page("gap-under", "cart", base + 2 * GAP_MS - 2)]
+    e += [page("gap-exact", "home", base), page("gap-exact", "list", base + GAP_MS), page("gap-exact", "cart", base + GAP_MS + 60_000)]
     # consecutive duplicates collapse, non-consecutive ones stay
     e += [page("dup", k, base + i * 60_000) for i, k in enumerate(["home", "home", "list", "list", "list", "home", "cart"])]
     e += [event("dup", n, base + 10 * 60_000 + i * 60_000) for i, n in enumerate(["click", "click", "search", "click"])]
@@ -134,7 +134,7 @@ def reference_paths(frame: pd.DataFrame, request: dict) -> list[tuple[str, list[
         events.sort()
         sessions, current = [], []
         for e in events:
-            if current and e[0] - current[-1][0] > gap:
+            if current and e[0] - current[-1][0] >= gap:
                 sessions.append(current)
                 current = []
             current.append(e)
@@ -239,10 +239,10 @@ def test_edge_cases_are_where_the_semantics_put_them(analyst, path_events):
         page = {"step": step, "source": source, "target": target, "limit": 10_000}
         return run_query({**request, "persons": page}, analyst)["persons"]["persons"]
 
-    # gap-exact stays one session: Home -> List -> Cart; gap-over splits after Home, so it never goes Home -> List
-    assert "device_id:gap-exact" in persons_of(2, "List", "Cart")
-    assert "device_id:gap-over" not in persons_of(1, "Home", "List")
-    assert "device_id:gap-over" in persons_of(0, None, "List")
+    # gap-under stays one session: Home -> List -> Cart; gap-exact splits after Home, so it never goes Home -> List
+    assert "device_id:gap-under" in persons_of(2, "List", "Cart")
+    assert "device_id:gap-exact" not in persons_of(1, "Home", "List")
+    assert "device_id:gap-exact" in persons_of(0, None, "List")
     # dup: Home Home List List List Home Cart -> Home List Home Cart
     assert "device_id:dup" in persons_of(2, "List", "Home") and "device_id:dup" in persons_of(3, "Home", "Cart")
     # the tie at one millisecond is ordered by label: Home, List, then Cart

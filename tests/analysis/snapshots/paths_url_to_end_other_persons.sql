@@ -11,7 +11,7 @@ sessions AS (
     SELECT person_key,
            arrayMap(k -> (toInt64(bitShiftRight(k, 31)), toUInt32(bitAnd(bitShiftRight(k, 1), 1073741823)), toUInt8(bitAnd(k, 1))),
                     arraySort(groupArray(key))) AS sorted,
-           arraySplit((x, gap) -> gap, sorted, arrayMap(d -> d > {session_gap_ms:Int64}, arrayDifference(sorted.1))) AS split
+           arraySplit((x, gap) -> gap, sorted, arrayMap(d -> d >= {session_gap_ms:Int64}, arrayDifference(sorted.1))) AS split
     FROM path_events
     GROUP BY person_key
     HAVING max(anchor) AND throwIf(length(labels) >= 1073741824, 'more than 1,073,741,823 distinct path elements: clean them') = 0
@@ -55,7 +55,7 @@ sessions AS (
     SELECT person_key,
            arrayMap(k -> (toInt64(bitShiftRight(k, 31)), toUInt32(bitAnd(bitShiftRight(k, 1), 1073741823)), toUInt8(bitAnd(k, 1))),
                     arraySort(groupArray(key))) AS sorted,
-           arraySplit((x, gap) -> gap, sorted, arrayMap(d -> d > {session_gap_ms:Int64}, arrayDifference(sorted.1))) AS split
+           arraySplit((x, gap) -> gap, sorted, arrayMap(d -> d >= {session_gap_ms:Int64}, arrayDifference(sorted.1))) AS split
     FROM path_events
     GROUP BY person_key
     HAVING max(anchor) AND throwIf(length(labels) >= 1073741824, 'more than 1,073,741,823 distinct path elements: clean them') = 0
