@@ -332,6 +332,20 @@ def test_model_pages_restore_from_their_url_and_show_the_api_figures(site, page,
     shot(page, model)
 
 
+def test_a_funnel_broken_down_draws_one_series_per_group_with_the_api_figures(site, page):
+    request = {**_scope(), "model": "funnel", "breakdown": "category", "steps": [{"event": e, "filters": []} for e in ("product_view", "add_to_cart", "pay")]}
+    sign_in(page, site, site.analyst, f"/analysis/funnel?q={quote(json.dumps(request))}")
+    shown = chart_values(page, "funnel-chart")
+    groups = api_query(site, request)["groups"]
+    assert len(groups) > 1
+    assert shown == {group["breakdown_value"] or "(none)": [step["persons"] for step in group["steps"]] for group in groups}
+    # A group's step lists that group's persons.
+    page.locator("[data-testid=funnel-steps]").first.locator("tr[data-step='2']").get_by_role("button", name="converted").click()
+    page.get_by_test_id("person").first.wait_for()
+    page_of = {"step": 2, "status": "converted", "breakdown_value": groups[0]["breakdown_value"], "limit": 50, "offset": 0}
+    assert page.locator("[data-testid=person] code").all_inner_texts() == api_query(site, {**request, "persons": page_of})["persons"]["persons"]
+
+
 def test_an_ended_session_returns_to_sign_in_and_back(site, page):
     request = {**_scope(), **DEEP_LINKS["distribution"]}
     path = f"/analysis/distribution?q={quote(json.dumps(request))}"
