@@ -1,11 +1,12 @@
 // The chart types a page may draw, each its own chunk (echarts/core plus that chart), and a way to start loading
 // them before the chart mounts (while the query runs, or while the user signs in).
-export type ChartKind = 'line' | 'bar' | 'boxplot'
+export type ChartKind = 'line' | 'bar' | 'boxplot' | 'sankey'
 
 export const CHART_LOADERS: Record<ChartKind, () => Promise<unknown>> = {
   line: () => import('./line'),
   bar: () => import('./bar'),
   boxplot: () => import('./boxplot'),
+  sankey: () => import('./sankey'),
 }
 
 export const loadCore = () => import('./core')

@@ -9,4 +9,9 @@ export const MODEL_PAGES: Record<string, () => Promise<{ default: ModelDefinitio
   retention: () => import('./retention'),
   interval: () => import('./interval'),
   distribution: () => import('./distribution'),
+  paths: () => import('./paths'),
+  lifecycle: () => import('./lifecycle'),
+  stickiness: () => import('./stickiness'),
+  page: () => import('./page'),
+  terminal: () => import('./terminal'),
 }

@@ -1,0 +1,4 @@
+import { use } from 'echarts/core'
+import { SankeyChart } from 'echarts/charts'
+
+use([SankeyChart])
