@@ -10,7 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from pipelines.analysis.contract import AnalysisModel
 from pipelines.analysis.expr import all_of
 from pipelines.analysis.filters import QUANTILE_LEVELS, histogram_sql, numeric_expr, quantiles_sql, scope_conditions, selector_condition
-from pipelines.analysis.persons import Page, latest_persons_sql, page_clause, persons_view
+from pipelines.analysis.persons import Page, in_bucket, latest_persons_sql, page_clause, persons_view
 from pipelines.analysis.request import EventSelector, Name, QueryScope, ascending_edges
 from pipelines.analysis.schema import PERSON_KEY, TABLE
 from pipelines.analysis.shaping import Rows, clean, histogram_view, table
@@ -75,13 +75,9 @@ def persons_query(request: DistributionQuery) -> BuiltQuery:
     """The persons whose value falls in the page's bucket, as the histogram counts them."""
     page, params = request.persons, SqlParams()
     cte = _per_person_cte(request, params)
-    edges = request.bucket_edges
-    cell = [f"value >= {params.add('bucket_from', float(edges[page.bucket]), 'Float64')}"]
-    if page.bucket + 1 < len(edges):
-        cell.append(f"value < {params.add('bucket_to', float(edges[page.bucket + 1]), 'Float64')}")
     keys = f"""{cte}
 SELECT person FROM per_person
-WHERE {all_of(cell)}
+WHERE {in_bucket("value", request.bucket_edges, page.bucket, params)}
 ORDER BY person
 {page_clause(page, params)}"""
     return params.query(latest_persons_sql(request, params, [request.event.event], keys))

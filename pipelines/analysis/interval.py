@@ -23,7 +23,7 @@ from pipelines.analysis.filters import (
     scope_conditions,
     selector_condition,
 )
-from pipelines.analysis.persons import Page, latest_persons_sql, page_clause, persons_view
+from pipelines.analysis.persons import Page, in_bucket, latest_persons_sql, page_clause, persons_view
 from pipelines.analysis.request import EventSelector, Name, QueryScope, Text, ascending_edges
 from pipelines.analysis.schema import PERSON_KEY, TABLE
 from pipelines.analysis.shaping import Rows, clean, histogram_view, table
@@ -125,10 +125,7 @@ def persons_query(request: IntervalQuery) -> BuiltQuery:
     if page.unmatched:
         cell = ["seconds IS NULL"]
     else:
-        edges = request.bucket_edges_seconds
-        cell = [f"seconds >= {params.add('bucket_from', float(edges[page.bucket]), 'Float64')}"]
-        if page.bucket + 1 < len(edges):
-            cell.append(f"seconds < {params.add('bucket_to', float(edges[page.bucket + 1]), 'Float64')}")
+        cell = [in_bucket("seconds", request.bucket_edges_seconds, page.bucket, params)]
     if page.group is not None:
         cell.append(f"grp = {params.add('group_value', page.group, 'String')}")
     keys = f"""{ctes}

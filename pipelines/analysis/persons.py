@@ -43,6 +43,14 @@ def page_clause(page: Page, params: SqlParams) -> str:
     return f"LIMIT {limit} OFFSET {offset}"
 
 
+def in_bucket(value: str, edges: list[float], index: int, params: SqlParams) -> str:
+    """`value` in histogram bucket `index`: [edge, next edge), the last one open, as filters.histogram_sql counts."""
+    cell = [f"{value} >= {params.add('bucket_from', float(edges[index]), 'Float64')}"]
+    if index + 1 < len(edges):
+        cell.append(f"{value} < {params.add('bucket_to', float(edges[index + 1]), 'Float64')}")
+    return all_of(cell)
+
+
 def every_event_conditions(scope, params: SqlParams, time_range: TimeRange | None = None) -> list[str]:
     """scope_conditions for a model that reads every event of the app: without the event-name condition."""
     before = set(params.values)
