@@ -184,3 +184,26 @@ def check_stage_counts(stack_settings, warehouse) -> None:
         {"app": app},
     )
     assert latency == [(len(events),)]  # every written event has a collector-to-warehouse latency
+
+
+def test_terminal_fields_arrive_typed_through_layering_and_dwd(streaming_jobs, stack_settings, warehouse):
+    """The terminal and channel fields an envelope carries (as the collector's user-agent parse and protocol
+    adapters leave them) and those derived once per row (screen size, utm from the URL or props, referrer domain)
+    reach the detail table typed, through both jobs (pipelines/envelope.py TERMINAL_COLUMNS)."""
+    run = uuid.uuid4().hex
+    events = make_events(40, run, event="page_view")
+    for i, event in enumerate(events):
+        event["context"] = {
+            "platform": "ios", "os": "iOS", "os_version": "17.1", "device_model": "iPhone15,2", "device_brand": "Apple",
+            "screen": "390x844", "network_type": "wifi", "carrier": "China Mobile",
+            "url": f"https://shop.example/p/{i}?utm_source=google&utm_medium=cpc", "referrer": "https://www.bing.com/search",
+        }  # fmt: skip
+        event["props"]["utm_campaign"] = "winter"
+    send(stack_settings, events, per_message=8)
+    wait_for(lambda: rows_of_run(warehouse, run) >= len(events), what=f"{len(events)} rows of run {run}")
+    stored = warehouse.rows(
+        "SELECT DISTINCT os_version, device_model, device_brand, screen_width, screen_height, network_type, carrier,"
+        " utm_source, utm_medium, utm_campaign, referrer_domain FROM events WHERE props['run'] = {run:String}",
+        {"run": run},
+    )
+    assert stored == [("17.1", "iPhone15,2", "Apple", 390, 844, "wifi", "China Mobile", "google", "cpc", "winter", "bing.com")]
