@@ -19,23 +19,21 @@ Semantics (the pandas reference in tests/analysis implements them independently)
 from __future__ import annotations
 
 import datetime as dt
-import re
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
+from pipelines.analysis.cleaning import MAX_RULES, CleaningRule, cleaned_sql
 from pipelines.analysis.contract import AnalysisModel
 from pipelines.analysis.expr import all_of
 from pipelines.analysis.filters import numeric_expr, scope_conditions, selector_condition
 from pipelines.analysis.persons import Page, latest_persons_sql, page_clause, persons_view
-from pipelines.analysis.request import EventSelector, Name, QueryScope, Strict, Text
+from pipelines.analysis.request import EventSelector, Name, QueryScope, Text
 from pipelines.analysis.schema import PERSON_KEY, TABLE
 from pipelines.analysis.shaping import Rows, clean, ratio, table
 from pipelines.analysis.sqlparams import BuiltQuery, SqlParams
 from pipelines.analysis.timerange import TimeRange, tz_placeholder
 
-MAX_RULES = 20
-MAX_PATTERN_CHARS = 500
 MAX_PAGES = 1_000
 MAX_TREND_DAYS = 366  # the daily trend is one array per page: longer ranges ask for trend: false
 PAGE_TEXT = {
@@ -44,24 +42,7 @@ PAGE_TEXT = {
     "title": "title",
 }
 VIEW, LEAVE, SCROLL = 0, 1, 2
-
-
-class CleaningRule(Strict):
-    """`pattern` (RE2) is replaced by `replacement` (\\1 names a group) everywhere in the page text."""
-
-    pattern: str = Field(min_length=1, max_length=MAX_PATTERN_CHARS)
-    replacement: str = Field("", max_length=MAX_PATTERN_CHARS)
-
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, pattern: str) -> str:
-        # Python's re is close to RE2 for what cleaning rules use; the warehouse (RE2) has the last word and a
-        # pattern it refuses is a 422 too (runner.InvalidPattern).
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"not a regular expression: {exc}") from None
-        return pattern
+DEFAULT_SCROLL_PROPERTY = "depth"  # the web SDK's scroll_depth event
 
 
 class PagePersons(Page):
@@ -78,26 +59,31 @@ class PageQuery(QueryScope):
     session_gap_seconds: int = Field(1800, ge=1, le=86_400)
     leave_event: EventSelector | None = Field(None, description="the SDK's page-leave event, where it sends one")
     scroll_event: EventSelector | None = Field(None, description='e.g. {"event": "scroll_depth"} (the web SDK)')
-    scroll_property: Name = "depth"
+    scroll_property: Name | None = Field(None, description=f"the scroll_event's depth property (default {DEFAULT_SCROLL_PROPERTY})")
     max_pages: int = Field(100, ge=1, le=MAX_PAGES, description="pages returned, most viewed first")
     trend: bool = True
     compare_previous: bool = False
     persons: PagePersons | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_scroll_property(cls, data: Any) -> Any:
+        # only with a scroll event: an unused default would be a property the request names (and warns about)
+        if isinstance(data, dict) and data.get("scroll_event") is not None and data.get("scroll_property") is None:
+            return {**data, "scroll_property": DEFAULT_SCROLL_PROPERTY}
+        return data
+
     @model_validator(mode="after")
-    def _trend_fits(self) -> "PageQuery":
+    def _consistent(self) -> "PageQuery":
+        if self.scroll_property is not None and self.scroll_event is None:
+            raise ValueError("scroll_property: only with a scroll_event (the events that carry it)")
         if self.trend and TimeRange.of(self).days()[1] > MAX_TREND_DAYS:
             raise ValueError(f"trend: the daily trend covers at most {MAX_TREND_DAYS} days; ask trend: false")
         return self
 
 
 def _page_expr(request: PageQuery, params: SqlParams) -> str:
-    text = PAGE_TEXT[request.by]
-    for i, rule in enumerate(request.cleaning):
-        pattern = params.add(f"rule_{i + 1}_pattern", rule.pattern, "String")
-        replacement = params.add(f"rule_{i + 1}_replacement", rule.replacement, "String")
-        text = f"replaceRegexpAll({text}, {pattern}, {replacement})"
-    return text
+    return cleaned_sql(PAGE_TEXT[request.by], request.cleaning, params)
 
 
 def _views_cte(request: PageQuery, params: SqlParams, time_range: TimeRange) -> str:

@@ -63,12 +63,7 @@ def registered(name: str) -> bool:
     return name in MODELS.names()
 
 
-# The page model's scroll_property defaults to "depth" even without a scroll_event: the check reports the unused
-# default, as it would any property the request names (pages.py should leave it unset without a scroll_event).
-UNUSED_DEFAULT = pytest.mark.xfail(strict=True, reason="page: scroll_property 'depth' is named by default and reported")
-
-
-@pytest.mark.parametrize("model", [pytest.param(m, marks=UNUSED_DEFAULT) if m == "page" else m for m in FIELDS])
+@pytest.mark.parametrize("model", FIELDS)
 def test_unknown_event_and_property_are_warned_for_every_model(analyst, planned, model):
     if not registered(model):
         pytest.skip(f"model {model} is not registered")
@@ -81,7 +76,7 @@ def test_unknown_event_and_property_are_warned_for_every_model(analyst, planned,
     assert "purchse" in warnings["unknown_event", "purchse"]["message"] and APP in warnings["unknown_event", "purchse"]["message"]
 
 
-@pytest.mark.parametrize("model", [pytest.param(m, marks=UNUSED_DEFAULT) if m == "page" else m for m in FIELDS])
+@pytest.mark.parametrize("model", FIELDS)
 def test_names_in_the_plan_or_the_data_are_not_warned(analyst, planned, model):
     if not registered(model):
         pytest.skip(f"model {model} is not registered")

@@ -223,6 +223,10 @@ def test_terminal_rows_cut_at_max_rows(analyst, page_frame):
     "request_, field",
     [
         ({"model": "page", "cleaning": [{"pattern": "(unclosed"}]}, "cleaning"),
+        # Python's re takes lookarounds; RE2 (the warehouse's) does not: refused before any query
+        ({"model": "page", "cleaning": [{"pattern": "/p/(?=[0-9])"}]}, "not an RE2 regular expression"),
+        ({"model": "page", "cleaning": [{"pattern": "/(x)", "replacement": "\\2"}]}, "\\2 is not a group"),
+        ({"model": "page", "scroll_property": "depth"}, "scroll_property: only with a scroll_event"),
         ({"model": "page", "cleaning": [{"pattern": "x"}] * 21}, "cleaning"),
         ({"model": "page", "max_pages": 1001}, "max_pages"),
         ({"model": "page", "date_from": "2025-01-01", "date_to": "2026-11-01"}, "trend"),
@@ -246,6 +250,20 @@ def test_requests_refused_with_the_field_named(request_, field):
     with pytest.raises(ValidationError) as caught:
         parse_request({**SCOPE, **request_})
     assert field in str(caught.value)
+
+
+def test_scroll_property_is_named_only_with_a_scroll_event():
+    """Its default (the web SDK's `depth`) applies with a scroll event; without one the request names no property,
+    so the unknown-name check has nothing to report."""
+    from pipelines.analysis import parse_request
+    from pipelines.analysis.names import request_names
+
+    plain = parse_request({**SCOPE, "model": "page"})
+    assert plain.scroll_property is None and [n for _, n, _ in request_names(plain)] == ["page_view"]
+    scrolled = parse_request({**SCOPE, "model": "page", "scroll_event": {"event": "scroll_depth"}})
+    assert scrolled.scroll_property == "depth" and ("depth", "scroll_property") in [(n, at) for _, n, at in request_names(scrolled)]
+    named = parse_request({**SCOPE, "model": "page", "scroll_event": {"event": "scroll_depth"}, "scroll_property": "pct"})
+    assert named.scroll_property == "pct"
 
 
 # -- persons behind interval and distribution buckets ----------------------------------------------------------

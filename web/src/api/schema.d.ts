@@ -1640,6 +1640,20 @@ export interface components {
             /** @enum {string} */
             type: "string" | "number" | "boolean" | "datetime";
         };
+        /**
+         * CleaningRule
+         * @description Replace every match of `pattern` (RE2) with `replacement`, where `\0` is the match, `\1`-`\9` its groups
+         *     and `\\` a backslash; e.g. {"pattern": "/product/\\d+", "replacement": "/product/:id"}.
+         */
+        CleaningRule: {
+            /** Pattern */
+            pattern: string;
+            /**
+             * Replacement
+             * @default
+             */
+            replacement?: string;
+        };
         Dashboard: {
             created_at: string;
             id: string;
@@ -2161,7 +2175,7 @@ export interface components {
              */
             by?: "url_path" | "url" | "title";
             /** Cleaning */
-            cleaning?: components["schemas"]["pipelines__analysis__pages__CleaningRule"][];
+            cleaning?: components["schemas"]["CleaningRule"][];
             /**
              * Compare Previous
              * @default false
@@ -2208,9 +2222,10 @@ export interface components {
             scroll_event?: components["schemas"]["EventSelector"] | null;
             /**
              * Scroll Property
-             * @default depth
+             * @description the scroll_event's depth property (default depth)
+             * @default null
              */
-            scroll_property?: string;
+            scroll_property?: string | null;
             /**
              * Session Gap Seconds
              * @default 1800
@@ -2235,7 +2250,7 @@ export interface components {
             /** App Id */
             app_id: string;
             /** Cleaning */
-            cleaning?: components["schemas"]["pipelines__analysis__cleaning__CleaningRule"][];
+            cleaning?: components["schemas"]["CleaningRule"][];
             /** Date From */
             date_from: string;
             /** Date To */
@@ -2618,33 +2633,6 @@ export interface components {
             /** @enum {string} */
             role: "analyst" | "admin";
             username: string | null;
-        };
-        /**
-         * CleaningRule
-         * @description Replace every match of `pattern` (RE2) with `replacement`, where `\0` is the match, `\1`-`\9` its groups
-         *     and `\\` a backslash; e.g. {"pattern": "/product/\\d+", "replacement": "/product/:id"}.
-         */
-        pipelines__analysis__cleaning__CleaningRule: {
-            /** Pattern */
-            pattern: string;
-            /**
-             * Replacement
-             * @default
-             */
-            replacement?: string;
-        };
-        /**
-         * CleaningRule
-         * @description `pattern` (RE2) is replaced by `replacement` (\1 names a group) everywhere in the page text.
-         */
-        pipelines__analysis__pages__CleaningRule: {
-            /** Pattern */
-            pattern: string;
-            /**
-             * Replacement
-             * @default
-             */
-            replacement?: string;
         };
     };
     responses: never;
