@@ -37,6 +37,13 @@ def last_closed_window(now: dt.datetime, width: dt.timedelta = RECENT_WINDOW, se
     return end - width, end
 
 
+def stage_totals(stages: dict[tuple[str, str], int]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for (stage, _), n in stages.items():
+        totals[stage] = totals.get(stage, 0) + n
+    return dict(sorted(totals.items()))
+
+
 def reconcile_window(context: AssetExecutionContext, warehouse: WarehouseResource, start: dt.datetime, end: dt.datetime, cadence: str):
     handle = warehouse.handle()
     try:
@@ -50,6 +57,9 @@ def reconcile_window(context: AssetExecutionContext, warehouse: WarehouseResourc
     wrong = [link.describe() for link in links if link.verdict != "ok"]
     metadata = {
         "window": f"{start:%Y-%m-%d %H:%M} - {end:%H:%M} UTC",
+        # the window's totals over every app, for reading a run at a glance
+        "stages": MetadataValue.json(stage_totals(stages)),
+        "warehouse_rows": sum(rows.values()),
         "links": MetadataValue.json([{**link.__dict__, "verdict": link.verdict} for link in links]),
         "stage": culprit.stage if culprit else "",
     }

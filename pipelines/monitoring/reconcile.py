@@ -6,7 +6,8 @@ The chain, by received_at (every stage counts an event in the minute the collect
   streaming  `raw`                                                  = detail rows the dwd job wrote (`dwd.*`) + `quarantined`
              (when it fails, `layering` or `dwd` is named: the layering job's output `ods.*` tells which side lost them)
   warehouse  `dwd.<layer>`, what the dwd job says it inserted      = rows of `dwd_<layer>` in the warehouse
-A stage without counts (a collector that flushes none, a layer with no traffic) is left out, not failed.
+A stage without counts (a collector that flushes none, a layer with no traffic) is left out, not failed; but raw
+events with nothing counted after them (no detail, no quarantine) in a closed window are missing in streaming.
 Fewer observed than expected: events went missing at that stage; more: they were duplicated there.
 """
 
@@ -65,7 +66,7 @@ def compare(stage_counts: dict[tuple[str, str], int], warehouse_rows: dict[tuple
         stored = {layer: n for (layer, a), n in warehouse_rows.items() if a == app}
         if collected is not None and raw is not None:
             links.append(Link(app, "", "kafka", collected, raw))
-        if raw is not None and (detail or quarantined):
+        if raw is not None:  # nothing downstream of raw is a loss too (a stopped dwd job), not a stage to skip
             through = sum(detail.values()) + quarantined
             if through == raw or not layered:
                 links.append(Link(app, "", "streaming", raw, through))

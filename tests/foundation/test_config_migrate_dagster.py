@@ -122,7 +122,7 @@ def test_partitioned_schedules_name_the_partition_they_run():
 
     assert partitions("warehouse_health_schedule", dt.datetime(2026, 12, 7, 0, 15, tzinfo=dt.timezone.utc)) == ["2026-12-06"]
     assert partitions("oneid_daily_schedule", dt.datetime(2026, 12, 7, 0, 45, tzinfo=dt.timezone.utc)) == ["2026-12-06"]
-    assert partitions("stage_reconciliation_schedule", dt.datetime(2026, 12, 7, 5, 20, tzinfo=dt.timezone.utc)) == ["2026-12-07-04:00"]
+    assert partitions("reconcile_hourly_schedule", dt.datetime(2026, 12, 7, 5, 20, tzinfo=dt.timezone.utc)) == ["2026-12-07-04:00"]
 
 
 def test_heat_grading_asset_writes_tiers(stack, warehouse):

@@ -150,6 +150,29 @@ def test_reconciliation_names_the_warehouse_when_detail_rows_are_dropped_or_doub
     assert "2 events duplicated at the warehouse stage" in check.description
 
 
+def test_hourly_reconciliation_names_streaming_when_raw_events_reach_no_detail_table(warehouse):
+    """The hourly asset (once also the older stage_counts_hourly's job): raw 7 against detail 5 is 2 missing in
+    streaming, and raw with nothing counted after it is all of them missing (a stopped dwd job)."""
+    from dagster import materialize
+
+    from dagster_project.monitoring import reconciliation_hourly
+    from dagster_project.resources import WarehouseResource
+    from pipelines.monitoring.reconcile import compare, first_mismatch
+
+    app = f"recon-{uuid.uuid4().hex[:8]}"
+    today = dt.datetime.now(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    hour = today - dt.timedelta(days=60) + dt.timedelta(hours=random.randrange(50 * 24))
+    columns = ("minute", "stage", "app_id", "event", "events", "latency_ms_hist", "job")
+    warehouse.insert("pipeline_metrics", [[hour, "raw", app, "order", 7, {}, "test"], [hour, "dwd.default", app, "order", 5, {}, "test"]], columns, settings={"async_insert": 0})
+    result = materialize([reconciliation_hourly], partition_key=f"{hour:%Y-%m-%d-%H:%M}", resources={"warehouse": WarehouseResource()})
+    (check,) = result.get_asset_check_evaluations()
+    assert not check.passed
+    assert check.description.startswith(f"2 events missing at the streaming stage ({app}): expected 7, found 5")
+    assert result.asset_materializations_for_node("reconciliation_hourly")[0].metadata["stages"].value == {"dwd.default": 5, "raw": 7}
+
+    assert first_mismatch(compare({("raw", "a"): 7}, {})).describe() == "7 events missing at the streaming stage (a): expected 7, found 0"
+
+
 def test_reconciliation_names_kafka_when_the_pipeline_read_fewer_than_the_collector_accepted(warehouse):
     from pipelines.monitoring.reconcile import compare, first_mismatch
 

@@ -85,10 +85,10 @@ def test_code_location_has_an_asset_job_and_schedule_per_push():
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     names = {p.name for p in load_pushes(ROOT / "pushes.yaml")}
     assert {f"push_{n}" for n in names} <= keys
-    assert "stage_counts_hourly" in keys
+    assert "reconciliation_hourly" in keys
     schedules = {s.name for s in defs.schedules}
     assert {f"push_{n}_schedule" for n in names} <= schedules
     assert "push_deadline_sensor" in {s.name for s in defs.sensors}
-    # the pushes module owns the pushes only; the stage reconciliation is its own module with its own schedule
+    # the pushes module owns the pushes only; reconciliation is the monitoring module's, with its own schedules
     assert {a.key.to_user_string() for a in pushes.defs.assets} == {f"push_{n}" for n in names}
-    assert "stage_reconciliation_schedule" in schedules
+    assert "reconcile_hourly_schedule" in schedules

@@ -147,21 +147,3 @@ def test_cli_run_status_and_clear_errors(stack, push_day, tmp_path, monkeypatch)
         assert backwards.exit_code == 1 and "--to 2026-11-01 is before --from 2026-11-02" in backwards.output
     finally:
         get_settings.cache_clear()
-
-
-def test_hourly_stage_reconciliation_judges_the_stages_that_exist(stack, warehouse, push_day):
-    from dagster import materialize
-
-    from dagster_project.reconciliation import stage_counts_hourly
-    from dagster_project.resources import WarehouseResource
-
-    hour = dt.datetime.combine(push_day, dt.time(12), dt.timezone.utc)
-    warehouse.insert(
-        "pipeline_metrics", [[hour, "raw", "push-test", "order", 7, {}, "test"], [hour, "dwd.default", "push-test", "order", 5, {}, "test"]],
-        ["minute", "stage", "app_id", "event", "events", "latency_ms_hist", "job"], settings={"async_insert": 0},
-    )  # fmt: skip
-    result = materialize([stage_counts_hourly], partition_key=f"{push_day}-12:00", resources={"warehouse": WarehouseResource()})
-    assert result.success
-    (check,) = result.get_asset_check_evaluations()
-    assert not check.passed  # raw 7 != detail 5 + quarantined 0, and detail 5 != the warehouse's rows that hour
-    assert "raw 7 != detail 5 + quarantined 0" in check.description
