@@ -1,8 +1,10 @@
 """What an analyst can pick: the apps, and per app its events and their typed properties, from the tracking plan
-and from what the warehouse saw in the last 30 days (read on the API's analyst handle, parameterised, bounded)."""
+and from what the warehouse saw in the last 30 days (read on the API's analyst handle, parameterised, bounded), plus
+the context fields every event has as a column (platform, os, utm_source, ...)."""
 
 from __future__ import annotations
 
+from pipelines.analysis.schema import COLUMN_PROPERTIES
 from pipelines.plan.model import AppPlan
 from pipelines.warehouse.client import Warehouse
 
@@ -19,6 +21,23 @@ def apps(warehouse: Warehouse, plans: dict[str, AppPlan]) -> list[dict]:
     seen = {row[0] for row in warehouse.rows(
         f"SELECT DISTINCT app_id FROM events WHERE ts >= now() - INTERVAL {SEEN_DAYS} DAY LIMIT 10000")}  # fmt: skip
     return [{"app_id": app_id, "in_plan": app_id in plans, "seen": app_id in seen} for app_id in sorted(seen | set(plans))]
+
+
+# Envelope fields every event carries in its own column (platform, os, utm_source, ...): offered with each event's
+# properties for filters and breakdowns. Left out: the event name itself, and ids no one filters or groups by here.
+CONTEXT_PROPERTIES = sorted(COLUMN_PROPERTIES - {"event", "person_id", "oneid", "session_id", "collector_id"})
+
+
+def _seen_context(warehouse: Warehouse, app_id: str) -> set[str]:
+    """The context columns with a non-empty value in the same bounded slice of recent events."""
+    # Column names come from the fixed list above, never from the request.
+    filled = ", ".join(f"max({column} != '')" for column in CONTEXT_PROPERTIES)
+    row = warehouse.rows(
+        f"SELECT {filled} FROM (SELECT {', '.join(CONTEXT_PROPERTIES)} FROM events WHERE app_id = {{app:String}} "
+        f"AND ts >= now() - INTERVAL {SEEN_DAYS} DAY LIMIT {TYPE_SAMPLE_EVENTS})",
+        {"app": app_id},
+    )[0]
+    return {column for column, seen in zip(CONTEXT_PROPERTIES, row) if seen}
 
 
 def _seen_events(warehouse: Warehouse, app_id: str) -> dict[str, int]:
@@ -74,4 +93,9 @@ def catalog(warehouse: Warehouse, app_id: str, plan: AppPlan | None) -> dict | N
             "name": name, "description": spec.description if spec else "", "in_plan": spec is not None,
             "seen": name in counts, "count_30d": counts.get(name, 0), "properties": properties,
         })  # fmt: skip
-    return {"app_id": app_id, "events": events}
+    seen_context = _seen_context(warehouse, app_id) if counts else set()
+    context = [
+        {"name": column, "type": "string", "in_plan": False, "seen": column in seen_context}
+        for column in CONTEXT_PROPERTIES
+    ]
+    return {"app_id": app_id, "events": events, "context_properties": context}

@@ -243,6 +243,16 @@ def test_apps_and_catalog(workbench_stack):
         assert all(p["type"] in ("string", "number", "boolean", "datetime") for p in event["properties"])
     undeclared = [e for e in catalog["events"] if not e["in_plan"]]
     assert all(e["seen"] and e["count_30d"] > 0 for e in undeclared)
+    # The envelope's own columns are offered too, seen where the app's events carry them, and a filter on one of
+    # them selects what the warehouse holds.
+    context = {p["name"]: p for p in catalog["context_properties"]}
+    assert {"platform", "os", "utm_source", "referrer_domain"} <= context.keys() and "event" not in context
+    assert context["platform"]["seen"] and context["os"]["seen"]
+    platforms = stack.api("POST", "/v1/query", {"model": "event", "app_id": "wb-shop", "date_from": "2026-01-01",
+                                               "date_to": "2026-12-31", "metrics": [{"event": "pay"}],
+                                               "group_by": ["platform"]}, token=stack.analyst_token)  # fmt: skip
+    assert platforms.status_code == 200 and not platforms.json()["warnings"], platforms.text
+    assert {row[1] for row in platforms.json()["rows"]} - {""}, "the demo events carry a platform"
     assert stack.api("GET", "/v1/catalog/no-such-app", token=stack.analyst_token).status_code == 404
     assert stack.api("GET", "/v1/catalog/wb-shop").status_code == 401
 

@@ -29,6 +29,8 @@ export interface CatalogEvent {
 export interface Catalog {
   app_id: string
   events: CatalogEvent[]
+  /** Fields every event has (platform, os, utm_source, ...). */
+  context_properties: CatalogProperty[]
 }
 
 let models: Promise<ModelInfo[]> | null = null
@@ -69,12 +71,15 @@ export function forgetAll(): void {
   catalogs.clear()
 }
 
-/** The properties of some events (all events when none given), each name once, typed as the catalog says. */
+/** The properties of some events (all events when none given), each name once, typed as the catalog says; then
+ * the context fields every event has that the app's events carry. */
 export function propertiesOf(catalog: Catalog | null, events: string[] = []): CatalogProperty[] {
   const byName = new Map<string, CatalogProperty>()
   for (const event of catalog?.events ?? []) {
     if (events.length && !events.includes(event.name)) continue
     for (const property of event.properties) if (!byName.has(property.name)) byName.set(property.name, property)
   }
-  return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name))
+  const own = [...byName.values()].sort((a, b) => a.name.localeCompare(b.name))
+  const context = (catalog?.context_properties ?? []).filter((p) => p.seen && !byName.has(p.name))
+  return [...own, ...context]
 }

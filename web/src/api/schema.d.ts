@@ -1623,6 +1623,8 @@ export interface components {
         };
         Catalog: {
             app_id: string;
+            /** @description fields every event has (platform, os, utm_source, ...) */
+            context_properties: components["schemas"]["CatalogProperty"][];
             events: components["schemas"]["CatalogEvent"][];
         };
         CatalogEvent: {
