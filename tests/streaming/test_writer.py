@@ -110,9 +110,10 @@ def test_the_index_migration_claims_the_rows_already_stored(stack_settings, ware
 
     before, after = tmp_path / "before", tmp_path / "after"
     before.mkdir(), after.mkdir()
-    events_sql = (sql_dir() / "migrations" / "0001_events.sql").read_text()
-    (before / "0001_events.sql").write_text(events_sql)
-    (after / "0001_events.sql").write_text(events_sql)
+    for name in ("0001_events.sql", "0003_terminal_columns.sql"):  # the detail tables as the rows below need them
+        events_sql = (sql_dir() / "migrations" / name).read_text()
+        (before / name).write_text(events_sql)
+        (after / name).write_text(events_sql)
     (after / "0041_event_index.sql").write_text((sql_dir() / "migrations" / "0041_event_index.sql").read_text())
     old = Warehouse(stack_settings, database=f"upgrade_{uuid.uuid4().hex[:8]}")
     try:
