@@ -1,23 +1,17 @@
 // Lifecycle page: new, returning, resurrecting persons per period as stacked bars above the axis and dormant
 // ones below it (PostHog's picture); clicking a bar lists its persons.
-import type { FieldErrors, Schemas } from '../../api/client'
+import type { Schemas } from '../../api/client'
 import type { ModelDefinition } from '../types'
-import { checkScope, checkSelector } from '../../validate'
-import Editor from './LifecycleEditor.vue'
+import { activityEditor, validateActivity } from '../activity'
 import View from './LifecycleView.vue'
 
 export type LifecycleRequest = Schemas['LifecycleQuery']
 
-function validate(request: LifecycleRequest, errors: FieldErrors): void {
-  checkScope(errors, request)
-  checkSelector(errors, 'event', request.event)
-}
-
 const lifecycle: ModelDefinition<LifecycleRequest> = {
   create: (scope) => ({ model: 'lifecycle', ...scope, filters: [], event: { event: '$any', filters: [] }, period: 'day' }),
-  validate,
+  validate: validateActivity,
   charts: ['bar'],
-  Editor,
+  Editor: activityEditor('A person is active in a period when they did', ['day', 'week', 'month']),
   View,
 }
 
