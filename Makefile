@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
 JARS_STAMP := jars/flink-connector-kafka.jar
 
-.PHONY: install demo test bench down java postgres iproute2 grammar sdk chromium web
+.PHONY: install demo test bench down java postgres iproute2 grammar sdk vendor-sdks chromium web
 
 install: java postgres iproute2 $(STAMP) $(JARS_STAMP) web
 
@@ -41,7 +41,7 @@ demo: install web
 	$(BIN)/trackflow status
 
 # The fault drills (tests/faults) crash parts of private stacks: they run as their own group, after the rest.
-test: install sdk web
+test: install sdk vendor-sdks web
 	$(BIN)/python -m pytest -m "not fault"
 	$(BIN)/python -m pytest -m fault
 
@@ -55,6 +55,14 @@ sdk: $(SDK_STAMP) chromium
 
 $(SDK_STAMP): sdk/js/package.json sdk/js/package-lock.json
 	cd sdk/js && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Other vendors' web SDKs (Sensors, PostHog) for the protocol intakes' browser tests, from their lock file (npm ci).
+VENDOR_STAMP := tests/collect/vendor_sdks/node_modules/.install-stamp
+vendor-sdks: $(VENDOR_STAMP) chromium
+
+$(VENDOR_STAMP): tests/collect/vendor_sdks/package.json tests/collect/vendor_sdks/package-lock.json
+	cd tests/collect/vendor_sdks && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # The analyst workbench (web/): npm from the lock file, type-checked and built into web/dist, which `trackflow api`

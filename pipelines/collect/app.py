@@ -412,6 +412,28 @@ class Collector:
 
         return await self._protocol("posthog", request, read)
 
+    async def posthog_config(self, request: Request) -> Response:
+        """posthog-js's remote config at start (protocols/posthog.py REMOTE_CONFIG): nothing enabled."""
+        try:
+            key = request.path_params["key"]
+            self._app_for_key(key)
+        except BadRequest as exc:
+            return self._error("posthog", exc)
+        return _json(200, posthog.remote_config(key))
+
+    async def posthog_flags(self, request: Request) -> Response:
+        """posthog-js's feature-flag request at start and after identify: no flags (protocols/posthog.py NO_FLAGS)."""
+        try:
+            body = await self._body(request) if request.method == "POST" else b""
+            documents, _, fields = posthog.decode_request(body, request.query_params, request.headers.get("content-type", ""), self.settings.collector_max_body_bytes)
+            key = posthog.request_key(documents, fields, request.query_params)
+            if not key:
+                raise BadRequest(401, "missing project key: PostHog requests carry it as api_key or token")
+            self._app_for_key(key)
+        except BadRequest as exc:
+            return self._error("posthog", exc)
+        return _json(200, posthog.flags_answer(key))
+
     def segment_endpoint(self, kind: str):
         """Segment / RudderStack SDKs (protocols/segment.py) at /segment/v1/<kind>: the write key is the app key."""
 
@@ -480,6 +502,8 @@ def create_app(settings: Settings, port: int = 0, spool_dir: Path | None = None)
         Route("/sa", collector.sensors, methods=["GET", "POST"]),
         Route("/sa.gif", collector.sensors, methods=["GET", "POST"]),
         *(Route(path, collector.posthog_capture, methods=["GET", "POST"]) for path in ("/e/", "/capture/", "/batch/", "/i/v0/e/")),
+        Route("/array/{key}/config", collector.posthog_config, methods=["GET"]),
+        *(Route(path, collector.posthog_flags, methods=["GET", "POST"]) for path in ("/flags/", "/decide/")),
         *(Route(f"/segment/v1/{kind}", collector.segment_endpoint(kind), methods=["POST"]) for kind in (*segment.TYPES, "batch", "import")),
         Route("/healthz", collector.healthz, methods=["GET"]),
         Route("/metrics", collector.metrics_text, methods=["GET"]),

@@ -256,3 +256,20 @@ def test_the_posthog_python_sdk_sends_events_links_and_person_properties(collect
 def test_bad_requests_over_http_are_4xx_json(collector_url, path, body, headers, status, reason):
     answer = httpx.post(f"{collector_url}{path}", content=body, headers={"content-type": "text/plain", **headers})
     assert answer.status_code == status and reason in answer.json()["error"]
+
+
+def test_posthog_js_start_requests_get_the_minimal_answers(collector_url):
+    """posthog-js asks for its remote config and its flags before capturing: both answer that nothing is enabled and
+    that gzip is taken (the flags request as posthog-js sends it: a base64 form); an unknown key is a 401."""
+    config = httpx.get(f"{collector_url}/array/{APP_KEY}/config")
+    assert config.status_code == 200 and config.json()["supportedCompression"] == ["gzip", "gzip-js"]
+    assert config.json()["token"] == APP_KEY and config.json()["hasFeatureFlags"] is False
+    form = {"data": base64.b64encode(json.dumps({"token": APP_KEY, "distinct_id": "d-1", "groups": {}}).encode()).decode()}
+    for path in ("/flags/?v=2&compression=base64", "/decide/?v=3"):
+        flags = httpx.post(f"{collector_url}{path}", data=form)
+        assert flags.status_code == 200 and flags.json()["flags"] == {} and flags.json()["featureFlags"] == {}
+    gzipped = httpx.post(f"{collector_url}/flags/?v=2", content=gzip.compress(json.dumps({"token": APP_KEY}).encode()))
+    assert gzipped.status_code == 200 and gzipped.json()["errorsWhileComputingFlags"] is False
+    assert httpx.get(f"{collector_url}/array/nope/config").status_code == 401
+    refused = httpx.post(f"{collector_url}/flags/?v=2", content=b'{"distinct_id": "d-1"}')
+    assert refused.status_code == 401 and "api_key or token" in refused.json()["error"]

@@ -131,6 +131,23 @@ def _decompressed(payload: bytes | str, compression: str, limit: int) -> bytes:
     return raw
 
 
+# posthog-js asks at start for its remote config (GET /array/<key>/config) and its feature flags (POST /flags/, older
+# versions /decide/). The collector has neither flags nor recordings, surveys or site apps: it answers that nothing is
+# enabled, and that it takes gzip, so the SDK proceeds to capture with its defaults (docs/collector.md, PostHog).
+REMOTE_CONFIG = {"supportedCompression": ["gzip", "gzip-js"], "hasFeatureFlags": False, "sessionRecording": False, "surveys": False,
+                 "heatmaps": False, "autocaptureExceptions": False, "capturePerformance": False, "siteApps": []}  # fmt: skip
+NO_FLAGS = {"flags": {}, "featureFlags": {}, "featureFlagPayloads": {}, "errorsWhileComputingFlags": False}
+
+
+def remote_config(key: str) -> dict[str, Any]:
+    return {"token": key, **REMOTE_CONFIG}
+
+
+def flags_answer(key: str) -> dict[str, Any]:
+    """/flags/ and /decide/: no flags, and (for /decide/, which also carried the config) the remote config."""
+    return {**remote_config(key), **NO_FLAGS}
+
+
 def request_key(events: list[Any], fields: Mapping[str, Any], query: Mapping[str, str]) -> str:
     """The project key of a request: the batch's or the URL's, else the first event's (api_key, token or
     properties.token)."""
