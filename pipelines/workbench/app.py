@@ -18,6 +18,7 @@ from pipelines.config import Settings
 from pipelines.warehouse.client import Warehouse
 from pipelines.workbench import spec, store as meta
 from pipelines.workbench.auth import Authenticator, auth_routes
+from pipelines.workbench.board import board_routes
 from pipelines.workbench.routes import workbench_routes
 from pipelines.workbench.settings import WorkbenchSettings
 from pipelines.workbench.static import default_dist, static_routes
@@ -55,6 +56,7 @@ def create_app(
         routes=lambda guarded: [
             *auth_routes(store, workbench, guarded),
             *workbench_routes(settings, store, analyst, guarded),
+            *board_routes(analyst, guarded),
             *static_routes(dist),  # last: its catch-all serves the app's own paths
         ],
         paths=spec.PATHS,

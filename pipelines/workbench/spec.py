@@ -143,3 +143,44 @@ PATHS: dict[str, Any] = {
     "/v1/dashboards/{id}/share": {"put": _operation(
         "Share or unshare a dashboard read-only (admin)", ("200", "Dashboard"), "Share", params=[ID], errors=("403", "404", "422"))},
 }  # fmt: skip
+
+# The monitoring board (pipelines/workbench/board.py): read-only, any signed-in role.
+NUMBER_OR_NULL = {"type": ["number", "null"]}
+BOARD_FILTERS = [{"name": name, "in": "query", "required": False, "schema": STRING, "description": what}
+                 for name, what in (("app_id", "only this app"), ("layer", "only this layer"))]  # fmt: skip
+SCHEMAS |= {
+    "ChainStage": _obj(["stage", "title", "rate_per_min", "lag", "lag_unit", "health", "detail"],
+                       stage={"type": "string", "enum": ["collector", "broker", "jobs", "warehouse"]}, title=STRING,
+                       rate_per_min=NUMBER_OR_NULL, lag=NUMBER_OR_NULL, lag_unit=STRING,
+                       health={"type": "string", "enum": ["ok", "degraded", "down", "unknown"]},
+                       detail={"type": "object", "additionalProperties": NUMBER_OR_NULL}),
+    "Chain": _obj(["at", "app_id", "layer", "stages", "apps", "layers"], at={"type": ["string", "null"]},
+                  app_id={"type": ["string", "null"]}, layer={"type": ["string", "null"]},
+                  stages={"type": "array", "items": _ref("ChainStage")},
+                  apps={"type": "array", "items": STRING}, layers={"type": "array", "items": STRING}),
+    "FreshnessPoint": _obj(["minute", "layer", "p50_s", "p95_s"], minute=STRING, layer=STRING, p50_s={"type": "number"}, p95_s={"type": "number"}),
+    "ReconciliationWindow": _obj(["window_end", "cadence", "links", "mismatched_links", "mismatched_events"], window_end=STRING,
+                                 cadence=STRING, links=INTEGER, mismatched_links=INTEGER, mismatched_events=INTEGER),
+    "ReconciliationLink": _obj(["window_start", "window_end", "cadence", "app_id", "layer", "stage", "expected", "observed", "difference", "verdict"],
+                               window_start=STRING, window_end=STRING, cadence=STRING, app_id=STRING, layer=STRING, stage=STRING,
+                               expected=INTEGER, observed=INTEGER, difference=INTEGER, verdict=STRING),
+    "MonitoringHistory": _obj(["hours", "freshness", "reconciliation", "mismatches"], hours=INTEGER,
+                              freshness={"type": "array", "items": _ref("FreshnessPoint")},
+                              reconciliation={"type": "array", "items": _ref("ReconciliationWindow")},
+                              mismatches={"type": "array", "items": _ref("ReconciliationLink")}),
+    "OpenAlert": _obj(["rule", "priority", "fingerprint", "labels", "state", "since", "value"], rule=STRING, priority=STRING,
+                      fingerprint=STRING, labels={"type": "object", "additionalProperties": STRING},
+                      state={"type": "string", "enum": ["firing", "silenced", "acknowledged"]}, since=STRING, value={"type": "number"}),
+    "OpenAlerts": _obj(["alerts"], alerts={"type": "array", "items": _ref("OpenAlert")}),
+}  # fmt: skip
+PATHS |= {
+    "/v1/monitoring/chain": {"get": _operation(
+        "The chain collector -> broker -> jobs -> warehouse: each stage's latest rate, lag and health (monitoring_samples)",
+        ("200", "Chain"), params=BOARD_FILTERS, errors=("422",))},
+    "/v1/monitoring/history": {"get": _operation(
+        "Freshness p50/p95 per layer and minute, reconciliation per window and its mismatched links, over `hours`",
+        ("200", "MonitoringHistory"), errors=("422",),
+        params=[*BOARD_FILTERS, {"name": "hours", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 168, "default": 6}}])},
+    "/v1/monitoring/alerts": {"get": _operation(
+        "Open alerts (firing, silenced, acknowledged) from alert_history", ("200", "OpenAlerts"), params=BOARD_FILTERS, errors=("422",))},
+}  # fmt: skip

@@ -10,6 +10,7 @@ export const router = createRouter({
     { path: '/analysis/:model', component: () => import('./pages/ModelPage.vue'), props: true },
     { path: '/plan', component: () => import('./pages/PlanPage.vue') },
     { path: '/dashboards', component: () => import('./pages/DashboardsPage.vue') },
+    { path: '/monitoring', component: () => import('./pages/MonitoringPage.vue') },
     { path: '/dashboards/:id', component: () => import('./pages/DashboardPage.vue'), props: true },
     { path: '/:rest(.*)*', component: () => import('./pages/NotFound.vue') },
   ],

@@ -885,6 +885,211 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/monitoring/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Open alerts (firing, silenced, acknowledged) from alert_history */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description only this app */
+                    app_id?: string;
+                    /** @description only this layer */
+                    layer?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description ok */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAlerts"];
+                    };
+                };
+                /** @description signed out, session expired (`reason`) or wrong token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description invalid body (`errors` lists {field, message}) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the metadata store or the warehouse is not reachable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/monitoring/chain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The chain collector -> broker -> jobs -> warehouse: each stage's latest rate, lag and health (monitoring_samples) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description only this app */
+                    app_id?: string;
+                    /** @description only this layer */
+                    layer?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description ok */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Chain"];
+                    };
+                };
+                /** @description signed out, session expired (`reason`) or wrong token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description invalid body (`errors` lists {field, message}) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the metadata store or the warehouse is not reachable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/monitoring/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Freshness p50/p95 per layer and minute, reconciliation per window and its mismatched links, over `hours` */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description only this app */
+                    app_id?: string;
+                    /** @description only this layer */
+                    layer?: string;
+                    hours?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description ok */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MonitoringHistory"];
+                    };
+                };
+                /** @description signed out, session expired (`reason`) or wrong token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description invalid body (`errors` lists {field, message}) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the metadata store or the warehouse is not reachable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/plan/{app_id}": {
         parameters: {
             query?: never;
@@ -1642,6 +1847,27 @@ export interface components {
             /** @enum {string} */
             type: "string" | "number" | "boolean" | "datetime";
         };
+        Chain: {
+            app_id: string | null;
+            apps: string[];
+            at: string | null;
+            layer: string | null;
+            layers: string[];
+            stages: components["schemas"]["ChainStage"][];
+        };
+        ChainStage: {
+            detail: {
+                [key: string]: number | null;
+            };
+            /** @enum {string} */
+            health: "ok" | "degraded" | "down" | "unknown";
+            lag: number | null;
+            lag_unit: string;
+            rate_per_min: number | null;
+            /** @enum {string} */
+            stage: "collector" | "broker" | "jobs" | "warehouse";
+            title: string;
+        };
         /**
          * CleaningRule
          * @description Replace every match of `pattern` (RE2) with `replacement`, where `\0` is the match, `\1`-`\9` its groups
@@ -1888,6 +2114,12 @@ export interface components {
             from_step: number;
             /** To Step */
             to_step: number;
+        };
+        FreshnessPoint: {
+            layer: string;
+            minute: string;
+            p50_s: number;
+            p95_s: number;
         };
         /**
          * FunnelQuery
@@ -2145,6 +2377,27 @@ export interface components {
              */
             property?: string | null;
         };
+        MonitoringHistory: {
+            freshness: components["schemas"]["FreshnessPoint"][];
+            hours: number;
+            mismatches: components["schemas"]["ReconciliationLink"][];
+            reconciliation: components["schemas"]["ReconciliationWindow"][];
+        };
+        OpenAlert: {
+            fingerprint: string;
+            labels: {
+                [key: string]: string;
+            };
+            priority: string;
+            rule: string;
+            since: string;
+            /** @enum {string} */
+            state: "firing" | "silenced" | "acknowledged";
+            value: number;
+        };
+        OpenAlerts: {
+            alerts: components["schemas"]["OpenAlert"][];
+        };
         /**
          * PagePersons
          * @description The persons who viewed one page (its text as the response names it).
@@ -2377,6 +2630,25 @@ export interface components {
              * @default null
              */
             value?: string | number | boolean | (string | number | boolean)[] | null;
+        };
+        ReconciliationLink: {
+            app_id: string;
+            cadence: string;
+            difference: number;
+            expected: number;
+            layer: string;
+            observed: number;
+            stage: string;
+            verdict: string;
+            window_end: string;
+            window_start: string;
+        };
+        ReconciliationWindow: {
+            cadence: string;
+            links: number;
+            mismatched_events: number;
+            mismatched_links: number;
+            window_end: string;
         };
         Report: {
             created_at: string;
