@@ -122,21 +122,22 @@ def _label_sql(request: PathsQuery, params: SqlParams) -> str:
     return cleaned_sql(text, request.cleaning, params)
 
 
-def _path_columns(request: PathsQuery, params: SqlParams) -> str:
-    """The `paths` columns: `cut` (the session from the first start match on, or up to the first end match),
-    `collapsed` (consecutive equal labels kept once, at the first one's time), `path` (its first or last `steps`
-    elements: arrays of (ms since the range start, label rank, anchor)) and `offset` (the step of its first edge,
-    less one)."""
+def _paths_columns(request: PathsQuery, params: SqlParams) -> str:
+    """A person's `paths` (from `split`, the person's sessions): each session with an anchor cut (from its first start
+    match on, or up to its first end match), consecutive equal labels kept once (at the first one's time), and its
+    first or last `steps` elements kept: arrays of (ms since the range start, label rank, anchor); and `offsets`,
+    each path's step of its first edge, less one."""
     steps = params.add("steps", request.steps, "Int64")
-    first = "arrayFirstIndex(x -> x.3, session)"
-    cut = f"arraySlice(session, {first})" if request.start is not None else f"arraySlice(session, 1, {first})"
+    first = "arrayFirstIndex(x -> x.3, s)"
+    cut = f"arraySlice(s, {first})" if request.start is not None else f"arraySlice(s, 1, {first})"
     # an element is dropped when its label is the previous one's
-    collapse = "arrayFilter((x, same) -> NOT same, cut, arrayMap((a, b, k) -> k > 1 AND a = b, cut.2, arrayShiftRight(cut.2, 1), arrayEnumerate(cut)))"
+    collapse = "arrayFilter((x, same) -> NOT same, c, arrayMap((a, b, k) -> k > 1 AND a = b, c.2, arrayShiftRight(c.2, 1), arrayEnumerate(c)))"
     if request.start is not None:
-        path, offset = f"arraySlice(collapsed, 1, {steps})", "0"
+        keep, offsets = f"arraySlice(c, 1, {steps})", "arrayMap(p -> 0, paths)"
     else:  # aligned on the end: the last element is element `steps`
-        path, offset = f"arraySlice(collapsed, greatest(1, length(collapsed) - {steps} + 1))", f"{steps} - length(path)"
-    return f"{cut} AS cut, {collapse} AS collapsed, {path} AS path, {offset} AS offset"
+        keep, offsets = f"arraySlice(c, greatest(1, length(c) - {steps} + 1))", f"arrayMap(p -> {steps} - length(p), paths)"
+    return f"""arrayMap(c -> {keep}, arrayMap(c -> {collapse}, arrayMap(s -> {cut}, arrayFilter(s -> arrayExists(x -> x.3, s), split)))) AS paths,
+           {offsets} AS offsets"""
 
 
 def _path_events(request: PathsQuery) -> list[str]:
@@ -179,17 +180,20 @@ sessions AS (
     GROUP BY person_key
     HAVING max(anchor) AND throwIf(length(labels) >= {1 << RANK_BITS}, 'more than {(1 << RANK_BITS) - 1:,} distinct path elements: clean them') = 0
 ),
-paths AS (
-    SELECT person_key, {_path_columns(request, params)}
+person_edges AS (
+    -- all of a person's edges (step, source, target, ms) in one array, so that one pass marks each edge's and each
+    -- step's first occurrence for the person: summed, those flags are the distinct persons (no hash set per edge)
+    SELECT person_key, {_paths_columns(request, params)},
+           arrayFlatten(arrayMap((path, offset) -> arrayMap(k -> (if(k = 0, 0, offset + k), if(k = 0, 0, path[k].2), path[k + 1].2,
+                                                                  if(k = 0, 0, path[k + 1].1 - path[k].1)), range(length(path))), paths, offsets)) AS edges
     FROM sessions
-    ARRAY JOIN split AS session
-    WHERE arrayExists(x -> x.3, session)
 ),
 transitions AS (
-    SELECT person_key, if(k = 0, 0, offset + k) AS step, if(k = 0, 0, path[k].2) AS source, path[k + 1].2 AS target,
-           if(k = 0, 0, path[k + 1].1 - path[k].1) AS ms
-    FROM paths
-    ARRAY JOIN range(length(path)) AS k
+    SELECT person_key, e.1 AS step, e.2 AS source, e.3 AS target, e.4 AS ms, first_edge, first_step
+    FROM person_edges
+    ARRAY JOIN edges AS e,
+               arrayMap(n -> n = 1, arrayEnumerateUniq(edges.1, edges.2, edges.3)) AS first_edge,
+               arrayMap(n -> n = 1, arrayEnumerateUniq(edges.1)) AS first_step
 )"""
 
 
@@ -201,7 +205,8 @@ def build(request: PathsQuery) -> dict[str, BuiltQuery]:
         "edges": params.query(
             f"""{cte},
 edges AS (
-    SELECT step, source, target, count() AS paths, uniqExactState(person_key) AS persons_state, sum(ms) AS total_ms
+    SELECT step, source, target, count() AS paths, countIf(first_edge) AS edge_persons, countIf(first_step) AS step_persons,
+           groupArrayIf(person_key, first_edge) AS edge_person_keys, sum(ms) AS total_ms
     FROM transitions
     GROUP BY step, source, target
 ),
@@ -210,7 +215,10 @@ ranked AS (
     FROM edges
 )
 SELECT step, kept, if(kept, labels[source], '') AS edge_source, if(kept, labels[target], '') AS edge_target, grouping(kept) = 1 AS step_total,
-       sum(paths) AS edge_count, uniqExactMerge(persons_state) AS persons, sum(total_ms) / sum(paths) AS avg_ms
+       sum(paths) AS edge_count, sum(total_ms) / sum(paths) AS avg_ms,
+       -- a listed edge is one row and the step total sums each person's first edge of the step: only the folded
+       -- edge needs a distinct count, over its edges' persons
+       multiIf(step_total, sum(step_persons), kept, sum(edge_persons), uniqExactArrayIf(edge_person_keys, NOT kept)) AS persons
 FROM ranked
 GROUP BY GROUPING SETS ((step, kept, edge_source, edge_target), (step))
 ORDER BY step, step_total DESC, kept DESC, edge_count DESC, edge_source, edge_target"""

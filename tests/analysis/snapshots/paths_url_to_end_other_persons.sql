@@ -16,20 +16,25 @@ sessions AS (
     GROUP BY person_key
     HAVING max(anchor) AND throwIf(length(labels) >= 1073741824, 'more than 1,073,741,823 distinct path elements: clean them') = 0
 ),
-paths AS (
-    SELECT person_key, arraySlice(session, 1, arrayFirstIndex(x -> x.3, session)) AS cut, arrayFilter((x, same) -> NOT same, cut, arrayMap((a, b, k) -> k > 1 AND a = b, cut.2, arrayShiftRight(cut.2, 1), arrayEnumerate(cut))) AS collapsed, arraySlice(collapsed, greatest(1, length(collapsed) - {steps:Int64} + 1)) AS path, {steps:Int64} - length(path) AS offset
+person_edges AS (
+    -- all of a person's edges (step, source, target, ms) in one array, so that one pass marks each edge's and each
+    -- step's first occurrence for the person: summed, those flags are the distinct persons (no hash set per edge)
+    SELECT person_key, arrayMap(c -> arraySlice(c, greatest(1, length(c) - {steps:Int64} + 1)), arrayMap(c -> arrayFilter((x, same) -> NOT same, c, arrayMap((a, b, k) -> k > 1 AND a = b, c.2, arrayShiftRight(c.2, 1), arrayEnumerate(c))), arrayMap(s -> arraySlice(s, 1, arrayFirstIndex(x -> x.3, s)), arrayFilter(s -> arrayExists(x -> x.3, s), split)))) AS paths,
+           arrayMap(p -> {steps:Int64} - length(p), paths) AS offsets,
+           arrayFlatten(arrayMap((path, offset) -> arrayMap(k -> (if(k = 0, 0, offset + k), if(k = 0, 0, path[k].2), path[k + 1].2,
+                                                                  if(k = 0, 0, path[k + 1].1 - path[k].1)), range(length(path))), paths, offsets)) AS edges
     FROM sessions
-    ARRAY JOIN split AS session
-    WHERE arrayExists(x -> x.3, session)
 ),
 transitions AS (
-    SELECT person_key, if(k = 0, 0, offset + k) AS step, if(k = 0, 0, path[k].2) AS source, path[k + 1].2 AS target,
-           if(k = 0, 0, path[k + 1].1 - path[k].1) AS ms
-    FROM paths
-    ARRAY JOIN range(length(path)) AS k
+    SELECT person_key, e.1 AS step, e.2 AS source, e.3 AS target, e.4 AS ms, first_edge, first_step
+    FROM person_edges
+    ARRAY JOIN edges AS e,
+               arrayMap(n -> n = 1, arrayEnumerateUniq(edges.1, edges.2, edges.3)) AS first_edge,
+               arrayMap(n -> n = 1, arrayEnumerateUniq(edges.1)) AS first_step
 ),
 edges AS (
-    SELECT step, source, target, count() AS paths, uniqExactState(person_key) AS persons_state, sum(ms) AS total_ms
+    SELECT step, source, target, count() AS paths, countIf(first_edge) AS edge_persons, countIf(first_step) AS step_persons,
+           groupArrayIf(person_key, first_edge) AS edge_person_keys, sum(ms) AS total_ms
     FROM transitions
     GROUP BY step, source, target
 ),
@@ -38,7 +43,10 @@ ranked AS (
     FROM edges
 )
 SELECT step, kept, if(kept, labels[source], '') AS edge_source, if(kept, labels[target], '') AS edge_target, grouping(kept) = 1 AS step_total,
-       sum(paths) AS edge_count, uniqExactMerge(persons_state) AS persons, sum(total_ms) / sum(paths) AS avg_ms
+       sum(paths) AS edge_count, sum(total_ms) / sum(paths) AS avg_ms,
+       -- a listed edge is one row and the step total sums each person's first edge of the step: only the folded
+       -- edge needs a distinct count, over its edges' persons
+       multiIf(step_total, sum(step_persons), kept, sum(edge_persons), uniqExactArrayIf(edge_person_keys, NOT kept)) AS persons
 FROM ranked
 GROUP BY GROUPING SETS ((step, kept, edge_source, edge_target), (step))
 ORDER BY step, step_total DESC, kept DESC, edge_count DESC, edge_source, edge_target
@@ -60,17 +68,21 @@ sessions AS (
     GROUP BY person_key
     HAVING max(anchor) AND throwIf(length(labels) >= 1073741824, 'more than 1,073,741,823 distinct path elements: clean them') = 0
 ),
-paths AS (
-    SELECT person_key, arraySlice(session, 1, arrayFirstIndex(x -> x.3, session)) AS cut, arrayFilter((x, same) -> NOT same, cut, arrayMap((a, b, k) -> k > 1 AND a = b, cut.2, arrayShiftRight(cut.2, 1), arrayEnumerate(cut))) AS collapsed, arraySlice(collapsed, greatest(1, length(collapsed) - {steps:Int64} + 1)) AS path, {steps:Int64} - length(path) AS offset
+person_edges AS (
+    -- all of a person's edges (step, source, target, ms) in one array, so that one pass marks each edge's and each
+    -- step's first occurrence for the person: summed, those flags are the distinct persons (no hash set per edge)
+    SELECT person_key, arrayMap(c -> arraySlice(c, greatest(1, length(c) - {steps:Int64} + 1)), arrayMap(c -> arrayFilter((x, same) -> NOT same, c, arrayMap((a, b, k) -> k > 1 AND a = b, c.2, arrayShiftRight(c.2, 1), arrayEnumerate(c))), arrayMap(s -> arraySlice(s, 1, arrayFirstIndex(x -> x.3, s)), arrayFilter(s -> arrayExists(x -> x.3, s), split)))) AS paths,
+           arrayMap(p -> {steps:Int64} - length(p), paths) AS offsets,
+           arrayFlatten(arrayMap((path, offset) -> arrayMap(k -> (if(k = 0, 0, offset + k), if(k = 0, 0, path[k].2), path[k + 1].2,
+                                                                  if(k = 0, 0, path[k + 1].1 - path[k].1)), range(length(path))), paths, offsets)) AS edges
     FROM sessions
-    ARRAY JOIN split AS session
-    WHERE arrayExists(x -> x.3, session)
 ),
 transitions AS (
-    SELECT person_key, if(k = 0, 0, offset + k) AS step, if(k = 0, 0, path[k].2) AS source, path[k + 1].2 AS target,
-           if(k = 0, 0, path[k + 1].1 - path[k].1) AS ms
-    FROM paths
-    ARRAY JOIN range(length(path)) AS k
+    SELECT person_key, e.1 AS step, e.2 AS source, e.3 AS target, e.4 AS ms, first_edge, first_step
+    FROM person_edges
+    ARRAY JOIN edges AS e,
+               arrayMap(n -> n = 1, arrayEnumerateUniq(edges.1, edges.2, edges.3)) AS first_edge,
+               arrayMap(n -> n = 1, arrayEnumerateUniq(edges.1)) AS first_step
 )
 SELECT any(dictGetOrDefault('oneid_dict', 'oneid', person_id, if(oneid != '', oneid, person_id))) AS person, max(ts) AS last_seen, argMax(tuple(platform, os, os_version, browser, browser_version, device_model, device_brand, app_version, network_type, carrier, utm_source, utm_medium, utm_campaign, referrer_domain, screen_width, screen_height), ts) AS latest
 FROM events
