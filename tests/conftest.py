@@ -20,6 +20,8 @@ def stack_settings(tmp_path_factory) -> Settings:
             "TRACKFLOW_KAFKA_PORT": "0",
             "TRACKFLOW_COLLECTOR_PORT": "0",
             "TRACKFLOW_POSTGRES_PORT": "0",
+            "TRACKFLOW_API_PORT": "0",
+            "TRACKFLOW_ALERTS_PORT": "0",
             "TRACKFLOW_CONFIG": str(data_dir / "absent.toml"),
         }
     )
