@@ -32,7 +32,9 @@ def collect_events(
     unresolved: list[Unresolved] = []
 
     def event_table(node) -> str | None:
-        if isinstance(node, s.BoundColumn):
+        # Only the column itself: a subquery output computed from it (`event = {x:String} AS is_start`, an array
+        # of tuples gathered where it holds) is another value, and comparing that names no event.
+        if isinstance(node, s.BoundColumn) and node.direct:
             for column in node.columns:
                 if column.column in event_columns:
                     return column.table

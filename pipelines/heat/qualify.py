@@ -7,7 +7,8 @@ anywhere in its query), `*` expands to the table's columns, and every `ColumnRef
 never look names up again.
 
 Name lookup follows ClickHouse's analyzer: lambda parameters, then expression aliases, then ARRAY JOIN aliases,
-then the columns of the tables in FROM, then the enclosing query (correlated subqueries).
+then the columns of the tables in FROM, then the enclosing query (correlated subqueries), then the WITH
+aliases of enclosing queries (which CTE bodies and subqueries may use).
 """
 
 from __future__ import annotations
@@ -31,21 +32,29 @@ class Source:
     columns: dict[str, tuple[s.QualifiedColumn, ...]] | None  # output name -> base columns it reads
     star: tuple[str, ...] = ()
     derived: bool = False
+    direct: frozenset[str] = frozenset()  # of a subquery: the outputs that pass one base column on unchanged
+
+    def is_direct(self, name: str) -> bool:
+        return self.table is not None or name in self.direct
 
 
 @dataclass
 class Scope:
     sources: list[Source]
-    ctes: dict[str, tuple[s.Query, "dict"]]  # name -> (query, CTEs visible where it was defined)
+    ctes: dict[str, tuple[s.Query, "dict", "dict"]]  # name -> (query, CTEs and `inherited` where it was defined)
     aliases: dict[str, s.Expr]
     array_join: dict[str, s.Expr] = field(default_factory=dict)
     outer: "Scope | None" = None
+    # WITH aliases of enclosing queries (`WITH (SELECT ...) AS labels, cte AS (... labels ...)`): ClickHouse lets
+    # nested queries and CTE bodies use them. name -> (expression, scope it is resolved in: where it is defined).
+    inherited: dict[str, tuple[s.Expr, "Scope"]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Output:
     name: str
     columns: tuple[s.QualifiedColumn, ...]
+    direct: bool = False
 
 
 class Qualifier:
@@ -78,23 +87,30 @@ class Qualifier:
         return table if table.database else s.TableName(self.catalog.default_database, table.name)
 
     # -- queries ----------------------------------------------------------------------------------------------
-    def query(self, query: s.Query, ctes: dict, outer: Scope | None) -> tuple[s.Query, list[Output]]:
+    def query(
+        self, query: s.Query, ctes: dict, outer: Scope | None, inherited: dict | None = None
+    ) -> tuple[s.Query, list[Output]]:
         if isinstance(query, s.SetOperation):
-            parts = [self.query(q, ctes, outer) for q in query.queries]
+            parts = [self.query(q, ctes, outer, inherited) for q in query.queries]
             outputs = list(parts[0][1])
             for _, other in parts[1:]:
                 for position, output in enumerate(other[: len(outputs)]):
                     merged = tuple(dict.fromkeys(outputs[position].columns + output.columns))
-                    outputs[position] = Output(outputs[position].name, merged)
+                    direct = outputs[position].direct and output.direct
+                    outputs[position] = Output(outputs[position].name, merged, direct)
             return replace(query, queries=tuple(q for q, _ in parts)), outputs
-        return self.select(query, ctes, outer)
+        return self.select(query, ctes, outer, inherited or {})
 
-    def select(self, select: s.Select, ctes: dict, outer: Scope | None) -> tuple[s.Select, list[Output]]:
+    def select(
+        self, select: s.Select, ctes: dict, outer: Scope | None, inherited: dict
+    ) -> tuple[s.Select, list[Output]]:
         visible = dict(ctes)
+        scope = Scope([], visible, collect_aliases(select), outer=outer)
+        own = {item.name: (item.expression, scope) for item in select.with_items if isinstance(item, s.Alias)}
+        scope.inherited = {**inherited, **own}
         for item in select.with_items:
             if isinstance(item, s.Cte):
-                visible[item.name] = (item.query, dict(visible))
-        scope = Scope([], visible, collect_aliases(select), outer=outer)
+                visible[item.name] = (item.query, dict(visible), scope.inherited)
 
         from_table = self.table_item(select.from_table, scope) if select.from_table else None
         joins = []
@@ -145,18 +161,18 @@ class Qualifier:
         source = item.source
         alias_names = ((item.alias,),) if item.alias else ()
         if isinstance(source, s.TableName) and source.database is None and source.name in scope.ctes:
-            cte_query, cte_env = scope.ctes[source.name]
-            qualified, outputs = self.query(cte_query, cte_env, None)
+            cte_query, cte_env, cte_inherited = scope.ctes[source.name]
+            qualified, outputs = self.query(cte_query, cte_env, None, cte_inherited)
             names = alias_names or ((source.name,),)
-            scope.sources.append(Source(names, None, _by_name(outputs), tuple(o.name for o in outputs), derived=True))
+            scope.sources.append(derived_source(names, outputs))
             return replace(item, source=s.DerivedTable(qualified))
         if isinstance(source, s.TableName):
             table = self.table_name(source)
             scope.sources.append(self.base_source(table, alias_names))
             return replace(item, source=table)
         if isinstance(source, s.DerivedTable):
-            qualified, outputs = self.query(source.query, scope.ctes, scope.outer)
-            scope.sources.append(Source(alias_names, None, _by_name(outputs), tuple(o.name for o in outputs), derived=True))
+            qualified, outputs = self.query(source.query, scope.ctes, scope.outer, scope.inherited)
+            scope.sources.append(derived_source(alias_names, outputs))
             return replace(item, source=s.DerivedTable(qualified))
         if isinstance(source, s.TableFunction):
             read = table_read_by(source, self.catalog.default_database)
@@ -221,7 +237,7 @@ class Qualifier:
         if isinstance(node, s.Alias):
             return replace(node, expression=self.expr(node.expression, scope, lambda_names, expanding | {node.name}))
         if isinstance(node, s.SubqueryExpr):
-            return s.SubqueryExpr(self.query(node.query, scope.ctes, scope)[0])
+            return s.SubqueryExpr(self.query(node.query, scope.ctes, scope, scope.inherited)[0])
         if isinstance(node, s.Star):
             return s.Call("tuple", tuple(self.expand_star(node, scope)))
         return node
@@ -248,6 +264,9 @@ class Qualifier:
             if bound is not None:
                 return bound
             looked_up = looked_up.outer
+        if len(parts) == 1 and head in scope.inherited and head not in expanding:
+            expression, defined_in = scope.inherited[head]
+            return self.expr(expression, defined_in, frozenset(), expanding | {head})
         return self.unknown_column(parts, scope)
 
     def lookup(self, parts: tuple[str, ...], scope: Scope) -> s.BoundColumn | None:
@@ -273,7 +292,7 @@ class Qualifier:
         for length in range(len(rest), 0, -1):  # `n.a` may be a Nested column's full name
             name = ".".join(rest[:length])
             if name in source.columns:
-                return s.BoundColumn(parts, source.columns[name], through_derived=source.derived)
+                return s.BoundColumn(parts, source.columns[name], source.derived, source.is_direct(name))
         return None
 
     def unknown_column(self, parts: tuple[str, ...], scope: Scope):
@@ -298,7 +317,7 @@ class Qualifier:
                 continue
             for name in source.star:
                 if name not in star.excluded:
-                    expanded.append(s.BoundColumn((name,), source.columns[name], through_derived=source.derived))
+                    expanded.append(s.BoundColumn((name,), source.columns[name], source.derived, source.is_direct(name)))
         return expanded
 
 
@@ -368,7 +387,18 @@ def output_name(item) -> str:
 
 
 def output_of(name: str, item: s.Expr) -> Output:
-    return Output(name, tuple(dict.fromkeys(columns_in(item))))
+    value = item.expression if isinstance(item, s.Alias) else item
+    direct = isinstance(value, s.BoundColumn) and value.direct and len(value.columns) == 1
+    return Output(name, tuple(dict.fromkeys(columns_in(item))), direct)
+
+
+def derived_source(names, outputs: list[Output]) -> Source:
+    """A subquery or CTE in FROM: its outputs by name; first output of a name wins, as in `_by_name`."""
+    first: dict[str, Output] = {}
+    for output in outputs:
+        first.setdefault(output.name, output)
+    direct = frozenset(name for name, output in first.items() if output.direct)
+    return Source(names, None, _by_name(outputs), tuple(o.name for o in outputs), derived=True, direct=direct)
 
 
 def columns_in(node) -> list[s.QualifiedColumn]:

@@ -226,11 +226,14 @@ class QualifiedColumn:
 @dataclass(frozen=True)
 class BoundColumn:
     """A column reference resolved to the base-table columns it reads: one for a table column, several when it
-    names a subquery/CTE output computed from several columns (`through_derived`)."""
+    names a subquery/CTE output computed from several columns (`through_derived`). `direct`: its value is the
+    one base column itself (a table column, or a subquery output that passes one on unchanged), not a value
+    computed from it: only a direct reference to the event column names events when compared."""
 
     parts: tuple[str, ...]
     columns: tuple[QualifiedColumn, ...]
     through_derived: bool = False
+    direct: bool = True
 
 
 @dataclass(frozen=True)

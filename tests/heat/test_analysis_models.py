@@ -49,7 +49,10 @@ def test_model_sql_extracts_what_the_analyzer_resolves(query, extractor, analyst
     assert not isinstance(result, ExtractionFailure), result
     reference = explain(warehouse_runner(analyst), query.sql, query.parameters)
     got = predicted_sets(result)
-    assert reference.tables and reference.columns and reference.events  # the comparison is never vacuous
+    # The comparison is never vacuous: every model SQL reads tables and columns. Not every one names an event:
+    # queries over all events (terminal all-events, lifecycle `$any`) have none, and the exact comparison below
+    # then checks that the extraction finds none either.
+    assert reference.tables and reference.columns
     assert got["tables"] == set(reference.tables)
     assert got["columns"] == set(reference.columns)
     assert got["events"] == set(reference.events)
