@@ -132,22 +132,27 @@ def test_reconciliation_names_the_warehouse_when_detail_rows_are_dropped_or_doub
     rows = [[uuid.uuid4(), "click", app, minute, minute + dt.timedelta(seconds=i), f"p{i}"] for i in range(40)]
     warehouse.insert("dwd_default", rows, ("event_id", "event", "app_id", "ts", "received_at", "person_id"), settings={"async_insert": 0})
 
-    check = run_recent(end)
-    assert check.passed, check.description
+    # Other tests' rows may share the window (analysis fixtures write detail rows of their own apps straight into
+    # the warehouse): judge this app's links, recorded in the reconciliation history, not the window's verdict.
+    def mismatches() -> list[tuple]:
+        return warehouse.rows(
+            "SELECT stage, layer, expected, observed, difference, verdict FROM reconciliation "
+            "WHERE app_id = {app:String} AND verdict != 'ok' ORDER BY checked_at",
+            {"app": app},
+        )
+
+    run_recent(end)
+    assert mismatches() == []
 
     warehouse.command("DELETE FROM dwd_default WHERE app_id = {app:String} AND person_id IN ('p1', 'p2', 'p3')", {"app": app})
     check = run_recent(end)
     assert not check.passed
-    assert check.description.startswith(f"3 events missing at the warehouse stage ({app}, layer default): expected 40, found 37")
-    history = warehouse.rows(
-        "SELECT stage, layer, expected, observed, difference, verdict FROM reconciliation WHERE app_id = {app:String} AND verdict != 'ok' ORDER BY checked_at",
-        {"app": app},
-    )
-    assert history == [("warehouse", "default", 40, 37, -3, "missing")]
+    assert mismatches() == [("warehouse", "default", 40, 37, -3, "missing")]
 
     warehouse.insert("dwd_default", rows[:5], ("event_id", "event", "app_id", "ts", "received_at", "person_id"), settings={"async_insert": 0})
     check = run_recent(end)
-    assert "2 events duplicated at the warehouse stage" in check.description
+    assert not check.passed
+    assert mismatches()[-1] == ("warehouse", "default", 40, 42, 2, "duplicated")
 
 
 def test_hourly_reconciliation_names_streaming_when_raw_events_reach_no_detail_table(warehouse):
