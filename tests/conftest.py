@@ -22,6 +22,7 @@ def stack_settings(tmp_path_factory) -> Settings:
             "TRACKFLOW_POSTGRES_PORT": "0",
             "TRACKFLOW_API_PORT": "0",
             "TRACKFLOW_ALERTS_PORT": "0",
+            "TRACKFLOW_FLINK_REST_PORT": "0",
             "TRACKFLOW_CONFIG": str(data_dir / "absent.toml"),
         }
     )
