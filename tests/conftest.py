@@ -59,3 +59,21 @@ def analyst(stack, stack_settings):
     handle = Warehouse(stack_settings, role="analyst")
     yield handle
     handle.close()
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's chromium (make test installs it); Playwright never downloads a browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium driven by Playwright, one per test module."""
+    from pathlib import Path
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (make test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield launched
+        launched.close()

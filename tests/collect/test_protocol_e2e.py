@@ -28,7 +28,7 @@ from segment.analytics import Client as SegmentClient
 
 from pipelines.person_properties import latest
 from tests.collect.conftest import APP_ID, APP_KEY, ROOT
-from tests.collect.test_sdk_browser import _QuietHandler, browser  # noqa: F401 (the fixture: one Chromium per module)
+from tests.collect.test_sdk_browser import _QuietHandler
 from tests.streaming.conftest import JobProcess, wait_for
 
 pytestmark = pytest.mark.jvm

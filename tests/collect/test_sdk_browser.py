@@ -19,7 +19,6 @@ import pytest
 from tests.collect.conftest import APP_ID, APP_KEY, ROOT
 
 SDK = ROOT / "sdk" / "js"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -52,18 +51,6 @@ def test_sdk_typechecks_and_fits_the_size_budget(sdk_bundle):
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (make test installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 def device_events(tap, device_id: str, event: str | None = None, timeout: float = 15.0, at_least: int = 1) -> list[dict]:

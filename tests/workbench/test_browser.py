@@ -16,23 +16,11 @@ from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
 
-from .webapp import CHROMIUM, ROOT, built_dist
+from .webapp import ROOT, built_dist
 
 SHOTS = ROOT / "docs" / "workbench"
 LAST = dt.datetime.now(dt.timezone.utc).date()
 FIRST = LAST - dt.timedelta(days=19)  # the fixture's shop covers the last 20 days (UTC)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (make test installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")

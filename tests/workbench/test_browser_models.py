@@ -10,7 +10,7 @@ import datetime as dt
 import json
 from urllib.parse import quote
 
-from .test_browser import FIRST, LAST, _scope, api_query, browser, chart_values, number, open_model, page, page_request, shot, sign_in, site  # noqa: F401
+from .test_browser import FIRST, LAST, _scope, api_query, chart_values, number, open_model, page, page_request, shot, sign_in, site  # noqa: F401
 
 
 def persons_listed(page) -> list[str]:

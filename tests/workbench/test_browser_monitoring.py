@@ -14,7 +14,7 @@ from pipelines.monitoring.engine import fingerprint
 from pipelines.monitoring.store import HISTORY_COLUMNS, SAMPLE_COLUMNS
 from pipelines.monitoring.reconcile import COLUMNS as RECONCILIATION_COLUMNS
 
-from .test_browser import base, browser, page, shot, sign_in, site  # noqa: F401 (fixtures)
+from .test_browser import base, page, shot, sign_in, site  # noqa: F401 (fixtures)
 
 APP = "wb-board"
 LAYER = "wb_detail"  # layers of their own: the session stack's alerts component samples the real ones
