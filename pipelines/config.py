@@ -172,6 +172,10 @@ class Settings(BaseSettings):
         [], description="Collectors the alerts component scrapes (comma-separated URLs). Empty: the stack's collector."
     )
 
+    # CDP tags and audiences (pipelines/cdp)
+    cdp_max_audience_persons: int = Field(5_000_000, ge=1, description="Largest audience written (any kind); a bigger one is refused before it is written.")
+    cdp_sources: Path = Field(Path("cdp.yaml"), description="The CDP sync sources file (tags and audiences from outside systems).")
+
     # Secrets that were not configured and came from <data_dir>/secrets/secrets.json (pipelines/secrets.py).
     _generated_secrets: frozenset[str] = PrivateAttr(frozenset())
 
