@@ -4,9 +4,10 @@ A model is one module that declares `MODEL = AnalysisModel(...)`: its request cl
 `model: Literal["<name>"] = "<name>"` tag), `build` (request -> named parameterised queries), `shape` (request and
 the rows of those queries -> response), a one-line summary, and, where it can list the persons behind a figure,
 `persons` (request -> the persons query; the request then has a `persons` page field, the response a `persons`
-key). `pipelines/analysis/registry.py` registers it in one line. The runner's dispatch, the request union the API
-validates and reports errors against, the OpenAPI document and the model catalogue a UI reads all come from the
-registry, so nothing else names the models.
+key). A model made of other models (the chain, chain.py) gives `run` instead of `build` and `shape`: it runs its
+parts through the runner itself. `pipelines/analysis/registry.py` registers it in one line. The runner's dispatch,
+the request union the API validates and reports errors against, the OpenAPI document and the model catalogue a UI
+reads all come from the registry, so nothing else names the models.
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ class AnalysisModel:
     """One analysis model as the engine runs it."""
 
     request_type: type[BaseModel]
-    build: Callable[[Any], dict[str, BuiltQuery]]
-    shape: Callable[[Any, dict[str, Rows]], dict[str, Any]]
     summary: str
+    build: Callable[[Any], dict[str, BuiltQuery]] | None = None
+    shape: Callable[[Any, dict[str, Rows]], dict[str, Any]] | None = None
     persons: Callable[[Any], BuiltQuery] | None = None
+    # (request, warehouse, limits) -> response: a model that runs other models instead of SQL of its own.
+    run: Callable[[Any, Any, Any], dict[str, Any]] | None = None
 
     @property
     def name(self) -> str:
@@ -40,7 +43,10 @@ class AnalysisModel:
         return self.request_type.model_fields["model"].default
 
     def queries(self, request) -> dict[str, BuiltQuery]:
-        """Every query a request needs: the model's own, and its persons query when the request asks for a page."""
+        """Every query a request needs: the model's own, and its persons query when the request asks for a page
+        (none for a model that runs other models: theirs are in its response)."""
+        if self.build is None:
+            return {}
         queries = self.build(request)
         if self.persons is not None and getattr(request, PERSONS_FIELD) is not None:
             queries[PERSONS_FIELD] = self.persons(request)
@@ -61,6 +67,8 @@ def _contract_problem(model: AnalysisModel) -> str | None:
     tag = fields.get("model")
     if tag is None or get_args(tag.annotation) != (tag.default,):
         return 'its request needs a `model: Literal["<name>"] = "<name>"` field'
+    if (model.run is None) == (model.build is None or model.shape is None):
+        return "it needs either `build` and `shape` or `run`"
     if model.persons is not None and PERSONS_FIELD not in fields:
         return f"it has a persons query, so its request needs a `{PERSONS_FIELD}` page field"
     return None
