@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-STAGES = ("collector", "kafka", "job", "warehouse", "pipeline", "oneid", "push", "reconciliation", "alerts")
+STAGES = ("collector", "kafka", "job", "warehouse", "pipeline", "oneid", "push", "reconciliation", "dagster", "alerts")
 # The last word says what a value counts or measures; `up` is a 0/1 health gauge, `version` an identifier.
 UNITS = ("total", "seconds", "bytes", "messages", "events", "rows", "parts", "ratio", "up", "version", "count")
 NAME = re.compile(rf"^trackflow_({'|'.join(STAGES)})(_[a-z0-9_]+)?_({'|'.join(UNITS)})$")  # `what` may be left out of `up`
@@ -24,7 +24,7 @@ class Metric:
     name: str
     kind: str  # counter | gauge | histogram
     labels: tuple[str, ...]
-    exposed_by: str  # collector | alerts (the monitoring component exports what a stage cannot expose itself)
+    exposed_by: str  # collector | oneid (`oneid serve`) | alerts (the monitoring component exports what a stage cannot expose itself)
     help: str
 
 
@@ -64,6 +64,7 @@ METRICS: dict[str, Metric] = {
         _m("trackflow_job_checkpoints_failed_total", "counter", "job", "alerts", "Failed checkpoints since the job started"),
         _m("trackflow_job_restarts_total", "counter", "job", "alerts", "Restarts of the job since it was submitted"),
         _m("trackflow_job_backpressure_ratio", "gauge", "job", "alerts", "Largest share of time an operator was back-pressured"),
+        _m("trackflow_job_dedup_dropped_events", "gauge", "job layer app_id", "alerts", "Events the job dropped as duplicates (the event index had their event_id), last closed minute"),
         # -- what the jobs counted (pipeline_metrics, the last closed minute) -------------------------------------
         _m("trackflow_pipeline_stage_events", "gauge", "stage app_id", "alerts", "Events each stage counted in the last closed minute"),
         _m("trackflow_pipeline_freshness_p50_seconds", "gauge", "layer", "alerts", "Collector acceptance -> queryable, median, last 5 minutes"),
@@ -78,7 +79,12 @@ METRICS: dict[str, Metric] = {
         _m("trackflow_warehouse_disk_free_bytes", "gauge", "disk", "alerts", "Free space per disk (volume)"),
         _m("trackflow_warehouse_disk_total_bytes", "gauge", "disk", "alerts", "Size of each disk (volume)"),
         # -- OneID ----------------------------------------------------------------------------------------------
-        _m("trackflow_oneid_actions_events", "gauge", "action", "alerts", "OneID merge-log actions (merge, split, ...) in the last closed minute"),
+        _m("trackflow_oneid_actions_events", "gauge", "action", "alerts", "OneID merge-log actions (new, merge, refuse) and splits, last closed minute"),
+        _m("trackflow_oneid_links_count", "gauge", "", "alerts", "Links the OneID job wrote in the last closed minute (/ 60: links/s)"),
+        _m("trackflow_oneid_lookups_total", "counter", "endpoint status", "oneid", "Lookups `oneid serve` answered, by endpoint and status"),
+        _m("trackflow_oneid_lookup_seconds", "histogram", "endpoint", "oneid", "Time `oneid serve` took to answer a lookup"),
+        _m("trackflow_oneid_up", "gauge", "", "alerts", "1 when `oneid serve` answered the last scrape"),
+        _m("trackflow_oneid_lookup_p95_seconds", "gauge", "", "alerts", "Lookup latency p95 of `oneid serve` since the previous round"),
         # -- pushes ---------------------------------------------------------------------------------------------
         _m("trackflow_push_deadline_slack_seconds", "gauge", "push", "alerts", "Deadline minus predicted finish (negative: late)"),
         _m("trackflow_push_rows_done_rows", "gauge", "push", "alerts", "Rows the push's current run has written"),
@@ -86,6 +92,14 @@ METRICS: dict[str, Metric] = {
         # -- reconciliation ---------------------------------------------------------------------------------------
         _m("trackflow_reconciliation_mismatch_events", "gauge", "cadence stage app_id", "alerts", "Events missing (or doubled) at a stage, latest window"),
         _m("trackflow_reconciliation_age_seconds", "gauge", "cadence", "alerts", "Time since the end of the latest reconciled window"),
+        # -- Dagster (its instance's run, schedule and asset storage) -----------------------------------------------
+        _m("trackflow_dagster_up", "gauge", "", "alerts", "1 when the Dagster instance's storage could be read"),
+        _m("trackflow_dagster_runs_count", "gauge", "job status", "alerts", "Runs created in the last 24 hours, by job and status"),
+        _m("trackflow_dagster_job_last_success_age_seconds", "gauge", "job", "alerts", "Time since the job's latest successful run ended"),
+        _m("trackflow_dagster_schedule_last_success_age_seconds", "gauge", "schedule", "alerts", "Time since the latest successful run of a running schedule ended"),
+        _m("trackflow_dagster_schedule_failures_count", "gauge", "schedule", "alerts", "Failed runs of a running schedule since its latest success"),
+        _m("trackflow_dagster_schedule_overdue_seconds", "gauge", "schedule", "alerts", "How long a success of a running schedule is overdue: time since its last success (or start) minus its cron interval"),
+        _m("trackflow_dagster_asset_materialization_age_seconds", "gauge", "asset", "alerts", "Time since the asset's latest materialization"),
         # -- the alerts component itself --------------------------------------------------------------------------
         _m("trackflow_alerts_evaluations_total", "counter", "", "alerts", "Evaluation rounds"),
         _m("trackflow_alerts_sample_seconds", "gauge", "source", "alerts", "How long each source took to sample"),

@@ -91,6 +91,7 @@ PANELS: list[tuple[str, list[tuple[str, str, list[tuple[str, str]]]]]] = [
         ]),
         ("Back-pressure", "percentunit", [("trackflow_job_backpressure_ratio", "{{job}}")]),
         ("Events per stage (last minute)", "short", [("sum by (stage) (trackflow_pipeline_stage_events)", "{{stage}}")]),
+        ("Dropped as duplicates (last minute)", "short", [("sum by (job, layer) (trackflow_job_dedup_dropped_events)", "{{job}} {{layer}}")]),
     ]),
     ("Freshness and reconciliation", [
         ("Collector -> queryable p50 / p95", "s", [
@@ -112,10 +113,27 @@ PANELS: list[tuple[str, list[tuple[str, str, list[tuple[str, str]]]]]] = [
         ("Disk free", "bytes", [("trackflow_warehouse_disk_free_bytes", "free {{disk}}"), ("trackflow_warehouse_disk_total_bytes", "size {{disk}}")]),
     ]),
     ("OneID and pushes", [
-        ("OneID actions per minute", "short", [("trackflow_oneid_actions_events", "{{action}}")]),
+        ("OneID links/s and actions per minute", "short", [
+            ("trackflow_oneid_links_count / 60", "links/s"), ("trackflow_oneid_actions_events", "{{action}}"),
+        ]),
+        ("OneID lookup latency", "s", [
+            ("histogram_quantile(0.95, sum by (le, endpoint) (rate(trackflow_oneid_lookup_seconds_bucket[5m])))", "p95 {{endpoint}}"),
+            ("trackflow_oneid_lookup_p95_seconds", "p95 (alerts component)"),
+        ]),
+        ("OneID lookups/s by status", "reqps", [("sum by (endpoint, status) (rate(trackflow_oneid_lookups_total[5m]))", "{{endpoint}} {{status}}")]),
         ("Push deadline slack", "s", [("trackflow_push_deadline_slack_seconds", "{{push}}")]),
         ("Push rows done", "short", [("trackflow_push_rows_done_rows", "{{push}}")]),
         ("Pushes at risk", "short", [("trackflow_push_at_risk_count", "{{push}} {{level}}")]),
+    ]),
+    ("Dagster", [
+        ("Runs by status (24 h)", "short", [("sum by (status) (trackflow_dagster_runs_count)", "{{status}}")]),
+        ("Schedules overdue", "s", [("trackflow_dagster_schedule_overdue_seconds", "{{schedule}}")]),
+        ("Schedule failures since last success", "short", [("trackflow_dagster_schedule_failures_count", "{{schedule}}")]),
+        ("Last success age", "s", [
+            ("trackflow_dagster_schedule_last_success_age_seconds", "schedule {{schedule}}"),
+            ("trackflow_dagster_job_last_success_age_seconds", "job {{job}}"),
+        ]),
+        ("Asset materialization age", "s", [("trackflow_dagster_asset_materialization_age_seconds", "{{asset}}")]),
     ]),
     ("Alerts", [
         ("Firing by rule", "short", [("trackflow_alerts_firing_count", "{{priority}} {{rule}}")]),
@@ -123,6 +141,7 @@ PANELS: list[tuple[str, list[tuple[str, str, list[tuple[str, str]]]]]] = [
         ("Sample errors by source (1 h)", "short", [("sum by (source) (increase(trackflow_alerts_sample_errors_total[1h]))", "{{source}}")]),
         ("Up", "short", [
             ("trackflow_collector_up", "collector {{instance}}"), ("trackflow_kafka_up", "kafka"), ("trackflow_warehouse_up", "warehouse"),
+            ("trackflow_oneid_up", "oneid serve"), ("trackflow_dagster_up", "dagster"),
         ]),
     ]),
 ]  # fmt: skip

@@ -60,6 +60,12 @@ def test_the_grafana_dashboard_loads_and_every_panel_reads_catalogued_metrics():
 def test_the_scrape_config_loads_the_rules_and_scrapes_both_exporters():
     config = yaml.safe_load((RULES_FILE.parent / "prometheus.yml").read_text())
     assert config["rule_files"] == [RULES_FILE.name]
-    assert {job["job_name"] for job in config["scrape_configs"]} == {"trackflow-collector", "trackflow-alerts"}
+    assert {job["job_name"] for job in config["scrape_configs"]} == {"trackflow-collector", "trackflow-oneid", "trackflow-alerts"}
     exporters = {metric.exposed_by for metric in METRICS.values()}
-    assert exporters == {"collector", "alerts"}
+    assert exporters == {"collector", "oneid", "alerts"}
+
+
+def test_every_rule_has_its_runbook_section_in_operations():
+    headings = set(re.findall(r"^### (\S+)$", (ROOT / "docs" / "operations.md").read_text(), re.MULTILINE))
+    config = load(ROOT / "alerts.yaml")
+    assert {rule.name: rule.runbook for rule in config.rules if rule.runbook not in headings} == {}
