@@ -205,16 +205,17 @@ def _zone(name: str) -> ZoneInfo:
         raise ValueError(f"unknown timezone {name!r} (use an IANA name such as Asia/Shanghai)") from None
 
 
-def _describe(error: ValidationError, document: dict, source: str) -> str:
+def _describe(error: ValidationError, document: dict, source: str, items: str = "pushes", noun: str = "push") -> str:
+    """One line per error naming the file, the item (by its name) and the field; shared with cdp.yaml's sources."""
     lines = []
     for item in error.errors():
         location = list(item["loc"])
         label = ""
-        if len(location) >= 2 and location[0] == "pushes" and isinstance(location[1], int):
+        if len(location) >= 2 and location[0] == items and isinstance(location[1], int):
             try:
-                label = f"push {document['pushes'][location[1]].get('name', '#' + str(location[1] + 1))!r}"
+                label = f"{noun} {document[items][location[1]].get('name', '#' + str(location[1] + 1))!r}"
             except (KeyError, IndexError, AttributeError, TypeError):
-                label = f"push #{location[1] + 1}"
+                label = f"{noun} #{location[1] + 1}"
             location = location[2:]
         path = " > ".join(str(part) for part in [label, *location] if part != "")
         message = item["msg"].removeprefix("Value error, ")
