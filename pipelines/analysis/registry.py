@@ -4,7 +4,7 @@ line here; the runner, the API, its OpenAPI document and the model catalogue pic
 from __future__ import annotations
 
 from pipelines.analysis import distribution, event, funnel, interval, lifecycle, paths, retention, stickiness
-from pipelines.analysis import pages, terminals
+from pipelines.analysis import chain, pages, terminals
 from pipelines.analysis.contract import Registry
 
 MODELS = Registry()
@@ -18,3 +18,4 @@ MODELS.register(lifecycle.MODEL)
 MODELS.register(stickiness.MODEL)
 MODELS.register(pages.MODEL)
 MODELS.register(terminals.MODEL)
+MODELS.register(chain.model_over(MODELS))  # last: a chain's steps are the models above

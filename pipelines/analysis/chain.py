@@ -1,0 +1,188 @@
+"""Combined analysis (组合分析): a chain of models where each step reads only the persons of a chosen result cell of
+the step before, e.g. a funnel's step-3 drop-offs -> their paths after step 2 -> their 7-day retention -> saved as
+an audience.
+
+- Request: `{"model": "chain", app_id, date_from, date_to, timezone, filters, sample, "steps": [{"request": {a model
+  request}, "persons": {that model's persons selector, without limit/offset}}, ...], "save_as": name}`. The chain's
+  app, range, timezone and sample override every step's (a saved chain re-runs with a new range by changing the
+  chain's); its `filters` are added to every step's.
+- Persons travel inside the warehouse: step k's cell persons are written as a new version of a temporary audience
+  (`chain_<hash of the cell>`, kind 'chain') with an INSERT ... SELECT, and step k+1 runs with
+  `{"audience": name, "op": "in", "version": v}` added to its global filters, so running that request by hand
+  gives the same numbers. `save_as` writes the last step's cell persons as a real audience (kind 'chain').
+- Temporary audiences are removed by age: a TTL on the CDP tables (sql/migrations/0071_chain_ttl.sql) drops
+  `chain_*` members and versions a day after they were written; `chain_` names are reserved for them.
+- Validation names the step: a selector the model does not take is `steps.1.persons.<field>`, a step's own error
+  `steps.1.request.steps.0.event`, a step without persons before the last `steps.0.persons`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, StringConstraints, ValidationError, create_model, model_validator
+
+from pipelines.analysis.contract import PERSONS_FIELD, AnalysisModel, Registry
+from pipelines.analysis.request import QueryScope, Strict
+
+MAX_STEPS = 5  # each step after the first reads a temporary audience written by the one before
+TEMPORARY_PREFIX = "chain_"
+KIND = "chain"
+PAGE_FIELDS = ("limit", "offset")  # a chain carries all of a cell's persons: paging makes no sense there
+SCOPE_FIELDS = ("app_id", "date_from", "date_to", "timezone", "sample")  # the chain's override every step's
+MAX_FILTERS = 20  # of one request's global filters (request.QueryScope)
+AudienceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]  # cdp/store.AUDIENCE_NAME
+
+
+class ChainStepBase(Strict):
+    """One step: a model request and the cell whose persons the next step reads."""
+
+    persons: dict[str, Any] | None = Field(
+        None, description="the cell whose persons go on: the step's model's `persons` selector without limit/offset"
+    )
+
+
+class ChainQueryBase(QueryScope):
+    """A chain of model requests, each reading only the persons of the previous step's chosen cell."""
+
+    model: Literal["chain"] = "chain"
+    save_as: AudienceName | None = Field(None, description="save the last step's cell persons as this audience")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scope_every_step(cls, data: Any) -> Any:
+        """The chain's app, range, timezone and sample go into every step's request before it is validated, so a
+        step's own errors are about the step and its numbers are about the chain's range."""
+        if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
+            return data
+        scope = {name: data[name] for name in SCOPE_FIELDS if name in data}
+        steps = [
+            {**step, "request": {**step["request"], **scope}} if isinstance(step, dict) and isinstance(step.get("request"), dict) else step
+            for step in data["steps"]
+        ]
+        return {**data, "steps": steps}
+
+    @model_validator(mode="after")
+    def _cells_exist(self):
+        last = len(self.steps) - 1
+        if self.save_as is not None and self.save_as.startswith(TEMPORARY_PREFIX):
+            raise ValueError(f"save_as: names starting with {TEMPORARY_PREFIX!r} are the chain's temporary audiences")
+        for index, step in enumerate(self.steps):
+            if len(self.filters) + len(step.request.filters) + (index > 0) > MAX_FILTERS:
+                raise ValueError(f"steps.{index}.request.filters: with the chain's filters and the persons carried in, more than {MAX_FILTERS}")
+            if step.persons is None:
+                if index < last:
+                    raise ValueError(f"steps.{index}.persons: the next step reads this step's persons; choose a cell")
+                if self.save_as is not None:
+                    raise ValueError(f"steps.{index}.persons: save_as saves the last step's persons; choose a cell")
+                continue
+            cell_request(step.request, step.persons, index)  # raises naming the selector's field
+        return self
+
+
+def cell_request(request, persons: dict[str, Any], index: int):
+    """`request` with the step's persons selector as the model's `persons` field (checked by the model), or a
+    ValueError naming `steps.<index>.persons.<field>`."""
+    where = f"steps.{index}.{PERSONS_FIELD}"
+    if PERSONS_FIELD not in type(request).model_fields:
+        raise ValueError(f"{where}: the {request.model} model lists no persons; choose a step of a model that does")
+    if paged := [name for name in PAGE_FIELDS if name in persons]:
+        raise ValueError(f"{where}.{paged[0]}: a chain carries all of a cell's persons (no paging)")
+    try:
+        return type(request).model_validate({**request.model_dump(), PERSONS_FIELD: persons})
+    except ValidationError as exc:
+        error = exc.errors(include_url=False, include_input=False)[0]
+        loc = ".".join(map(str, error["loc"]))
+        message = error["msg"].removeprefix("Value error, ")
+        # The model's cross-field check names its field first ("persons.step: the funnel has 3 steps").
+        named = message if not loc else f"{loc}: {message}"
+        raise ValueError(f"steps.{index}.{named}") from None
+
+
+def temporary_name(chain, index: int) -> str:
+    """The persons of step `index` depend on the chain up to it: the same prefix of the same chain gets the same
+    name, a new version each run."""
+    prefix = {"scope": chain.model_dump(mode="json", exclude={"steps", "save_as"}), "steps": [step.model_dump(mode="json") for step in chain.steps[: index + 1]]}
+    digest = hashlib.sha256(json.dumps(prefix, sort_keys=True).encode()).hexdigest()[:24]
+    return f"{TEMPORARY_PREFIX}{digest}"
+
+
+def step_request(chain, index: int, carried: dict[str, Any] | None) -> dict[str, Any]:
+    """The request step `index` runs: the chain's filters, the step's, and the persons carried from the previous
+    step as a pinned audience version. Running it by hand gives the step's numbers."""
+    request = chain.steps[index].request
+    filters = [f.model_dump(exclude_none=True) for f in (*chain.filters, *request.filters)]
+    if carried is not None:
+        filters.append({"audience": carried["audience"], "op": "in", "version": carried["version"]})
+    return {**request.model_dump(mode="json"), "filters": filters}
+
+
+def _carry(writer, analyst, cell: dict[str, Any], audience: str, index: int) -> dict[str, Any]:
+    """Writes the cell's persons as a new version of `audience` inside the warehouse; its name, version, size."""
+    from pipelines.analysis.person_filters import UnknownPersonNames
+    from pipelines.analysis.runner import ResultTooLarge
+    from pipelines.cdp import audiences, store
+
+    try:
+        version, size = audiences.save_result_persons(
+            writer, analyst, cell, audience, KIND, f"chain steps.{index}", writer.settings.cdp_max_audience_persons
+        )
+    except store.AudienceTooLarge as exc:
+        raise ResultTooLarge(f"steps.{index}.persons: {exc}") from None
+    except audiences.Invalid as exc:  # an event the app never heard of: refused rather than carrying nobody
+        raise UnknownPersonNames(
+            [{**e, "field": f"steps.{index}.request.{e['field'].removeprefix('result.')}"} for e in exc.errors]
+        ) from None
+    return {"audience": audience, "version": version, "persons": size}
+
+
+def run(chain, analyst, limits) -> dict[str, Any]:
+    """Runs the steps in order, each over the persons the previous one carried; returns each step's request (as
+    run: by hand it gives the same result), result (its model's response) and the persons it carried on, the
+    audience saved and the timings."""
+    from pipelines.analysis.runner import prepare, run_model
+    from pipelines.warehouse.client import Warehouse
+
+    writer = Warehouse(analyst.settings, url=analyst.url, database=analyst.database)
+    steps, carried, started = [], None, time.perf_counter()
+    try:
+        for index, step in enumerate(chain.steps):
+            began = time.perf_counter()
+            body = step_request(chain, index, carried)
+            result = run_model(prepare(body, analyst, limits), analyst, limits)
+            query_ms = (time.perf_counter() - began) * 1000
+            carried = None
+            if step.persons is not None:
+                began = time.perf_counter()
+                last = index == len(chain.steps) - 1
+                audience = chain.save_as if last and chain.save_as else temporary_name(chain, index)
+                carried = _carry(writer, analyst, {**body, PERSONS_FIELD: step.persons}, audience, index)
+                carried["carry_ms"] = round((time.perf_counter() - began) * 1000, 1)
+            steps.append({"request": body, "persons": step.persons, "result": result, "carried": carried, "query_ms": round(query_ms, 1)})
+    finally:
+        writer.close()
+    return {"steps": steps, "saved": carried if chain.save_as else None, "total_ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+def model_over(registry: Registry) -> AnalysisModel:
+    """The chain model over the models registered so far (a chain's steps are single models, not chains)."""
+    requests = registry.request_types()
+    step_type = create_model(
+        "ChainStep",
+        __base__=ChainStepBase,
+        request=(Annotated[Union[requests], Field(discriminator="model")], Field(description="the step's model request; its app, range, timezone and sample are the chain's")),
+    )  # fmt: skip
+    query_type = create_model(
+        "ChainQuery",
+        __base__=ChainQueryBase,
+        __doc__=ChainQueryBase.__doc__,
+        steps=(list[step_type], Field(min_length=2, max_length=MAX_STEPS)),
+    )
+    return AnalysisModel(
+        request_type=query_type,
+        run=run,
+        summary="A chain of models, each over the persons of a chosen result cell of the step before",
+    )
