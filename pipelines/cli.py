@@ -217,6 +217,10 @@ from pipelines.monitoring.cli import app as alerts_app  # noqa: E402
 
 app.add_typer(alerts_app, name="alerts")
 
+from pipelines.cdp.cli import cdp_app  # noqa: E402
+
+app.add_typer(cdp_app, name="cdp")
+
 
 def main() -> None:
     """The `trackflow` command: a service that cannot be reached or a setting that does not parse ends it with one

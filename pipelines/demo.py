@@ -184,5 +184,9 @@ def run_demo(settings: Settings, count: int, report: Callable[[str], None] = pri
         {"run": run_id},
     ):
         summary[f"  {table}"] = int(rows)
+    if settings.cdp_sources.exists():  # the insight system's tags and audiences of these persons (docs/cdp.md)
+        from pipelines.cdp.demo import run_cdp_demo
+
+        run_cdp_demo(settings, warehouse, events, report)
     return summary
 

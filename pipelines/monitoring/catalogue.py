@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-STAGES = ("collector", "kafka", "job", "warehouse", "pipeline", "oneid", "push", "reconciliation", "dagster", "alerts")
+STAGES = ("collector", "kafka", "job", "warehouse", "pipeline", "oneid", "push", "reconciliation", "cdp", "dagster", "alerts")
 # The last word says what a value counts or measures; `up` is a 0/1 health gauge, `version` an identifier.
 UNITS = ("total", "seconds", "bytes", "messages", "events", "rows", "parts", "ratio", "up", "version", "count")
 NAME = re.compile(rf"^trackflow_({'|'.join(STAGES)})(_[a-z0-9_]+)?_({'|'.join(UNITS)})$")  # `what` may be left out of `up`
@@ -92,6 +92,9 @@ METRICS: dict[str, Metric] = {
         # -- reconciliation ---------------------------------------------------------------------------------------
         _m("trackflow_reconciliation_mismatch_events", "gauge", "cadence stage app_id", "alerts", "Events missing (or doubled) at a stage, latest window"),
         _m("trackflow_reconciliation_age_seconds", "gauge", "cadence", "alerts", "Time since the end of the latest reconciled window"),
+        # -- CDP syncs (cdp_sync_runs) -----------------------------------------------------------------------------
+        _m("trackflow_cdp_sync_failed_count", "gauge", "source", "alerts", "1 when the CDP source's latest sync run failed"),
+        _m("trackflow_cdp_sync_age_seconds", "gauge", "source", "alerts", "Time since the CDP source's latest successful sync ended"),
         # -- Dagster (its instance's run, schedule and asset storage) -----------------------------------------------
         _m("trackflow_dagster_up", "gauge", "", "alerts", "1 when the Dagster instance's storage could be read"),
         _m("trackflow_dagster_runs_count", "gauge", "job status", "alerts", "Runs created in the last 24 hours, by job and status"),

@@ -124,6 +124,8 @@ PANELS: list[tuple[str, list[tuple[str, str, list[tuple[str, str]]]]]] = [
         ("Push deadline slack", "s", [("trackflow_push_deadline_slack_seconds", "{{push}}")]),
         ("Push rows done", "short", [("trackflow_push_rows_done_rows", "{{push}}")]),
         ("Pushes at risk", "short", [("trackflow_push_at_risk_count", "{{push}} {{level}}")]),
+        ("CDP syncs failed (latest run)", "short", [("trackflow_cdp_sync_failed_count", "{{source}}")]),
+        ("CDP last successful sync age", "s", [("trackflow_cdp_sync_age_seconds", "{{source}}")]),
     ]),
     ("Dagster", [
         ("Runs by status (24 h)", "short", [("sum by (status) (trackflow_dagster_runs_count)", "{{status}}")]),

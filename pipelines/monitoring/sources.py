@@ -359,6 +359,28 @@ class ReconciliationSource:
         return triples
 
 
+CDP_SQL = """
+SELECT source, argMax(status, started) = 'failed', maxIf(finished, status = 'ok') FROM cdp_sync_runs GROUP BY source
+"""
+
+
+@dataclass
+class CdpSource:
+    """CDP syncs (cdp_sync_runs, pipelines/cdp/sync.py): per source whether its latest run failed, and the time
+    since its latest successful run ended (no series before its first success)."""
+
+    warehouse: object
+
+    def sample(self) -> list[Triple]:
+        now = time.time()
+        triples: list[Triple] = []
+        for source, failed, last_ok in self.warehouse.rows(CDP_SQL):
+            triples.append(("trackflow_cdp_sync_failed_count", {"source": source}, float(failed)))
+            if last_ok.year > 1970:  # maxIf over no successful run is the epoch
+                triples.append(("trackflow_cdp_sync_age_seconds", {"source": source}, now - last_ok.replace(tzinfo=dt.timezone.utc).timestamp()))
+        return triples
+
+
 @dataclass
 class PushSource:
     """The push deadline forecast (pipelines/push/deadline.py) of each push due now: slack and level."""
@@ -402,6 +424,7 @@ def sources(settings: Settings, warehouse) -> list[Source]:
         Source("warehouse", owned("trackflow_warehouse_"), stored.sample, stored.partial),
         Source("pipeline", owned("trackflow_pipeline_", *derived, *owned("trackflow_oneid_")), PipelineSource(warehouse).sample),
         Source("reconciliation", owned("trackflow_reconciliation_"), ReconciliationSource(warehouse).sample),
+        Source("cdp", owned("trackflow_cdp_"), CdpSource(warehouse).sample),
     ]
     if settings.push_definitions.exists():
         found.append(Source("pushes", owned("trackflow_push_"), PushSource(settings).sample))
