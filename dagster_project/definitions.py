@@ -5,6 +5,6 @@ asset runs)."""
 
 from dagster import Definitions
 
-from dagster_project import cdp, heat, monitoring, oneid, pushes, resources, warehouse_health
+from dagster_project import audiences, cdp, heat, monitoring, oneid, pushes, resources, warehouse_health
 
-defs = Definitions.merge(resources.defs, warehouse_health.defs, heat.defs, oneid.defs, pushes.defs, monitoring.defs, cdp.defs)
+defs = Definitions.merge(resources.defs, warehouse_health.defs, heat.defs, oneid.defs, pushes.defs, monitoring.defs, cdp.defs, audiences.defs)

@@ -221,6 +221,10 @@ from pipelines.cdp.cli import cdp_app  # noqa: E402
 
 app.add_typer(cdp_app, name="cdp")
 
+from pipelines.audiences.cli import audiences_app  # noqa: E402
+
+app.add_typer(audiences_app, name="audiences")
+
 
 def main() -> None:
     """The `trackflow` command: a service that cannot be reached or a setting that does not parse ends it with one

@@ -48,23 +48,40 @@ class ChunkContext:
         return {"start": start, "end": end, "chunk": self.chunk, "day": self.day}
 
 
+def query_blocks(warehouse, sql: str, parameters: dict, fmt: str, settings: dict | None = None, block_bytes: int = BLOCK_BYTES):
+    """A warehouse query's output rendered as `fmt` by the warehouse, in blocks of bytes (no row passes through
+    Python): what a push chunk and an audience export (pipelines/audiences/export.py) stream into COPY or a file."""
+    stream = warehouse.client().raw_stream(sql, parameters=parameters, fmt=fmt, settings=settings)
+    with stream:
+        while block := stream.read(block_bytes):
+            yield block
+
+
+def copy_blocks(cursor, table: str, columns: list[str], blocks) -> int:
+    """COPY TabSeparated blocks (PostgreSQL's text format too: backslash escapes, \\N for NULL) into `table`, a
+    name the caller validated or quoted; returns the rows copied."""
+    column_list = ", ".join(f'"{c}"' for c in columns)
+    with cursor.copy(f"COPY {table} ({column_list}) FROM STDIN (FORMAT text)") as copy:
+        for block in blocks:
+            copy.write(block)
+    return cursor.rowcount
+
+
 def stream_blocks(context: ChunkContext, sql: str, fmt: str, settings: dict | None = None, count_rows: bool = True):
     """The query's output in blocks, throttled by rows (counted as lines: a close estimate for throttling)."""
-    stream = context.warehouse.client().raw_stream(sql, parameters=context.parameters, fmt=fmt, settings=settings)
     last_beat = time.monotonic()
     # Throttled: blocks of about a second's rows (~64 bytes a row or more), so progress and pacing stay smooth.
     rate = context.throttle.rows_per_s
     block_bytes = min(BLOCK_BYTES, max(4096, rate * 64)) if rate else BLOCK_BYTES
-    with stream:
-        while block := stream.read(block_bytes):
-            if count_rows:
-                lines = block.count(b"\n")
-                context.throttle.take(lines)
-                context.on_rows(lines)
-            if time.monotonic() - last_beat > 10:
-                context.heartbeat()
-                last_beat = time.monotonic()
-            yield block
+    for block in query_blocks(context.warehouse, sql, context.parameters, fmt, settings, block_bytes):
+        if count_rows:
+            lines = block.count(b"\n")
+            context.throttle.take(lines)
+            context.on_rows(lines)
+        if time.monotonic() - last_beat > 10:
+            context.heartbeat()
+            last_beat = time.monotonic()
+        yield block
 
 
 def write_atomically(path: Path, blocks) -> None:
@@ -97,7 +114,7 @@ class PostgresWriter:
         push, table = context.push, context.push.target.table
         columns = target_columns(push, with_push_columns=True)
         column_list = ", ".join(f'"{c}"' for c in columns)
-        # TabSeparated is PostgreSQL's COPY text format too (backslash escapes, \N for NULL): cheaper to parse than CSV.
+        # TabSeparated is PostgreSQL's COPY text format too: cheaper to parse than CSV.
         blocks = stream_blocks(context, rows_sql(push, with_push_columns=True), "TabSeparated", TSV_SETTINGS)
         with self.connection.transaction(), self.connection.cursor() as cursor:
             state.data_lock(cursor, push.name, context.day, context.chunk)
@@ -107,10 +124,7 @@ class PostgresWriter:
             else:
                 cursor.execute(f"CREATE TEMP TABLE push_stage (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
                 copy_into = "push_stage"
-            with cursor.copy(f"COPY {copy_into} ({column_list}) FROM STDIN (FORMAT text)") as copy:
-                for block in blocks:
-                    copy.write(block)
-            written = cursor.rowcount
+            written = copy_blocks(cursor, copy_into, columns, blocks)
             if push.write_mode == "upsert":
                 keys = ", ".join(f'"{k}"' for k in push.key)
                 updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in push.key)

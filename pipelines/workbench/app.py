@@ -17,6 +17,7 @@ from pipelines.analysis.api import ApiExtension, ApiSettings, create_app as crea
 from pipelines.config import Settings
 from pipelines.warehouse.client import Warehouse
 from pipelines.workbench import spec, store as meta
+from pipelines.workbench.audiences import audience_routes
 from pipelines.workbench.auth import Authenticator, auth_routes
 from pipelines.workbench.board import board_routes
 from pipelines.workbench.routes import workbench_routes
@@ -57,6 +58,7 @@ def create_app(
             *auth_routes(store, workbench, guarded),
             *workbench_routes(settings, store, analyst, guarded),
             *board_routes(analyst, guarded),
+            *audience_routes(settings, store, analyst, guarded),
             *static_routes(dist),  # last: its catch-all serves the app's own paths
         ],
         paths=spec.PATHS,

@@ -184,3 +184,57 @@ PATHS |= {
     "/v1/monitoring/alerts": {"get": _operation(
         "Open alerts (firing, silenced, acknowledged) from alert_history", ("200", "OpenAlerts"), params=BOARD_FILTERS, errors=("422",))},
 }  # fmt: skip
+
+# Audiences (pipelines/workbench/audiences.py, issue 20): defined by a rule or from a result's persons, versions in the warehouse.
+AUDIENCE_NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"}}
+NULLABLE_STRING, NULLABLE_INTEGER = {"type": ["string", "null"]}, {"type": ["integer", "null"]}
+SCHEMAS |= {
+    "AudienceRule": {"type": "object", "description": "a rule: {tag, op, value} | {audience, op} | {event, filters, at_least, days} | "
+                     "{all: [rules]} | {any: [rules]} | {not: rule} (docs/cdp.md)"},
+    "AudienceDefinition": _obj(["app_id", "rule"], app_id=STRING, rule=_ref("AudienceRule")),
+    "AudienceCreate": _obj(["name"], name=AUDIENCE_NAME_PARAM["schema"], description=STRING,
+                           kind={"type": "string", "enum": ["static", "dynamic"]},
+                           schedule={"type": ["string", "null"], "enum": ["hourly", "daily", "weekly", None]},
+                           rule=_ref("AudienceDefinition"),
+                           result={"type": "object", "description": "a POST /v1/query request with its `persons` cell selector"}),
+    "AudienceSize": _obj(["created", "version", "size"], created=STRING, version=INTEGER, size=INTEGER),
+    "Audience": _obj(["name", "description", "owner", "kind", "definition", "schedule", "created_at", "refreshed_at",
+                      "last_error", "version", "size", "computed_at"],
+                     name=STRING, description=STRING, owner=NULLABLE_STRING,
+                     kind={"type": "string", "description": "static | dynamic (defined here); synced | rule | saved | chain (warehouse only)"},
+                     definition={"type": ["object", "null"], "description": "{rule: AudienceDefinition} | {result: request}; null: synced"},
+                     schedule=NULLABLE_STRING, created_at=NULLABLE_STRING, refreshed_at=NULLABLE_STRING,
+                     last_error=NULLABLE_STRING, version=NULLABLE_INTEGER, size=NULLABLE_INTEGER, computed_at=NULLABLE_STRING,
+                     size_history={"type": "array", "items": _ref("AudienceSize")}),
+    "AudienceList": _obj(["audiences"], audiences={"type": "array", "items": _ref("Audience")}),
+    "AudienceExport": {"oneOf": [_obj(["table"], table={"type": "string", "description": "[schema.]table in the push database"}),
+                                 _obj(["format"], format={"type": "string", "enum": ["csv", "parquet"]})]},
+    "AudienceExported": _obj(["audience", "version", "rows", "target"], audience=STRING, version=INTEGER, rows=INTEGER, target=STRING),
+    "AudienceMembers": _obj(["name", "version", "limit", "offset", "members"], name=STRING, version=INTEGER, limit=INTEGER,
+                            offset=INTEGER, members={"type": "array", "items": STRING}),
+}  # fmt: skip
+PAGE_PARAMS = [{"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 100}},
+               {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0, "default": 0}}]  # fmt: skip
+PATHS |= {
+    "/v1/audiences": {
+        "get": _operation("Audiences: defined here, and synced ones (definition null), each with its current version and size",
+                          ("200", "AudienceList")),
+        "post": _operation("Define an audience (a rule, or a result's persons) and compute its first version; an unknown tag, "
+                           "audience or event, or more persons than cdp_max_audience_persons, is refused naming it",
+                           ("201", "Audience"), "AudienceCreate", errors=("400", "403", "409", "422")),
+    },
+    "/v1/audiences/{name}": {
+        "get": _operation("One audience with its size history", ("200", "Audience"), params=[AUDIENCE_NAME_PARAM], errors=("404",)),
+        "delete": _operation("Drop an audience's definition (owner or admin); its versions stay in the warehouse",
+                             ("204", None), params=[AUDIENCE_NAME_PARAM], errors=("403", "404")),
+    },
+    "/v1/audiences/{name}/refresh": {"post": _operation(
+        "Recompute a dynamic audience now (owner or admin): a new version, or the refusal (the previous version stays)",
+        ("200", "Audience"), params=[AUDIENCE_NAME_PARAM], errors=("403", "404", "409", "422"))},
+    "/v1/audiences/{name}/export": {"post": _operation(
+        "Export the current version to a PostgreSQL table of the push database or a CSV/Parquet file (push files folder)",
+        ("200", "AudienceExported"), "AudienceExport", params=[AUDIENCE_NAME_PARAM], errors=("400", "422"))},
+    "/v1/audiences/{name}/members": {"get": _operation(
+        "A page of the current version's OneIDs", ("200", "AudienceMembers"), params=[AUDIENCE_NAME_PARAM, *PAGE_PARAMS],
+        errors=("404", "422"))},
+}  # fmt: skip
