@@ -33,6 +33,10 @@ UNSUPPORTED = {
 }
 
 # Preset events renamed to the native events they are (the tracking plan and the heatmaps know these names).
+# $SignUp (login(): sent whenever a device logs in a login id it has not had) and $BindID (bind(), newer SDKs) link an
+# anonymous id to a login id: the native `identify`, as PostHog's $identify and Segment's identify/alias. Not the
+# native `signup` (an account was created): a plan's checks of sign-ups, such as its required `method`, which no
+# SDK login carries, quarantined every web login, and with it the link OneID should have joined.
 EVENT_NAMES = {
     "$pageview": "page_view",
     "$AppViewScreen": "page_view",
@@ -40,7 +44,8 @@ EVENT_NAMES = {
     "$WebClick": "click",
     "$AppClick": "click",
     "$MPClick": "click",
-    "$SignUp": "signup",
+    "$SignUp": "identify",
+    "$BindID": "identify",
 }
 PLATFORMS = {"js": "web", "iOS": "ios", "Android": "android", "MiniProgram": "miniprogram"}
 # Preset properties that are envelope context fields; the rest stay in props under their own names.
