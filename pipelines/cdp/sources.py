@@ -309,8 +309,7 @@ def _csv_frame(data: bytes | str, null_unquoted: bool) -> pd.DataFrame:
             null_values=[""],
         ),
     )
-    frame = table.to_pandas().astype(object)
-    return frame.where(frame.notna(), None)
+    return table.to_pandas()  # string columns arrive as objects with None for NULL
 
 
 def _read_file(source: Source, base: Path) -> pd.DataFrame:

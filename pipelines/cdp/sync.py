@@ -16,9 +16,11 @@ source wrote before but no longer gives is appended as deleted. Incremental mode
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipelines.cdp import store
@@ -122,6 +124,7 @@ class SyncResult:
     audience_sizes: dict[str, int] = field(default_factory=dict)
     watermark: str = ""
     error: str = ""
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per step: read, stage, map, write
 
     @property
     def ok(self) -> bool:
@@ -188,8 +191,10 @@ def _run(settings, writer, analyst, source: Source, rules, base: Path, now: dt.d
             f"source {source.name!r}: unknown id type {id_type!r} (identity.yaml declares: {', '.join(sorted(rules.types))}, and oneid)"
         )
     watermark = last_watermark(writer, source.name) if source.mode == "incremental" else None
+    clock = time.perf_counter()
     frame = read_rows(source, settings, analyst, base, watermark)
     result.rows_read = len(frame)
+    result.phases["read"], clock = time.perf_counter() - clock, time.perf_counter()
     staged = _staging_frame(source, frame, rules, result.run, now)
     if source.audience_column:
         unknown = sorted(set(staged.column("audience").unique().to_pylist()) - set(source.audiences) - {""})
@@ -197,12 +202,14 @@ def _run(settings, writer, analyst, source: Source, rules, base: Path, now: dt.d
             raise SourceError(f"source {source.name!r}: column {source.audience_column!r} names audience(s) it does not declare: {', '.join(unknown[:5])}")
     if len(staged):
         writer.insert_arrow("cdp_sync_staging", staged, settings=store.SYNC)
+    result.phases["stage"], clock = time.perf_counter() - clock, time.perf_counter()
     mapping = ONEID_MAPPING_SQL if id_type == "oneid" else MAPPING_SQL
     params = {"run": result.run, "id_type": id_type, "source": source.name}
 
     persons, unmapped, sample = writer.rows(COUNTS_SQL.format(mapping=mapping, sample=UNMAPPED_SAMPLE), params)[0]
     result.persons_mapped, result.unmapped, result.unmapped_sample = int(persons), int(unmapped), sorted(sample)
     result.unmapped_by_type = {id_type: int(unmapped)} if unmapped else {}
+    result.phases["map"], clock = time.perf_counter() - clock, time.perf_counter()
 
     members = MEMBERS_SQL.format(mapping=mapping)
     for audience in source.audiences:  # every limit checked before the first write
@@ -217,6 +224,7 @@ def _run(settings, writer, analyst, source: Source, rules, base: Path, now: dt.d
 
     if source.tags:
         _write_tags(writer, source, mapping, params, now, result)
+    result.phases["write"] = time.perf_counter() - clock
     if source.updated and len(frame):
         newest = frame[source.updated].max()
         result.watermark = newest.isoformat() if watermark is None or newest > watermark else watermark.isoformat()
@@ -241,35 +249,36 @@ def _write_tags(writer, source: Source, mapping: str, params: dict, now: dt.date
 
 
 def _staging_frame(source: Source, frame: pd.DataFrame, rules, run: int, now: dt.datetime):
-    """The rows in the staging table's long form: one row per (person, tag) and per (person, audience)."""
+    """The rows in the staging table's long form (a pyarrow Table): one row per (person, tag) and per (person,
+    audience). Built column by column in Arrow: a million source rows are two million staged ones."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    ids = frame[source.person.column]
     rule = rules.types.get(source.person.id_type)
     # Normalised as the identity graph normalises ids of the type (case, spaces), once per distinct value.
-    distinct = pd.unique(ids.dropna())
-    normalised = {value: (rule.normalise(value) if rule else str(value).strip()) for value in distinct}
-    ids = ids.map(normalised).fillna("")
-    updated = frame[source.updated] if source.updated else pd.Series(pd.Timestamp(now), index=frame.index)
+    codes, distinct = pd.factorize(frame[source.person.column])
+    normalised = pa.array([rule.normalise(v) if rule else str(v).strip() for v in distinct] + [""], pa.string())
+    ids = normalised.take(pa.array(np.where(codes < 0, len(distinct), codes), pa.int64()))  # NULL (code -1): ""
+    if source.updated:
+        updated = pa.array(frame[source.updated].dt.floor("ms"), pa.timestamp("ms", tz="UTC"))
+    else:
+        updated = pa.array([pd.Timestamp(now)] * len(frame), pa.timestamp("ms", tz="UTC"))
+    rows = len(frame)
     parts = []
+
+    def part(tag, value, deleted, audience) -> pa.Table:
+        return pa.table({"id_value": ids, "tag": pa.array([tag] * rows, pa.string()), "value": value, "updated": updated, "deleted": deleted, "audience": audience})
+
+    empty = pa.array([""] * rows, pa.string())
     for tag in source.tags:
-        values = frame[tag.column]
-        parts.append(pd.DataFrame({"id_value": ids, "tag": tag.name, "value": values.fillna(""), "updated": updated, "deleted": values.isna().astype("uint8"), "audience": ""}))
+        values = pa.array(frame[tag.column], pa.string())
+        parts.append(part(tag.name, pc.fill_null(values, ""), pc.is_null(values).cast(pa.uint8()), empty))
     if source.audiences:
-        audience = frame[source.audience_column].fillna("") if source.audience_column else pd.Series(source.audiences[0], index=frame.index)
-        parts.append(pd.DataFrame({"id_value": ids, "tag": "", "value": "", "updated": updated, "deleted": 0, "audience": audience}))
-    long = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["id_value", "tag", "value", "updated", "deleted", "audience"])
-    return pa.table(
-        {
-            "run": pa.array([run] * len(long), pa.uint64()),
-            "id_type": pa.array([source.person.id_type] * len(long), pa.string()),
-            "id_value": pa.array(long["id_value"].astype(str), pa.string()),
-            "tag": pa.array(long["tag"].astype(str), pa.string()),
-            "value": pa.array(long["value"].astype(str), pa.string()),
-            "updated": pa.array(pd.to_datetime(long["updated"], utc=True).dt.floor("ms"), pa.timestamp("ms", tz="UTC")),
-            "deleted": pa.array(long["deleted"].astype("uint8"), pa.uint8()),
-            "audience": pa.array(long["audience"].astype(str), pa.string()),
-        }
+        audience = pa.array(frame[source.audience_column], pa.string()) if source.audience_column else pa.array([source.audiences[0]] * rows, pa.string())
+        parts.append(part("", empty, pa.array([0] * rows, pa.uint8()), pc.fill_null(audience, "")))
+    long = pa.concat_tables(parts)
+    return long.add_column(0, "id_type", pa.array([source.person.id_type] * len(long), pa.string())).add_column(
+        0, "run", pa.array([run] * len(long), pa.uint64())
     )
 
 
