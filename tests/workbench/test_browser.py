@@ -139,7 +139,7 @@ def test_sign_in_shows_field_errors_and_the_401_message_then_returns_to_the_page
     models = [m["model"] for m in site.api("GET", "/v1/models", token=site.analyst_token).json()["models"]]
     shown = [link.removeprefix("nav-") for link in page.locator(".sidebar a[data-testid^=nav-]").evaluate_all("links => links.map(a => a.dataset.testid)")]
     assert {"event", "funnel", "retention", "interval", "distribution"} <= set(shown)
-    assert set(shown) - {"dashboards", "plan", "monitoring"} <= set(models)
+    assert set(shown) - {"dashboards", "plan", "monitoring", "audiences"} <= set(models)
     page.get_by_test_id("user-menu").click()
     page.get_by_test_id("sign-out").click()
     page.wait_for_url(re.compile(r"/sign-in"))

@@ -11,6 +11,7 @@ export const router = createRouter({
     { path: '/plan', component: () => import('./pages/PlanPage.vue') },
     { path: '/dashboards', component: () => import('./pages/DashboardsPage.vue') },
     { path: '/monitoring', component: () => import('./pages/MonitoringPage.vue') },
+    { path: '/audiences', component: () => import('./pages/AudiencesPage.vue') },
     { path: '/dashboards/:id', component: () => import('./pages/DashboardPage.vue'), props: true },
     { path: '/:rest(.*)*', component: () => import('./pages/NotFound.vue') },
   ],

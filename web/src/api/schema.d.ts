@@ -92,6 +92,506 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audiences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Audiences: defined here, and synced ones (definition null), each with its current version and size */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description ok */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AudienceList"];
+                    };
+                };
+                /** @description signed out, session expired (`reason`) or wrong token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the metadata store or the warehouse is not reachable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Define an audience (a rule, or a result's persons) and compute its first version; an unknown tag, audience or event, or more persons than cdp_max_audience_persons, is refused naming it */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AudienceCreate"];
+                };
+            };
+            responses: {
+                /** @description ok */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Audience"];
+                    };
+                };
+                /** @description body is not a JSON object */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description signed out, session expired (`reason`) or wrong token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description not allowed (owner only, admin role, or CSRF token) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description stale version: reload and redo the change */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description invalid body (`errors` lists {field, message}) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the metadata store or the warehouse is not reachable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audiences/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One audience with its size history */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description ok */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Audience"];
+                    };
+                };
+                /** @description signed out, session expired (`reason`) or wrong token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description unknown id */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the metadata store or the warehouse is not reachable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Drop an audience's definition (owner or admin); its versions stay in the warehouse */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description ok */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description signed out, session expired (`reason`) or wrong token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description not allowed (owner only, admin role, or CSRF token) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description unknown id */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the metadata store or the warehouse is not reachable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audiences/{name}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Export the current version to a PostgreSQL table of the push database or a CSV/Parquet file (push files folder) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AudienceExport"];
+                };
+            };
+            responses: {
+                /** @description ok */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AudienceExported"];
+                    };
+                };
+                /** @description body is not a JSON object */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description signed out, session expired (`reason`) or wrong token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description invalid body (`errors` lists {field, message}) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the metadata store or the warehouse is not reachable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audiences/{name}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A page of the current version's OneIDs */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    offset?: number;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description ok */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AudienceMembers"];
+                    };
+                };
+                /** @description signed out, session expired (`reason`) or wrong token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description unknown id */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description invalid body (`errors` lists {field, message}) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the metadata store or the warehouse is not reachable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audiences/{name}/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Recompute a dynamic audience now (owner or admin): a new version, or the refusal (the previous version stays) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description ok */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Audience"];
+                    };
+                };
+                /** @description signed out, session expired (`reason`) or wrong token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description not allowed (owner only, admin role, or CSRF token) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description unknown id */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description stale version: reload and redo the change */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description invalid body (`errors` lists {field, message}) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the metadata store or the warehouse is not reachable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/login": {
         parameters: {
             query?: never;
@@ -1295,7 +1795,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Run one analysis (event, funnel, retention, interval, distribution, paths, lifecycle, stickiness, page, terminal)
+         * Run one analysis (event, funnel, retention, interval, distribution, paths, lifecycle, stickiness, page, terminal, chain)
          * @description The request's `model` names the analysis:
          *     - `event`: Counts, unique persons and property aggregates of events over time, grouped by properties
          *     - `funnel`: Conversion through ordered steps within a window, by breakdown value, with the persons at each step
@@ -1307,6 +1807,7 @@ export interface paths {
          *     - `stickiness`: On how many days of each week or month persons were active
          *     - `page`: Per page: views, persons, entries, exits, bounce rate, time on page, scroll depth, trend and previous period
          *     - `terminal`: Persons, sessions and events by platform, OS, browser, device, app version, screen, network or channel
+         *     - `chain`: A chain of models, each over the persons of a chosen result cell of the step before
          */
         post: {
             parameters: {
@@ -1817,7 +2318,7 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        AnalysisRequest: components["schemas"]["EventQuery"] | components["schemas"]["FunnelQuery"] | components["schemas"]["RetentionQuery"] | components["schemas"]["IntervalQuery"] | components["schemas"]["DistributionQuery"] | components["schemas"]["PathsQuery"] | components["schemas"]["LifecycleQuery"] | components["schemas"]["StickinessQuery"] | components["schemas"]["PageQuery"] | components["schemas"]["TerminalQuery"];
+        AnalysisRequest: components["schemas"]["EventQuery"] | components["schemas"]["FunnelQuery"] | components["schemas"]["RetentionQuery"] | components["schemas"]["IntervalQuery"] | components["schemas"]["DistributionQuery"] | components["schemas"]["PathsQuery"] | components["schemas"]["LifecycleQuery"] | components["schemas"]["StickinessQuery"] | components["schemas"]["PageQuery"] | components["schemas"]["TerminalQuery"] | components["schemas"]["ChainQuery"];
         App: {
             app_id: string;
             in_plan: boolean;
@@ -1825,6 +2326,68 @@ export interface components {
         };
         AppList: {
             apps: components["schemas"]["App"][];
+        };
+        Audience: {
+            computed_at: string | null;
+            created_at: string | null;
+            /** @description {rule: AudienceDefinition} | {result: request}; null: synced */
+            definition: Record<string, never> | null;
+            description: string;
+            /** @description static | dynamic (defined here); synced | rule | saved | chain (warehouse only) */
+            kind: string;
+            last_error: string | null;
+            name: string;
+            owner: string | null;
+            refreshed_at: string | null;
+            schedule: string | null;
+            size: number | null;
+            size_history?: components["schemas"]["AudienceSize"][];
+            version: number | null;
+        };
+        AudienceCreate: {
+            description?: string;
+            /** @enum {string} */
+            kind?: "static" | "dynamic";
+            name: string;
+            /** @description a POST /v1/query request with its `persons` cell selector */
+            result?: Record<string, never>;
+            rule?: components["schemas"]["AudienceDefinition"];
+            /** @enum {string|null} */
+            schedule?: "hourly" | "daily" | "weekly" | null;
+        };
+        AudienceDefinition: {
+            app_id: string;
+            rule: components["schemas"]["AudienceRule"];
+        };
+        AudienceExport: {
+            /** @description [schema.]table in the push database */
+            table: string;
+        } | {
+            /** @enum {string} */
+            format: "csv" | "parquet";
+        };
+        AudienceExported: {
+            audience: string;
+            rows: number;
+            target: string;
+            version: number;
+        };
+        AudienceList: {
+            audiences: components["schemas"]["Audience"][];
+        };
+        AudienceMembers: {
+            limit: number;
+            members: string[];
+            name: string;
+            offset: number;
+            version: number;
+        };
+        /** @description a rule: {tag, op, value} | {audience, op} | {event, filters, at_least, days} | {all: [rules]} | {any: [rules]} | {not: rule} (docs/cdp.md) */
+        AudienceRule: Record<string, never>;
+        AudienceSize: {
+            created: string;
+            size: number;
+            version: number;
         };
         Catalog: {
             app_id: string;
@@ -1855,6 +2418,47 @@ export interface components {
             layers: string[];
             stages: components["schemas"]["ChainStage"][];
         };
+        /**
+         * ChainQuery
+         * @description A chain of models, each over the persons of a chosen result cell of the step before
+         */
+        ChainQuery: {
+            /** App Id */
+            app_id: string;
+            /** Date From */
+            date_from: string;
+            /** Date To */
+            date_to: string;
+            /**
+             * Filters
+             * @description applied to every event
+             */
+            filters?: components["schemas"]["PropertyFilter"][];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            model: "chain";
+            /**
+             * Sample
+             * @description fraction of persons to read (consistent per person)
+             * @default null
+             */
+            sample?: number | null;
+            /**
+             * Save As
+             * @description save the last step's cell persons as this audience
+             * @default null
+             */
+            save_as?: string | null;
+            /** Steps */
+            steps: components["schemas"]["ChainStep"][];
+            /**
+             * Timezone
+             * @default UTC
+             */
+            timezone?: string;
+        };
         ChainStage: {
             detail: {
                 [key: string]: number | null;
@@ -1867,6 +2471,22 @@ export interface components {
             /** @enum {string} */
             stage: "collector" | "broker" | "jobs" | "warehouse";
             title: string;
+        };
+        /** ChainStep */
+        ChainStep: {
+            /**
+             * Persons
+             * @description the cell whose persons go on: the step's model's `persons` selector without limit/offset
+             * @default null
+             */
+            persons?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Request
+             * @description the step's model request; its app, range, timezone and sample are the chain's
+             */
+            request: components["schemas"]["EventQuery"] | components["schemas"]["FunnelQuery"] | components["schemas"]["RetentionQuery"] | components["schemas"]["IntervalQuery"] | components["schemas"]["DistributionQuery"] | components["schemas"]["PathsQuery"] | components["schemas"]["LifecycleQuery"] | components["schemas"]["StickinessQuery"] | components["schemas"]["PageQuery"] | components["schemas"]["TerminalQuery"];
         };
         /**
          * CleaningRule
