@@ -37,9 +37,11 @@ from pipelines.analysis.runner import (
     QueryTimeout,
     ResultTooLarge,
     build_queries,
-    parse_request,
-    run_query,
+    execute,
+    prepare,
 )
+from pipelines.analysis.person_filters import UnknownPersonNames
+from pipelines.analysis.request import FILTER_TAGS
 from pipelines.analysis.registry import MODELS
 from pipelines.config import Settings
 from pipelines.jsonbody import json_object
@@ -90,6 +92,7 @@ class ResponseCache:
 
 
 _FIELD_FIRST = re.compile(r"([A-Za-z_][\w.\[\]]*): (.+)", re.S)
+_FILTER_BRANCHES = frozenset({"property_filter", *FILTER_TAGS.values()})
 MAX_REPORTED_ERRORS = 20  # a body of thousands of bad items gets a short answer, not one line per item
 MAX_MESSAGE_CHARS = 300  # messages may quote the input (an unknown `model` tag): never echo a whole body back
 
@@ -100,14 +103,18 @@ def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
     out = []
     errors = exc.errors(include_url=False, include_input=False)
     for error in errors[:MAX_REPORTED_ERRORS]:
-        loc = [str(part) for part in error["loc"]]
-        if loc and loc[0] in MODELS.names():
-            loc = loc[1:]  # the discriminated union's branch name is not a field of the request
+        loc, at_request = [], True
+        for index, part in enumerate(map(str, error["loc"])):
+            # The discriminated union's branch name is not a field of the request: at the top, or where a request
+            # holds model requests (a chain's `steps.N.request`).
+            at_request = part in MODELS.names() and (index == 0 or error["loc"][index - 1] == "request")
+            if not at_request and part not in _FILTER_BRANCHES:  # nor is a filter's kind
+                loc.append(part)
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
-            loc = ["model"]
-        elif not loc and (named := _FIELD_FIRST.match(message)):
-            loc, message = [named[1]], named[2]
+            loc.append("model")
+        elif at_request and (named := _FIELD_FIRST.match(message)):
+            loc, message = [*loc, named[1]], named[2]
         out.append({"field": ".".join(loc) or "request", "message": _shortened(message)})
     if len(errors) > MAX_REPORTED_ERRORS:
         out.append({"field": "request", "message": f"{len(errors) - MAX_REPORTED_ERRORS:,} more errors not listed"})
@@ -342,14 +349,16 @@ def create_app(
         if not isinstance(refresh, bool):
             return _error(422, "invalid request", errors=[{"field": "refresh", "message": "must be true or false"}])
         try:
-            parsed = parse_request(body)
+            # Person-level names are checked and audience versions pinned before the cache key is taken.
+            parsed = await anyio.to_thread.run_sync(prepare, body, analyst, limits)
+            key = request_hash(parsed)
+            if not refresh and (hit := cache.get(key)) is not None:
+                return JSONResponse({**hit, "cached": True, "request_hash": key})
+            response = await anyio.to_thread.run_sync(execute, parsed, analyst, limits)
         except ValidationError as exc:
             return _error(422, "invalid request", errors=validation_errors(exc))
-        key = request_hash(parsed)
-        if not refresh and (hit := cache.get(key)) is not None:
-            return JSONResponse({**hit, "cached": True, "request_hash": key})
-        try:
-            response = await anyio.to_thread.run_sync(run_query, parsed, analyst, limits)
+        except UnknownPersonNames as exc:
+            return _error(422, "invalid request", errors=exc.errors)
         except QueryTimeout as exc:
             return _error(504, str(exc))
         except (ResultTooLarge, InvalidPattern) as exc:

@@ -43,6 +43,7 @@ def query(
     """Run an analysis request (any registered model: docs/analysis.md) as the read-only analyst."""
     from pydantic import ValidationError
 
+    from pipelines.analysis.person_filters import UnknownPersonNames
     from pipelines.analysis.runner import InvalidPattern, Limits, QueryTimeout, ResultTooLarge, run_query
     from pipelines.config import get_settings
     from pipelines.warehouse.client import Warehouse, WarehouseUnavailable
@@ -66,6 +67,8 @@ def query(
         response = run_query(payload, analyst, Limits(timeout_s=timeout))
     except ValidationError as exc:
         fail(f"invalid request: {_validation_message(exc)}")
+    except UnknownPersonNames as exc:
+        fail(f"invalid request: {exc}")
     except (QueryTimeout, ResultTooLarge, InvalidPattern, WarehouseUnavailable) as exc:
         fail(str(exc))
     finally:

@@ -9,8 +9,8 @@ from pydantic import Field, model_validator
 
 from pipelines.analysis.contract import AnalysisModel
 from pipelines.analysis.expr import all_of
-from pipelines.analysis.filters import numeric_expr, property_expr, scope_conditions, selector_condition
-from pipelines.analysis.request import EventSelector, Name, QueryScope
+from pipelines.analysis.filters import breakdown_expr, numeric_expr, scope_conditions, selector_condition
+from pipelines.analysis.request import Breakdown, EventSelector, Name, QueryScope, breakdown_label
 from pipelines.analysis.schema import PERSON_KEY, TABLE
 from pipelines.analysis.shaping import Rows, clean, table
 from pipelines.analysis.sqlparams import BuiltQuery, SqlParams
@@ -35,7 +35,7 @@ class Metric(EventSelector):
 class EventQuery(QueryScope):
     model: Literal["event"] = "event"
     metrics: list[Metric] = Field(min_length=1, max_length=10)
-    group_by: list[Name] = Field(default_factory=list, max_length=3)
+    group_by: list[Breakdown] = Field(default_factory=list, max_length=3, description="properties, {\"tag\": name} or {\"audience\": [names]}")
     granularity: Literal["minute", "hour", "day", "week", "month"] = "day"
     compare_previous: bool = False
     max_rows: int = Field(10_000, ge=1, le=1_000_000, description="most (bucket, group) rows returned")
@@ -57,7 +57,7 @@ def _metric_sql(metric: Metric, index: int, params: SqlParams) -> str:
 def _series_query(request: EventQuery, time_range: TimeRange) -> BuiltQuery:
     params = SqlParams()
     tz = tz_placeholder(params, request.timezone)
-    groups = [f"{property_expr(name, params)} AS group_{i + 1}" for i, name in enumerate(request.group_by)]
+    groups = [f"{breakdown_expr(name, params)} AS group_{i + 1}" for i, name in enumerate(request.group_by)]
     metrics = [f"{_metric_sql(m, i + 1, params)} AS metric_{i + 1}" for i, m in enumerate(request.metrics)]
     where = all_of(scope_conditions(request, params, [m.event for m in request.metrics], time_range))
     keys = ["bucket"] + [f"group_{i + 1}" for i in range(len(groups))]
@@ -98,7 +98,7 @@ def _series(request: EventQuery, rows: Rows) -> list[dict]:
 
 def shape(request: EventQuery, results: dict[str, Rows]) -> dict:
     series = _series(request, results["series"])
-    columns = ["bucket", *request.group_by, *(f"{m.math}({m.event}{'.' + m.property if m.property else ''})" for m in request.metrics)]
+    columns = ["bucket", *map(breakdown_label, request.group_by), *(f"{m.math}({m.event}{'.' + m.property if m.property else ''})" for m in request.metrics)]
     response = {
         "series": series,
         **table(columns, [[s["bucket"], *s["groups"], *s["values"]] for s in series]),

@@ -1,12 +1,14 @@
 """Property expressions and filters, and the WHERE conditions every model starts from (app, time, events,
-global filters, sampling). The one filter builder all models share."""
+global filters, sampling). The one filter builder all models share; person-level filters and breakdowns (audience,
+tag, person property) are built by person_filters.py."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from pipelines.analysis.expr import all_of, any_of
-from pipelines.analysis.request import ANY_EVENT, EventSelector, PropertyFilter, QueryScope
+from pipelines.analysis.person_filters import PersonFilter, breakdown_expr as person_breakdown_expr, person_condition
+from pipelines.analysis.request import ANY_EVENT, Breakdown, EventSelector, PropertyFilter, QueryScope, scalar_text
 from pipelines.analysis.schema import COLUMN_PROPERTIES, MATERIALIZED_PROPERTIES, PERSON_KEY
 from pipelines.analysis.sqlparams import SqlParams
 from pipelines.analysis.timerange import TimeRange
@@ -35,7 +37,14 @@ def _is_set(name: str, params: SqlParams) -> str:
     return f"mapContains(props, {params.add('prop', name, 'String')})"
 
 
-def filter_condition(item: PropertyFilter, params: SqlParams) -> str:
+def breakdown_expr(item: Breakdown, params: SqlParams) -> str:
+    """The String a model groups an event under: a property's value, or the person's tag or audience."""
+    return property_expr(item, params) if isinstance(item, str) else person_breakdown_expr(item, params)
+
+
+def filter_condition(item: PropertyFilter | PersonFilter, params: SqlParams) -> str:
+    if not isinstance(item, PropertyFilter):
+        return person_condition(item, params)
     op, value = item.op, item.value
     if op == "is_set":
         return _is_set(item.property, params)
@@ -48,22 +57,15 @@ def filter_condition(item: PropertyFilter, params: SqlParams) -> str:
         return f"{numeric_expr(item.property, params)} BETWEEN {low} AND {high}"
     prop = property_expr(item.property, params)
     if op in ("=", "!="):
-        return f"{prop} {op} {params.add('value', _text(value), 'String')}"
+        return f"{prop} {op} {params.add('value', scalar_text(value), 'String')}"
     if op in ("in", "not_in"):
-        values = params.add("values", [_text(v) for v in value], "Array(String)")
+        values = params.add("values", [scalar_text(v) for v in value], "Array(String)")
         return f"{prop} {'IN' if op == 'in' else 'NOT IN'} {values}"
     if op == "contains":
-        return f"position({prop}, {params.add('value', _text(value), 'String')}) > 0"
+        return f"position({prop}, {params.add('value', scalar_text(value), 'String')}) > 0"
     if op == "regex":
-        return f"match({prop}, {params.add('pattern', _text(value), 'String')})"
+        return f"match({prop}, {params.add('pattern', scalar_text(value), 'String')})"
     raise ValueError(f"unsupported filter op {op!r}")  # unreachable: the request model lists the ops
-
-
-def _text(value) -> str:
-    # Properties are stored as text (pipelines/envelope.py): booleans as true/false, numbers as Python prints them.
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def selector_condition(selector: EventSelector, params: SqlParams, hint: str = "event") -> str:

@@ -17,6 +17,7 @@ from pipelines.analysis.contract import AnalysisModel
 from pipelines.analysis.expr import all_of
 from pipelines.analysis.filters import (
     QUANTILE_LEVELS,
+    breakdown_expr,
     histogram_sql,
     property_expr,
     quantiles_sql,
@@ -24,7 +25,7 @@ from pipelines.analysis.filters import (
     selector_condition,
 )
 from pipelines.analysis.persons import Page, in_bucket, latest_persons_sql, page_clause, persons_view
-from pipelines.analysis.request import EventSelector, Name, QueryScope, Text, ascending_edges
+from pipelines.analysis.request import Breakdown, EventSelector, Name, QueryScope, Text, ascending_edges
 from pipelines.analysis.schema import PERSON_KEY, TABLE
 from pipelines.analysis.shaping import Rows, clean, histogram_view, table
 from pipelines.analysis.sqlparams import BuiltQuery, SqlParams
@@ -52,7 +53,7 @@ class IntervalQuery(QueryScope):
     start: EventSelector
     end: EventSelector
     same_property: Name | None = Field(None, description="pair only events with the same value of this property")
-    group_by: Name | None = Field(None, description="property of the start event")
+    group_by: Breakdown | None = Field(None, description="property of the start event, or the person's tag or audience")
     bucket_edges_seconds: list[float] = Field(default_factory=lambda: list(DEFAULT_EDGES_S), min_length=1, max_length=100)
 
     persons: IntervalPersons | None = None
@@ -74,7 +75,7 @@ def _pairs_cte(request: IntervalQuery, params: SqlParams) -> str:
     unmatched)."""
     where = all_of(scope_conditions(request, params, [request.start.event, request.end.event]))
     link = property_expr(request.same_property, params) if request.same_property else "''"
-    group = property_expr(request.group_by, params) if request.group_by else "''"
+    group = breakdown_expr(request.group_by, params) if request.group_by else "''"
     is_start = selector_condition(request.start, params, "start_event")
     is_end = selector_condition(request.end, params, "end_event")
     return f"""

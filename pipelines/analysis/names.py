@@ -57,7 +57,9 @@ def request_names(request: BaseModel, path: str = "") -> Iterator[tuple[NameRole
 def _needs_asking(role: NameRole, name: str) -> bool:
     if role == EVENT:
         return name != ANY_EVENT
-    return name not in COLUMN_PROPERTIES and name not in MATERIALIZED_PROPERTIES
+    if role == PROPERTY:
+        return name not in COLUMN_PROPERTIES and name not in MATERIALIZED_PROPERTIES
+    return False  # audiences, tags, person properties: checked before the request runs (person_filters.py)
 
 
 def _lookup_query(request, events: list[str], properties: list[str]) -> BuiltQuery:

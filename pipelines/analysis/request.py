@@ -10,7 +10,18 @@ import re
 from typing import Annotated, Literal, Union
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from pipelines.analysis.schema import NAME_PATTERN
 
@@ -30,6 +41,8 @@ class NameRole(str):
 
 
 EVENT, PROPERTY = NameRole("event"), NameRole("property")
+# Person-level names (person_filters.py checks them against the warehouse before a request runs: unknown ones 422).
+AUDIENCE, TAG, PERSON_PROPERTY = NameRole("audience"), NameRole("tag"), NameRole("person_property")
 ANY_EVENT = "$any"  # an event selector naming it matches every event, wherever a model takes an event
 
 # `Name` fields name a property (an envelope column, a materialized column or a props key); `EventName` fields an
@@ -37,6 +50,11 @@ ANY_EVENT = "$any"  # an event selector naming it matches every event, wherever 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN), PROPERTY]
 EventName = Annotated[str, StringConstraints(pattern=NAME_PATTERN), EVENT]
 Text = Annotated[str, StringConstraints(max_length=MAX_VALUE_CHARS)]
+# As pipelines/cdp/store.py AUDIENCE_NAME. Tags and person properties come from outside systems and SDKs, often
+# named in Chinese: any letters (Unicode), digits and a few separators. All are bound as parameters.
+AudienceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$"), AUDIENCE]
+TagName = Annotated[str, StringConstraints(pattern=r"^[\w$][\w$.:\-]{0,99}$"), TAG]
+PersonPropertyName = Annotated[str, StringConstraints(pattern=r"^[\w$][\w$.:\-]{0,99}$"), PERSON_PROPERTY]
 Scalar = Union[Text, float, int, bool]
 
 # How many values each operator takes: one, a list, a [low, high] pair, or none.
@@ -58,6 +76,14 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+def scalar_text(value: Scalar) -> str:
+    """A filter value as the warehouse keeps it: properties are stored as text (pipelines/envelope.py), booleans
+    as true/false, numbers as Python prints them; tags and person properties alike."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def _scalar_problem(value) -> str | None:
     if isinstance(value, str):
         return f"a value has at most {MAX_VALUE_CHARS:,} characters" if len(value) > MAX_VALUE_CHARS else None
@@ -75,14 +101,10 @@ def _timezones() -> frozenset[str]:
     return frozenset(available_timezones() - {"localtime"})
 
 
-class PropertyFilter(Strict):
-    """`property op value`, e.g. {"property": "price", "op": ">", "value": 100}."""
+class _ValueFitsOp(Strict):
+    """The checks of a filter's `value` against its `op` (each filter declares both fields)."""
 
-    property: Name
-    op: Literal["=", "!=", "in", "not_in", "contains", "regex", ">", "<", "between", "is_set", "is_not_set"]
-    value: Scalar | Annotated[list[Scalar], Field(max_length=MAX_VALUES)] | None = None
-
-    @field_validator("value", mode="before")
+    @field_validator("value", mode="before", check_fields=False)
     @classmethod
     def _plain_value(cls, value):
         """One clear message for a value of the wrong kind or size, instead of one per member of the type union
@@ -95,7 +117,7 @@ class PropertyFilter(Strict):
         return value
 
     @model_validator(mode="after")
-    def _value_fits_op(self) -> "PropertyFilter":
+    def _value_fits_op(self):
         shape, value = _VALUE_SHAPE[self.op], self.value
         if shape == "none" and value is not None:
             raise ValueError(f"op {self.op!r} takes no value")
@@ -112,11 +134,106 @@ class PropertyFilter(Strict):
         return self
 
 
+Value = Scalar | Annotated[list[Scalar], Field(max_length=MAX_VALUES)] | None
+
+
+class PropertyFilter(_ValueFitsOp):
+    """`property op value`, e.g. {"property": "price", "op": ">", "value": 100}."""
+
+    property: Name
+    op: Literal["=", "!=", "in", "not_in", "contains", "regex", ">", "<", "between", "is_set", "is_not_set"]
+    value: Value = None
+
+
+class AudienceFilter(Strict):
+    """Persons in (or not in) an audience, e.g. {"audience": "vip", "op": "in"}: its current version when the
+    request runs, or the `version` given."""
+
+    audience: AudienceName
+    op: Literal["in", "not_in"] = "in"
+    version: int | None = Field(None, ge=1, lt=2**64, description="pin a version (default: the current one)")
+
+
+PersonOp = Literal["=", "!=", "in", "not_in", "is_set", "is_not_set", ">", "<"]
+
+
+class TagFilter(_ValueFitsOp):
+    """A CDP tag's current value, e.g. {"tag": "level", "op": "=", "value": "gold"}; `!=`, `not_in` and
+    `is_not_set` also match persons without the tag."""
+
+    tag: TagName
+    op: PersonOp
+    value: Value = None
+
+
+class PersonPropertyFilter(_ValueFitsOp):
+    """A person property's latest value (set by SDK profile/identify calls), e.g. {"person_property": "city",
+    "op": "=", "value": "Shanghai"}; `!=`, `not_in` and `is_not_set` also match persons without it."""
+
+    person_property: PersonPropertyName
+    op: PersonOp
+    value: Value = None
+    # The request's app, set when the request is resolved (person_properties are kept per app); never sent.
+    _app_id: str | None = PrivateAttr(None)
+
+
+# Which filter an item is, by the key naming its subject; the tags below are dropped from error paths (api.py).
+FILTER_TAGS = {"audience": "audience_filter", "tag": "tag_filter", "person_property": "person_property_filter"}
+
+
+def _filter_kind(item) -> str:
+    keys = item if isinstance(item, dict) else getattr(type(item), "model_fields", {})
+    return next((tag for key, tag in FILTER_TAGS.items() if key in keys), "property_filter")
+
+
+Filter = Annotated[
+    Union[
+        Annotated[PropertyFilter, Tag("property_filter")],
+        Annotated[AudienceFilter, Tag("audience_filter")],
+        Annotated[TagFilter, Tag("tag_filter")],
+        Annotated[PersonPropertyFilter, Tag("person_property_filter")],
+    ],
+    Discriminator(_filter_kind),
+]
+
+
+class TagBreakdown(Strict):
+    """Break down by a CDP tag's current value ('' for persons without it)."""
+
+    tag: TagName
+
+
+class AudienceBreakdown(Strict):
+    """Break down by audience: each person under the first listed audience that holds them ('' in none)."""
+
+    audience: list[AudienceName] = Field(min_length=1, max_length=10)
+    versions: list[Annotated[int, Field(ge=1, lt=2**64)]] | None = Field(None, description="pin versions, one per audience")
+
+    @model_validator(mode="after")
+    def _one_version_each(self) -> "AudienceBreakdown":
+        if self.versions is not None and len(self.versions) != len(self.audience):
+            raise ValueError("versions: one per audience")
+        return self
+
+
+# A breakdown (group-by) names an event property, or a tag or audiences of the person.
+Breakdown = Union[Name, TagBreakdown, AudienceBreakdown]
+
+
+def breakdown_label(item: "Breakdown") -> str:
+    """How a breakdown is named in a response's column headers."""
+    if isinstance(item, TagBreakdown):
+        return f"tag:{item.tag}"
+    if isinstance(item, AudienceBreakdown):
+        return "audience"
+    return item
+
+
 class EventSelector(Strict):
     """An event name with filters on that event's properties."""
 
     event: EventName = Field(description=f'an event name, or "{ANY_EVENT}" for any event', examples=["page_view", ANY_EVENT])
-    filters: list[PropertyFilter] = Field(default_factory=list, max_length=20)
+    filters: list[Filter] = Field(default_factory=list, max_length=20)
 
 
 class QueryScope(Strict):
@@ -127,7 +244,7 @@ class QueryScope(Strict):
     timezone: Annotated[str, StringConstraints(max_length=MAX_TIMEZONE_CHARS)] = "UTC"  # before the dates: their validator reads it
     date_from: dt.datetime | dt.date
     date_to: dt.datetime | dt.date
-    filters: list[PropertyFilter] = Field(default_factory=list, max_length=20, description="applied to every event")
+    filters: list[Filter] = Field(default_factory=list, max_length=20, description="applied to every event; audience, tag and person-property filters select persons")
     sample: float | None = Field(None, gt=0, le=1, description="fraction of persons to read (consistent per person)")
 
     @field_validator("timezone")

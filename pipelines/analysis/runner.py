@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.analysis.names import unknown_name_warnings
+from pipelines.analysis.person_filters import resolve
 from pipelines.analysis.registry import MODELS
 from pipelines.analysis.shaping import Rows
 from pipelines.analysis.sqlparams import BuiltQuery
@@ -70,13 +71,30 @@ def _run(warehouse, query: BuiltQuery, limits: Limits) -> Rows:
     return Rows(list(result.column_names), list(result.result_rows))
 
 
+def run_model(request, warehouse, limits: Limits = Limits()) -> dict[str, Any]:
+    """The response of one validated single-model request: its queries run, their rows shaped (no warnings)."""
+    results = {name: _run(warehouse, query, limits) for name, query in build_queries(request).items()}
+    return MODELS.of(request).shape(request, results)
+
+
+def prepare(payload, warehouse, limits: Limits = Limits()):
+    """The validated request with its person-level names checked and audience versions pinned (person_filters.py):
+    raises pydantic.ValidationError or person_filters.UnknownPersonNames, both naming the field. What `execute`
+    runs, and what a cache keys on (a new audience version is a new request)."""
+    return resolve(parse_request(payload), lambda query: _run(warehouse, query, limits).rows)
+
+
 def run_query(payload, warehouse, limits: Limits = Limits()) -> dict[str, Any]:
     """Run one analysis request on `warehouse` (use the read-only `analyst` role) and return the response, with
     `warnings` naming the events and properties the app has never heard of (names.py): never silent zeros."""
-    request = parse_request(payload)
+    return execute(prepare(payload, warehouse, limits), warehouse, limits)
+
+
+def execute(request, warehouse, limits: Limits = Limits()) -> dict[str, Any]:
+    """run_query of a prepared request."""
     started = time.perf_counter()
-    results = {name: _run(warehouse, query, limits) for name, query in build_queries(request).items()}
-    response = MODELS.of(request).shape(request, results)
+    model = MODELS.of(request)
+    response = model.run(request, warehouse, limits) if model.run is not None else run_model(request, warehouse, limits)
     source = (getattr(warehouse, "url", None), getattr(warehouse, "database", None))
     warnings = unknown_name_warnings(request, lambda query: _run(warehouse, query, limits).rows, source)
     return {"model": request.model, **response, "warnings": warnings, "query_ms": round((time.perf_counter() - started) * 1000, 1)}

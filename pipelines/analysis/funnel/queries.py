@@ -4,7 +4,7 @@ breakdown value) and the persons page, both over `per_person` (each person's bes
 from __future__ import annotations
 
 from pipelines.analysis.expr import all_of
-from pipelines.analysis.filters import property_expr, quantiles_sql, scope_conditions, selector_condition, uniform_histogram_sql
+from pipelines.analysis.filters import breakdown_expr, property_expr, quantiles_sql, scope_conditions, selector_condition, uniform_histogram_sql
 from pipelines.analysis.funnel.grouping import bypass_per_person_sql, bypasses, groups_cte
 from pipelines.analysis.funnel.request import FunnelQuery
 from pipelines.analysis.funnel.walks import EXCLUSION_BIT, chains_walks_sql, fold_best_sql, is_segmented, walks_by_chains
@@ -44,7 +44,7 @@ def _per_person_cte(request: FunnelQuery, params: SqlParams, with_key: bool = Fa
     events = [step.event for step in request.steps] + [ex.event for ex in request.exclusions]
     where = all_of(scope_conditions(request, params, events))
     hold = property_expr(request.hold_constant, params) if request.hold_constant else "''"
-    breakdown = property_expr(request.breakdown, params) if request.breakdown else "''"
+    breakdown = breakdown_expr(request.breakdown, params) if request.breakdown else "''"
     keys = "person_key"
     if walks_by_chains(request):
         walks = chains_walks_sql(request, params, keys + (", bypassed" if bypasses(request) else ""))

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from pipelines.analysis.persons import Page
-from pipelines.analysis.request import EventSelector, Name, QueryScope, Text
+from pipelines.analysis.request import Breakdown, EventSelector, Name, QueryScope, Text
 
 MAX_STEPS = 30
 MAX_WINDOW_DAYS = 366
@@ -34,7 +34,7 @@ class FunnelQuery(QueryScope):
     window_seconds: int = Field(86_400, ge=1, le=MAX_WINDOW_DAYS * 86_400)
     order: Literal["ordered", "strict", "any"] = "ordered"
     exclusions: list[Exclusion] = Field(default_factory=list, max_length=10)
-    breakdown: Name | None = None
+    breakdown: Breakdown | None = Field(None, description="property of the first step's event, or the person's tag or audience")
     hold_constant: Name | None = Field(None, description="property that must have the same value at every step")
     min_step_gap_seconds: float | None = Field(None, ge=0, le=MAX_WINDOW_DAYS * 86_400)
     max_step_gap_seconds: float | None = Field(None, gt=0, le=MAX_WINDOW_DAYS * 86_400)
