@@ -98,4 +98,29 @@ def catalog(warehouse: Warehouse, app_id: str, plan: AppPlan | None) -> dict | N
         {"name": column, "type": "string", "in_plan": False, "seen": column in seen_context}
         for column in CONTEXT_PROPERTIES
     ]
-    return {"app_id": app_id, "events": events, "context_properties": context}
+    return {"app_id": app_id, "events": events, "context_properties": context, **person_vocabulary(warehouse, app_id)}
+
+
+MAX_PERSON_NAMES = 1_000  # per list: a picker shows names, not a CDP's every tag
+
+
+def person_vocabulary(warehouse: Warehouse, app_id: str) -> dict[str, list]:
+    """What the person-level filters and breakdowns (pipelines/analysis/person_filters.py) may name: audiences
+    with a complete version (not a chain's temporary ones), tags any person ever had, and the person properties the
+    app's SDKs set; the same tables the request check asks, so a name picked here is never refused as unknown."""
+    limit = {"most": MAX_PERSON_NAMES}
+    audiences = warehouse.rows(
+        "SELECT toString(audience), max(version), argMax(size, version) FROM cdp_audience_versions "
+        "WHERE kind != 'chain' GROUP BY audience ORDER BY audience LIMIT {most:UInt32}",
+        limit,
+    )
+    tags = warehouse.rows("SELECT DISTINCT toString(tag) AS tag FROM cdp_tags ORDER BY tag LIMIT {most:UInt32}", limit)
+    properties = warehouse.rows(
+        "SELECT DISTINCT property FROM person_property_log WHERE app_id = {app:String} ORDER BY property LIMIT {most:UInt32}",
+        {**limit, "app": app_id},
+    )
+    return {
+        "audiences": [{"name": name, "version": version, "size": size} for name, version, size in audiences],
+        "tags": [tag for (tag,) in tags],
+        "person_properties": [name for (name,) in properties],
+    }

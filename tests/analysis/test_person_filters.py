@@ -264,3 +264,11 @@ def test_api_answers_422_naming_the_name_and_keys_the_cache_on_the_version(stack
         current, pinned = post({**request, "filters": [AUDIENCE_IN]}), post({**request, "filters": [{**AUDIENCE_IN, "version": 2}]})
         assert current.status_code == 200 and current.json()["request_hash"] == pinned.json()["request_hash"]
         assert pinned.json()["cached"] and current.json()["sql"]["summary"]["parameters"]["audience_version"] == 2
+
+
+def test_workbench_catalog_lists_what_the_filters_may_name(analyst, cdp_frame):
+    from pipelines.workbench.catalog import person_vocabulary
+
+    vocabulary = person_vocabulary(analyst, APP)
+    assert {"name": AUDIENCE, "version": 2, "size": len(MEMBERS[2])} in vocabulary["audiences"]
+    assert {LEVEL, SCORE, CHINESE} <= set(vocabulary["tags"]) and vocabulary["person_properties"] == ["city"]

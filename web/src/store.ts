@@ -31,6 +31,10 @@ export interface Catalog {
   events: CatalogEvent[]
   /** Fields every event has (platform, os, utm_source, ...). */
   context_properties: CatalogProperty[]
+  /** What person-level filters may name: audiences (current version, persons), CDP tags, person properties. */
+  audiences?: { name: string; version: number; size: number }[]
+  tags?: string[]
+  person_properties?: string[]
 }
 
 let models: Promise<ModelInfo[]> | null = null

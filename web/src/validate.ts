@@ -1,9 +1,17 @@
 // Checks run before a request is sent, keyed by the same dotted field paths as the API's 422 errors, so one
 // error display serves both. They mirror pipelines/analysis/request.py; the API stays the authority.
-import type { EventSelector, FieldErrors, PropertyFilter } from './api/client'
+import type { EventSelector, FieldErrors, Filter, PropertyFilter } from './api/client'
 import { isDay } from './timerange'
 
 export const NAME = /^[A-Za-z_$][A-Za-z0-9_$.:\-]{0,99}$/
+// Tags and person properties come from outside systems (often Chinese names); audiences are Trackflow's own names.
+const PERSON_NAME = /^[\p{L}\p{N}_$][\p{L}\p{N}_$.:\-]{0,99}$/u
+const AUDIENCE_NAME = /^[a-z][a-z0-9_]{0,62}$/
+
+/** Which kind of filter an item is, by the key naming its subject (as the API tells them apart). */
+export type FilterKind = 'property' | 'audience' | 'tag' | 'person_property'
+export const filterKind = (filter: Filter): FilterKind =>
+  'audience' in filter ? 'audience' : 'tag' in filter ? 'tag' : 'person_property' in filter ? 'person_property' : 'property'
 
 export type ValueShape = 'one' | 'number' | 'list' | 'pair' | 'none'
 export const VALUE_SHAPE: Record<PropertyFilter['op'], ValueShape> = {
@@ -18,17 +26,30 @@ export function checkName(errors: FieldErrors, path: string, name: unknown, what
   else if (!NAME.test(name)) errors[path] = `${JSON.stringify(name)} is not a valid name (letters, digits, _ $ . : -)`
 }
 
-export function checkFilter(errors: FieldErrors, path: string, filter: PropertyFilter): void {
-  checkName(errors, `${path}.property`, filter.property, 'a property')
-  const value = filter.value
-  const shape = VALUE_SHAPE[filter.op]
+export function checkFilter(errors: FieldErrors, path: string, filter: Filter): void {
+  const kind = filterKind(filter)
+  if (kind === 'audience') {
+    const name = (filter as { audience: string }).audience
+    if (!AUDIENCE_NAME.test(name ?? '')) errors[`${path}.audience`] = 'choose an audience'
+    return
+  }
+  if (kind === 'property') checkName(errors, `${path}.property`, (filter as PropertyFilter).property, 'a property')
+  else if (!PERSON_NAME.test((filter as Record<string, string>)[kind] ?? '')) errors[`${path}.${kind}`] = `choose a ${kind.replace('_', ' ')}`
+  // Tag and person-property filters take a value as property filters do (their ops are a subset).
+  const { value, op } = filter as PropertyFilter
+  const shape = VALUE_SHAPE[op]
   const problem =
     shape === 'none' ? null
     : shape === 'one' ? (value === null || value === undefined || value === '' ? 'enter a value' : null)
-    : shape === 'number' ? (isNumber(value) ? null : `op '${filter.op}' takes a number`)
-    : shape === 'list' ? (Array.isArray(value) && value.length ? null : `op '${filter.op}' takes a non-empty list`)
+    : shape === 'number' ? (isNumber(value) ? null : `op '${op}' takes a number`)
+    : shape === 'list' ? (Array.isArray(value) && value.length ? null : `op '${op}' takes a non-empty list`)
     : Array.isArray(value) && value.length === 2 && value.every(isNumber) ? null : `op 'between' takes [low, high] numbers`
   if (problem) errors[`${path}.value`] = problem
+}
+
+/** A breakdown: a property name (checked), or a tag / audience the picker offered. */
+export function checkBreakdown(errors: FieldErrors, path: string, breakdown: unknown): void {
+  if (typeof breakdown === 'string') checkName(errors, path, breakdown, 'a property')
 }
 
 export function checkSelector(errors: FieldErrors, path: string, selector: EventSelector | undefined): void {
@@ -40,7 +61,7 @@ export interface ScopeFields {
   app_id?: string
   date_from?: unknown
   date_to?: unknown
-  filters?: PropertyFilter[]
+  filters?: Filter[]
 }
 
 export function checkScope(errors: FieldErrors, request: ScopeFields): void {

@@ -8,6 +8,8 @@ import { session, signedOut } from '../session'
 export type Schemas = components['schemas']
 export type AnalysisRequest = Schemas['AnalysisRequest']
 export type PropertyFilter = Schemas['PropertyFilter']
+/** Any item of a `filters` list: an event property, or (selecting persons) an audience, a CDP tag, a person property. */
+export type Filter = PropertyFilter | Schemas['AudienceFilter'] | Schemas['TagFilter'] | Schemas['PersonPropertyFilter']
 export type EventSelector = Schemas['EventSelector']
 
 export const api = createClient<paths>({ baseUrl: '' })

@@ -2344,6 +2344,20 @@ export interface components {
             size_history?: components["schemas"]["AudienceSize"][];
             version: number | null;
         };
+        /**
+         * AudienceBreakdown
+         * @description Break down by audience: each person under the first listed audience that holds them ('' in none).
+         */
+        AudienceBreakdown: {
+            /** Audience */
+            audience: string[];
+            /**
+             * Versions
+             * @description pin versions, one per audience
+             * @default null
+             */
+            versions?: number[] | null;
+        };
         AudienceCreate: {
             description?: string;
             /** @enum {string} */
@@ -2372,6 +2386,27 @@ export interface components {
             target: string;
             version: number;
         };
+        /**
+         * AudienceFilter
+         * @description Persons in (or not in) an audience, e.g. {"audience": "vip", "op": "in"}: its current version when the
+         *     request runs, or the `version` given.
+         */
+        AudienceFilter: {
+            /** Audience */
+            audience: string;
+            /**
+             * Op
+             * @default in
+             * @enum {string}
+             */
+            op?: "in" | "not_in";
+            /**
+             * Version
+             * @description pin a version (default: the current one)
+             * @default null
+             */
+            version?: number | null;
+        };
         AudienceList: {
             audiences: components["schemas"]["Audience"][];
         };
@@ -2391,9 +2426,19 @@ export interface components {
         };
         Catalog: {
             app_id: string;
+            /** @description audiences a filter or breakdown may name (current version, its persons) */
+            audiences: {
+                name: string;
+                size: number;
+                version: number;
+            }[];
             /** @description fields every event has (platform, os, utm_source, ...) */
             context_properties: components["schemas"]["CatalogProperty"][];
             events: components["schemas"]["CatalogEvent"][];
+            /** @description person properties (set by SDK profile/identify calls) a filter may name */
+            person_properties: string[];
+            /** @description CDP tags a filter or breakdown may name */
+            tags: string[];
         };
         CatalogEvent: {
             count_30d: number;
@@ -2431,9 +2476,9 @@ export interface components {
             date_to: string;
             /**
              * Filters
-             * @description applied to every event
+             * @description applied to every event; audience, tag and person-property filters select persons
              */
-            filters?: components["schemas"]["PropertyFilter"][];
+            filters?: (components["schemas"]["PropertyFilter"] | components["schemas"]["AudienceFilter"] | components["schemas"]["TagFilter"] | components["schemas"]["PersonPropertyFilter"])[];
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
@@ -2570,9 +2615,9 @@ export interface components {
             event: components["schemas"]["EventSelector"];
             /**
              * Filters
-             * @description applied to every event
+             * @description applied to every event; audience, tag and person-property filters select persons
              */
-            filters?: components["schemas"]["PropertyFilter"][];
+            filters?: (components["schemas"]["PropertyFilter"] | components["schemas"]["AudienceFilter"] | components["schemas"]["TagFilter"] | components["schemas"]["PersonPropertyFilter"])[];
             /**
              * Measure
              * @default count
@@ -2665,17 +2710,20 @@ export interface components {
             date_to: string;
             /**
              * Filters
-             * @description applied to every event
+             * @description applied to every event; audience, tag and person-property filters select persons
              */
-            filters?: components["schemas"]["PropertyFilter"][];
+            filters?: (components["schemas"]["PropertyFilter"] | components["schemas"]["AudienceFilter"] | components["schemas"]["TagFilter"] | components["schemas"]["PersonPropertyFilter"])[];
             /**
              * Granularity
              * @default day
              * @enum {string}
              */
             granularity?: "minute" | "hour" | "day" | "week" | "month";
-            /** Group By */
-            group_by?: string[];
+            /**
+             * Group By
+             * @description properties, {"tag": name} or {"audience": [names]}
+             */
+            group_by?: (string | components["schemas"]["TagBreakdown"] | components["schemas"]["AudienceBreakdown"])[];
             /**
              * Max Rows
              * @description most (bucket, group) rows returned
@@ -2714,7 +2762,7 @@ export interface components {
              */
             event: string;
             /** Filters */
-            filters?: components["schemas"]["PropertyFilter"][];
+            filters?: (components["schemas"]["PropertyFilter"] | components["schemas"]["AudienceFilter"] | components["schemas"]["TagFilter"] | components["schemas"]["PersonPropertyFilter"])[];
         };
         /**
          * Exclusion
@@ -2729,7 +2777,7 @@ export interface components {
              */
             event: string;
             /** Filters */
-            filters?: components["schemas"]["PropertyFilter"][];
+            filters?: (components["schemas"]["PropertyFilter"] | components["schemas"]["AudienceFilter"] | components["schemas"]["TagFilter"] | components["schemas"]["PersonPropertyFilter"])[];
             /** From Step */
             from_step: number;
             /** To Step */
@@ -2750,9 +2798,10 @@ export interface components {
             app_id: string;
             /**
              * Breakdown
+             * @description property of the first step's event, or the person's tag or audience
              * @default null
              */
-            breakdown?: string | null;
+            breakdown?: string | components["schemas"]["TagBreakdown"] | components["schemas"]["AudienceBreakdown"] | null;
             /** Date From */
             date_from: string;
             /** Date To */
@@ -2761,9 +2810,9 @@ export interface components {
             exclusions?: components["schemas"]["Exclusion"][];
             /**
              * Filters
-             * @description applied to every event
+             * @description applied to every event; audience, tag and person-property filters select persons
              */
-            filters?: components["schemas"]["PropertyFilter"][];
+            filters?: (components["schemas"]["PropertyFilter"] | components["schemas"]["AudienceFilter"] | components["schemas"]["TagFilter"] | components["schemas"]["PersonPropertyFilter"])[];
             /**
              * Histogram Bins
              * @default 10
@@ -2865,15 +2914,15 @@ export interface components {
             end: components["schemas"]["EventSelector"];
             /**
              * Filters
-             * @description applied to every event
+             * @description applied to every event; audience, tag and person-property filters select persons
              */
-            filters?: components["schemas"]["PropertyFilter"][];
+            filters?: (components["schemas"]["PropertyFilter"] | components["schemas"]["AudienceFilter"] | components["schemas"]["TagFilter"] | components["schemas"]["PersonPropertyFilter"])[];
             /**
              * Group By
-             * @description property of the start event
+             * @description property of the start event, or the person's tag or audience
              * @default null
              */
-            group_by?: string | null;
+            group_by?: string | components["schemas"]["TagBreakdown"] | components["schemas"]["AudienceBreakdown"] | null;
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
@@ -2941,9 +2990,9 @@ export interface components {
             event: components["schemas"]["EventSelector"];
             /**
              * Filters
-             * @description applied to every event
+             * @description applied to every event; audience, tag and person-property filters select persons
              */
-            filters?: components["schemas"]["PropertyFilter"][];
+            filters?: (components["schemas"]["PropertyFilter"] | components["schemas"]["AudienceFilter"] | components["schemas"]["TagFilter"] | components["schemas"]["PersonPropertyFilter"])[];
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
@@ -2983,7 +3032,7 @@ export interface components {
              */
             event: string;
             /** Filters */
-            filters?: components["schemas"]["PropertyFilter"][];
+            filters?: (components["schemas"]["PropertyFilter"] | components["schemas"]["AudienceFilter"] | components["schemas"]["TagFilter"] | components["schemas"]["PersonPropertyFilter"])[];
             /**
              * Math
              * @default total
@@ -3062,9 +3111,9 @@ export interface components {
             date_to: string;
             /**
              * Filters
-             * @description applied to every event
+             * @description applied to every event; audience, tag and person-property filters select persons
              */
-            filters?: components["schemas"]["PropertyFilter"][];
+            filters?: (components["schemas"]["PropertyFilter"] | components["schemas"]["AudienceFilter"] | components["schemas"]["TagFilter"] | components["schemas"]["PersonPropertyFilter"])[];
             /**
              * @description the SDK's page-leave event, where it sends one
              * @default null
@@ -3201,6 +3250,25 @@ export interface components {
             timezone?: string;
         };
         /**
+         * PersonPropertyFilter
+         * @description A person property's latest value (set by SDK profile/identify calls), e.g. {"person_property": "city",
+         *     "op": "=", "value": "Shanghai"}; `!=`, `not_in` and `is_not_set` also match persons without it.
+         */
+        PersonPropertyFilter: {
+            /**
+             * Op
+             * @enum {string}
+             */
+            op: "=" | "!=" | "in" | "not_in" | "is_set" | "is_not_set" | ">" | "<";
+            /** Person Property */
+            person_property: string;
+            /**
+             * Value
+             * @default null
+             */
+            value?: string | number | boolean | (string | number | boolean)[] | null;
+        };
+        /**
          * PersonsPage
          * @description List the persons who converted at / dropped off at a step, paged.
          */
@@ -3332,9 +3400,9 @@ export interface components {
             date_to: string;
             /**
              * Filters
-             * @description applied to every event
+             * @description applied to every event; audience, tag and person-property filters select persons
              */
-            filters?: components["schemas"]["PropertyFilter"][];
+            filters?: (components["schemas"]["PropertyFilter"] | components["schemas"]["AudienceFilter"] | components["schemas"]["TagFilter"] | components["schemas"]["PersonPropertyFilter"])[];
             initial: components["schemas"]["EventSelector"];
             /**
              * Mode
@@ -3419,9 +3487,9 @@ export interface components {
             event: components["schemas"]["EventSelector"];
             /**
              * Filters
-             * @description applied to every event
+             * @description applied to every event; audience, tag and person-property filters select persons
              */
-            filters?: components["schemas"]["PropertyFilter"][];
+            filters?: (components["schemas"]["PropertyFilter"] | components["schemas"]["AudienceFilter"] | components["schemas"]["TagFilter"] | components["schemas"]["PersonPropertyFilter"])[];
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
@@ -3446,6 +3514,33 @@ export interface components {
              * @default UTC
              */
             timezone?: string;
+        };
+        /**
+         * TagBreakdown
+         * @description Break down by a CDP tag's current value ('' for persons without it).
+         */
+        TagBreakdown: {
+            /** Tag */
+            tag: string;
+        };
+        /**
+         * TagFilter
+         * @description A CDP tag's current value, e.g. {"tag": "level", "op": "=", "value": "gold"}; `!=`, `not_in` and
+         *     `is_not_set` also match persons without the tag.
+         */
+        TagFilter: {
+            /**
+             * Op
+             * @enum {string}
+             */
+            op: "=" | "!=" | "in" | "not_in" | "is_set" | "is_not_set" | ">" | "<";
+            /** Tag */
+            tag: string;
+            /**
+             * Value
+             * @default null
+             */
+            value?: string | number | boolean | (string | number | boolean)[] | null;
         };
         /**
          * TerminalPersons
@@ -3485,9 +3580,9 @@ export interface components {
             events?: components["schemas"]["EventSelector"][];
             /**
              * Filters
-             * @description applied to every event
+             * @description applied to every event; audience, tag and person-property filters select persons
              */
-            filters?: components["schemas"]["PropertyFilter"][];
+            filters?: (components["schemas"]["PropertyFilter"] | components["schemas"]["AudienceFilter"] | components["schemas"]["TagFilter"] | components["schemas"]["PersonPropertyFilter"])[];
             /**
              * Max Rows
              * @description rows returned, most persons first

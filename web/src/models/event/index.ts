@@ -2,7 +2,7 @@
 // as lines or bars.
 import type { FieldErrors, Schemas } from '../../api/client'
 import type { ModelDefinition } from '../types'
-import { checkName, checkScope, checkSelector } from '../../validate'
+import { checkBreakdown, checkName, checkScope, checkSelector } from '../../validate'
 import Editor from './EventEditor.vue'
 import View from './EventView.vue'
 
@@ -16,7 +16,7 @@ function validate(request: EventRequest, errors: FieldErrors): void {
     checkSelector(errors, `metrics.${i}`, metric)
     if (PROPERTY_MATHS.includes(metric.math ?? 'total')) checkName(errors, `metrics.${i}.property`, metric.property, 'a numeric property')
   })
-  request.group_by?.forEach((name, i) => checkName(errors, `group_by.${i}`, name, 'a property'))
+  request.group_by?.forEach((item, i) => checkBreakdown(errors, `group_by.${i}`, item))
 }
 
 const event: ModelDefinition<EventRequest> = {

@@ -2,7 +2,7 @@
 // drop-off, the time-to-convert histogram, persons per step.
 import type { FieldErrors, Schemas } from '../../api/client'
 import type { ModelDefinition } from '../types'
-import { checkInteger, checkName, checkScope, checkSelector } from '../../validate'
+import { checkBreakdown, checkInteger, checkName, checkScope, checkSelector } from '../../validate'
 import Editor from './FunnelEditor.vue'
 import View from './FunnelView.vue'
 
@@ -20,7 +20,7 @@ function validate(request: FunnelRequest, errors: FieldErrors): void {
     if (!(exclusion.from_step < exclusion.to_step && exclusion.to_step <= request.steps.length))
       errors[`exclusions.${i}`] = `need from step < to step <= ${request.steps.length} (the step count)`
   })
-  if (request.breakdown) checkName(errors, 'breakdown', request.breakdown)
+  if (request.breakdown) checkBreakdown(errors, 'breakdown', request.breakdown)
   if (request.hold_constant) checkName(errors, 'hold_constant', request.hold_constant)
   for (const field of ['min_step_gap_seconds', 'max_step_gap_seconds'] as const) {
     const value = request[field]

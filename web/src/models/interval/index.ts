@@ -2,7 +2,7 @@
 // histogram.
 import type { FieldErrors, Schemas } from '../../api/client'
 import type { ModelDefinition } from '../types'
-import { checkEdges, checkName, checkScope, checkSelector } from '../../validate'
+import { checkBreakdown, checkEdges, checkName, checkScope, checkSelector } from '../../validate'
 import Editor from './IntervalEditor.vue'
 import View from './IntervalView.vue'
 
@@ -13,7 +13,7 @@ function validate(request: IntervalRequest, errors: FieldErrors): void {
   checkSelector(errors, 'start', request.start)
   checkSelector(errors, 'end', request.end)
   if (request.same_property) checkName(errors, 'same_property', request.same_property)
-  if (request.group_by) checkName(errors, 'group_by', request.group_by)
+  if (request.group_by) checkBreakdown(errors, 'group_by', request.group_by)
   checkEdges(errors, 'bucket_edges_seconds', request.bucket_edges_seconds)
 }
 
