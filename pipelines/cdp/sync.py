@@ -63,15 +63,16 @@ FROM cdp_sync_staging AS s
 LEFT JOIN ({mapping}) AS m ON s.id_value = m.id_value
 WHERE s.run = {{run:UInt64}}
 """
-# The run's tag values per person (several ids of one person: the newest row wins).
-NEW_TAGS_SQL = """
-SELECT m.oneid AS oneid, s.tag AS tag, argMax(s.value, s.updated) AS value, max(s.updated) AS updated,
-       argMax(s.deleted, s.updated) AS deleted
+# The run's tag values per person (several ids of one person: the newest row wins), written once to cdp_sync_mapped.
+MAP_TAGS_SQL = """
+INSERT INTO cdp_sync_mapped (run, oneid, tag, value, updated, deleted)
+SELECT {{run:UInt64}}, m.oneid AS oneid, s.tag AS tag, argMax(s.value, s.updated), max(s.updated), argMax(s.deleted, s.updated)
 FROM cdp_sync_staging AS s
 INNER JOIN ({mapping}) AS m ON s.id_value = m.id_value
 WHERE s.run = {{run:UInt64}} AND s.tag != ''
 GROUP BY oneid, tag
 """
+MAPPED = "SELECT oneid, tag, value, updated, deleted FROM cdp_sync_mapped WHERE run = {run:UInt64}"
 # The latest row of every person's tags among the source's tags.
 LATEST_TAGS_SQL = """
 SELECT oneid, tag, argMax(value, (updated, run)) AS value, argMax(deleted, (updated, run)) AS deleted,
@@ -81,21 +82,19 @@ WHERE tag IN {tags:Array(String)}
 GROUP BY tag, oneid_hash, oneid
 """
 INSERT_TAGS = "INSERT INTO cdp_tags (oneid, tag, value, updated, source, deleted, run) "
-INCREMENTAL_TAGS_SQL = (
-    INSERT_TAGS + "SELECT oneid, tag, value, updated, {{source:String}}, deleted, {{run:UInt64}} FROM ({new})"
-)
+INCREMENTAL_TAGS_SQL = INSERT_TAGS + f"SELECT oneid, tag, value, updated, {{source:String}}, deleted, {{run:UInt64}} FROM ({MAPPED})"
 CHANGED_TAGS_SQL = (
     INSERT_TAGS
-    + """SELECT n.oneid, n.tag, n.value, n.updated, {{source:String}}, 0, {{run:UInt64}}
-FROM ({new}) AS n LEFT JOIN ({latest}) AS l ON n.oneid = l.oneid AND n.tag = l.tag
+    + f"""SELECT n.oneid, n.tag, n.value, n.updated, {{source:String}}, 0, {{run:UInt64}}
+FROM ({MAPPED}) AS n LEFT JOIN ({LATEST_TAGS_SQL}) AS l ON n.oneid = l.oneid AND n.tag = l.tag
 WHERE n.deleted = 0 AND (l.oneid = '' OR l.deleted = 1 OR l.value != n.value)"""
 )
 GONE_TAGS_SQL = (
     INSERT_TAGS
-    + """SELECT l.oneid, l.tag, l.value, {{now:DateTime64(3, 'UTC')}}, {{source:String}}, 1, {{run:UInt64}}
-FROM ({latest}) AS l
+    + f"""SELECT l.oneid, l.tag, l.value, {{now:DateTime64(3, 'UTC')}}, {{source:String}}, 1, {{run:UInt64}}
+FROM ({LATEST_TAGS_SQL}) AS l
 WHERE l.deleted = 0 AND l.source = {{source:String}}
-  AND (l.oneid, l.tag) NOT IN (SELECT oneid, tag FROM ({new}) WHERE deleted = 0)"""
+  AND (l.oneid, l.tag) NOT IN (SELECT oneid, tag FROM cdp_sync_mapped WHERE run = {{run:UInt64}} AND deleted = 0)"""
 )
 MEMBERS_SQL = """
 SELECT DISTINCT m.oneid AS oneid, cityHash64(m.oneid) AS oneid_hash
@@ -176,10 +175,11 @@ def sync(settings, writer, analyst, source: Source, rules, base: Path, now: dt.d
         result.status, result.error = "failed", f"source {source.name!r}: {exc.__class__.__name__}: {' '.join(str(exc).split())[:500]}"
     finally:
         result.finished = dt.datetime.now(dt.timezone.utc)
-        try:
-            writer.command(f"ALTER TABLE cdp_sync_staging DROP PARTITION {int(result.run)}")
-        except Exception:  # nothing staged (failed before), or the warehouse is gone: the table's TTL clears it
-            pass
+        for table in ("cdp_sync_staging", "cdp_sync_mapped"):
+            try:
+                writer.command(f"ALTER TABLE {table} DROP PARTITION {int(result.run)}")
+            except Exception:  # nothing staged (failed before), or the warehouse is gone: the table's TTL clears it
+                pass
         _record(writer, result)
     return result
 
@@ -237,14 +237,13 @@ def _written(writer, run: int, deleted: int) -> int:
 
 
 def _write_tags(writer, source: Source, mapping: str, params: dict, now: dt.datetime, result: SyncResult) -> None:
-    new = NEW_TAGS_SQL.format(mapping=mapping)
+    writer.command(MAP_TAGS_SQL.format(mapping=mapping), params, settings=store.SYNC)
     if source.mode == "incremental":
-        writer.command(INCREMENTAL_TAGS_SQL.format(new=new), params, settings=store.SYNC)
+        writer.command(INCREMENTAL_TAGS_SQL, params, settings=store.SYNC)
     else:
-        latest = LATEST_TAGS_SQL
         tag_params = {**params, "tags": [t.name for t in source.tags], "now": now}
-        writer.command(CHANGED_TAGS_SQL.format(new=new, latest=latest), tag_params, settings=store.SYNC)
-        writer.command(GONE_TAGS_SQL.format(new=new, latest=latest), tag_params, settings=store.SYNC)
+        writer.command(CHANGED_TAGS_SQL, tag_params, settings=store.SYNC)
+        writer.command(GONE_TAGS_SQL, tag_params, settings=store.SYNC)
     result.tags_written, result.tags_deleted = _written(writer, result.run, 0), _written(writer, result.run, 1)
 
 
