@@ -1,6 +1,6 @@
 """jobs/dwd: ods.* -> batched inserts into dwd_<layer>, each event_id once (the warehouse's event index decides: see
-pipelines/warehouse/eventindex.py); a summary of each insert -> metrics.dwd_written (for jobs/metrics); undecodable
-messages -> events.quarantine.
+pipelines/warehouse/eventindex.py); a summary of each insert and of the duplicates it dropped -> metrics.dwd_written
+(for jobs/metrics); undecodable messages -> events.quarantine.
 
 The events arrive normalised (jobs/layering), in batches: one ods message per (layer, shard) of a layering
 micro-batch, keyed by the shard. The records are keyed by that Kafka key on the JVM side (no Python key selector), and
@@ -20,7 +20,7 @@ from pipelines.config import Settings
 from pipelines.flinkrun.environment import kafka_sink, kafka_stream, keyed_by_first_field
 from pipelines.streaming.batching import BatchPolicy, by_layer
 from pipelines.streaming.decode import ROUTED_FIELDS, decode_message
-from pipelines.streaming.metrics import WRITTEN_TOPIC, summarise_written
+from pipelines.streaming.metrics import WRITTEN_TOPIC, summarise_dropped, summarise_written
 from pipelines.streaming.writer import DetailWriter
 
 DEAD_LETTERS = OutputTag("dwd-dead-letters", Types.STRING())
@@ -83,6 +83,7 @@ class BufferedWriter(KeyedProcessFunction):
         for layer, group in by_layer(events).items():
             result = self.writer.write(layer, group)
             yield from summarise_written(layer, result.events, result.written_at_ms)
+            yield from summarise_dropped(layer, result.dropped)  # counted where the index decided them
 
 
 def build(env, settings: Settings) -> None:

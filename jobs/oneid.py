@@ -25,6 +25,7 @@ from pipelines.config import Settings
 from pipelines.flinkrun.environment import kafka_sink, kafka_stream
 from pipelines.flinkrun.writers import TimedWarehouseWriter
 from pipelines.identity.links import Link, RecentLinks, event_links
+from pipelines.identity.metrics import record_links
 from pipelines.identity.realtime import MirroredStateMap, RealtimeProcessor, link_message
 from pipelines.identity.rules import load_rules
 from pipelines.streaming.decode import decode_message
@@ -103,6 +104,7 @@ class WarehouseWriter(TimedWarehouseWriter):
         messages = [json.loads(value) for value in items]
         links = [Link(m["ts"], m["strong"], m["weak"]) for m in messages if m["kind"] == "link"]
         store.write_links(self.warehouse, links)
+        record_links(self.warehouse, len(links))  # links/s for monitoring (pipelines/identity/metrics.py)
         store.write_messages(self.warehouse, [m for m in messages if m["kind"] != "link"], self.rules_label)
 
 

@@ -5,6 +5,7 @@
   GET  /v1/oneid/{oneid}                       -> the person: ids with first/last seen (a retired id redirects;
                                                   404 with a reason when none of its ids is left)
   GET  /health                                 -> index size (no token)
+  GET  /metrics                                -> Prometheus: lookups by endpoint and status, their latency (no token)
 Every /v1 request needs `Authorization: Bearer <token>` with a token from TRACKFLOW_ONEID_TOKENS. Values are
 normalised with the same rules as the job ("ABC " and "abc" are one device id where the rules say lower case).
 """
@@ -12,6 +13,7 @@ normalised with the same rules as the job ("ABC " and "abc" are one device id wh
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qsl
 
@@ -23,6 +25,7 @@ from starlette.routing import Route
 
 from pipelines.config import Settings
 from pipelines.identity.index import OneIdIndex, follow_changes
+from pipelines.identity.metrics import LookupMetrics
 from pipelines.identity.rules import Rules, load_rules
 from pipelines.serving import freeze_startup_heap
 
@@ -38,6 +41,7 @@ def _error(status: int, message: str) -> Response:
 def create_app(settings: Settings, index: OneIdIndex, rules: Rules | None = None, follow: bool = False, cold_start: bool = False) -> Starlette:
     rules = rules or load_rules(settings.identity_rules)
     accepted = {f"Bearer {token}".encode() for token in settings.oneid_tokens}
+    metrics = LookupMetrics()
     max_batch = settings.oneid_max_batch
 
     def authorised(request: Request) -> bool:
@@ -59,7 +63,9 @@ def create_app(settings: Settings, index: OneIdIndex, rules: Rules | None = None
         other endpoints are ordinary Starlette handlers."""
 
         async def __call__(self, scope, receive, send) -> None:
+            started = time.perf_counter()
             status, payload = self.answer(scope)
+            metrics.observe("value", status, time.perf_counter() - started)
             await send({"type": "http.response.start", "status": status,
                         "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})  # fmt: skip
             await send({"type": "http.response.body", "body": payload})
@@ -108,6 +114,22 @@ def create_app(settings: Settings, index: OneIdIndex, rules: Rules | None = None
             return _error(404, f"OneID {requested!r} holds no ids any more: they moved to other persons or expired")
         return _json({**found, "requested": requested})
 
+    def timed(endpoint: str, handler):
+        """The handler, with its answer counted and timed (lookup latency, docs/monitoring.md)."""
+
+        async def answer(request: Request) -> Response:
+            started = time.perf_counter()
+            response = await handler(request)
+            metrics.observe(endpoint, response.status_code, time.perf_counter() - started)
+            return response
+
+        return answer
+
+    async def exposition(request: Request) -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
     async def health(request: Request) -> Response:
         return _json({"status": "ok", "ids": len(index.nodes), "persons": len(index.persons), "applied": index.applied})
 
@@ -137,9 +159,10 @@ def create_app(settings: Settings, index: OneIdIndex, rules: Rules | None = None
     return Starlette(
         routes=[
             Route("/v1/oneid", ByValue(), methods=["GET"]),
-            Route("/v1/oneid/lookup", batch, methods=["POST"]),
-            Route("/v1/oneid/{oneid}", person, methods=["GET"]),
+            Route("/v1/oneid/lookup", timed("batch", batch), methods=["POST"]),
+            Route("/v1/oneid/{oneid}", timed("person", person), methods=["GET"]),
             Route("/health", health, methods=["GET"]),
+            Route("/metrics", exposition, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

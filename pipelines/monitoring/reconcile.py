@@ -3,7 +3,8 @@ and the first link of the chain where the counts part, named.
 
 The chain, by received_at (every stage counts an event in the minute the collector received it, pipeline_metrics):
   kafka      the collector's accepted count (`collected`)          = `raw`, what the layering job read from Kafka
-  streaming  `raw`                                                  = detail rows the dwd job wrote (`dwd.*`) + `quarantined`
+  streaming  `raw`                                                  = detail rows the dwd job wrote (`dwd.*`) + the copies
+             it dropped as duplicates (`dedup.*`: a re-send is a second record on Kafka) + `quarantined`
              (when it fails, `layering` or `dwd` is named: the layering job's output `ods.*` tells which side lost them)
   warehouse  `dwd.<layer>`, what the dwd job says it inserted      = rows of `dwd_<layer>` in the warehouse
 A stage without counts (a collector that flushes none, a layer with no traffic) is left out, not failed; but raw
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+
+from pipelines.streaming.metrics import DEDUP_STAGE_PREFIX
 
 STAGE_COUNTS_SQL = """
 SELECT stage, app_id, sum(events) FROM pipeline_metrics
@@ -62,18 +65,19 @@ def compare(stage_counts: dict[tuple[str, str], int], warehouse_rows: dict[tuple
         collected, raw = counts.get("collected"), counts.get("raw")
         quarantined = counts.get("quarantined", 0)
         detail = {stage[4:]: n for stage, n in counts.items() if stage.startswith("dwd.")}
+        dropped = {stage[len(DEDUP_STAGE_PREFIX) :]: n for stage, n in counts.items() if stage.startswith(DEDUP_STAGE_PREFIX)}
         layered = {stage[4:]: n for stage, n in counts.items() if stage.startswith("ods.")}
         stored = {layer: n for (layer, a), n in warehouse_rows.items() if a == app}
         if collected is not None and raw is not None:
             links.append(Link(app, "", "kafka", collected, raw))
         if raw is not None:  # nothing downstream of raw is a loss too (a stopped dwd job), not a stage to skip
-            through = sum(detail.values()) + quarantined
+            through = sum(detail.values()) + sum(dropped.values()) + quarantined
             if through == raw or not layered:
                 links.append(Link(app, "", "streaming", raw, through))
             else:  # locate it: the layering job's output against its input, then each layer's dwd output
                 links.append(Link(app, "", "layering", raw, sum(layered.values()) + quarantined))
-                for layer in sorted(set(layered) | set(detail)):
-                    links.append(Link(app, layer, "dwd", layered.get(layer, 0), detail.get(layer, 0)))
+                for layer in sorted(set(layered) | set(detail) | set(dropped)):
+                    links.append(Link(app, layer, "dwd", layered.get(layer, 0), detail.get(layer, 0) + dropped.get(layer, 0)))
         for layer in sorted(set(detail) | set(stored)):
             links.append(Link(app, layer, "warehouse", detail.get(layer, 0), stored.get(layer, 0)))
     return links

@@ -8,7 +8,9 @@ counts it) rather than reporting zeros.
   broker under-reports it, PLATFORM_NOTES) minus the committed offset;
 - jobs: the Flink REST API of the stack's MiniClusters (and a configured session cluster);
 - warehouse: system tables; pipeline: pipeline_metrics (stage counts, freshness), volume against last week;
-- oneid: the merge log; pushes: the deadline forecast; reconciliation: the latest window's mismatches.
+- oneid: the merge log, splits, the links the job wrote (pipeline_metrics) and `oneid serve`'s /metrics (lookup
+  latency); pushes: the deadline forecast; reconciliation: the latest window's mismatches;
+- dagster: the instance's storage (DAGSTER_HOME): runs by job and status, schedules' last success and failures.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import httpx
 
 from pipelines.config import Settings
+from pipelines.identity.metrics import LINKS_STAGE as ONEID_LINKS_STAGE
+from pipelines.streaming.metrics import DEDUP_STAGE_PREFIX
 
 Triple = tuple[str, dict[str, str], float]
 SUCCESS_WINDOW_S = 300.0
@@ -54,6 +59,18 @@ def _down_partial(down: bool, prefix: str) -> set[str]:
     return {name for name in METRICS if name.startswith(prefix) and not name.endswith("_up")} if down else set()
 
 
+def exposition(text: str) -> list[Triple]:
+    """The samples of a service's Prometheus /metrics text (without the client library's `_created` series)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return [
+        (s.name, dict(s.labels), float(s.value))
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if not s.name.endswith("_created")
+    ]
+
+
 # -- collector ------------------------------------------------------------------------------------------------
 def collector_urls(settings: Settings) -> list[str]:
     if settings.alerts_collector_urls:
@@ -77,8 +94,6 @@ class CollectorSource:
         return {m.name for m in METRICS.values() if m.exposed_by == "collector"} if self.unreached else set()
 
     def sample(self) -> list[Triple]:
-        from prometheus_client.parser import text_string_to_metric_families
-
         triples: list[Triple] = []
         total = ok = 0.0
         self.unreached = 0
@@ -90,14 +105,11 @@ class CollectorSource:
                 self.unreached += 1
                 continue
             triples.append(("trackflow_collector_up", {"instance": url}, 1.0))
-            for family in text_string_to_metric_families(text):
-                for s in family.samples:
-                    if s.name.endswith("_created"):
-                        continue
-                    triples.append((s.name, dict(s.labels), float(s.value)))
-                    if s.name == "trackflow_collector_requests_total":
-                        total += s.value
-                        ok += s.value if s.labels.get("status", "").startswith("2") else 0
+            for name, labels, value in exposition(text):
+                triples.append((name, labels, value))
+                if name == "trackflow_collector_requests_total":
+                    total += value
+                    ok += value if labels.get("status", "").startswith("2") else 0
         now = time.time()
         if self.history and total < self.history[-1][1]:
             self.history.clear()
@@ -277,6 +289,9 @@ GROUP BY app_id
 ONEID_SQL = """
 SELECT action, count() FROM oneid_merge_log
 WHERE ts >= {minute:DateTime('UTC')} AND ts < {minute:DateTime('UTC')} + INTERVAL 1 MINUTE GROUP BY action
+UNION ALL
+SELECT 'split', count() FROM oneid_blocks
+WHERE created_at >= {minute:DateTime('UTC')} AND created_at < {minute:DateTime('UTC')} + INTERVAL 1 MINUTE
 """
 RECONCILIATION_SQL = """
 SELECT cadence, stage, app_id, sum(abs(difference)), any(window_end)
@@ -332,7 +347,13 @@ class PipelineSource:
         last = now - dt.timedelta(minutes=1)
         triples: list[Triple] = []
         for stage, app, n in self.warehouse.rows(LAST_MINUTE_SQL, {"minute": last}):
-            triples.append(("trackflow_pipeline_stage_events", {"stage": stage, "app_id": app}, float(n)))
+            if stage.startswith(DEDUP_STAGE_PREFIX):  # what the dwd job dropped: its own metric, not a stage's count
+                layer = stage[len(DEDUP_STAGE_PREFIX) :]
+                triples.append(("trackflow_job_dedup_dropped_events", {"job": "dwd", "layer": layer, "app_id": app}, float(n)))
+            elif stage == ONEID_LINKS_STAGE:
+                triples.append(("trackflow_oneid_links_count", {}, float(n)))
+            else:
+                triples.append(("trackflow_pipeline_stage_events", {"stage": stage, "app_id": app}, float(n)))
         for layer, p50, p95 in self.warehouse.rows(FRESHNESS_SQL, {"since": now - dt.timedelta(minutes=5)}):
             triples.append(("trackflow_pipeline_freshness_p50_seconds", {"layer": layer}, float(p50)))
             triples.append(("trackflow_pipeline_freshness_p95_seconds", {"layer": layer}, float(p95)))
@@ -340,7 +361,8 @@ class PipelineSource:
             if last_week:
                 triples.append(("trackflow_collector_volume_ratio", {"app_id": app}, this_hour / last_week))
         for action, n in self.warehouse.rows(ONEID_SQL, {"minute": last}):
-            triples.append(("trackflow_oneid_actions_events", {"action": action}, float(n)))
+            if n or action != "split":  # the split count is a row even when zero; merge-log actions only when present
+                triples.append(("trackflow_oneid_actions_events", {"action": action}, float(n)))
         return triples
 
 
@@ -408,10 +430,153 @@ class PushSource:
         return triples
 
 
+# -- oneid serve ------------------------------------------------------------------------------------------------
+@dataclass
+class OneIdServiceSource:
+    """Scrapes `oneid serve`'s /metrics (passed through) and turns its lookup histogram into the p95 of the lookups
+    answered since the previous round (from the buckets' deltas; a restarted service's counters start over)."""
+
+    settings: Settings
+    previous: dict[str, float] = field(default_factory=dict)  # bucket upper bound -> cumulative count, summed over endpoints
+    unreached: bool = False
+
+    def url(self) -> str | None:
+        """The running service's address: it records its port while it serves (none: not started, no series)."""
+        from pipelines.identity.service import SERVICE_NAME
+
+        port_file = self.settings.state_dir / f"{SERVICE_NAME}.port"
+        return f"http://127.0.0.1:{port_file.read_text().strip()}" if port_file.exists() else None
+
+    def partial(self) -> set[str]:
+        from pipelines.monitoring.catalogue import METRICS
+
+        return {m.name for m in METRICS.values() if m.exposed_by == "oneid"} | {"trackflow_oneid_lookup_p95_seconds"} if self.unreached else set()
+
+    def sample(self) -> list[Triple]:
+        url = self.url()
+        if url is None:
+            self.unreached = False
+            return []
+        try:
+            text = httpx.get(f"{url}/metrics", timeout=2).text
+        except httpx.HTTPError:
+            self.unreached = True
+            return [("trackflow_oneid_up", {}, 0.0)]
+        self.unreached = False
+        triples: list[Triple] = [("trackflow_oneid_up", {}, 1.0), *exposition(text)]
+        buckets: dict[str, float] = {}
+        for name, labels, value in triples:
+            if name == "trackflow_oneid_lookup_seconds_bucket":
+                buckets[labels["le"]] = buckets.get(labels["le"], 0.0) + value
+        if any(buckets.get(le, 0.0) < n for le, n in self.previous.items()):
+            self.previous = {}  # restarted: its counts began again
+        delta = {float(le): n - self.previous.get(le, 0.0) for le, n in buckets.items()}
+        self.previous = buckets
+        p95 = bucket_quantile(delta, 0.95)
+        if p95 is not None:
+            triples.append(("trackflow_oneid_lookup_p95_seconds", {}, p95))
+        return triples
+
+
+def bucket_quantile(cumulative: dict[float, float], quantile: float) -> float | None:
+    """The upper bound of the bucket holding the quantile of cumulative (Prometheus `le`) bucket counts; None when
+    nothing was counted. The +Inf bucket answers with the largest finite bound (as histogram_quantile does)."""
+    bounds = sorted(cumulative)
+    total = cumulative[bounds[-1]] if bounds else 0
+    if total <= 0:
+        return None
+    for bound in bounds:
+        if cumulative[bound] >= quantile * total:
+            return bound if bound != float("inf") else max((b for b in bounds if b != float("inf")), default=bound)
+    return None
+
+
+# -- dagster ------------------------------------------------------------------------------------------------------
+RUNS_WINDOW_S = 86_400.0
+SCHEDULE_RUNS_READ = 50  # per schedule, newest first: the failures since its last success are counted among them
+SUCCESSES_READ = 500  # newest successful runs read for each job's last success
+
+
+def dagster_home(settings: Settings) -> Path:
+    """Where `trackflow orchestrate` keeps the Dagster instance (DAGSTER_HOME, else under the data dir)."""
+    import os
+
+    return Path(os.environ.get("DAGSTER_HOME") or (settings.data_dir / "dagster")).resolve()
+
+
+def cron_interval_s(cron: str | list[str], now: float) -> float:
+    """The longest gap between a schedule's next ticks (a weekday-only cron waits over the weekend): how long a
+    success may be apart from the next one before it is late. Timezones shift ticks, not their gaps."""
+    from dagster._utils.schedules import cron_string_iterator
+
+    gaps = []
+    for one in [cron] if isinstance(cron, str) else cron:
+        ticks = cron_string_iterator(now, one, "UTC")
+        times = [next(ticks).timestamp() for _ in range(8)]
+        gaps.extend(b - a for a, b in zip(times, times[1:]))
+    return max(gaps)
+
+
+@dataclass
+class DagsterSource:
+    """Reads the Dagster instance's run, schedule and asset storage directly (no webserver needed): runs of the last
+    24 hours by job and status, each job's last success, and for each running schedule its last success, the failed
+    runs since then and how overdue its next success is (the `dagster_schedule_*` rules)."""
+
+    home: Path
+    instance: object = None
+
+    def sample(self) -> list[Triple]:
+        from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+        from dagster._core.definitions.run_request import InstigatorType
+        from dagster._core.scheduler.instigation import InstigatorStatus
+        from dagster._core.storage.tags import SCHEDULE_NAME_TAG
+
+        if self.instance is None:
+            self.instance = DagsterInstance.from_config(str(self.home))
+        instance = self.instance
+        now = time.time()
+        triples: list[Triple] = [("trackflow_dagster_up", {}, 1.0)]
+        since = dt.datetime.fromtimestamp(now - RUNS_WINDOW_S, dt.timezone.utc)
+        counts: dict[tuple[str, str], int] = {}
+        for record in instance.get_run_records(RunsFilter(created_after=since)):
+            key = (record.dagster_run.job_name, record.dagster_run.status.value)
+            counts[key] = counts.get(key, 0) + 1
+        triples.extend(("trackflow_dagster_runs_count", {"job": job, "status": status}, float(n)) for (job, status), n in sorted(counts.items()))
+        succeeded: dict[str, float] = {}
+        for record in instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.SUCCESS]), limit=SUCCESSES_READ):
+            succeeded.setdefault(record.dagster_run.job_name, record.end_time or record.create_timestamp.timestamp())
+        triples.extend(("trackflow_dagster_job_last_success_age_seconds", {"job": job}, now - at) for job, at in sorted(succeeded.items()))
+        for state in instance.all_instigator_state(instigator_type=InstigatorType.SCHEDULE):
+            if state.status not in (InstigatorStatus.RUNNING, InstigatorStatus.DECLARED_IN_CODE):
+                continue  # turned off on purpose: not stale
+            labels = {"schedule": state.instigator_name}
+            failures, last_success = 0, None
+            for record in instance.get_run_records(RunsFilter(tags={SCHEDULE_NAME_TAG: state.instigator_name}), limit=SCHEDULE_RUNS_READ):
+                if record.dagster_run.status == DagsterRunStatus.SUCCESS:
+                    last_success = record.end_time or record.create_timestamp.timestamp()
+                    break
+                failures += record.dagster_run.status == DagsterRunStatus.FAILURE
+            data = state.instigator_data
+            started = (data.start_timestamp if data else None) or now
+            if last_success is not None:
+                triples.append(("trackflow_dagster_schedule_last_success_age_seconds", labels, now - last_success))
+            triples.append(("trackflow_dagster_schedule_failures_count", labels, float(failures)))
+            if data is not None:
+                reference = last_success if last_success is not None else started
+                triples.append(("trackflow_dagster_schedule_overdue_seconds", labels, max(0.0, now - reference - cron_interval_s(data.cron_schedule, now))))
+        keys = instance.get_asset_keys()
+        for key, event in sorted(instance.get_latest_materialization_events(keys).items(), key=lambda item: item[0].to_user_string()):
+            if event is not None:
+                triples.append(("trackflow_dagster_asset_materialization_age_seconds", {"asset": key.to_user_string()}, now - event.timestamp))
+        return triples
+
+
 def sources(settings: Settings, warehouse) -> list[Source]:
     from pipelines.monitoring.catalogue import METRICS
 
-    derived = ("trackflow_collector_volume_ratio",)  # named for the collector, counted by the jobs
+    # Named for their stage, read from what the jobs counted into pipeline_metrics (the pipeline source).
+    derived = ("trackflow_collector_volume_ratio", "trackflow_job_dedup_dropped_events", "trackflow_oneid_actions_events", "trackflow_oneid_links_count")
 
     def owned(prefix: str, *extra: str) -> tuple[str, ...]:
         return tuple(name for name in METRICS if name.startswith(prefix) and name not in derived) + extra
@@ -422,10 +587,14 @@ def sources(settings: Settings, warehouse) -> list[Source]:
         Source("kafka", owned("trackflow_kafka_"), kafka.sample, kafka.partial),
         Source("jobs", owned("trackflow_job_"), JobsSource(settings).sample),
         Source("warehouse", owned("trackflow_warehouse_"), stored.sample, stored.partial),
-        Source("pipeline", owned("trackflow_pipeline_", *derived, *owned("trackflow_oneid_")), PipelineSource(warehouse).sample),
+        Source("pipeline", owned("trackflow_pipeline_", *derived), PipelineSource(warehouse).sample),
         Source("reconciliation", owned("trackflow_reconciliation_"), ReconciliationSource(warehouse).sample),
         Source("cdp", owned("trackflow_cdp_"), CdpSource(warehouse).sample),
     ]
     if settings.push_definitions.exists():
         found.append(Source("pushes", owned("trackflow_push_"), PushSource(settings).sample))
+    service = OneIdServiceSource(settings)
+    found.append(Source("oneid", owned("trackflow_oneid_"), service.sample, service.partial))
+    if dagster_home(settings).exists():  # `trackflow orchestrate` made it: no Dagster, no series (not a zero)
+        found.append(Source("dagster", owned("trackflow_dagster_"), DagsterSource(dagster_home(settings)).sample))
     return found

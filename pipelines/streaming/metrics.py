@@ -19,6 +19,7 @@ LATENCY_BUCKETS_MS = (
     20_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000, 3_600_000, 86_400_000, 2**32 - 1,
 )  # fmt: skip
 WRITTEN_TOPIC = "metrics.dwd_written"  # the dwd job's per-insert summaries, read by the metrics job
+DEDUP_STAGE_PREFIX = "dedup."  # pipeline_metrics stage of the events the dwd job dropped as duplicates, per layer
 METRIC_COLUMNS = ("minute", "stage", "app_id", "event", "events", "latency_ms_hist", "job")
 
 
@@ -93,10 +94,20 @@ class MinuteCounts:
 def summarise_written(layer: str, events: Iterable[dict[str, Any]], written_at_ms: int) -> list[str]:
     """JSON summaries of one dwd insert for the metrics job: counts per (received minute, app, event) and the
     received_at -> written latency (the freshness the pipeline delivers)."""
+    return _summaries(f"dwd.{layer}", events, written_at_ms)
+
+
+def summarise_dropped(layer: str, events: Iterable[dict[str, Any]]) -> list[str]:
+    """JSON summaries of the events one dwd write dropped as duplicates (stage `dedup.<layer>`), by received minute:
+    so a window reconciles raw copies = detail + dedup drops + quarantined, and monitoring shows the drops."""
+    return _summaries(f"{DEDUP_STAGE_PREFIX}{layer}", events, None)
+
+
+def _summaries(stage: str, events: Iterable[dict[str, Any]], written_at_ms: int | None) -> list[str]:
     counts = MinuteCounts()
     for event in events:
         received = int(event["received_at"])
-        counts.add(f"dwd.{layer}", event["app_id"], event["event"], received, latency_ms=written_at_ms - received)
+        counts.add(stage, event["app_id"], event["event"], received, latency_ms=None if written_at_ms is None else written_at_ms - received)
     return [
         json.dumps(
             {

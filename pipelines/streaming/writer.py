@@ -27,6 +27,7 @@ class WriteResult:
     already_present: int
     written_at_ms: int
     events: list[dict[str, Any]]  # the events this insert added (for metrics)
+    dropped: list[dict[str, Any]]  # the events the event index found written already (for metrics)
 
 
 class DetailWriter:
@@ -67,7 +68,7 @@ class DetailWriter:
         """Insert the events of `events` whose event_id has no row yet (in any layer) into dwd_<layer>."""
         table = self.ensure_table(layer)
         result = self.index.write_once(table, events, lambda event: detail_row(event, layer))
-        return WriteResult(table, len(result.written), result.duplicates, int(time.time() * 1000), result.written)
+        return WriteResult(table, len(result.written), result.duplicates, int(time.time() * 1000), result.written, result.dropped)
 
     def close(self) -> None:
         self.index.flush()

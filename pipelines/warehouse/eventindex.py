@@ -71,7 +71,13 @@ class Claim:
 class WriteOnce:
     table: str
     written: list[dict[str, Any]]  # the events this call added, first copy of each, in arrival order
-    duplicates: int  # events of the batch not written: their event_id already has a row (or came twice in it)
+    # Events of the batch not written: their event_id already has a row (or came twice in it). Kept, not only
+    # counted: the dwd job reports them per app and received minute (monitoring's dedup drops, reconciliation).
+    dropped: list[dict[str, Any]]
+
+    @property
+    def duplicates(self) -> int:
+        return len(self.dropped)
 
 
 def event_key(event: dict[str, Any]) -> str:
@@ -162,10 +168,13 @@ class EventIndex:
     ) -> WriteOnce:
         """Insert into `table` the rows (`to_row(event)`) of the events whose event_id has no row yet."""
         first_copies: dict[str, dict[str, Any]] = {}  # a re-send inside the batch: the first copy, in arrival order
+        repeats: list[dict[str, Any]] = []  # the later copies of a re-send inside the batch
         for event in events:
             key = event_key(event)
             if key not in first_copies:  # written with the canonical id (ClickHouse reads only some spellings)
                 first_copies[key] = event if event["event_id"] == key else dict(event, event_id=key)
+            else:
+                repeats.append(event)
         claims = self.claims(list(first_copies))
         # Unconfirmed in the index but inserted by this writer (confirmation held): stored, no need to look.
         held = {event_id for event_id in claims if event_id in self._unconfirmed}
@@ -184,4 +193,5 @@ class EventIndex:
             settings = dict(INSERT_SETTINGS, insert_deduplication_token=batch_token(table, fresh))
             self.warehouse.insert(table, [to_row(event) for event in fresh.values()], column_names, settings=settings)
             self._unconfirmed.update((event_id, (table, day)) for event_id, table, day in located)
-        return WriteOnce(table, list(fresh.values()), len(events) - len(fresh))
+        dropped = repeats + [event for key, event in first_copies.items() if key not in fresh]
+        return WriteOnce(table, list(fresh.values()), dropped)
