@@ -12,13 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
-from pipelines.analysis.contract import PERSONS_FIELD
+from pipelines.analysis.contract import PERSONS_FIELD, AnalysisModel
 from pipelines.analysis.names import unknown_name_warnings
-from pipelines.analysis.person_filters import UnknownPersonNames
 from pipelines.analysis.persons import MAX_OFFSET
-from pipelines.analysis.registry import MODELS
 from pipelines.analysis.request import EVENT
 from pipelines.analysis.sqlparams import BuiltQuery
 from pipelines.cdp import store
@@ -29,33 +25,9 @@ FIELD = "result"  # where a request's errors are reported: `result.<its field>`
 class Invalid(ValueError):
     """Field errors (422): `errors` lists {field, message}, fields under `result.` (or the caller's prefix)."""
 
-    def __init__(self, errors: list[dict[str, str]]):
+    def __init__(self, errors: list[dict[str, Any]]):
         super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
         self.errors = errors
-
-
-def field_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
-    from pipelines.analysis.api import validation_errors
-
-    return [{**e, "field": f"{prefix}{e['field']}"} for e in validation_errors(exc)]
-
-
-def prepared(request: dict[str, Any], analyst):
-    """The request prepared as the runner prepares it (person-level names checked, audience versions pinned), of a
-    model that lists persons, with its `persons` selector; Invalid otherwise."""
-    from pipelines.analysis.runner import prepare
-
-    try:
-        parsed = prepare(request, analyst)
-    except ValidationError as exc:
-        raise Invalid(field_errors(exc, f"{FIELD}.")) from None
-    except UnknownPersonNames as exc:
-        raise Invalid([{**e, "field": f"{FIELD}.{e['field']}"} for e in exc.errors]) from None
-    if MODELS.of(parsed).persons is None:
-        raise Invalid([{"field": f"{FIELD}.model", "message": f"model {parsed.model!r} lists no persons"}])
-    if getattr(parsed, PERSONS_FIELD) is None:
-        raise Invalid([{"field": f"{FIELD}.{PERSONS_FIELD}", "message": "which cell's persons: the `persons` selector the persons listing takes"}])
-    return parsed
 
 
 def unknown_events(analyst, request, prefix: str) -> list[dict[str, str]]:
@@ -69,20 +41,28 @@ def unknown_events(analyst, request, prefix: str) -> list[dict[str, str]]:
     ]
 
 
-def members_query(request) -> BuiltQuery:
+def members_query(request, model: AnalysisModel) -> BuiltQuery:
     """`SELECT oneid, oneid_hash` of every person of the prepared request's cell."""
     page = getattr(request, PERSONS_FIELD)
     whole = request.model_copy(update={PERSONS_FIELD: page.model_copy(update={"limit": MAX_OFFSET, "offset": 0})})
-    listing = MODELS.of(request).persons(whole)
+    listing = model.persons(whole)
     return BuiltQuery(f"SELECT person AS oneid, cityHash64(person) AS oneid_hash FROM (\n{listing.sql})", listing.parameters)
 
 
-def save_result_persons(writer, analyst, request: dict[str, Any], audience: str, kind: str, source: str, max_persons: int) -> tuple[int, int]:
-    """A new version of `audience`: the persons of one result cell (`request`: a /v1/query request with its
-    `persons` selector). An unknown event is refused (Invalid) rather than saving nobody; more persons than
-    `max_persons` raise store.AudienceTooLarge before anything is written. Returns (version, size)."""
-    parsed = prepared(request, analyst)
-    if unknown := unknown_events(analyst, parsed, f"{FIELD}."):
+def save_result_persons(
+    writer, analyst, request, model: AnalysisModel, audience: str, kind: str, source: str, max_persons: int
+) -> tuple[int, int]:
+    """A new version of `audience`: the persons of one result cell. `request` is a /v1/query request with its
+    `persons` selector, already prepared (runner.prepare: names checked, audience versions pinned), and `model` its
+    model (the registry's; passed in, so that the chain, a registered model itself, can call this without the
+    registry importing it back). A model without persons, a request without a cell, or an unknown event is refused
+    (Invalid) rather than saving nobody; more persons than `max_persons` raise store.AudienceTooLarge before
+    anything is written. Returns (version, size)."""
+    if model.persons is None:
+        raise Invalid([{"field": f"{FIELD}.model", "message": f"model {model.name!r} lists no persons"}])
+    if getattr(request, PERSONS_FIELD, None) is None:
+        raise Invalid([{"field": f"{FIELD}.{PERSONS_FIELD}", "message": "which cell's persons: the `persons` selector the persons listing takes"}])
+    if unknown := unknown_events(analyst, request, f"{FIELD}."):
         raise Invalid(unknown)
-    query = members_query(parsed)
+    query = members_query(request, model)
     return store.write_members_from_sql(writer, audience, query.sql, query.parameters, kind, source, max_persons)

@@ -22,8 +22,11 @@ from typing import Annotated, Any, Literal
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
+from pipelines.analysis.api import validation_errors
 from pipelines.analysis.person_filters import UnknownPersonNames, resolve
-from pipelines.analysis.result_persons import Invalid, field_errors, save_result_persons, unknown_events
+from pipelines.analysis.registry import MODELS
+from pipelines.analysis.result_persons import FIELD, Invalid, save_result_persons, unknown_events
+from pipelines.analysis.runner import prepare
 from pipelines.audiences.rules import DAY_MS, KIND_TAGS, EventRule, Rule, RuleDefinition, compile_rule, leaves
 from pipelines.cdp import store
 
@@ -76,7 +79,7 @@ class AudienceBody(BaseModel):
 
 def _errors(exc: ValidationError) -> list[dict[str, str]]:
     """The API's field errors, without the rule kinds' union tags in the paths."""
-    return [{**e, "field": ".".join(p for p in e["field"].split(".") if p not in KIND_TAGS)} for e in field_errors(exc)]
+    return [{**e, "field": ".".join(p for p in e["field"].split(".") if p not in KIND_TAGS)} for e in validation_errors(exc)]
 
 
 def parse_body(raw: dict[str, Any]) -> AudienceBody:
@@ -124,7 +127,20 @@ def compute(writer, reader, name: str, definition: dict[str, Any], max_persons: 
         rule = check_rule(reader, RuleDefinition.model_validate(definition["rule"]), now)
         query = compile_rule(rule, now)
         return store.write_members_from_sql(writer, name, query.sql, query.parameters, "rule", f"rule@{now.isoformat()}", max_persons)
-    return save_result_persons(writer, reader, definition["result"], name, "saved", f"result:{definition['result'].get('model')}", max_persons)
+    return save_result(writer, reader, definition["result"], name, "saved", f"result:{definition['result'].get('model')}", max_persons)
+
+
+def save_result(writer, analyst, request: dict[str, Any], audience: str, kind: str, source: str, max_persons: int) -> tuple[int, int]:
+    """A new version of `audience` from a result cell given as JSON (a /v1/query request with its `persons`
+    selector): prepared as the runner prepares it (Invalid naming each bad field, under `result.`), then
+    result_persons.save_result_persons. Returns (version, size)."""
+    try:
+        parsed = prepare(request, analyst)
+    except ValidationError as exc:
+        raise Invalid([{**e, "field": f"{FIELD}.{e['field']}"} for e in validation_errors(exc)]) from None
+    except UnknownPersonNames as exc:
+        raise Invalid([{**e, "field": f"{FIELD}.{e['field']}"} for e in exc.errors]) from None
+    return save_result_persons(writer, analyst, parsed, MODELS.of(parsed), audience, kind, source, max_persons)
 
 
 # -- the metadata store ---------------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from pipelines.analysis.result_persons import save_result_persons
 from pipelines.audiences import definitions as audiences
 from pipelines.cdp import store
 from tests.workbench.conftest import WB_APP, workbench_stack  # noqa: F401  (the session's API server)
@@ -74,12 +73,12 @@ def test_saved_from_a_result_equals_its_persons_listing(site, name, request_):
     assert refused.status_code == 409 and "static" in refused.json()["error"]
 
 
-def test_a_path_edge_saved_by_the_function_chains_use(site, warehouse, analyst):
+def test_a_path_edge_saved_from_its_request(site, warehouse, analyst):
     request = {"model": "paths", **SCOPE, "start": {"event": "product_view"}, "steps": 3, "edges_per_step": 3}
     answer = site.api("POST", "/v1/query", request, token=site.analyst_token).json()
     edge = next(e for e in answer["edges"] if e["step"] == 1 and not e["other"])
     cell = {**request, "persons": {"step": 1, "source": edge["source"], "target": edge["target"], "limit": 10_000}}
-    version, size = save_result_persons(warehouse, analyst, cell, "c2_path_edge", "chain", "test", 1_000_000)
+    version, size = audiences.save_result(warehouse, analyst, cell, "c2_path_edge", "chain", "test", 1_000_000)
     assert size == edge["persons"] == len(listing(site, cell))
     assert store.current_version(analyst, "c2_path_edge") == version
 
