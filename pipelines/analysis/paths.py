@@ -7,6 +7,10 @@ Semantics (the pandas reference in tests/analysis/test_paths.py implements the s
   rewritten by the `cleaning` rules in order (cleaning.py: RE2 `pattern` -> `replacement`, every match).
 - A person's events in (time, label, matches the anchor) order are cut into sessions wherever two consecutive
   ones are `session_gap_seconds` or more apart (as PostHog's paths and the page model split them).
+  A path that starts from a funnel step takes the funnel's window instead (`funnel_window_seconds`, with `start`
+  only): a window opens at the person's first `start` match that is not inside an earlier window and holds the
+  events up to `funnel_window_seconds` after it, inclusive as the funnel's window is; each window is a session,
+  and events in no window are in no path.
 - `start`: in each session, from the first event matching `start` on; `end`: up to and including the first event
   matching `end`. Sessions without a match have no path. Then consecutive events with the same label collapse into
   one (at the time of the first), and the path keeps its first `steps` elements (`start`) or its last (`end`).
@@ -28,6 +32,7 @@ from pipelines.analysis.cleaning import MAX_RULES, CleaningRule, cleaned_sql
 from pipelines.analysis.contract import AnalysisModel
 from pipelines.analysis.expr import all_of
 from pipelines.analysis.filters import property_expr, scope_conditions, selector_condition
+from pipelines.analysis.funnel.request import MAX_WINDOW_DAYS
 from pipelines.analysis.persons import Page, latest_persons_sql, page_clause, persons_view
 from pipelines.analysis.request import ANY_EVENT, EventName, EventSelector, QueryScope, Text
 from pipelines.analysis.schema import PERSON_KEY, TABLE
@@ -74,6 +79,10 @@ class PathsQuery(QueryScope):
     steps: int = Field(5, ge=2, le=MAX_STEPS, description="elements per path, the start or end included")
     edges_per_step: int = Field(10, ge=1, le=MAX_EDGES_PER_STEP, description="edges listed per step; the rest fold into one")
     session_gap_seconds: int = Field(1800, ge=1, le=MAX_GAP_SECONDS, description="inactivity that ends a session")
+    funnel_window_seconds: int | None = Field(
+        None, ge=1, le=MAX_WINDOW_DAYS * 86_400,
+        description="a path from a funnel step: the funnel's window_seconds; each path holds the events up to this long after its start (instead of sessions cut at the inactivity gap)",
+    )  # fmt: skip
     persons: EdgePersonsPage | None = None
 
     @model_validator(mode="before")
@@ -99,6 +108,11 @@ class PathsQuery(QueryScope):
                 raise ValueError("events: only for item event (with url or title the paths are made of page_event)")
             if anchor not in (ANY_EVENT, self.page_event):
                 raise ValueError(f"{anchor_field}.event: with item {self.item} the path is made of {self.page_event} events: use it or {ANY_EVENT}")
+        if self.funnel_window_seconds is not None:
+            if self.start is None:
+                raise ValueError("funnel_window_seconds: only with a start event (a funnel's window runs from its step)")
+            if "session_gap_seconds" in self.model_fields_set:
+                raise ValueError("session_gap_seconds: not with funnel_window_seconds (the funnel's window ends the path, not a gap)")
         if self.persons is not None and self.persons.step > self.steps - 1:
             raise ValueError(f"persons.step: a path of {self.steps} steps has edges at steps 0 to {self.steps - 1}")
         return self
@@ -140,6 +154,23 @@ def _paths_columns(request: PathsQuery, params: SqlParams) -> str:
            {offsets} AS offsets"""
 
 
+def _split_columns(request: PathsQuery, params: SqlParams) -> str:
+    """A person's `sorted` elements (ms, label rank, anchor) cut into sessions, `split`: at the inactivity gaps, or
+    into the funnel's windows. A window opens at a start match past the open window's end (one arrayFold carrying
+    that end and the opening positions: windows are few, so its pushes are cheap); `window_start` is each element's
+    window's first ms (-1 before the first), and the elements past their window's end are dropped before the cut."""
+    if request.funnel_window_seconds is None:
+        gap = params.add("session_gap_ms", request.session_gap_seconds * 1000, "Int64")
+        return f"arraySplit((x, gap) -> gap, sorted, arrayMap(d -> d >= {gap}, arrayDifference(sorted.1))) AS split"
+    window = params.add("funnel_window_ms", request.funnel_window_seconds * 1000, "Int64")
+    return f"""arrayFold((acc, x, i) -> if(x.3 AND x.1 > acc.1, (x.1 + {window}, arrayPushBack(acc.2, i)), acc),
+                    sorted, arrayEnumerate(sorted), (toInt64(-1), emptyArrayUInt32())).2 AS opened,
+           arrayMap(i -> has(opened, i), arrayEnumerate(sorted)) AS opens,
+           arrayFill(w -> w >= 0, arrayMap((x, o) -> if(o, x.1, -1), sorted, opens)) AS window_start,
+           arrayMap((x, w) -> w >= 0 AND x.1 - w <= {window}, sorted, window_start) AS inside,
+           arraySplit((x, o) -> o, arrayFilter((x, keep) -> keep, sorted, inside), arrayFilter((o, keep) -> keep, opens, inside)) AS split"""
+
+
 def _path_events(request: PathsQuery) -> list[str]:
     """The events the paths are made of (ANY_EVENT: all)."""
     if request.item == "event":
@@ -160,7 +191,6 @@ def _transitions_cte(request: PathsQuery, params: SqlParams) -> str:
     label = _label_sql(request, params)
     anchor = selector_condition(request.anchor, params, "anchor_event")
     start = params.add("range_start_ms", TimeRange.of(request).start_ms, "Int64")
-    gap = params.add("session_gap_ms", request.session_gap_seconds * 1000, "Int64")
     rank = f"transform({label}, labels, arrayEnumerate(labels), toUInt32(0))"
     return f"""
 WITH
@@ -175,7 +205,7 @@ sessions AS (
     SELECT person_key,
            arrayMap(k -> (toInt64(bitShiftRight(k, {RANK_BITS + 1})), toUInt32(bitAnd(bitShiftRight(k, 1), {(1 << RANK_BITS) - 1})), toUInt8(bitAnd(k, 1))),
                     arraySort(groupArray(key))) AS sorted,
-           arraySplit((x, gap) -> gap, sorted, arrayMap(d -> d >= {gap}, arrayDifference(sorted.1))) AS split
+           {_split_columns(request, params)}
     FROM path_events
     GROUP BY person_key
     HAVING max(anchor) AND throwIf(length(labels) >= {1 << RANK_BITS}, 'more than {(1 << RANK_BITS) - 1:,} distinct path elements: clean them') = 0

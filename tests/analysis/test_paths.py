@@ -62,6 +62,11 @@ def edge_cases() -> list[dict]:
     # consecutive duplicates collapse, non-consecutive ones stay
     e += [page("dup", k, base + i * 60_000) for i, k in enumerate(["home", "home", "list", "list", "list", "home", "cart"])]
     e += [event("dup", n, base + 10 * 60_000 + i * 60_000) for i, n in enumerate(["click", "click", "search", "click"])]
+    # funnel windows of 10 minutes from a search: the event exactly at the window's end is in it, one 1 ms later is
+    # not (nor in the next window, which only a later search opens)
+    w = base + 5 * DAY_MS
+    e += [event("window", "click", w - 60_000), event("window", "search", w), event("window", "click", w + 600_000)]
+    e += [event("window", "search", w + 600_001), event("window", "click", w + 1_200_002), event("window", "search", w + 1_200_003)]
     # one event only
     e += [page("single", "home", base + 3 * DAY_MS)]
     # a tie: two page views at the same millisecond (ordered by label)
@@ -81,6 +86,10 @@ def path_events(warehouse) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def path_frame(path_events) -> pd.DataFrame:
+    return path_frame_of(path_events)
+
+
+def path_frame_of(path_events: list[dict]) -> pd.DataFrame:
     rows = [
         {"person": "device_id:" + e["ids"]["device_id"], "event": e["event"], "t": e["ts"], "url": e["context"].get("url", ""),
          "title": e["context"].get("title", ""), **e["props"]}
@@ -129,16 +138,27 @@ def reference_paths(frame: pd.DataFrame, request: dict) -> list[tuple[str, list[
     for (_, row), anchor in zip(rows.iterrows(), anchors):
         per_person[row["person"]].append((int(row["t"]), label_of(row, request), bool(anchor)))
     steps, gap = request.get("steps", 5), request.get("session_gap_seconds", 1800) * 1000
+    window = request.get("funnel_window_seconds")
     paths = []
     for person, events in per_person.items():
         events.sort()
         sessions, current = [], []
-        for e in events:
-            if current and e[0] - current[-1][0] >= gap:
-                sessions.append(current)
-                current = []
-            current.append(e)
-        sessions.append(current)
+        if window is not None:  # a window opens at a start match past the open one's end and runs `window` on
+            window_end = None
+            for e in events:
+                if e[2] and (window_end is None or e[0] > window_end):
+                    current = [e]
+                    sessions.append(current)
+                    window_end = e[0] + window * 1000
+                elif window_end is not None and e[0] <= window_end:
+                    current.append(e)
+        else:
+            for e in events:
+                if current and e[0] - current[-1][0] >= gap:
+                    sessions.append(current)
+                    current = []
+                current.append(e)
+            sessions.append(current)
         for session in sessions:
             hits = [i for i, e in enumerate(session) if e[2]]
             if not hits:
@@ -204,6 +224,10 @@ CASES = {
         "item": "title", "start": {"event": "$any"}, "session_gap_seconds": 120, "timezone": "Asia/Shanghai",
         "date_from": "2026-11-03", "date_to": "2026-11-08", "filters": [{"property": "channel", "op": "!=", "value": "ads"}],
     },
+    "events in a funnel's window from search": {"start": {"event": "search"}, "funnel_window_seconds": 600, "steps": 4},
+    "urls in a funnel's window from page views": {
+        "item": "url", "cleaning": URL_RULES, "start": {"event": "page_view"}, "funnel_window_seconds": GAP_MS // 1000, "steps": 6,
+    },
 }  # fmt: skip
 
 
@@ -251,7 +275,19 @@ def test_edge_cases_are_where_the_semantics_put_them(analyst, path_events):
     assert "device_id:single" in persons_of(0, None, "Home")
 
 
-@pytest.mark.parametrize("name", ["events from page views, 3 steps", "urls cleaned from a filtered start", "events to search, 10 steps"])
+def test_funnel_window_holds_its_end_and_opens_at_a_start(analyst, path_events):
+    request = {**SCOPE, "start": {"event": "search"}, "funnel_window_seconds": 600, "edges_per_step": MAX_EDGES_PER_STEP}
+    got = run_query({**request, "persons": {"step": 1, "source": "search", "target": "click", "limit": 10_000}}, analyst)
+    assert "device_id:window" in got["persons"]["persons"]  # the click at exactly 10 minutes is in the first window
+    # windows: [search, click] and [search, (click 10 min + 1 ms later: out)], then [search]: three paths of the
+    # person begin at search, and only the first goes on
+    expected = [p for p in reference_paths(path_frame_of(path_events), request) if p[0] == "device_id:window"]
+    assert [[label for _, label in path] for _, path in expected] == [["search", "click"], ["search"], ["search"]]
+
+
+@pytest.mark.parametrize(
+    "name", ["events from page views, 3 steps", "urls cleaned from a filtered start", "events to search, 10 steps", "events in a funnel's window from search"]
+)
 def test_persons_behind_every_edge_are_the_persons_it_counts(analyst, path_events, path_frame, name):
     request = {**SCOPE, **CASES[name]}
     expected = reference_edges(request, reference_paths(path_frame, request))
@@ -297,6 +333,10 @@ def test_persons_are_paged(analyst, path_events, path_frame):
         ({"persons": {"step": 5, "source": "a", "target": "x"}}, "persons.step", "edges at steps 0 to 4"),
         ({"persons": {"step": 1, "target": "x"}}, "persons", "its source"),
         ({"persons": {"step": 1, "other": True, "source": "x"}}, "persons", "takes no source"),
+        ({"funnel_window_seconds": 0}, "funnel_window_seconds", "greater than or equal to 1"),
+        ({"funnel_window_seconds": 366 * 86_400 + 1}, "funnel_window_seconds", "less than or equal to"),
+        ({"funnel_window_seconds": 600, "start": None, "end": {"event": "pay"}}, "funnel_window_seconds", "only with a start event"),
+        ({"funnel_window_seconds": 600, "session_gap_seconds": 600}, "session_gap_seconds", "not with funnel_window_seconds"),
     ],
 )
 def test_limits_are_enforced_with_clear_errors(change, field, message):

@@ -3197,9 +3197,15 @@ export interface components {
             events?: string[];
             /**
              * Filters
-             * @description applied to every event
+             * @description applied to every event; audience, tag and person-property filters select persons
              */
-            filters?: components["schemas"]["PropertyFilter"][];
+            filters?: (components["schemas"]["PropertyFilter"] | components["schemas"]["AudienceFilter"] | components["schemas"]["TagFilter"] | components["schemas"]["PersonPropertyFilter"])[];
+            /**
+             * Funnel Window Seconds
+             * @description a path from a funnel step: the funnel's window_seconds; each path holds the events up to this long after its start (instead of sessions cut at the inactivity gap)
+             * @default null
+             */
+            funnel_window_seconds?: number | null;
             /**
              * Item
              * @description what a path element is: the event name, or the page view's URL or title
