@@ -96,7 +96,7 @@ def test_sensors_sdk_events_login_and_profiles_reach_the_warehouse_and_oneid(pip
     pages = wait_for(lambda: len(rows := stored_events(warehouse, "device_id", anonymous, columns)) >= 2 and rows, timeout_s=120,
                      what="the Sensors page view and signup")  # fmt: skip
     assert ("page_view", "Android", "14", "Pixel 8", "Google", 412, 915, "WIFI", "news", "Cart", "python") in pages
-    assert [row[0] for row in pages] == ["page_view", "signup"]
+    assert [row[0] for row in pages] == ["page_view", "identify"]  # track_signup links the ids: the native identify
     assert wait_for(lambda: joined(warehouse, f"device_id:{anonymous}", f"user_id:{user}"), timeout_s=150, what="the OneID join")
     properties_of(warehouse, f"user_id:{user}", {"vip": "true", "first_channel": "ad", "tags": '["a","b"]'})
 
@@ -206,18 +206,24 @@ def test_sensors_web_sdk_in_chromium_page_views_and_events_reach_the_warehouse(p
     page.close()
 
 
-@pytest.mark.xfail(reason="open: in three runs the web SDK's login (track_signup) and the events after it (login_id + "
-                          "identities) were answered 200 (pixel) but were not in `events` after 120 s; not yet traced")  # fmt: skip
 def test_sensors_web_sdk_in_chromium_login_and_profile_reach_oneid_and_person_properties(pipeline_jobs, browser, vendor_site, collector_url, warehouse):
     user = f"sa-web-{uuid.uuid4().hex[:8]}"
     page, answers = open_page(browser, vendor_site, "sensors.html", collector_url)
     anonymous = page.evaluate("sensors.quick('getAnonymousID')")
     page.evaluate(f"sensors.login('{user}')")
     page.evaluate("sensors.setProfile({plan: 'gold'}); sensors.setOnceProfile({first_channel: 'web'})")
-    page.evaluate("sensors.track('checkout', {product_id: 'p-7'})")
-    assert wait_for(lambda: stored_events(warehouse, "user_id", user, "props['product_id']"), timeout_s=120, what="the events after login")
+    page.evaluate("sensors.track('add_to_cart', {product_id: 'p-7'}); sensors.track('checkout', {product_id: 'p-7'})")
+    after = wait_for(lambda: len(rows := stored_events(warehouse, "user_id", user, "ids['cookie_id'], props['product_id']")) >= 2 and rows,
+                     timeout_s=120, what="the login and the event after it")  # fmt: skip
+    assert after == [("identify", anonymous, ""), ("add_to_cart", anonymous, "p-7")], after
     assert wait_for(lambda: joined(warehouse, f"cookie_id:{anonymous}", f"user_id:{user}"), timeout_s=150, what="the OneID join")
     properties_of(warehouse, f"user_id:{user}", {"plan": "gold", "first_channel": "web"})
+    # `checkout` is not in demo-shop's plan (undeclared events: quarantine): held with its reason, not in `events`.
+    held = wait_for(lambda: warehouse.rows("SELECT reason_keys FROM quarantine WHERE app_id = {app:String} AND event = 'checkout' "
+                                           "AND position(envelope, {user:String}) > 0", {"app": APP_ID, "user": user}),
+                    timeout_s=60, what="the undeclared event in quarantine")  # fmt: skip
+    assert held == [(["event:undeclared_event"],)]
+    page.wait_for_timeout(100)  # lets Playwright deliver the response events recorded in `answers`
     assert answers and all(status == 200 for status, _ in answers), answers
     page.close()
 
