@@ -99,7 +99,8 @@ def content_id(namespace: uuid.UUID, app_id: str, record: dict[str, Any], volati
     time): a re-sent record gets the same id, so the event index (events) and the update_id key (person
     properties) collapse the copy. Two records identical in every other field become one: they cannot be told
     apart anyway."""
-    stable = {name: value for name, value in record.items() if name not in volatile} if volatile else record
+    # the filtered copy only when a volatile field is there (records of server SDKs carry none)
+    stable = {name: value for name, value in record.items() if name not in volatile} if not record.keys().isdisjoint(volatile) else record
     content = orjson.dumps(stable, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     # uuid.uuid5 without its UUID object and text round trips (a tenth of a protocol record's mapping time)
     digest = bytearray(hashlib.sha1(namespace.bytes + app_id.encode() + b"\n" + content).digest()[:16])
@@ -144,11 +145,34 @@ def iso_millis(value: Any, field: str) -> int | None:
     raise BadRequest(400, f"{field} must be an ISO-8601 time, got {str(value)[:40]!r}", field=field)
 
 
-def move_fields(source: dict[str, Any], target: dict[str, Any], names: dict[str, str]) -> None:
-    """Pop each `names` key present (and not empty) from source into target under its mapped name; where two
-    present names map to one field, the one listed first in `names` wins."""
-    present = source.keys() & names.keys()  # a record carries a few of the mapped names: skip the others in C
-    for name in [name for name in names if name in present] if len(present) > 1 else present:
-        value = source.pop(name)
-        if value not in (None, ""):
-            target.setdefault(names[name], value)
+class ContextFields:
+    """A protocol's properties that are envelope context fields (`names`: property -> field), and those it drops.
+    `split` sorts a record's properties in one pass, where popping the mapped names out of a filtered copy took two
+    dict copies per record (a fifth of a protocol record's mapping time)."""
+
+    def __init__(self, names: dict[str, str], dropped: frozenset[str]):
+        self.names = {name: field for name, field in names.items() if name not in dropped}  # dropped means dropped
+        self.dropped = dropped
+        fields = list(self.names.values())
+        # Where two names map to one field, the one listed first wins: only those names need their rank.
+        self.ranks = {name: rank for rank, name in enumerate(self.names) if fields.count(self.names[name]) > 1}
+
+    def split(self, properties: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(context, props): each mapped property that is not empty (None or "") under its field, the others but
+        the dropped ones under their own names."""
+        names, dropped, ranks = self.names, self.dropped, self.ranks
+        context: dict[str, Any] = {}
+        props: dict[str, Any] = {}
+        winners: dict[str, int] = {}
+        for name, value in properties.items():
+            field = names.get(name)
+            if field is None:
+                if name not in dropped:
+                    props[name] = value
+            elif value is not None and value != "":
+                if name in ranks:
+                    if winners.get(field, len(names)) < ranks[name]:
+                        continue
+                    winners[field] = ranks[name]
+                context[field] = value
+        return context, props

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs
 from lzstring import LZString
 
 from pipelines.collect.intake import BadRequest, gunzip, object_field, parse_json
-from pipelines.collect.protocols import Mapped, content_id, given_uuid, id_text, iso_millis, map_each, move_fields, person_update
+from pipelines.collect.protocols import ContextFields, Mapped, content_id, given_uuid, id_text, iso_millis, map_each, person_update
 from pipelines.plan.validate import json_type_name
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -65,6 +65,7 @@ CLIENT_LIBS = set(PLATFORMS)
 DROPPED_PROPS = frozenset({"token", "distinct_id", "$set", "$set_once", "$unset", "$geoip_disable", "$is_server", "$python_runtime",
                  "$python_version", "$os_distro", "$lib_custom_api_host", "$elements", "$elements_chain", "$session_id",
                  "$viewport_width", "$viewport_height", "$anon_distinct_id", "$device_id", "$user_id", "$is_identified"})  # fmt: skip
+FIELDS = ContextFields(CONTEXT_FIELDS, DROPPED_PROPS)
 # Parsed elements chains are cached (at most 8,192 of at most 2 KiB: 16 MiB); longer ones are parsed every time.
 CACHED_CHAINS = 8192
 MAX_CACHED_CHAIN = 2048
@@ -198,11 +199,9 @@ def map_event(
     updates = _person_updates(event, properties, ids, ts, seq, event_id)
     if name in PERSON_ONLY:
         return None, updates
-    props = {k: v for k, v in properties.items() if k not in DROPPED_PROPS}
-    context: dict[str, Any] = {}
+    context, props = FIELDS.split(properties)
     if lib in PLATFORMS:
         context["platform"] = PLATFORMS[lib]
-    move_fields(props, context, CONTEXT_FIELDS)
     if isinstance(properties.get("$device_type"), str) and properties["$device_type"]:
         context["device_type"] = props.pop("$device_type").lower()
     if context.get("screen_width") and context.get("screen_height"):

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 
 
 from pipelines.collect.intake import BadRequest, gunzip, object_field, parse_json
-from pipelines.collect.protocols import Mapped, content_id, id_text, map_each, move_fields, person_update
+from pipelines.collect.protocols import ContextFields, Mapped, content_id, id_text, map_each, person_update
 from pipelines.plan.validate import json_type_name
 
 TRACK_TYPES = ("track", "track_signup", "track_id_bind")
@@ -85,6 +85,7 @@ IDENTITY_TYPES = {
     "$identity_mp_unionid": "wx_unionid",
 }
 DROPPED_PROPS = frozenset({"$is_login_id", "$project", "$token", "$viewport_width", "$viewport_height"})
+FIELDS = ContextFields(CONTEXT_FIELDS, DROPPED_PROPS)
 # event_id: a UUIDv5 of the record under this namespace (see sensors_event_id).
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c3a52-2b7e-4f0e-9a43-5d0b8c1e7a21")
 
@@ -187,8 +188,13 @@ def _track_envelope(record: dict[str, Any], kind: str, app_id: str) -> dict[str,
     lib = object_field(record, "lib")
     lib_name = str(lib.get("$lib") or properties.get("$lib") or "")
     ids = _ids(record, kind, properties, lib_name)
-    props = {name: value for name, value in properties.items() if name not in DROPPED_PROPS}
-    context = _context(props, lib, lib_name)
+    context, props = FIELDS.split(properties)
+    if lib_name in PLATFORMS:
+        context["platform"] = PLATFORMS[lib_name]
+    if lib_name:
+        context.setdefault("lib", lib_name)
+    if "lib_version" not in context and lib.get("$lib_version"):
+        context["lib_version"] = lib["$lib_version"]
     for field, (width, height) in (("screen", ("$screen_width", "$screen_height")), ("viewport", ("$viewport_width", "$viewport_height"))):
         if properties.get(width) and properties.get(height):
             context[field] = f"{properties[width]}x{properties[height]}"
@@ -238,18 +244,6 @@ def _ids(record: dict[str, Any], kind: str, properties: dict[str, Any], lib_name
     elif distinct_id not in ids.values():
         ids.setdefault(anonymous_type, distinct_id)
     return ids
-
-
-def _context(props: dict[str, Any], lib: dict[str, Any], lib_name: str) -> dict[str, Any]:
-    context: dict[str, Any] = {}
-    if lib_name in PLATFORMS:
-        context["platform"] = PLATFORMS[lib_name]
-    move_fields(props, context, CONTEXT_FIELDS)
-    if lib_name:
-        context.setdefault("lib", lib_name)
-    if "lib_version" not in context and lib.get("$lib_version"):
-        context["lib_version"] = lib["$lib_version"]
-    return context
 
 
 def sensors_event_id(record: dict[str, Any], app_id: str) -> str:
