@@ -79,22 +79,20 @@ SELECT oneid, tag, argMax(value, (updated, run)) AS value, argMax(deleted, (upda
        argMax(source, (updated, run)) AS source
 FROM cdp_tags
 WHERE tag IN {tags:Array(String)}
-GROUP BY tag, oneid_hash, oneid
+GROUP BY tag, oneid
 """
 INSERT_TAGS = "INSERT INTO cdp_tags (oneid, tag, value, updated, source, deleted, run) "
 INCREMENTAL_TAGS_SQL = INSERT_TAGS + f"SELECT oneid, tag, value, updated, {{source:String}}, deleted, {{run:UInt64}} FROM ({MAPPED})"
-CHANGED_TAGS_SQL = (
+# Full mode in one pass over the latest rows: a value the run gives that differs from the latest (or is new, or was
+# deleted) is appended; a tag of this source the run no longer gives is appended as deleted (its last value kept).
+FULL_TAGS_SQL = (
     INSERT_TAGS
-    + f"""SELECT n.oneid, n.tag, n.value, n.updated, {{source:String}}, 0, {{run:UInt64}}
-FROM ({MAPPED}) AS n LEFT JOIN ({LATEST_TAGS_SQL}) AS l ON n.oneid = l.oneid AND n.tag = l.tag
-WHERE n.deleted = 0 AND (l.oneid = '' OR l.deleted = 1 OR l.value != n.value)"""
-)
-GONE_TAGS_SQL = (
-    INSERT_TAGS
-    + f"""SELECT l.oneid, l.tag, l.value, {{now:DateTime64(3, 'UTC')}}, {{source:String}}, 1, {{run:UInt64}}
-FROM ({LATEST_TAGS_SQL}) AS l
-WHERE l.deleted = 0 AND l.source = {{source:String}}
-  AND (l.oneid, l.tag) NOT IN (SELECT oneid, tag FROM cdp_sync_mapped WHERE run = {{run:UInt64}} AND deleted = 0)"""
+    + f"""SELECT if(toUInt8(n.oneid = '') AS gone, l.oneid, n.oneid), if(gone, l.tag, n.tag), if(gone, l.value, n.value),
+       if(gone, {{now:DateTime64(3, 'UTC')}}, n.updated), {{source:String}}, gone, {{run:UInt64}}
+FROM (SELECT oneid, tag, value, updated FROM cdp_sync_mapped WHERE run = {{run:UInt64}} AND deleted = 0) AS n
+FULL OUTER JOIN ({LATEST_TAGS_SQL}) AS l ON n.oneid = l.oneid AND n.tag = l.tag
+WHERE (n.oneid != '' AND (l.oneid = '' OR l.deleted = 1 OR l.value != n.value))
+   OR (n.oneid = '' AND l.deleted = 0 AND l.source = {{source:String}})"""
 )
 MEMBERS_SQL = """
 SELECT DISTINCT m.oneid AS oneid, cityHash64(m.oneid) AS oneid_hash
@@ -241,9 +239,7 @@ def _write_tags(writer, source: Source, mapping: str, params: dict, now: dt.date
     if source.mode == "incremental":
         writer.command(INCREMENTAL_TAGS_SQL, params, settings=store.SYNC)
     else:
-        tag_params = {**params, "tags": [t.name for t in source.tags], "now": now}
-        writer.command(CHANGED_TAGS_SQL, tag_params, settings=store.SYNC)
-        writer.command(GONE_TAGS_SQL, tag_params, settings=store.SYNC)
+        writer.command(FULL_TAGS_SQL, {**params, "tags": [t.name for t in source.tags], "now": now}, settings=store.SYNC)
     result.tags_written, result.tags_deleted = _written(writer, result.run, 0), _written(writer, result.run, 1)
 
 
