@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from pipelines.cli_errors import fail
 
@@ -55,7 +55,8 @@ def list_audiences() -> None:
     from pipelines.audiences import definitions as audiences
 
     found = _run(lambda connection, writer, reader, settings: audiences.list_all(connection, reader))
-    table = Table("name", "kind", "schedule", "size", "version", "computed", "owner", "last error")
+    # The name is never cut: it is what a reader copies into the next command.
+    table = Table(Column("name", no_wrap=True), "kind", "schedule", "size", "version", "computed", "owner", "last error")
     for a in found:
         table.add_row(*(escape(str(a[k] if a[k] is not None else "-")) for k in
                         ("name", "kind", "schedule", "size", "version", "computed_at", "owner", "last_error")))  # fmt: skip

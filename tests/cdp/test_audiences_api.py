@@ -6,6 +6,7 @@ dynamic, exports landing in real PostgreSQL and in a file, the CLI, and the Dags
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pandas as pd
 import pytest
@@ -170,3 +171,29 @@ def test_dagster_recomputes_due_dynamic_audiences(site):
     assert len(after["size_history"]) == before + 1 and after["last_error"] is None
     with site_connection(site) as connection:
         assert "c2_gold_viewers" not in audiences.due(connection)
+
+
+def test_the_cli_creates_refreshes_and_exports_and_refuses_in_one_line(site, tagged, tmp_path):
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    runner = CliRunner()
+    rule = tmp_path / "rule.json"
+    rule.write_text(json.dumps({"app_id": WB_APP, "rule": {"tag": TAG, "op": "=", "value": "gold"}}))
+    made = runner.invoke(app, ["audiences", "create", "c2_cli_gold", "--rule", str(rule), "--schedule", "hourly"])
+    assert made.exit_code == 0 and "100 persons (dynamic)" in made.output, made.output
+    assert "c2_cli_gold" in runner.invoke(app, ["audiences", "list"]).output
+    assert runner.invoke(app, ["audiences", "refresh", "c2_cli_gold"]).exit_code == 0
+    exported = runner.invoke(app, ["audiences", "export", "c2_cli_gold", "--format", "parquet"])
+    assert exported.exit_code == 0 and "100 rows" in exported.output, exported.output
+
+    rule.write_text(json.dumps({"app_id": WB_APP, "rule": {"tag": "c2_cli_no_such_tag", "op": "is_set"}}))
+    for args, expected in (
+        (["create", "c2_cli_bad", "--rule", str(rule)], "c2_cli_no_such_tag"),
+        (["export", "c2_cli_gold", "--table", "Bad Name"], "lowercase"),
+        (["refresh", "c2_cli_missing"], "no audience 'c2_cli_missing'"),
+    ):
+        result = runner.invoke(app, ["audiences", *args])
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert result.exit_code == 1 and lines[-1].startswith("error: ") and expected in lines[-1], result.output

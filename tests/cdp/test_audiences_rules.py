@@ -194,3 +194,21 @@ def test_unknown_tag_and_event_are_refused_by_name(data, analyst):
         check_rule(analyst, definition, NOW)
     messages = " ".join(e["message"] for e in refused.value.errors)
     assert "c2_no_such_tag" in messages and "c2_no_such_event" in messages
+
+
+def test_audience_leaves_pin_the_current_version(data, analyst, warehouse):
+    """An audience in a rule reads the version current when the rule is checked (as the filters pin it)."""
+    events, tags = data
+    persons = sorted(events["oneid"].unique())
+    store.write_members(warehouse, "c2_rules_half", persons[::2], "rule", "test", 10_000)
+    rule = {"all": [{"audience": "c2_rules_half", "op": "in"}, {"event": "product_view", "days": 30}]}
+    definition = check_rule(analyst, RuleDefinition.model_validate({"app_id": APP, "rule": rule}), NOW)
+    store.write_members(warehouse, "c2_rules_half", persons[1::2], "rule", "test", 10_000)  # a newer version
+    query = compile_rule(definition, NOW)
+    got = {row[0] for row in analyst.rows(query.sql, query.parameters)}
+    assert got == set(persons[::2]) & event_persons(events, {"event": "product_view", "days": 30})
+    outside = {"all": [{"audience": "c2_rules_half", "op": "not_in"}, {"tag": TAG_LEVEL, "op": "=", "value": "gold"}]}
+    definition = check_rule(analyst, RuleDefinition.model_validate({"app_id": APP, "rule": outside}), NOW)
+    query = compile_rule(definition, NOW)
+    got = {row[0] for row in analyst.rows(query.sql, query.parameters)}
+    assert mine(got) == tag_persons(tags, {"tag": TAG_LEVEL, "op": "=", "value": "gold"}) - set(persons[1::2])
