@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pipelines.cdp.store import AUDIENCE_NAME
-from pipelines.push.definitions import Schedule, _describe, _refuse_repeats
+from pipelines.push.definitions import Schedule, _refuse_repeats, find_named, parse_named_list
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")  # a source, tag or audience: Dagster asset names and query parameters
 COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")  # a column of the source's rows, quoted where it is used
@@ -183,16 +182,7 @@ class SourcesFile(Strict):
 
 
 def parse_sources(text: str, origin: str = "cdp.yaml") -> list[Source]:
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SourceError(f"{origin}: not valid YAML: {exc}") from None
-    if not isinstance(document, dict) or "sources" not in document:
-        raise SourceError(f"{origin}: expected a mapping with a `sources:` list")
-    try:
-        return SourcesFile.model_validate(document).sources
-    except ValidationError as exc:
-        raise SourceError(_describe(exc, document, origin, "sources", "source")) from None
+    return parse_named_list(text, origin, SourcesFile, "sources", "source", SourceError)
 
 
 def load_sources(path: Path) -> list[Source]:
@@ -202,10 +192,7 @@ def load_sources(path: Path) -> list[Source]:
 
 
 def find_source(sources: list[Source], name: str) -> Source:
-    for source in sources:
-        if source.name == name:
-            return source
-    raise SourceError(f"no CDP source named {name!r}; defined: {', '.join(s.name for s in sources) or 'none'}")
+    return find_named(sources, name, "CDP source", SourceError)
 
 
 # -- reading ---------------------------------------------------------------------------------------------------

@@ -223,17 +223,31 @@ def _describe(error: ValidationError, document: dict, source: str, items: str = 
     return "\n".join(lines)
 
 
-def parse_pushes(text: str, source: str = "pushes.yaml") -> list[Push]:
+def parse_named_list(text: str, origin: str, model: type[BaseModel], items: str, noun: str, error: type[ValueError]) -> list:
+    """The `items:` list of a YAML file validated by `model` (a model with that one field); every mistake is raised
+    as `error`, one line each naming the file, the item and the field. Shared with cdp.yaml's sources."""
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise PushDefinitionError(f"{source}: not valid YAML: {exc}") from None
-    if not isinstance(document, dict) or "pushes" not in document:
-        raise PushDefinitionError(f"{source}: expected a mapping with a `pushes:` list")
+        raise error(f"{origin}: not valid YAML: {exc}") from None
+    if not isinstance(document, dict) or items not in document:
+        raise error(f"{origin}: expected a mapping with a `{items}:` list")
     try:
-        return PushFile.model_validate(document).pushes
+        return getattr(model.model_validate(document), items)
     except ValidationError as exc:
-        raise PushDefinitionError(_describe(exc, document, source)) from None
+        raise error(_describe(exc, document, origin, items, noun)) from None
+
+
+def find_named(found: list, name: str, what: str, error: type[ValueError]):
+    """The item called `name`, or `error` listing the names there are."""
+    for item in found:
+        if item.name == name:
+            return item
+    raise error(f"no {what} named {name!r}; defined: {', '.join(i.name for i in found) or 'none'}")
+
+
+def parse_pushes(text: str, source: str = "pushes.yaml") -> list[Push]:
+    return parse_named_list(text, source, PushFile, "pushes", "push", PushDefinitionError)
 
 
 def load_pushes(path: Path) -> list[Push]:
@@ -243,7 +257,4 @@ def load_pushes(path: Path) -> list[Push]:
 
 
 def find_push(pushes: list[Push], name: str) -> Push:
-    for push in pushes:
-        if push.name == name:
-            return push
-    raise PushDefinitionError(f"no push named {name!r}; defined: {', '.join(p.name for p in pushes) or 'none'}")
+    return find_named(pushes, name, "push", PushDefinitionError)
