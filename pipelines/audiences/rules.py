@@ -20,7 +20,7 @@ narrows to the persons of its named tags and events (same members, less read).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Union
 
 from pydantic import Discriminator, Field, StringConstraints, Tag, model_validator
 
