@@ -101,9 +101,9 @@ def bench_inserts(settings) -> list[tuple[str, float]]:
 
 
 # -- jobs -----------------------------------------------------------------------------------------------------------
-def start_jobs(settings, parallelism: int, log_dir: Path, processes: list[subprocess.Popen]) -> None:
+def start_jobs(settings, parallelism: int, log_dir: Path, processes: list[subprocess.Popen], ports: list[int] | None = None) -> None:
     """Appends each job's process as soon as it exists, so the caller stops it even when a later job fails to start
-    (a layering job was once left running for 45 minutes that way)."""
+    (a layering job was once left running for 45 minutes that way); each job's Flink REST port to `ports` if given."""
     from pipelines.flinkrun.rest import job_running
     from pipelines.ports import free_port
 
@@ -118,6 +118,8 @@ def start_jobs(settings, parallelism: int, log_dir: Path, processes: list[subpro
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPOSITORY,
         )  # fmt: skip
         processes.append(process)
+        if ports is not None:
+            ports.append(port)
         deadline = time.monotonic() + 180
         while not job_running(f"http://127.0.0.1:{port}"):
             if process.poll() is not None or time.monotonic() > deadline:
