@@ -15,6 +15,7 @@ step reached, and its counts are checked against the model's.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -24,6 +25,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 
@@ -199,17 +201,19 @@ def _listening(port: int) -> bool:
         return False
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The dataset arguments every analysis bench shares (bench.analysis.run, bench.analysis.chain)."""
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--persons", type=int, default=1_000_000)
     parser.add_argument("--chunks", type=int, default=0, help="generation chunks (default: one per million events)")
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--peer-fraction", type=float, default=0.02, help="share of persons the pandas reference runs on")
     parser.add_argument("--keep", help="keep the warehouse data in this directory (and reuse it when run again)")
-    parser.add_argument("--only", default="", help="run only the models whose name contains this text")
-    args = parser.parse_args(argv)
 
+
+@contextlib.contextmanager
+def demo_warehouse(args) -> Iterator[tuple[Settings, dt.date]]:
+    """An embedded warehouse of its own (in `--keep` or a temporary directory) holding the demo shop's events of the
+    last DAYS days, migrated; yields its settings and the last day."""
     data_dir = Path(args.keep or tempfile.mkdtemp(prefix="tf-bench-"))
     port = free_port()
     # The server makes its users' passwords from the data dir's secrets: the same dir as this process's Settings.
@@ -246,7 +250,22 @@ def main(argv=None) -> None:
             writer.command("OPTIMIZE TABLE dwd_default FINAL")  # settle parts so every run reads the same layout
         total = writer.scalar("SELECT count() FROM events WHERE app_id = {a:String}", {"a": APP})
         print(f"data: {total:,} events, {args.persons:,} persons, {DAYS} days; load {time.perf_counter() - started:.0f}s")
+        yield settings, end
+    finally:
+        server.terminate()
+        server.wait(30)
+        if not args.keep:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    data_arguments(parser)
+    parser.add_argument("--peer-fraction", type=float, default=0.02, help="share of persons the pandas reference runs on")
+    parser.add_argument("--only", default="", help="run only the models whose name contains this text")
+    args = parser.parse_args(argv)
+
+    with demo_warehouse(args) as (settings, end):
         analyst = Warehouse(settings, role="analyst")
         limits = Limits(timeout_s=300, max_result_rows=1_000_000)  # the analyst role allows at most 300 s
         sample_sql = (
@@ -299,11 +318,6 @@ def main(argv=None) -> None:
             if name in PERSONS_OF:
                 comparisons.append(persons_line(name, request, analyst, args.repeat))
         print("\n".join(comparisons))
-    finally:
-        server.terminate()
-        server.wait(30)
-        if not args.keep:
-            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
