@@ -120,21 +120,24 @@ def step_request(chain, index: int, carried: dict[str, Any] | None) -> dict[str,
     return {**request.model_dump(mode="json"), "filters": filters}
 
 
-def _carry(writer, analyst, cell: dict[str, Any], audience: str, index: int) -> dict[str, Any]:
-    """Writes the cell's persons as a new version of `audience` inside the warehouse; its name, version, size."""
+def _carry(writer, analyst, cell, audience: str, index: int) -> dict[str, Any]:
+    """Writes the persons of `cell` (a prepared request with its persons selector) as a new version of `audience`
+    inside the warehouse; its name, version and size."""
     from pipelines.analysis.person_filters import UnknownPersonNames
+    from pipelines.analysis.registry import MODELS
+    from pipelines.analysis.result_persons import FIELD, Invalid, save_result_persons
     from pipelines.analysis.runner import ResultTooLarge
-    from pipelines.cdp import audiences, store
+    from pipelines.cdp import store
 
     try:
-        version, size = audiences.save_result_persons(
-            writer, analyst, cell, audience, KIND, f"chain steps.{index}", writer.settings.cdp_max_audience_persons
+        version, size = save_result_persons(
+            writer, analyst, cell, MODELS.of(cell), audience, KIND, f"chain steps.{index}", writer.settings.cdp_max_audience_persons
         )
     except store.AudienceTooLarge as exc:
         raise ResultTooLarge(f"steps.{index}.persons: {exc}") from None
-    except audiences.Invalid as exc:  # an event the app never heard of: refused rather than carrying nobody
+    except Invalid as exc:  # an event the app never heard of: refused rather than carrying nobody on
         raise UnknownPersonNames(
-            [{**e, "field": f"steps.{index}.request.{e['field'].removeprefix('result.')}"} for e in exc.errors]
+            [{**e, "field": f"steps.{index}.request.{e['field'].removeprefix(FIELD + '.')}"} for e in exc.errors]
         ) from None
     return {"audience": audience, "version": version, "persons": size}
 
@@ -152,14 +155,15 @@ def run(chain, analyst, limits) -> dict[str, Any]:
         for index, step in enumerate(chain.steps):
             began = time.perf_counter()
             body = step_request(chain, index, carried)
-            result = run_model(prepare(body, analyst, limits), analyst, limits)
+            request = prepare(body, analyst, limits)
+            result = run_model(request, analyst, limits)
             query_ms = (time.perf_counter() - began) * 1000
             carried = None
             if step.persons is not None:
                 began = time.perf_counter()
                 last = index == len(chain.steps) - 1
                 audience = chain.save_as if last and chain.save_as else temporary_name(chain, index)
-                carried = _carry(writer, analyst, {**body, PERSONS_FIELD: step.persons}, audience, index)
+                carried = _carry(writer, analyst, cell_request(request, step.persons, index), audience, index)
                 carried["carry_ms"] = round((time.perf_counter() - began) * 1000, 1)
             steps.append({"request": body, "persons": step.persons, "result": result, "carried": carried, "query_ms": round(query_ms, 1)})
     finally:
