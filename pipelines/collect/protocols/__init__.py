@@ -16,6 +16,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -87,6 +88,8 @@ def person_update(op: str, ids: dict[str, str], ts: int, seq: int, properties: A
 
 def id_text(value: Any, field: str, limit: int = 256) -> str:
     """An id field as text ('' when absent); a 400 naming the field when it is not a string or number."""
+    if type(value) is str and len(value) <= limit:  # what SDKs send: no further checks
+        return value
     if value is None or value == "":
         return ""
     if not isinstance(value, (str, int)) or isinstance(value, bool) or len(str(value)) > limit:
@@ -101,13 +104,21 @@ def content_id(namespace: uuid.UUID, app_id: str, record: dict[str, Any], volati
     apart anyway."""
     # the filtered copy only when a volatile field is there (records of server SDKs carry none)
     stable = {name: value for name, value in record.items() if name not in volatile} if not record.keys().isdisjoint(volatile) else record
-    content = orjson.dumps(stable, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
-    # uuid.uuid5 without its UUID object and text round trips (a tenth of a protocol record's mapping time)
-    digest = bytearray(hashlib.sha1(namespace.bytes + app_id.encode() + b"\n" + content).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50
-    digest[8] = (digest[8] & 0x3F) | 0x80
-    text = digest.hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    digest = _id_prefix(namespace, app_id).copy()
+    digest.update(orjson.dumps(stable, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS))
+    # uuid.uuid5 without its UUID object and text round trips (a tenth of a protocol record's mapping time): the
+    # version nibble (5) and the variant bits (10xx) set on the hex text give the text uuid.uuid5 would
+    text = digest.hexdigest()
+    return f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{_VARIANT_NIBBLE[text[16]]}{text[17:20]}-{text[20:32]}"
+
+
+_VARIANT_NIBBLE = dict(zip("0123456789abcdef", "89ab" * 4))  # (n & 0b0011) | 0b1000
+
+
+@lru_cache(maxsize=1024)
+def _id_prefix(namespace: uuid.UUID, app_id: str) -> Any:
+    """The SHA-1 state after a namespace and app: the part of every content id a request's records share."""
+    return hashlib.sha1(namespace.bytes + app_id.encode() + b"\n")
 
 
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -133,7 +144,7 @@ def iso_millis(value: Any, field: str) -> int | None:
         return int(value)
     if isinstance(value, str):
         try:
-            parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            parsed = dt.datetime.fromisoformat(value.strip())  # Python 3.11 reads a "Z" zone itself
         except ValueError:
             parsed = None
         if parsed is not None:

@@ -195,9 +195,10 @@ def _track_envelope(record: dict[str, Any], kind: str, app_id: str) -> dict[str,
         context.setdefault("lib", lib_name)
     if "lib_version" not in context and lib.get("$lib_version"):
         context["lib_version"] = lib["$lib_version"]
-    for field, (width, height) in (("screen", ("$screen_width", "$screen_height")), ("viewport", ("$viewport_width", "$viewport_height"))):
-        if properties.get(width) and properties.get(height):
-            context[field] = f"{properties[width]}x{properties[height]}"
+    if (width := properties.get("$screen_width")) and (height := properties.get("$screen_height")):
+        context["screen"] = f"{width}x{height}"
+    if (width := properties.get("$viewport_width")) and (height := properties.get("$viewport_height")):
+        context["viewport"] = f"{width}x{height}"
     name = EVENT_NAMES.get(event, event)
     if name == "click":
         for source, target in CLICK_PROPS.items():
@@ -223,7 +224,7 @@ def _ids(record: dict[str, Any], kind: str, properties: dict[str, Any], lib_name
     if not distinct_id:
         raise BadRequest(400, "distinct_id is required (a non-empty string)", field="distinct_id")
     ids: dict[str, str] = {}
-    identities = object_field(record, "identities")
+    identities = object_field(record, "identities") if "identities" in record else {}  # older SDKs send none
     for key, value in identities.items():
         id_type = IDENTITY_TYPES.get(key) or ("cookie_id" if key == "$identity_anonymous_id" and lib_name == "js" else None)
         id_type = id_type or ("device_id" if key == "$identity_anonymous_id" else key.removeprefix("$identity_"))
