@@ -7,6 +7,8 @@ export const router = createRouter({
   routes: [
     { path: '/', redirect: '/dashboards' },
     { path: '/sign-in', name: 'sign-in', component: () => import('./pages/SignIn.vue'), meta: { bare: true, public: true } },
+    // Before /analysis/:model: a chain is a page of its own, not a model module (saved chains open here too).
+    { path: '/analysis/chain', component: () => import('./pages/ChainPage.vue') },
     { path: '/analysis/:model', component: () => import('./pages/ModelPage.vue'), props: true },
     { path: '/plan', component: () => import('./pages/PlanPage.vue') },
     { path: '/dashboards', component: () => import('./pages/DashboardsPage.vue') },
