@@ -18,6 +18,7 @@ import yaml
 from pipelines.config import Settings
 
 WB_APP = "wb-shop"
+OTHER_APP = "wb-another-shop"  # sorts before WB_APP
 ADMIN = ("admin", "admin-password-1")
 ANALYST = ("ana", "analyst-password-1")
 
@@ -75,6 +76,9 @@ def workbench_stack(stack, stack_settings, warehouse, analyst, tmp_path_factory)
     from pipelines.workbench.store import prepare
 
     insert_frame(warehouse, generate_frame(DemoSpec(events=20_000, persons=1_500, days=20, app_id=WB_APP, seed=18)))
+    # A second app that sorts first, as the many apps of a whole test session (or a real warehouse) do: pages open
+    # on the first app with events, so every flow must pick its app rather than rely on being the only one.
+    insert_frame(warehouse, generate_frame(DemoSpec(events=500, persons=50, days=5, app_id=OTHER_APP, seed=19)))
     settings = stack_settings.model_copy(update={"plan_dir": _plan_dir(tmp_path_factory.mktemp("workbench"))})
     prepare(settings)
     with connect(settings, settings.meta_database) as connection:
