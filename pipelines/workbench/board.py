@@ -1,5 +1,5 @@
-"""The monitoring board's endpoints (issue 21): the chain collector -> broker -> jobs -> warehouse with each stage's
-latest rate, lag and health, freshness and reconciliation over time, open alerts; each narrowed to an app and a
+"""The monitoring board's endpoints (issue 21): the chain collector -> broker -> jobs -> warehouse (and OneID beside
+the jobs) with each stage's latest rate, lag and health, freshness and reconciliation over time, open alerts; each narrowed to an app and a
 layer. Read through the API's analyst warehouse handle from the monitoring tables (sql/migrations/0042) the alerts
 component and the reconciliation assets write; nothing here writes."""
 
@@ -49,9 +49,11 @@ STAGES = (  # the chain's stages: (stage, title, metrics read for it)
     ("broker", "Kafka broker", ("trackflow_kafka_up", "trackflow_kafka_consumer_lag_messages")),
     ("jobs", "Streaming jobs", ("trackflow_job_up", "trackflow_job_checkpoint_age_seconds")),
     ("warehouse", "Warehouse", ("trackflow_warehouse_up", "trackflow_pipeline_freshness_p95_seconds")),
+    ("oneid", "OneID", ("trackflow_oneid_up", "trackflow_oneid_links_count", "trackflow_oneid_lookup_p95_seconds", "trackflow_oneid_actions_events")),
 )
+DROPPED = "trackflow_job_dedup_dropped_events"
 RATE = "trackflow_pipeline_stage_events"
-METRICS = [RATE] + [m for _, _, metrics in STAGES for m in metrics]
+METRICS = [RATE, DROPPED] + [m for _, _, metrics in STAGES for m in metrics]
 
 
 class Invalid(Exception):
@@ -115,20 +117,29 @@ def chain(warehouse: Warehouse, app: str, layer: str) -> dict[str, Any]:
     checkpoint = series("trackflow_job_checkpoint_age_seconds")
     fresh = series("trackflow_pipeline_freshness_p95_seconds", layer=layer)
     spool = series("trackflow_collector_spool_age_seconds")
+    dropped = series(DROPPED, app_id=app, layer=layer)
+    links = series("trackflow_oneid_links_count")
+    lookup = series("trackflow_oneid_lookup_p95_seconds")
+    # The OneID job's health is among the jobs'; `oneid serve` answering is this stage's (no service: unknown).
+    actions = {labels.get("action"): v for labels, v in values.get("trackflow_oneid_actions_events", [])}
     stages = [
-        {"stage": "collector", "title": STAGES[0][1], "rate_per_min": rate(lambda s: s == "collected"),
+        {"stage": "collector", "title": STAGES[0][1], "rate_per_min": rate(lambda s: s == "collected"), "rate_unit": "events/min",
          "lag": max(spool) if spool else None, "lag_unit": "s spooled",
          "health": health(series("trackflow_collector_up"), bool(success) and min(success) < 0.95),
          "detail": {"success_ratio": min(success) if success else None}},
-        {"stage": "broker", "title": STAGES[1][1], "rate_per_min": rate(lambda s: s == "raw"),
+        {"stage": "broker", "title": STAGES[1][1], "rate_per_min": rate(lambda s: s == "raw"), "rate_unit": "events/min",
          "lag": sum(lag) if lag else None, "lag_unit": "messages", "health": health(series("trackflow_kafka_up")),
          "detail": {"max_partition_lag": max(lag) if lag else None}},
-        {"stage": "jobs", "title": STAGES[2][1], "rate_per_min": rate(lambda s: _rate_stage(s, layer)),
+        {"stage": "jobs", "title": STAGES[2][1], "rate_per_min": rate(lambda s: _rate_stage(s, layer)), "rate_unit": "events/min",
          "lag": max(checkpoint) if checkpoint else None, "lag_unit": "s since checkpoint", "health": health(series("trackflow_job_up")),
-         "detail": {"jobs_running": sum(series("trackflow_job_up")) if series("trackflow_job_up") else None}},
-        {"stage": "warehouse", "title": STAGES[3][1], "rate_per_min": rate(lambda s: _rate_stage(s, layer)),
+         "detail": {"jobs_running": sum(series("trackflow_job_up")) if series("trackflow_job_up") else None,
+                    "dedup_dropped_per_min": sum(dropped) if dropped else None}},
+        {"stage": "warehouse", "title": STAGES[3][1], "rate_per_min": rate(lambda s: _rate_stage(s, layer)), "rate_unit": "events/min",
          "lag": max(fresh) if fresh else None, "lag_unit": "s freshness p95", "health": health(series("trackflow_warehouse_up")),
          "detail": {}},
+        {"stage": "oneid", "title": STAGES[4][1], "rate_per_min": sum(links) if links else None, "rate_unit": "links/min",
+         "lag": max(lookup) if lookup else None, "lag_unit": "s lookup p95", "health": health(series("trackflow_oneid_up")),
+         "detail": {"merges_per_min": actions.get("merge"), "splits_per_min": actions.get("split")}},
     ]  # fmt: skip
     return {"at": _iso(at) if at else None, "app_id": app or None, "layer": layer or None, "stages": stages,
             "apps": sorted(apps), "layers": sorted(layers)}  # fmt: skip

@@ -154,9 +154,9 @@ NUMBER_OR_NULL = {"type": ["number", "null"]}
 BOARD_FILTERS = [{"name": name, "in": "query", "required": False, "schema": STRING, "description": what}
                  for name, what in (("app_id", "only this app"), ("layer", "only this layer"))]  # fmt: skip
 SCHEMAS |= {
-    "ChainStage": _obj(["stage", "title", "rate_per_min", "lag", "lag_unit", "health", "detail"],
-                       stage={"type": "string", "enum": ["collector", "broker", "jobs", "warehouse"]}, title=STRING,
-                       rate_per_min=NUMBER_OR_NULL, lag=NUMBER_OR_NULL, lag_unit=STRING,
+    "ChainStage": _obj(["stage", "title", "rate_per_min", "rate_unit", "lag", "lag_unit", "health", "detail"],
+                       stage={"type": "string", "enum": ["collector", "broker", "jobs", "warehouse", "oneid"]}, title=STRING,
+                       rate_per_min=NUMBER_OR_NULL, rate_unit=STRING, lag=NUMBER_OR_NULL, lag_unit=STRING,
                        health={"type": "string", "enum": ["ok", "degraded", "down", "unknown"]},
                        detail={"type": "object", "additionalProperties": NUMBER_OR_NULL}),
     "Chain": _obj(["at", "app_id", "layer", "stages", "apps", "layers"], at={"type": ["string", "null"]},

@@ -46,6 +46,10 @@ def board(site, warehouse):  # noqa: F811
             [minute, "trackflow_job_up", {"job": "dwd"}, 0 if i == len(minutes) - 1 else 1],  # down in the latest minute
             [minute, "trackflow_job_checkpoint_age_seconds", {"job": "dwd"}, 12.5],
             [minute, "trackflow_warehouse_up", {}, 1],
+            [minute, "trackflow_job_dedup_dropped_events", {"job": "dwd", "layer": LAYER, "app_id": APP}, 7],
+            [minute, "trackflow_oneid_links_count", {}, 1200],
+            [minute, "trackflow_oneid_lookup_p95_seconds", {}, 0.0005],
+            [minute, "trackflow_oneid_up", {}, 1],
         ]
     writer.insert("monitoring_samples", samples, SAMPLE_COLUMNS, settings=SYNC)
     lag, job = fingerprint("consumer_lag_high", (("group", "dwd"),)), fingerprint("job_down", (("job", "layering"),))
@@ -82,6 +86,10 @@ def test_board_api_answers_the_seeded_figures(board):
     assert APP in chain["apps"] and {LAYER, "wb_orders"} <= set(chain["layers"])
     narrowed = {s["stage"]: s for s in get(board, f"/v1/monitoring/chain?app_id={APP}&layer={LAYER}")["stages"]}
     assert narrowed["jobs"]["rate_per_min"] == 529 and narrowed["warehouse"]["lag"] == 8 + 29 % 5
+    assert narrowed["jobs"]["detail"]["dedup_dropped_per_min"] == 7
+    # OneID beside the jobs: links/min and lookup p95 (the session's own component may sample a OneID job of its own)
+    assert stages["oneid"]["rate_unit"] == "links/min" and stages["oneid"]["lag_unit"] == "s lookup p95"
+    assert stages["oneid"]["rate_per_min"] is not None and stages["oneid"]["health"] in ("ok", "down")
 
     alerts = get(board, "/v1/monitoring/alerts")["alerts"]
     assert [(a["rule"], a["state"], a["value"]) for a in alerts if a["rule"] in ("consumer_lag_high", "job_down")] == [("consumer_lag_high", "firing", 69.0)]
@@ -114,6 +122,7 @@ def test_the_board_shows_the_api_numbers(board, page):  # noqa: F811
         assert box.locator("[data-field=health]").inner_text().lower() == stage["health"]
         rate = box.locator("[data-field=rate]").inner_text()
         assert rate == ("–" if stage["rate_per_min"] is None else f"{stage['rate_per_min']:,.0f}")
+        assert box.locator("small").first.inner_text() == stage["rate_unit"]
         lag = box.locator("[data-field=lag]").inner_text()
         assert lag == ("–" if stage["lag"] is None else f"{stage['lag']:,.1f}".rstrip("0").rstrip("."))
     alerts = get(board, f"/v1/monitoring/alerts?app_id={APP}")["alerts"]

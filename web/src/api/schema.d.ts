@@ -2513,8 +2513,9 @@ export interface components {
             lag: number | null;
             lag_unit: string;
             rate_per_min: number | null;
+            rate_unit: string;
             /** @enum {string} */
-            stage: "collector" | "broker" | "jobs" | "warehouse";
+            stage: "collector" | "broker" | "jobs" | "warehouse" | "oneid";
             title: string;
         };
         /** ChainStep */
