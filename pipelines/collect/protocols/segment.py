@@ -83,8 +83,11 @@ def map_message(
         raise BadRequest(400, f"type must be one of {', '.join(TYPES)}, got {str(kind)[:40]!r}", field="type")
     if message.get("writeKey") not in (None, "", key):
         raise BadRequest(403, f"message writeKey is not this request's write key (app {app_id!r})", field="writeKey")
-    context = {**batch_context, **object_field(message, "context")}
-    properties = dict(object_field(message, "properties"))
+    context = object_field(message, "context")
+    if batch_context:
+        context = {**batch_context, **context}
+    # The message's own dict, not a copy: only its envelope uses it after its event_id is made (just below).
+    properties = object_field(message, "properties")
     traits = object_field(message, "traits")
     ids = _ids(message, kind, context)
     ts = _time(message, now_ms)
