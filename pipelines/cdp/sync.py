@@ -16,6 +16,7 @@ source wrote before but no longer gives is appended as deleted. Incremental mode
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ import pandas as pd
 from pipelines.cdp import store
 from pipelines.cdp.sources import Source, SourceError, read_rows
 
+log = logging.getLogger("trackflow.cdp")
 RUN_COLUMNS = (
     "run", "source", "mode", "status", "started", "finished", "rows_read", "persons_mapped", "unmapped", "unmapped_by_type",
     "tags_written", "tags_deleted", "audience_versions", "watermark", "error",
@@ -170,6 +172,7 @@ def sync(settings, writer, analyst, source: Source, rules, base: Path, now: dt.d
     except (SourceError, store.AudienceTooLarge) as exc:
         result.status, result.error = "failed", str(exc)
     except Exception as exc:  # the warehouse refused a statement, a connection broke: the run fails with the text
+        log.warning("CDP source %s failed", source.name, exc_info=True)  # the traceback for whoever debugs it
         result.status, result.error = "failed", f"source {source.name!r}: {exc.__class__.__name__}: {' '.join(str(exc).split())[:500]}"
     finally:
         result.finished = dt.datetime.now(dt.timezone.utc)
