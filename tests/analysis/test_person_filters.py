@@ -10,6 +10,8 @@ import uuid
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from pipelines.analysis import run_query
@@ -272,3 +274,23 @@ def test_workbench_catalog_lists_what_the_filters_may_name(analyst, cdp_frame):
     vocabulary = person_vocabulary(analyst, APP)
     assert {"name": AUDIENCE, "version": 2, "size": len(MEMBERS[2])} in vocabulary["audiences"]
     assert {LEVEL, SCORE, CHINESE} <= set(vocabulary["tags"]) and vocabulary["person_properties"] == ["city"]
+
+
+# -- any membership: a new version per example, pinned ------------------------------------------------------------
+_next_version = iter(range(100, 10_000))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(members=st.sets(st.sampled_from(PERSONS), max_size=60), op=st.sampled_from(["in", "not_in"]), event=st.sampled_from(["view", "pay", "$any"]))
+def test_any_audience_version_selects_its_persons(warehouse, analyst, cdp_frame, members, op, event):
+    version = next(_next_version)
+    warehouse.command(
+        "INSERT INTO cdp_audiences SELECT 'c3_random', {v:UInt64}, o, cityHash64(o) FROM (SELECT arrayJoin({ids:Array(String)}) AS o)",
+        {"v": version, "ids": sorted(members)},
+    )
+    warehouse.command("INSERT INTO cdp_audience_versions VALUES ('c3_random', {v:UInt64}, {n:UInt64}, 'saved', 'test', now64(3))", {"v": version, "n": len(members)})
+    request = {**SCOPE, "model": "event", "granularity": "month", "metrics": [{"event": event, "math": "unique_persons"}, {"event": event}]}
+    got = run_query({**request, "filters": [{"audience": "c3_random", "op": op, "version": version}]}, analyst)
+    rows = ref.in_range(of(cdp_frame, members if op == "in" else set(cdp_frame.person) - members), *bounds(request))
+    rows = rows if event == "$any" else rows[rows.event == event]
+    assert [sum(s["values"][i] for s in got["series"]) for i in (0, 1)] == [rows.person.nunique(), len(rows)]
