@@ -3,12 +3,17 @@ events.raw (the figure of bench/streaming/pipeline.py: events over the time from
 warehouse, the jobs' start excluded), with the component off and on, order alternating per round, on one private
 stack (broker, warehouse).
 
-    flock -x /tmp/trackflow-cpu.lock .venv/bin/python -m bench.monitoring.jobs [--events 100000] [--rounds 3] [--interval 15]
+    flock -x /tmp/trackflow-cpu.lock .venv/bin/python -m bench.monitoring.jobs [--events 300000] [--rounds 3] [--interval 15]
 
 With it on, the component samples every `--interval` seconds what it does on a real stack: each job's Flink REST
 (checkpoints, restarts, back-pressure of every vertex), the consumer groups' lag read to the real partition ends
 (reading the backlog's partitions on from the committed offsets), the warehouse's system tables and
 pipeline_metrics, and writes monitoring_samples once a minute. Goal: <= 3% events/s.
+
+The measured window (first to last row) must span more than one evaluation interval, or a run may see no sample
+at all: at ~15k events/s 100,000 events pass in ~7 s, half the shipped 15 s interval. Each run prints its window
+in intervals, and each run with the component on how many evaluations it made during the run and how long its
+last one took per source (read from its /metrics).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
+
 from bench.streaming.pipeline import bench_throughput, load, private_stack, start_jobs, stop_jobs, wait_for_offsets_committed
 
 GOAL_COST = 0.03
@@ -28,7 +35,7 @@ GOAL_COST = 0.03
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=100_000, help="backlog per run")
+    parser.add_argument("--events", type=int, default=300_000, help="backlog per run (its window should span several intervals)")
     parser.add_argument("--per-message", type=int, default=20)
     parser.add_argument("--parallelism", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3)
@@ -59,6 +66,15 @@ def main() -> None:
             (settings.state_dir / f"{component}.port").write_text(str(port))
             (settings.state_dir / f"{component}.pid").write_text(str(process.pid))
 
+    def component_metrics() -> tuple[float, dict[str, float]]:
+        """(evaluations so far, the last evaluation's seconds per source) from the running component's /metrics."""
+        from pipelines.monitoring.sources import exposition
+
+        triples = exposition(httpx.get(f"http://127.0.0.1:{monitoring.port(ALERTS)}/metrics", timeout=10).text)
+        evaluations = sum(value for name, _, value in triples if name == "trackflow_alerts_evaluations_total")
+        took = {labels["source"]: value for name, labels, value in triples if name == "trackflow_alerts_sample_seconds"}
+        return evaluations, took
+
     try:
         for round_number in range(args.rounds):
             for on in (False, True) if round_number % 2 == 0 else (True, False):
@@ -66,9 +82,17 @@ def main() -> None:
                     monitoring.up(report=lambda _: None)
                 processes: list[subprocess.Popen] = []
                 try:
+                    evaluations_before = component_metrics()[0] if on else 0.0
                     runs[on].append(bench_throughput(settings, warehouse, args.events, args.per_message, start=lambda: start(processes)))
                     loads.append(os.getloadavg()[0])
-                    print(f"round {round_number + 1}, component {'on ' if on else 'off'}: {runs[on][-1]:>9,.0f} events/s ({load()})", flush=True)
+                    window_s = args.events / runs[on][-1]
+                    line = (f"round {round_number + 1}, component {'on ' if on else 'off'}: {runs[on][-1]:>9,.0f} events/s ({load()}), "
+                            f"window {window_s:.1f} s = {window_s / args.interval:.1f} intervals")  # fmt: skip
+                    if on:
+                        evaluations, took = component_metrics()
+                        line += (f"; {evaluations - evaluations_before:.0f} evaluations during the run (backlog, jobs' start, window), "
+                                 f"last one's seconds: {', '.join(f'{source} {seconds:.2f}' for source, seconds in sorted(took.items()))}")  # fmt: skip
+                    print(line, flush=True)
                     wait_for_offsets_committed(settings, since=time.time())
                 finally:
                     stop_jobs(processes)
