@@ -170,6 +170,8 @@ def main() -> None:
     print(f"page adds:                                                {overhead:7.0f} ms   goal <= {GOAL_OVERHEAD_MS} ms")
     print(f"page adds, sign-in request excluded:                      {median(p - l for p, l in zip(pages, logins)) - median(apis):7.0f} ms")
     print("rounds (page / api ms):", ", ".join(f"{p:.0f}/{a:.0f}" for p, a in zip(pages, apis)))
+    print("rounds' sign-in requests (ms):", ", ".join(f"{login:.0f}" for login in logins))
+    print(f"machine: {os.cpu_count()} cores, load average (1/5/15 min) {' / '.join(f'{value:.1f}' for value in os.getloadavg())}")
 
 
 if __name__ == "__main__":
