@@ -42,8 +42,8 @@ demo: install web
 
 # The fault drills (tests/faults) crash parts of private stacks: they run as their own group, after the rest.
 test: install sdk vendor-sdks web
-	$(BIN)/python -m pytest -m "not fault"
-	$(BIN)/python -m pytest -m fault
+	$(BIN)/python -m pytest -m "not fault" --durations=30
+	$(BIN)/python -m pytest -m fault --durations=15
 
 down:
 	$(BIN)/trackflow down
