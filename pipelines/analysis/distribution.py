@@ -78,8 +78,7 @@ def persons_query(request: DistributionQuery) -> BuiltQuery:
     keys = f"""{cte}
 SELECT person FROM per_person
 WHERE {in_bucket("value", request.bucket_edges, page.bucket, params)}
-ORDER BY person
-{page_clause(page, params)}"""
+{page_clause(page, params, "person")}"""
     return params.query(latest_persons_sql(request, params, [request.event.event], keys))
 
 

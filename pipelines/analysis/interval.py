@@ -132,8 +132,7 @@ def persons_query(request: IntervalQuery) -> BuiltQuery:
     keys = f"""{ctes}
 SELECT DISTINCT person FROM pairs
 WHERE {all_of(cell)}
-ORDER BY person
-{page_clause(page, params)}"""
+{page_clause(page, params, "person")}"""
     return params.query(latest_persons_sql(request, params, [request.start.event, request.end.event], keys))
 
 

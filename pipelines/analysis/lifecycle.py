@@ -131,7 +131,7 @@ def cells_sql(cte: str, source: str, column: str) -> str:
 def cell_keys_sql(source: str, column: str, cell: tuple[str, str], page: Page, params: SqlParams) -> str:
     """The page of person keys of one (period, `column` value) cell of `source`: `cell` holds their placeholders."""
     period, value = cell
-    return f"    SELECT person_key FROM {source} WHERE period = {period} AND {column} = {value}\n    ORDER BY person_key {page_clause(page, params)}"
+    return f"    SELECT person_key FROM {source} WHERE period = {period} AND {column} = {value}\n    {page_clause(page, params, 'person_key')}"
 
 
 def build(request: LifecycleQuery) -> dict[str, BuiltQuery]:

@@ -210,8 +210,7 @@ def persons_query(request: PageQuery) -> BuiltQuery:
     keys = f"""
 SELECT DISTINCT {PERSON_KEY} AS person FROM {TABLE}
 WHERE {where}
-ORDER BY person
-{page_clause(page, params)}"""
+{page_clause(page, params, "person")}"""
     return params.query(latest_persons_sql(request, params, [request.page_view.event], keys))
 
 

@@ -273,7 +273,7 @@ def persons_query(request: PathsQuery) -> BuiltQuery:
         edge = f"source = {source} AND target = indexOf(labels, {params.add('target', page.target, 'String')})"
     keys = f"""    SELECT person_key FROM transitions
     WHERE step = {step} AND {edge}
-    GROUP BY person_key ORDER BY person_key {page_clause(page, params)}"""
+    GROUP BY person_key {page_clause(page, params, "person_key")}"""
     events = None if _path_events(request) == [ANY_EVENT] else _path_events(request)
     return params.query(cte + latest_persons_sql(request, params, events, keys))
 

@@ -2,17 +2,21 @@
 properties.
 
 A model says which persons a result cell counts as a query that yields their 64-bit keys (`schema.PERSON_KEY`),
-already ordered and paged (`keys_sql`); `latest_persons_query` wraps it: the ids and the properties of each
+ordered and paged by `page_clause` (`keys_sql`); `latest_persons_sql` wraps it: the ids and the properties of each
 person's latest event among the events the model read (same app, range, events, global filters and sample), so
 every listed person is found and nobody else is. The page's persons come back sorted by id.
+
+The same query over a `whole_cell` page gives every person of the cell, ids only: an audience of the cell
+(result_persons.py) needs neither their order, nor pages, nor their latest properties.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
+from pipelines.analysis.contract import PERSONS_FIELD
 from pipelines.analysis.expr import all_of
 from pipelines.analysis.filters import scope_conditions
 from pipelines.analysis.request import Strict
@@ -36,11 +40,25 @@ class Page(Strict):
 
     limit: int = Field(100, ge=1, le=MAX_PAGE)
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
+    # Set by whole_cell only (a request cannot: private attributes are neither validated nor in the schema).
+    _whole_cell: bool = PrivateAttr(False)
 
 
-def page_clause(page: Page, params: SqlParams) -> str:
+def whole_cell(page: Page) -> Page:
+    """`page`'s cell, all of its persons, keys unordered and unpaged, ids without their latest properties."""
+    # The limit covers the cell too: a persons query that ignored the mark would still list everyone (slower).
+    whole = page.model_copy(update={"limit": MAX_OFFSET, "offset": 0})
+    whole._whole_cell = True
+    return whole
+
+
+def page_clause(page: Page, params: SqlParams, key: str) -> str:
+    """The page's slice of a cell's person keys ordered by `key` (the keys query's column, so pages never overlap);
+    nothing for a whole cell."""
+    if page._whole_cell:
+        return ""
     limit, offset = params.add("limit", page.limit, "UInt64"), params.add("offset", page.offset, "UInt64")
-    return f"LIMIT {limit} OFFSET {offset}"
+    return f"ORDER BY {key} LIMIT {limit} OFFSET {offset}"
 
 
 def in_bucket(value: str, edges: list[float], index: int, params: SqlParams) -> str:
@@ -65,16 +83,19 @@ def latest_persons_sql(
 ) -> str:
     """Ids and latest properties of the persons whose keys `keys_sql` (a SELECT of one UInt64 column) yields, from
     their latest event among `events` (None: every event) in the request's scope (over `time_range` instead of the
-    request's range for a model that reads history: a person it counts may have no event in the range)."""
+    request's range for a model that reads history: a person it counts may have no event in the range). For a
+    whole cell (whole_cell), their ids only, unordered."""
     scope = scope_conditions(request, params, events, time_range) if events else every_event_conditions(request, params, time_range)
     where = all_of([*scope, f"{PERSON_KEY} IN (\n{keys_sql}\n)"])
+    listed = not getattr(request, PERSONS_FIELD)._whole_cell
     latest = ", ".join(LATEST_PROPERTIES)
+    properties = f", max(ts) AS last_seen, argMax(tuple({latest}, screen_width, screen_height), ts) AS latest" if listed else ""
+    order = "\nORDER BY person" if listed else ""
     return f"""
-SELECT any({PERSON}) AS person, max(ts) AS last_seen, argMax(tuple({latest}, screen_width, screen_height), ts) AS latest
+SELECT any({PERSON}) AS person{properties}
 FROM {TABLE}
 WHERE {where}
-GROUP BY {PERSON_KEY}
-ORDER BY person"""
+GROUP BY {PERSON_KEY}{order}"""
 
 
 def persons_view(rows: Rows, **page: Any) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 warehouse's cdp_audiences by one INSERT ... SELECT (pipelines.cdp.store.write_members_from_sql), so they never pass
 through the client as an id list. Saved audiences (pipelines/audiences) and the combined analysis (chain.py) use it.
 
-The members query is the model's own persons query over one page that holds the whole cell, so a saved audience
+The members query is the model's own persons query over the whole cell (persons.whole_cell: the listing's cell
+keys, without their order and pages, and the listing's ids without their latest properties), so a saved audience
 equals the listing of that cell by construction; the person key is mapped to the OneID string by the listing's own
 `person` column (PERSON), inside the warehouse.
 """
@@ -14,7 +15,7 @@ from typing import Any
 
 from pipelines.analysis.contract import PERSONS_FIELD, AnalysisModel
 from pipelines.analysis.names import unknown_name_warnings
-from pipelines.analysis.persons import MAX_OFFSET
+from pipelines.analysis.persons import whole_cell
 from pipelines.analysis.request import EVENT
 from pipelines.analysis.sqlparams import BuiltQuery
 from pipelines.cdp import store
@@ -43,8 +44,7 @@ def unknown_events(analyst, request, prefix: str) -> list[dict[str, str]]:
 
 def members_query(request, model: AnalysisModel) -> BuiltQuery:
     """`SELECT oneid, oneid_hash` of every person of the prepared request's cell."""
-    page = getattr(request, PERSONS_FIELD)
-    whole = request.model_copy(update={PERSONS_FIELD: page.model_copy(update={"limit": MAX_OFFSET, "offset": 0})})
+    whole = request.model_copy(update={PERSONS_FIELD: whole_cell(getattr(request, PERSONS_FIELD))})
     listing = model.persons(whole)
     return BuiltQuery(f"SELECT person AS oneid, cityHash64(person) AS oneid_hash FROM (\n{listing.sql})", listing.parameters)
 
@@ -56,8 +56,8 @@ def save_result_persons(
     `persons` selector, already prepared (runner.prepare: names checked, audience versions pinned), and `model` its
     model (the registry's; passed in, so that the chain, a registered model itself, can call this without the
     registry importing it back). A model without persons, a request without a cell, or an unknown event is refused
-    (Invalid) rather than saving nobody; more persons than `max_persons` raise store.AudienceTooLarge before
-    anything is written. Returns (version, size)."""
+    (Invalid) rather than saving nobody; more persons than `max_persons` raise store.AudienceTooLarge and leave
+    the previous version current (store.write_members_from_sql). Returns (version, size)."""
     if model.persons is None:
         raise Invalid([{"field": f"{FIELD}.model", "message": f"model {model.name!r} lists no persons"}])
     if getattr(request, PERSONS_FIELD, None) is None:

@@ -115,8 +115,7 @@ def persons_query(request: RetentionQuery) -> BuiltQuery:
 SELECT person_key FROM per_person
 ARRAY JOIN cohorts AS cohort
 WHERE {all_of([f"cohort = {cohort}", returned])}
-ORDER BY person_key
-{page_clause(page, params)}"""
+{page_clause(page, params, "person_key")}"""
     return params.query(latest_persons_sql(request, params, events, keys))
 
 

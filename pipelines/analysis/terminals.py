@@ -98,8 +98,7 @@ def persons_query(request: TerminalQuery) -> BuiltQuery:
     keys = f"""
 SELECT DISTINCT {PERSON_KEY} AS person FROM {TABLE}
 WHERE {all_of([where, *cell])}
-ORDER BY person
-{page_clause(page, params)}"""
+{page_clause(page, params, "person")}"""
     events = [e.event for e in request.events] or None
     return params.query(latest_persons_sql(request, params, events, keys))
 

@@ -8,7 +8,7 @@ from pipelines.analysis.filters import breakdown_expr, property_expr, quantiles_
 from pipelines.analysis.funnel.grouping import bypass_per_person_sql, bypasses, groups_cte
 from pipelines.analysis.funnel.request import FunnelQuery
 from pipelines.analysis.funnel.walks import EXCLUSION_BIT, chains_walks_sql, fold_best_sql, is_segmented, walks_by_chains
-from pipelines.analysis.persons import latest_persons_sql
+from pipelines.analysis.persons import latest_persons_sql, page_clause
 from pipelines.analysis.schema import PERSON_KEY, TABLE
 from pipelines.analysis.sqlparams import BuiltQuery, SqlParams
 from pipelines.analysis.timerange import TimeRange, tz_placeholder
@@ -124,7 +124,6 @@ def persons_query(request: FunnelQuery) -> BuiltQuery:
     step = params.add("step", page.step, "Int64")
     reached = f"max(best.1) >= {step}" if page.status == "converted" else f"max(best.1) = {step} - 1"
     where = f"WHERE breakdown = {params.add('breakdown_value', page.breakdown_value, 'String')}" if page.breakdown_value is not None else ""
-    limit, offset = params.add("limit", page.limit, "UInt64"), params.add("offset", page.offset, "UInt64")
     # Paged by person key (no id string is looked up per event); the shared persons piece reads the page's ids and
     # their latest properties.
     keys = f"""{cte}
@@ -133,8 +132,7 @@ FROM per_person
 {where}
 GROUP BY person_key
 HAVING {reached}
-ORDER BY person_key
-LIMIT {limit} OFFSET {offset}
+{page_clause(page, params, "person_key")}
 {EAGER}"""
     events = [step.event for step in request.steps] + [ex.event for ex in request.exclusions]
     return params.query(latest_persons_sql(request, params, events, keys))

@@ -24,8 +24,7 @@ WITH per_person AS (
 )
 SELECT person FROM per_person
 WHERE value >= {bucket_from:Float64} AND value < {bucket_to:Float64}
-ORDER BY person
-LIMIT {limit:UInt64} OFFSET {offset:UInt64}
+ORDER BY person LIMIT {limit:UInt64} OFFSET {offset:UInt64}
 )
 GROUP BY dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash))
 ORDER BY person

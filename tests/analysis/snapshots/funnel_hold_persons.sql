@@ -152,8 +152,7 @@ FROM per_person
 
 GROUP BY person_key
 HAVING max(best.1) = {step:Int64} - 1
-ORDER BY person_key
-LIMIT {limit:UInt64} OFFSET {offset:UInt64}
+ORDER BY person_key LIMIT {limit:UInt64} OFFSET {offset:UInt64}
 SETTINGS short_circuit_function_evaluation = 'disable'
 )
 GROUP BY dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash))

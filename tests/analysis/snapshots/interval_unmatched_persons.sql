@@ -56,8 +56,7 @@ pairs AS (
 )
 SELECT DISTINCT person FROM pairs
 WHERE seconds IS NULL AND grp = {group_value:String}
-ORDER BY person
-LIMIT {limit:UInt64} OFFSET {offset:UInt64}
+ORDER BY person LIMIT {limit:UInt64} OFFSET {offset:UInt64}
 )
 GROUP BY dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash))
 ORDER BY person

@@ -100,8 +100,7 @@ WHERE app_id = {app_id_2:String} AND ts >= fromUnixTimestamp64Milli({time_from_2
 
 SELECT DISTINCT dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash)) AS person FROM events
 WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64}) AND event IN {events:Array(String)} AND event = {view_event:String} AND replaceRegexpAll(path(url), {rule_1_pattern:String}, {rule_1_replacement:String}) = {page_value:String}
-ORDER BY person
-LIMIT {limit:UInt64} OFFSET {offset:UInt64}
+ORDER BY person LIMIT {limit:UInt64} OFFSET {offset:UInt64}
 )
 GROUP BY dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash))
 ORDER BY person

@@ -41,8 +41,7 @@ per_person AS (
 SELECT person_key FROM per_person
 ARRAY JOIN cohorts AS cohort
 WHERE cohort = {cohort:Date} AND has(arrayMap(r -> dateDiff('day', cohort, r), returns), {period:Int64})
-ORDER BY person_key
-LIMIT {limit:UInt64} OFFSET {offset:UInt64}
+ORDER BY person_key LIMIT {limit:UInt64} OFFSET {offset:UInt64}
 )
 GROUP BY dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash))
 ORDER BY person

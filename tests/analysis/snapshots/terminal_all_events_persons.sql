@@ -17,8 +17,7 @@ WHERE app_id = {app_id_2:String} AND ts >= fromUnixTimestamp64Milli({time_from_2
 
 SELECT DISTINCT dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash)) AS person FROM events
 WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64}) AND os = {value_1:String} AND os_version = {value_2:String} AND if(screen_width = 0 OR screen_height = 0, '', concat(toString(screen_width), 'x', toString(screen_height))) = {value_3:String}
-ORDER BY person
-LIMIT {limit:UInt64} OFFSET {offset:UInt64}
+ORDER BY person LIMIT {limit:UInt64} OFFSET {offset:UInt64}
 )
 GROUP BY dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash))
 ORDER BY person
