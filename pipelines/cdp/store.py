@@ -2,8 +2,10 @@
 
 Audiences are versioned: the members of a version are written first, its row in `cdp_audience_versions` last,
 and readers only see versions that have that row. A write that fails half-way therefore leaves the previous version
-current, and one over the size limit is refused before anything is written. Audience names are validated against
-`AUDIENCE_NAME` and still passed as query parameters, never pasted into SQL.
+current, and one over the size limit is refused before its version is visible: Python rows are counted before
+anything is written; a query's members are written once (at most one past the limit), counted, and removed again
+when too many. Audience names are validated against `AUDIENCE_NAME` and still passed as query parameters, never
+pasted into SQL.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ _clock_lock = threading.Lock()
 
 
 class AudienceTooLarge(ValueError):
-    """An audience of more persons than `cdp_max_audience_persons`: refused before any member is written."""
+    """An audience of more persons than `cdp_max_audience_persons`: refused before its version is visible."""
 
     def __init__(self, name: str, size: int, maximum: int):
         super().__init__(f"audience {name!r} has {size:,} persons, more than the maximum of {maximum:,} (cdp_max_audience_persons)")
@@ -51,12 +53,14 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"audience kind {kind!r} is unknown: expected one of {', '.join(KINDS)}")
 
 
-def _publish(writer, audience: str, version: int, kind: str, source: str, max_persons: int) -> int:
-    """Counts what was written for the version and makes it current; a version that grew over the limit between
-    the count and the insert (its query's inputs changed) stays invisible."""
-    size = int(writer.scalar("SELECT count() FROM cdp_audiences WHERE audience = {a:String} AND version = {v:UInt64}", {"a": audience, "v": version}))
+def _publish(writer, audience: str, version: int, kind: str, source: str, max_persons: int, size_if_over=None) -> int:
+    """Counts what was written for the version and makes it current; a version over the limit is removed instead,
+    never visible, and refused with its size (`size_if_over()` when what was written stopped past the limit)."""
+    version_of = {"a": audience, "v": version}
+    size = int(writer.scalar("SELECT count() FROM cdp_audiences WHERE audience = {a:String} AND version = {v:UInt64}", version_of))
     if size > max_persons:
-        raise AudienceTooLarge(audience, size, max_persons)
+        writer.command("DELETE FROM cdp_audiences WHERE audience = {a:String} AND version = {v:UInt64}", version_of)
+        raise AudienceTooLarge(audience, size if size_if_over is None else max(size, size_if_over()), max_persons)
     writer.insert(
         "cdp_audience_versions",
         [[audience, version, size, kind, source, dt.datetime.now(dt.timezone.utc)]],
@@ -68,21 +72,26 @@ def _publish(writer, audience: str, version: int, kind: str, source: str, max_pe
 
 def write_members_from_sql(writer, audience: str, select_sql: str, params: dict[str, Any], kind: str, source: str, max_persons: int) -> tuple[int, int]:
     """A new version of `audience` from `select_sql` (columns `oneid, oneid_hash`; its own parameters in `params`,
-    whose names must not start with `cdp_`). Duplicates are folded. Returns (version, size)."""
+    whose names must not start with `cdp_`). Duplicates are folded. Returns (version, size).
+
+    The query runs once: into the version's members, which no reader sees before the version row. Only a refused
+    audience runs it again, for the size its message names; writing at most one member past the limit bounds what
+    a refusal writes and removes."""
     check_name(audience)
     _check_kind(kind)
     members = f"SELECT oneid, any(oneid_hash) AS oneid_hash FROM ({select_sql}) GROUP BY oneid"
-    size = int(writer.scalar(f"SELECT count() FROM ({members})", params))
-    if size > max_persons:
-        raise AudienceTooLarge(audience, size, max_persons)
     version = next_version()
     writer.command(
         "INSERT INTO cdp_audiences (audience, version, oneid, oneid_hash) "
-        f"SELECT {{cdp_audience:String}}, {{cdp_version:UInt64}}, oneid, oneid_hash FROM ({members})",
-        {**params, "cdp_audience": audience, "cdp_version": version},
+        f"SELECT {{cdp_audience:String}}, {{cdp_version:UInt64}}, oneid, oneid_hash FROM ({members}) LIMIT {{cdp_over:UInt64}}",
+        {**params, "cdp_audience": audience, "cdp_version": version, "cdp_over": max_persons + 1},
         settings=SYNC,
     )
-    return version, _publish(writer, audience, version, kind, source, max_persons)
+
+    def size() -> int:
+        return int(writer.scalar(f"SELECT count() FROM ({members})", params))
+
+    return version, _publish(writer, audience, version, kind, source, max_persons, size)
 
 
 def write_members(writer, audience: str, frame: pd.DataFrame | Iterable[str], kind: str, source: str, max_persons: int) -> tuple[int, int]:
