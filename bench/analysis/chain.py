@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 
 from bench.analysis.run import APP, DAYS, FUNNEL_4, best_of, data_arguments, demo_warehouse
 from pipelines.analysis.runner import Limits, run_query
@@ -37,6 +38,7 @@ def main(argv=None) -> None:
     data_arguments(parser)
     args = parser.parse_args(argv)
     with demo_warehouse(args) as (settings, end):
+        print(f"load average before: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
         analyst = Warehouse(settings, role="analyst")
         limits = Limits(timeout_s=300, max_result_rows=1_000_000)
         two = run_query(chain_request(end, None), analyst, limits)
@@ -53,6 +55,7 @@ def main(argv=None) -> None:
             print(f"{label:<54} {seconds:>8.3f} {step['query_ms'] / 1000:>10.3f} {carried.get('persons', ''):>16} {carried.get('carry_ms', 0) / 1000:>8.3f}")
         verdict = "met" if chain_s <= 1.2 * total else "not met"
         print(f"chain total {chain_s:.3f} s (best of {args.repeat}) against its steps alone {total:.3f} s = {chain_s / total:.2f}x (goal 1.2x: {verdict})")
+        print(f"load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":
