@@ -41,7 +41,7 @@ from pipelines.analysis.runner import (
     prepare,
 )
 from pipelines.analysis.person_filters import UnknownPersonNames
-from pipelines.analysis.request import FILTER_TAGS
+from pipelines.analysis.request import BREAKDOWN_TAGS, FILTER_TAGS
 from pipelines.analysis.registry import MODELS
 from pipelines.config import Settings
 from pipelines.jsonbody import json_object
@@ -92,7 +92,7 @@ class ResponseCache:
 
 
 _FIELD_FIRST = re.compile(r"([A-Za-z_][\w.\[\]]*): (.+)", re.S)
-_FILTER_BRANCHES = frozenset({"property_filter", *FILTER_TAGS.values()})
+_BRANCHES = frozenset({"property_filter", *FILTER_TAGS.values(), "property_breakdown", *BREAKDOWN_TAGS.values()})
 MAX_REPORTED_ERRORS = 20  # a body of thousands of bad items gets a short answer, not one line per item
 MAX_MESSAGE_CHARS = 300  # messages may quote the input (an unknown `model` tag): never echo a whole body back
 
@@ -108,7 +108,7 @@ def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
             # The discriminated union's branch name is not a field of the request: at the top, or where a request
             # holds model requests (a chain's `steps.N.request`).
             at_request = part in MODELS.names() and (index == 0 or error["loc"][index - 1] == "request")
-            if not at_request and part not in _FILTER_BRANCHES:  # nor is a filter's kind
+            if not at_request and part not in _BRANCHES:  # nor is a filter's or a breakdown's kind
                 loc.append(part)
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] in ("union_tag_invalid", "union_tag_not_found"):

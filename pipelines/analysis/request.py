@@ -181,9 +181,14 @@ class PersonPropertyFilter(_ValueFitsOp):
 FILTER_TAGS = {"audience": "audience_filter", "tag": "tag_filter", "person_property": "person_property_filter"}
 
 
-def _filter_kind(item) -> str:
-    keys = item if isinstance(item, dict) else getattr(type(item), "model_fields", {})
-    return next((tag for key, tag in FILTER_TAGS.items() if key in keys), "property_filter")
+def _kind_by_key(tags: dict[str, str], default: str):
+    """A union's discriminator: the tag of the first key of `tags` an item has (a dict, or a model of that kind)."""
+
+    def kind(item) -> str:
+        keys = item if isinstance(item, dict) else getattr(type(item), "model_fields", {})
+        return next((tag for key, tag in tags.items() if key in keys), default)
+
+    return kind
 
 
 Filter = Annotated[
@@ -193,7 +198,7 @@ Filter = Annotated[
         Annotated[TagFilter, Tag("tag_filter")],
         Annotated[PersonPropertyFilter, Tag("person_property_filter")],
     ],
-    Discriminator(_filter_kind),
+    Discriminator(_kind_by_key(FILTER_TAGS, "property_filter")),
 ]
 
 
@@ -216,8 +221,20 @@ class AudienceBreakdown(Strict):
         return self
 
 
+# Which breakdown an item is, by its key; like the filters', these tags are dropped from error paths (api.py), and
+# an item is checked as its own kind only (not as every kind, which named three branches for one wrong value).
+BREAKDOWN_TAGS = {"tag": "tag_breakdown", "audience": "audience_breakdown"}
+
+
 # A breakdown (group-by) names an event property, or a tag or audiences of the person.
-Breakdown = Union[Name, TagBreakdown, AudienceBreakdown]
+Breakdown = Annotated[
+    Union[
+        Annotated[Name, Tag("property_breakdown")],
+        Annotated[TagBreakdown, Tag("tag_breakdown")],
+        Annotated[AudienceBreakdown, Tag("audience_breakdown")],
+    ],
+    Discriminator(_kind_by_key(BREAKDOWN_TAGS, "property_breakdown")),
+]
 
 
 def breakdown_label(item: "Breakdown") -> str:

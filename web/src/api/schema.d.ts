@@ -2802,7 +2802,7 @@ export interface components {
              * @description property of the first step's event, or the person's tag or audience
              * @default null
              */
-            breakdown?: string | components["schemas"]["TagBreakdown"] | components["schemas"]["AudienceBreakdown"] | null;
+            breakdown?: (string | components["schemas"]["TagBreakdown"] | components["schemas"]["AudienceBreakdown"]) | null;
             /** Date From */
             date_from: string;
             /** Date To */
@@ -2923,7 +2923,7 @@ export interface components {
              * @description property of the start event, or the person's tag or audience
              * @default null
              */
-            group_by?: string | components["schemas"]["TagBreakdown"] | components["schemas"]["AudienceBreakdown"] | null;
+            group_by?: (string | components["schemas"]["TagBreakdown"] | components["schemas"]["AudienceBreakdown"]) | null;
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
