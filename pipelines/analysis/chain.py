@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, StringConstraints, ValidationError, create_model, model_validator
 
-from pipelines.analysis.contract import PERSONS_FIELD, AnalysisModel, Registry
+from pipelines.analysis.contract import PERSONS_FIELD, AnalysisModel, Registry, ResultTooLarge, Steps
 from pipelines.analysis.request import QueryScope, Strict
 
 MAX_STEPS = 5  # each step after the first reads a temporary audience written by the one before
@@ -120,18 +120,16 @@ def step_request(chain, index: int, carried: dict[str, Any] | None) -> dict[str,
     return {**request.model_dump(mode="json"), "filters": filters}
 
 
-def _carry(writer, analyst, cell, audience: str, index: int) -> dict[str, Any]:
-    """Writes the persons of `cell` (a prepared request with its persons selector) as a new version of `audience`
-    inside the warehouse; its name, version and size."""
+def _carry(writer, analyst, cell, model: AnalysisModel, audience: str, index: int) -> dict[str, Any]:
+    """Writes the persons of `cell` (a prepared request with its persons selector, of `model`) as a new version of
+    `audience` inside the warehouse; its name, version and size."""
     from pipelines.analysis.person_filters import UnknownPersonNames
-    from pipelines.analysis.registry import MODELS
     from pipelines.analysis.result_persons import FIELD, Invalid, save_result_persons
-    from pipelines.analysis.runner import ResultTooLarge
     from pipelines.cdp import store
 
     try:
         version, size = save_result_persons(
-            writer, analyst, cell, MODELS.of(cell), audience, KIND, f"chain steps.{index}", writer.settings.cdp_max_audience_persons
+            writer, analyst, cell, model, audience, KIND, f"chain steps.{index}", writer.settings.cdp_max_audience_persons
         )
     except store.AudienceTooLarge as exc:
         raise ResultTooLarge(f"steps.{index}.persons: {exc}") from None
@@ -142,11 +140,10 @@ def _carry(writer, analyst, cell, audience: str, index: int) -> dict[str, Any]:
     return {"audience": audience, "version": version, "persons": size}
 
 
-def run(chain, analyst, limits) -> dict[str, Any]:
-    """Runs the steps in order, each over the persons the previous one carried; returns each step's request (as
-    run: by hand it gives the same result), result (its model's response) and the persons it carried on, the
-    audience saved and the timings."""
-    from pipelines.analysis.runner import prepare, run_model
+def run(chain, analyst, limits, parts: Steps) -> dict[str, Any]:
+    """Runs the steps in order (through the runner's `parts`), each over the persons the previous one carried;
+    returns each step's request (as run: by hand it gives the same result), result (its model's response) and the
+    persons it carried on, the audience saved and the timings."""
     from pipelines.warehouse.client import Warehouse
 
     writer = Warehouse(analyst.settings, url=analyst.url, database=analyst.database)
@@ -155,15 +152,15 @@ def run(chain, analyst, limits) -> dict[str, Any]:
         for index, step in enumerate(chain.steps):
             began = time.perf_counter()
             body = step_request(chain, index, carried)
-            request = prepare(body, analyst, limits)
-            result = run_model(request, analyst, limits)
+            request = parts.prepare(body)
+            result = parts.run(request)
             query_ms = (time.perf_counter() - began) * 1000
             carried = None
             if step.persons is not None:
                 began = time.perf_counter()
                 last = index == len(chain.steps) - 1
                 audience = chain.save_as if last and chain.save_as else temporary_name(chain, index)
-                carried = _carry(writer, analyst, cell_request(request, step.persons, index), audience, index)
+                carried = _carry(writer, analyst, cell_request(request, step.persons, index), parts.model_of(request), audience, index)
                 carried["carry_ms"] = round((time.perf_counter() - began) * 1000, 1)
             steps.append({"request": body, "persons": step.persons, "result": result, "carried": carried, "query_ms": round(query_ms, 1)})
     finally:

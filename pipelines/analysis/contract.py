@@ -25,6 +25,21 @@ from pipelines.analysis.sqlparams import BuiltQuery
 PERSONS_FIELD = "persons"  # the request's persons page, the query's name and the response's key, for every model
 
 
+class ResultTooLarge(RuntimeError):
+    """The result has more rows than the limit allows."""
+
+
+@dataclass(frozen=True)
+class Steps:
+    """What the runner lends a model made of other models (`run`): its parts prepared and run as the runner runs
+    any request, over the same warehouse and limits, without that model importing the runner or the registry (which
+    registers it) back."""
+
+    prepare: Callable[[Any], Any]  # a request body -> the validated request, person-level names resolved
+    run: Callable[[Any], dict[str, Any]]  # a prepared single-model request -> its model's response
+    model_of: Callable[[Any], "AnalysisModel"]  # a prepared request -> its registered model
+
+
 @dataclass(frozen=True)
 class AnalysisModel:
     """One analysis model as the engine runs it."""
@@ -34,8 +49,8 @@ class AnalysisModel:
     build: Callable[[Any], dict[str, BuiltQuery]] | None = None
     shape: Callable[[Any, dict[str, Rows]], dict[str, Any]] | None = None
     persons: Callable[[Any], BuiltQuery] | None = None
-    # (request, warehouse, limits) -> response: a model that runs other models instead of SQL of its own.
-    run: Callable[[Any, Any, Any], dict[str, Any]] | None = None
+    # (request, warehouse, limits, Steps) -> response: a model that runs other models instead of SQL of its own.
+    run: Callable[[Any, Any, Any, Steps], dict[str, Any]] | None = None
 
     @property
     def name(self) -> str:

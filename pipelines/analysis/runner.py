@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from pipelines.analysis.contract import ResultTooLarge, Steps
 from pipelines.analysis.names import unknown_name_warnings
 from pipelines.analysis.person_filters import resolve
 from pipelines.analysis.registry import MODELS
@@ -25,10 +26,6 @@ class Limits:
 
 class QueryTimeout(RuntimeError):
     """The warehouse stopped the query at the time limit."""
-
-
-class ResultTooLarge(RuntimeError):
-    """The result has more rows than the limit allows."""
 
 
 class InvalidPattern(ValueError):
@@ -94,7 +91,11 @@ def execute(request, warehouse, limits: Limits = Limits()) -> dict[str, Any]:
     """run_query of a prepared request."""
     started = time.perf_counter()
     model = MODELS.of(request)
-    response = model.run(request, warehouse, limits) if model.run is not None else run_model(request, warehouse, limits)
+    if model.run is not None:
+        steps = Steps(prepare=lambda body: prepare(body, warehouse, limits), run=lambda part: run_model(part, warehouse, limits), model_of=MODELS.of)
+        response = model.run(request, warehouse, limits, steps)
+    else:
+        response = run_model(request, warehouse, limits)
     source = (getattr(warehouse, "url", None), getattr(warehouse, "database", None))
     warnings = unknown_name_warnings(request, lambda query: _run(warehouse, query, limits).rows, source)
     return {"model": request.model, **response, "warnings": warnings, "query_ms": round((time.perf_counter() - started) * 1000, 1)}
