@@ -97,13 +97,17 @@ def fetched_sizes(browser, url: str, dist: Path) -> dict[str, int]:
     return {name: len(gzip.compress((dist / "assets" / name).read_bytes(), 9)) for name in dict.fromkeys(fetched)}
 
 
-def page_round(browser, url: str, request: dict) -> tuple[float, float]:
-    """(ms from the sign-in submit to the rendered chart, ms of the sign-in request itself), both timed inside the
-    page: the app marks `tf:sign-in` on submit and `tf:chart-rendered` when ECharts reports its render finished, so
-    the figure has no Playwright round trips in it. Each round is a new browser context (nothing cached)."""
+def page_round(browser, url: str, request: dict) -> dict:
+    """Timed inside the page: the app marks `tf:sign-in` on submit and `tf:chart-rendered` when ECharts reports its
+    render finished, so the figures have no Playwright round trips in them. Each round is a new browser context
+    (nothing cached). Keys: page (submit to rendered chart), login (the sign-in request), and from the page's own
+    `POST /v1/query` (resource timing): to_query (submit to the query sent), query (sent to answered), after_query
+    (answered to rendered); `same_request` says whether the page sent the bench's request (field by field)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="UTC")
     page = context.new_page()
     page.set_default_timeout(300_000)
+    sent: list[dict] = []
+    page.on("request", lambda r: sent.append(json.loads(r.post_data)) if r.method == "POST" and r.url.endswith("/v1/query") else None)
     target = f"/analysis/funnel?q={quote(json.dumps(request))}"
     page.goto(f"{url}sign-in?next={quote(target)}")
     page.wait_for_load_state("networkidle")  # the sign-in page has fetched the next page's chunks, as while typing
@@ -112,12 +116,20 @@ def page_round(browser, url: str, request: dict) -> tuple[float, float]:
     with page.expect_response(lambda response: response.url.endswith("/v1/auth/login")) as login:
         page.click("button[type=submit]")
     page.locator("[data-testid=funnel-chart][data-rendered=true]").wait_for()
-    signed, rendered = page.evaluate(
-        "() => ['tf:sign-in', 'tf:chart-rendered'].map(name => performance.getEntriesByName(name)[0].startTime)"
+    signed, rendered, queries = page.evaluate(
+        """() => [
+            ...['tf:sign-in', 'tf:chart-rendered'].map(name => performance.getEntriesByName(name)[0].startTime),
+            performance.getEntriesByType('resource').filter(e => e.name.endsWith('/v1/query')).map(e => [e.startTime, e.responseEnd]),
+        ]"""
     )
     timing = login.value.request.timing
     context.close()
-    return rendered - signed, timing["responseEnd"] - timing["requestStart"]
+    query_start, query_end = queries[0]
+    return {
+        "page": rendered - signed, "login": timing["responseEnd"] - timing["requestStart"],
+        "to_query": query_start - signed, "query": query_end - query_start, "after_query": rendered - query_end,
+        "same_request": len(sent) == 1 and sent[0] == request, "sent": sent,
+    }
 
 
 def api_round(url: str, token: str, request: dict) -> tuple[float, float]:
@@ -150,16 +162,17 @@ def main() -> None:
             fetched = fetched_sizes(browser, url, dist)
             request = funnel_request(app_id)
             api_round(url, token, request)  # warm the warehouse's caches once, for both sides alike
-            pages, logins, apis, servers = [], [], [], []
+            rounds, apis, servers = [], [], []
             for _ in range(args.rounds):
-                page_ms, login_ms = page_round(browser, url, request)
+                rounds.append(page_round(browser, url, request))
                 api_ms, server_ms = api_round(url, token, request)
-                pages.append(page_ms), logins.append(login_ms), apis.append(api_ms), servers.append(server_ms)
+                apis.append(api_ms), servers.append(server_ms)
             browser.close()
     finally:
         stack.down(report=lambda _: None)
 
     median = statistics.median
+    pages, logins = [r["page"] for r in rounds], [r["login"] for r in rounds]
     print(f"\nworkbench bench @ {commit}, {args.events:,} events, {args.rounds} rounds (medians)")
     print(f"first load (index.html + its scripts/preloads/css), gzip: {sum(static.values()) / 1024:7.1f} KB   goal <= {GOAL_BUNDLE / 1024:.0f} KB")
     print(f"sign-in page as fetched by the browser, gzip:             {sum(fetched.values()) / 1024:7.1f} KB   ({len(fetched)} files)")
@@ -171,6 +184,12 @@ def main() -> None:
     print(f"page adds, sign-in request excluded:                      {median(p - l for p, l in zip(pages, logins)) - median(apis):7.0f} ms")
     print("rounds (page / api ms):", ", ".join(f"{p:.0f}/{a:.0f}" for p, a in zip(pages, apis)))
     print("rounds' sign-in requests (ms):", ", ".join(f"{login:.0f}" for login in logins))
+    # Where the page's time goes, from its own POST /v1/query: before it was sent (sign-in request, navigation,
+    # page mount), the query as the page saw it (next to the API wall above), after its answer (drawing).
+    for key, label in (("to_query", "submit -> the page's query sent"), ("query", "the page's POST /v1/query"), ("after_query", "its answer -> rendered chart")):
+        print(f"  {label + ':':<40}{median(r[key] for r in rounds):7.0f} ms   rounds: {', '.join(f'{r[key]:.0f}' for r in rounds)}")
+    same = all(r["same_request"] for r in rounds)
+    print(f"the page sent the bench's request: {'yes, every round' if same else 'NO: ' + json.dumps(next(r['sent'] for r in rounds if not r['same_request']))}")
     print(f"machine: {os.cpu_count()} cores, load average (1/5/15 min) {' / '.join(f'{value:.1f}' for value in os.getloadavg())}")
 
 
