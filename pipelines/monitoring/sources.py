@@ -31,6 +31,9 @@ from pipelines.streaming.metrics import DEDUP_STAGE_PREFIX
 
 Triple = tuple[str, dict[str, str], float]
 SUCCESS_WINDOW_S = 300.0
+# Reads of what changes slowly are taken every this many rounds (once a minute at the shipped 15 s): the component
+# shares the machine with the jobs it watches, and each round's cost is theirs (docs/monitoring.md).
+SLOW_EVERY_ROUNDS = 4
 
 
 @dataclass
@@ -39,6 +42,24 @@ class Source:
     metrics: tuple[str, ...]  # what it reports (all unavailable when it fails)
     sample: Callable[[], list[Triple]]
     partial: Callable[[], set[str]] = lambda: set()  # metrics missing from a sample that otherwise worked
+
+
+@dataclass
+class Sparse:
+    """A read of something that changes slowly (a reconciliation every 5 minutes, a CDP sync, last week's volume),
+    taken every `every` calls and reused between them: each round's figures that depend on the time (ages) are
+    still computed from the rows and the round's clock. A read that fails is tried again on the next call."""
+
+    read: Callable[[], list]
+    every: int
+    calls: int = 0
+    rows: list | None = None
+
+    def __call__(self) -> list:
+        if self.rows is None or self.calls % self.every == 0:
+            self.rows = self.read()
+        self.calls += 1
+        return self.rows
 
 
 def _reachable(server: str, timeout_s: float = 2.0) -> bool:
@@ -130,6 +151,10 @@ class KafkaSource:
     settings: Settings
     timeout_s: float = 5.0
     down: bool = False
+    # Each partition's end as verified by an earlier round: ends only grow, so the next round reads on from here
+    # instead of from the committed offsets (a backlog's partitions would be read whole every round). Forgotten
+    # when the broker goes away (a broker started afresh may hold other logs).
+    verified: dict = field(default_factory=dict)
 
     def partial(self) -> set[str]:
         return _down_partial(self.down, "trackflow_kafka_")
@@ -144,12 +169,12 @@ class KafkaSource:
         timeout_ms = int(self.timeout_s * 1000)
         # kafka-python takes ~30 s to give up on a broker that refuses connections; a plain connect says it in ms.
         if not any(_reachable(server) for server in bootstrap.split(",")):
-            self.down = True
+            self.down, self.verified = True, {}
             return [("trackflow_kafka_up", {}, 0.0)]
         try:
             admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="trackflow-alerts", request_timeout_ms=timeout_ms)
         except (KafkaConnectionError, KafkaTimeoutError):
-            self.down = True  # the broker does not answer: that is the measurement, not a failed sample
+            self.down, self.verified = True, {}  # the broker does not answer: that is the measurement, not a failed sample
             return [("trackflow_kafka_up", {}, 0.0)]
         self.down = False
         reader = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, client_id="trackflow-alerts", request_timeout_ms=timeout_ms + 1000, fetch_max_wait_ms=100)
@@ -161,10 +186,12 @@ class KafkaSource:
             topics = [t for t in admin.list_topics() if re.fullmatch(r"events\..+|ods\..+", t)]
             partitions = {TopicPartition(t, p) for t in topics for p in (reader.partitions_for_topic(t) or ())}
             partitions |= {tp for offsets in committed.values() for tp in offsets}
-            # Read on from the largest committed offset (never below what a group has seen) to the real end.
+            # Read on to the real end from the furthest known lower bound of it: the largest committed offset (never
+            # below what a group has seen), the reported end, the end an earlier round verified.
             start = {tp: max([offsets.get(tp, 0) for offsets in committed.values()] or [0]) for tp in partitions}
             reported = reader.end_offsets(list(partitions)) if partitions else {}
-            ends = ends_now(reader, {tp: max(start[tp], reported.get(tp) or 0) for tp in partitions}, time.monotonic() + self.timeout_s)
+            ends = ends_now(reader, {tp: max(start[tp], reported.get(tp) or 0, self.verified.get(tp, 0)) for tp in partitions}, time.monotonic() + self.timeout_s)
+            self.verified = dict(ends)
         finally:
             reader.close()
             admin.close()
@@ -268,15 +295,25 @@ class JobsSource:
 
 
 # -- warehouse, pipeline counts, OneID, reconciliation ---------------------------------------------------------
-FRESHNESS_SQL = """
-SELECT substring(stage, 5) AS layer,
+# One query per round for pipeline_metrics and OneID's tables (one round trip and plan, not three), as
+# (kind, name, app_id, a, b) rows: `count` a stage's events of the last closed minute; `freshness` a dwd layer's
+# p50 (a) and p95 (b) over 5 minutes; `oneid` merge-log actions and splits of the last closed minute (the split row
+# is there even when zero). Each branch's WHERE leads with the table's sort key or partition (stage, minute; ts).
+PIPELINE_SQL = """
+SELECT 'count', toString(stage), toString(app_id), toFloat64(sum(events)), toFloat64(0)
+FROM pipeline_metrics WHERE minute = {minute:DateTime('UTC')} GROUP BY stage, app_id
+UNION ALL
+SELECT 'freshness', substring(toString(stage), 5) AS layer, '',
        quantileExactWeighted(0.5)(bucket_ms, n) / 1000, quantileExactWeighted(0.95)(bucket_ms, n) / 1000
 FROM pipeline_metrics ARRAY JOIN mapKeys(latency_ms_hist) AS bucket_ms, mapValues(latency_ms_hist) AS n
 WHERE stage LIKE 'dwd.%' AND minute >= {since:DateTime('UTC')}
 GROUP BY layer
-"""
-LAST_MINUTE_SQL = """
-SELECT stage, app_id, sum(events) FROM pipeline_metrics WHERE minute = {minute:DateTime('UTC')} GROUP BY stage, app_id
+UNION ALL
+SELECT 'oneid', toString(action), '', toFloat64(count()), toFloat64(0) FROM oneid_merge_log
+WHERE ts >= {minute:DateTime('UTC')} AND ts < {minute:DateTime('UTC')} + INTERVAL 1 MINUTE GROUP BY action
+UNION ALL
+SELECT 'oneid', 'split', '', toFloat64(count()), toFloat64(0) FROM oneid_blocks
+WHERE created_at >= {minute:DateTime('UTC')} AND created_at < {minute:DateTime('UTC')} + INTERVAL 1 MINUTE
 """
 VOLUME_SQL = """
 SELECT app_id,
@@ -286,18 +323,24 @@ FROM pipeline_metrics
 WHERE stage = 'collected' AND minute >= {now:DateTime('UTC')} - INTERVAL 169 HOUR
 GROUP BY app_id
 """
-ONEID_SQL = """
-SELECT action, count() FROM oneid_merge_log
-WHERE ts >= {minute:DateTime('UTC')} AND ts < {minute:DateTime('UTC')} + INTERVAL 1 MINUTE GROUP BY action
-UNION ALL
-SELECT 'split', count() FROM oneid_blocks
-WHERE created_at >= {minute:DateTime('UTC')} AND created_at < {minute:DateTime('UTC')} + INTERVAL 1 MINUTE
-"""
 RECONCILIATION_SQL = """
 SELECT cadence, stage, app_id, sum(abs(difference)), any(window_end)
 FROM reconciliation
 WHERE (cadence, window_end) IN (SELECT cadence, max(window_end) FROM reconciliation GROUP BY cadence)
 GROUP BY cadence, stage, app_id
+"""
+
+# The system tables in one query (one round trip and one parse, not four): (kind, name, value) rows.
+SYSTEM_SQL = """
+SELECT 'event', event, toFloat64(value) FROM system.events WHERE event IN ('InsertedRows', 'FailedQuery')
+UNION ALL
+SELECT 'parts', table, toFloat64(count()) FROM system.parts WHERE active AND database = currentDatabase() GROUP BY table
+UNION ALL
+SELECT 'merges', '', toFloat64(count()) FROM system.merges
+UNION ALL
+SELECT 'free', name, toFloat64(free_space) FROM system.disks
+UNION ALL
+SELECT 'total', name, toFloat64(total_space) FROM system.disks
 """
 
 
@@ -323,15 +366,18 @@ class WarehouseSource:
             return [("trackflow_warehouse_up", {}, 0.0)]
         self.down = False
         triples: list[Triple] = [("trackflow_warehouse_up", {}, 1.0), ("trackflow_warehouse_query_seconds", {}, time.perf_counter() - started)]
-        events = dict(w.rows("SELECT event, value FROM system.events WHERE event IN ('InsertedRows', 'FailedQuery')"))
-        triples.append(("trackflow_warehouse_inserted_rows_total", {}, float(events.get("InsertedRows", 0))))
-        triples.append(("trackflow_warehouse_failed_queries_total", {}, float(events.get("FailedQuery", 0))))
-        parts = w.rows("SELECT table, count() FROM system.parts WHERE active AND database = currentDatabase() GROUP BY table")
-        triples.extend(("trackflow_warehouse_active_parts", {"table": table}, float(n)) for table, n in parts)
-        triples.append(("trackflow_warehouse_merges_running_count", {}, float(w.scalar("SELECT count() FROM system.merges"))))
-        for disk, free, total in w.rows("SELECT name, free_space, total_space FROM system.disks"):
-            triples.append(("trackflow_warehouse_disk_free_bytes", {"disk": disk}, float(free)))
-            triples.append(("trackflow_warehouse_disk_total_bytes", {"disk": disk}, float(total)))
+        events = {"InsertedRows": 0.0, "FailedQuery": 0.0}
+        for kind, name, value in w.rows(SYSTEM_SQL):
+            if kind == "event":
+                events[name] = value
+            elif kind == "parts":
+                triples.append(("trackflow_warehouse_active_parts", {"table": name}, value))
+            elif kind == "merges":
+                triples.append(("trackflow_warehouse_merges_running_count", {}, value))
+            else:
+                triples.append((f"trackflow_warehouse_disk_{kind}_bytes", {"disk": name}, value))
+        triples.append(("trackflow_warehouse_inserted_rows_total", {}, events["InsertedRows"]))
+        triples.append(("trackflow_warehouse_failed_queries_total", {}, events["FailedQuery"]))
         return triples
 
 
@@ -341,40 +387,54 @@ class PipelineSource:
     the accepted volume of the last hour against the same hour last week (no baseline: no series)."""
 
     warehouse: object
+    volume: Sparse = field(init=False)  # an hour against last week's: moves slowly, scans 8 days of one stage
+
+    def __post_init__(self) -> None:
+        self.volume = Sparse(self._volume, SLOW_EVERY_ROUNDS)
+
+    def _volume(self) -> list:
+        now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+        return self.warehouse.rows(VOLUME_SQL, {"now": now})
 
     def sample(self) -> list[Triple]:
         now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
         last = now - dt.timedelta(minutes=1)
         triples: list[Triple] = []
-        for stage, app, n in self.warehouse.rows(LAST_MINUTE_SQL, {"minute": last}):
-            if stage.startswith(DEDUP_STAGE_PREFIX):  # what the dwd job dropped: its own metric, not a stage's count
-                layer = stage[len(DEDUP_STAGE_PREFIX) :]
-                triples.append(("trackflow_job_dedup_dropped_events", {"job": "dwd", "layer": layer, "app_id": app}, float(n)))
-            elif stage == ONEID_LINKS_STAGE:
-                triples.append(("trackflow_oneid_links_count", {}, float(n)))
+        for kind, name, app, a, b in self.warehouse.rows(PIPELINE_SQL, {"minute": last, "since": now - dt.timedelta(minutes=5)}):
+            if kind == "freshness":
+                triples.append(("trackflow_pipeline_freshness_p50_seconds", {"layer": name}, a))
+                triples.append(("trackflow_pipeline_freshness_p95_seconds", {"layer": name}, b))
+            elif kind == "oneid":
+                if a or name != "split":  # the split count is a row even when zero; merge-log actions only when present
+                    triples.append(("trackflow_oneid_actions_events", {"action": name}, a))
+            elif name.startswith(DEDUP_STAGE_PREFIX):  # what the dwd job dropped: its own metric, not a stage's count
+                triples.append(("trackflow_job_dedup_dropped_events", {"job": "dwd", "layer": name[len(DEDUP_STAGE_PREFIX) :], "app_id": app}, a))
+            elif name == ONEID_LINKS_STAGE:
+                triples.append(("trackflow_oneid_links_count", {}, a))
             else:
-                triples.append(("trackflow_pipeline_stage_events", {"stage": stage, "app_id": app}, float(n)))
-        for layer, p50, p95 in self.warehouse.rows(FRESHNESS_SQL, {"since": now - dt.timedelta(minutes=5)}):
-            triples.append(("trackflow_pipeline_freshness_p50_seconds", {"layer": layer}, float(p50)))
-            triples.append(("trackflow_pipeline_freshness_p95_seconds", {"layer": layer}, float(p95)))
-        for app, this_hour, last_week in self.warehouse.rows(VOLUME_SQL, {"now": now}):
+                triples.append(("trackflow_pipeline_stage_events", {"stage": name, "app_id": app}, a))
+        for app, this_hour, last_week in self.volume():
             if last_week:
                 triples.append(("trackflow_collector_volume_ratio", {"app_id": app}, this_hour / last_week))
-        for action, n in self.warehouse.rows(ONEID_SQL, {"minute": last}):
-            if n or action != "split":  # the split count is a row even when zero; merge-log actions only when present
-                triples.append(("trackflow_oneid_actions_events", {"action": action}, float(n)))
         return triples
 
 
 @dataclass
 class ReconciliationSource:
+    """The latest window's mismatches per cadence (a new window every 5 minutes: read every SLOW_EVERY_ROUNDS
+    rounds) and its age (this round's)."""
+
     warehouse: object
+    latest: Sparse = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.latest = Sparse(lambda: self.warehouse.rows(RECONCILIATION_SQL), SLOW_EVERY_ROUNDS)
 
     def sample(self) -> list[Triple]:
         now = time.time()
         triples: list[Triple] = []
         ends: dict[str, float] = {}
-        for cadence, stage, app, missing, end in self.warehouse.rows(RECONCILIATION_SQL):
+        for cadence, stage, app, missing, end in self.latest():
             triples.append(("trackflow_reconciliation_mismatch_events", {"cadence": cadence, "stage": stage, "app_id": app}, float(missing)))
             ends[cadence] = end.replace(tzinfo=dt.timezone.utc).timestamp()
         triples.extend(("trackflow_reconciliation_age_seconds", {"cadence": c}, now - end) for c, end in ends.items())
@@ -389,14 +449,19 @@ SELECT source, argMax(status, started) = 'failed', maxIf(finished, status = 'ok'
 @dataclass
 class CdpSource:
     """CDP syncs (cdp_sync_runs, pipelines/cdp/sync.py): per source whether its latest run failed, and the time
-    since its latest successful run ended (no series before its first success)."""
+    since its latest successful run ended (no series before its first success). Syncs run minutes to hours apart:
+    the runs are read every SLOW_EVERY_ROUNDS rounds, the ages computed every round."""
 
     warehouse: object
+    runs: Sparse = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.runs = Sparse(lambda: self.warehouse.rows(CDP_SQL), SLOW_EVERY_ROUNDS)
 
     def sample(self) -> list[Triple]:
         now = time.time()
         triples: list[Triple] = []
-        for source, failed, last_ok in self.warehouse.rows(CDP_SQL):
+        for source, failed, last_ok in self.runs():
             triples.append(("trackflow_cdp_sync_failed_count", {"source": source}, float(failed)))
             if last_ok.year > 1970:  # maxIf over no successful run is the epoch
                 triples.append(("trackflow_cdp_sync_age_seconds", {"source": source}, now - last_ok.replace(tzinfo=dt.timezone.utc).timestamp()))

@@ -33,7 +33,8 @@ def alerts_url(stack):
 
 def test_consumer_lag_is_the_produced_count_minus_the_committed_offset(stack, stack_settings):
     """20,000 records over 2 partitions (the broker's ListOffsets reports fewer), a group committed 100 and 50: the
-    lag is exactly what was produced past those offsets."""
+    lag is exactly what was produced past those offsets; and again in the next round, which reads on from the ends
+    the first verified, after 3,000 more records and further commits."""
     from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
     from kafka.admin import NewTopic
     from kafka.structs import OffsetAndMetadata
@@ -46,21 +47,43 @@ def test_consumer_lag_is_the_produced_count_minus_the_committed_offset(stack, st
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     admin.create_topics([NewTopic(topic, 2, 1)])
     admin.close()
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-    futures = [producer.send(topic, key=str(i % 7).encode(), value=b"x" * 40) for i in range(20_000)]
-    producer.flush()
     produced = {0: 0, 1: 0}
-    for future in futures:
-        produced[future.get().partition] += 1
-    producer.close()
-    committed = {0: 100, 1: 50}
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    consumer.commit({TopicPartition(topic, p): OffsetAndMetadata(o, "", -1) for p, o in committed.items()})
-    consumer.close()
 
-    triples = KafkaSource(stack_settings).sample()
-    lag = {labels["partition"]: value for name, labels, value in triples if name == "trackflow_kafka_consumer_lag_messages" and labels["group"] == group}
-    ends = {labels["partition"]: value for name, labels, value in triples if name == "trackflow_kafka_end_offset_messages" and labels["topic"] == topic}
+    def produce(n: int) -> None:
+        producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+        futures = [producer.send(topic, key=str(i % 7).encode(), value=b"x" * 40) for i in range(n)]
+        producer.flush()
+        for future in futures:
+            produced[future.get().partition] += 1
+        producer.close()
+
+    def commit() -> None:
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+        consumer.commit({TopicPartition(topic, p): OffsetAndMetadata(o, "", -1) for p, o in committed.items()})
+        consumer.close()
+
+    produce(20_000)
+    committed = {0: 100, 1: 50}
+    commit()
+
+    source = KafkaSource(stack_settings)
+
+    def sampled() -> tuple[dict, dict]:
+        triples = source.sample()
+        lag = {labels["partition"]: value for name, labels, value in triples if name == "trackflow_kafka_consumer_lag_messages" and labels["group"] == group}
+        ends = {labels["partition"]: value for name, labels, value in triples if name == "trackflow_kafka_end_offset_messages" and labels["topic"] == topic}
+        return lag, ends
+
+    lag, ends = sampled()
+    assert ends == {str(p): float(n) for p, n in produced.items()}
+    assert lag == {str(p): float(produced[p] - committed[p]) for p in produced}
+    assert {tp.partition: end for tp, end in source.verified.items() if tp.topic == topic} == produced
+
+    # The next round reads on from the ends it verified: more records and a further commit are still counted exactly.
+    produce(3_000)
+    committed = {0: 2_000, 1: 60}
+    commit()
+    lag, ends = sampled()
     assert ends == {str(p): float(n) for p, n in produced.items()}
     assert lag == {str(p): float(produced[p] - committed[p]) for p in produced}
 

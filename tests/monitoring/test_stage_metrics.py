@@ -28,8 +28,8 @@ from pipelines.identity.service import SERVICE_NAME, create_app
 from pipelines.monitoring import rules as rules_module
 from pipelines.monitoring.engine import Evaluator
 from pipelines.monitoring.reconcile import compare, first_mismatch
-from pipelines.monitoring.sources import DagsterSource, OneIdServiceSource, PipelineSource, bucket_quantile
-from pipelines.streaming.metrics import METRIC_COLUMNS, MinuteCounts, summarise_dropped
+from pipelines.monitoring.sources import SLOW_EVERY_ROUNDS, CdpSource, DagsterSource, OneIdServiceSource, PipelineSource, Sparse, WarehouseSource, bucket_quantile
+from pipelines.streaming.metrics import METRIC_COLUMNS, MinuteCounts, latency_bucket, summarise_dropped
 from pipelines.streaming.writer import DetailWriter
 from tests.streaming.test_writer import batch
 
@@ -87,8 +87,9 @@ def test_the_events_the_index_drops_are_the_copies_and_reconcile_raw_with_detail
     assert (before.stage, before.layer, before.expected - before.observed) == ("dwd", "dedup_probe", 15)
 
 
-def test_dedup_drops_oneid_links_and_splits_of_the_last_minute_are_exposed_per_job(warehouse):
-    app = f"dedup-{uuid.uuid4().hex[:8]}"
+def test_dedup_drops_oneid_links_splits_and_freshness_are_exposed_per_job(warehouse):
+    """One query reads them all (pipeline_metrics and OneID's tables): each figure lands in its own series."""
+    app, layer = f"dedup-{uuid.uuid4().hex[:8]}", f"fresh{uuid.uuid4().hex[:8]}"
     source = PipelineSource(warehouse)
 
     def write(minute: dt.datetime) -> None:
@@ -96,6 +97,8 @@ def test_dedup_drops_oneid_links_and_splits_of_the_last_minute_are_exposed_per_j
         at_ms = int(minute.timestamp() * 1000) + 1_000
         counts.add("dedup.trade", app, "buy", at_ms, events=7)
         counts.add("dwd.trade", app, "buy", at_ms, events=20)
+        counts.add(f"dwd.{layer}", app, "buy", at_ms, events=90, latency_ms=900)  # p50 in 900's bucket
+        counts.add(f"dwd.{layer}", app, "buy", at_ms, events=10, latency_ms=20_000)  # the slowest 10%: p95 in this one
         warehouse.insert("pipeline_metrics", counts.rows(job="metrics"), METRIC_COLUMNS, settings={"async_insert": 0})
         record_links(warehouse, 120, now_ms=at_ms)
         warehouse.insert("oneid_blocks", [["value", f"device_id:{uuid.uuid4().hex}", "", "test", "test", minute + dt.timedelta(seconds=5)]],
@@ -107,6 +110,57 @@ def test_dedup_drops_oneid_links_and_splits_of_the_last_minute_are_exposed_per_j
     assert stages[(("app_id", app), ("stage", "dwd.trade"))] == 20 and (("app_id", app), ("stage", "dedup.trade")) not in stages
     assert series(triples, "trackflow_oneid_links_count")[()] >= 120  # other tests' OneID jobs may count in the minute
     assert series(triples, "trackflow_oneid_actions_events")[(("action", "split"),)] >= 1
+    assert series(triples, "trackflow_pipeline_freshness_p50_seconds")[(("layer", layer),)] == latency_bucket(900) / 1000
+    assert series(triples, "trackflow_pipeline_freshness_p95_seconds")[(("layer", layer),)] == latency_bucket(20_000) / 1000
+
+
+def test_a_slow_read_is_taken_every_nth_call_and_tried_again_after_a_failure():
+    reads: list[int] = []
+
+    def read() -> list:
+        reads.append(len(reads))
+        if len(reads) == 2:
+            raise ConnectionError("warehouse away")
+        return [len(reads)]
+
+    sparse = Sparse(read, every=3)
+    assert [sparse() for _ in range(3)] == [[1], [1], [1]] and len(reads) == 1
+    with pytest.raises(ConnectionError):
+        sparse()  # the 4th call reads again and fails: the source fails this round, not a stale answer
+    assert sparse() == [3] and sparse() == [3] and len(reads) == 3  # read again at once, then reused
+
+
+def test_cdp_runs_are_read_every_few_rounds_and_their_age_every_round(warehouse):
+    source_name = f"probe-{uuid.uuid4().hex[:8]}"
+    ended = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=10)
+
+    def record(run: int, status: str, finished: dt.datetime) -> None:
+        warehouse.insert("cdp_sync_runs", [[run, source_name, "full", status, finished - dt.timedelta(seconds=5), finished]],
+                         ("run", "source", "mode", "status", "started", "finished"), settings={"async_insert": 0})  # fmt: skip
+
+    def sampled() -> dict:
+        return {name: value for name, labels, value in source.sample() if labels.get("source") == source_name}
+
+    record(1, "ok", ended)
+    source = CdpSource(warehouse)
+    first = sampled()
+    assert first["trackflow_cdp_sync_failed_count"] == 0 and 595 < first["trackflow_cdp_sync_age_seconds"] < 660
+    record(2, "failed", dt.datetime.now(dt.timezone.utc))
+    time.sleep(0.05)
+    rounds = [sampled() for _ in range(SLOW_EVERY_ROUNDS - 1)]
+    assert all(r["trackflow_cdp_sync_failed_count"] == 0 for r in rounds)  # the runs read in the first round
+    assert rounds[-1]["trackflow_cdp_sync_age_seconds"] > first["trackflow_cdp_sync_age_seconds"]  # the age is now's
+    assert sampled()["trackflow_cdp_sync_failed_count"] == 1  # read again: the failed run is seen
+
+
+def test_the_warehouse_system_tables_are_read_in_one_query_into_their_series(warehouse):
+    triples = WarehouseSource(warehouse).sample()
+    names = {name for name, _, _ in triples}
+    assert {"trackflow_warehouse_up", "trackflow_warehouse_inserted_rows_total", "trackflow_warehouse_failed_queries_total",
+            "trackflow_warehouse_merges_running_count", "trackflow_warehouse_disk_free_bytes", "trackflow_warehouse_disk_total_bytes"} <= names  # fmt: skip
+    assert series(triples, "trackflow_warehouse_active_parts")[(("table", "pipeline_metrics"),)] > 0  # written above
+    disks = series(triples, "trackflow_warehouse_disk_total_bytes")
+    assert disks and all(total >= series(triples, "trackflow_warehouse_disk_free_bytes")[disk] for disk, total in disks.items())
 
 
 # -- oneid serve ------------------------------------------------------------------------------------------------
