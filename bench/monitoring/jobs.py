@@ -66,14 +66,16 @@ def main() -> None:
             (settings.state_dir / f"{component}.port").write_text(str(port))
             (settings.state_dir / f"{component}.pid").write_text(str(process.pid))
 
-    def component_metrics() -> tuple[float, dict[str, float]]:
-        """(evaluations so far, the last evaluation's seconds per source) from the running component's /metrics."""
+    def component_metrics() -> tuple[float, dict[str, float], dict[str, float]]:
+        """(evaluations so far, the last evaluation's seconds per source, failed samples per source so far) from the
+        running component's /metrics: a source that failed is not measured, it is broken."""
         from pipelines.monitoring.sources import exposition
 
         triples = exposition(httpx.get(f"http://127.0.0.1:{monitoring.port(ALERTS)}/metrics", timeout=10).text)
         evaluations = sum(value for name, _, value in triples if name == "trackflow_alerts_evaluations_total")
         took = {labels["source"]: value for name, labels, value in triples if name == "trackflow_alerts_sample_seconds"}
-        return evaluations, took
+        failed = {labels["source"]: value for name, labels, value in triples if name == "trackflow_alerts_sample_errors_total"}
+        return evaluations, took, failed
 
     try:
         for round_number in range(args.rounds):
@@ -89,9 +91,10 @@ def main() -> None:
                     line = (f"round {round_number + 1}, component {'on ' if on else 'off'}: {runs[on][-1]:>9,.0f} events/s ({load()}), "
                             f"window {window_s:.1f} s = {window_s / args.interval:.1f} intervals")  # fmt: skip
                     if on:
-                        evaluations, took = component_metrics()
+                        evaluations, took, failed = component_metrics()
                         line += (f"; {evaluations - evaluations_before:.0f} evaluations during the run (backlog, jobs' start, window), "
-                                 f"last one's seconds: {', '.join(f'{source} {seconds:.2f}' for source, seconds in sorted(took.items()))}")  # fmt: skip
+                                 f"last one's seconds: {', '.join(f'{source} {seconds:.2f}' for source, seconds in sorted(took.items()))}; "
+                                 f"failed samples so far: {dict(failed) or 'none'}")  # fmt: skip
                     print(line, flush=True)
                     wait_for_offsets_committed(settings, since=time.time())
                 finally:

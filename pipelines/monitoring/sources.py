@@ -248,6 +248,7 @@ class JobsSource:
     settings: Settings
     seen: set[str] = field(default_factory=set)
     http: httpx.Client = field(default_factory=_http)
+    vertices: dict[str, list[str]] = field(default_factory=dict)  # job URL -> its vertex ids (fixed for a job id)
 
     def addresses(self) -> list[str]:
         found = []
@@ -264,23 +265,27 @@ class JobsSource:
         now_ms = time.time() * 1000
         triples: list[Triple] = []
         up: set[str] = set()
+        running: set[str] = set()
         for address in self.addresses():
             try:
                 for job in self.http.get(f"{address}/jobs/overview").json().get("jobs", []):
                     if job["state"] in ("CANCELED", "FINISHED"):
                         continue
-                    triples.extend(self._job(self.http, f"{address}/jobs/{job['jid']}", job, now_ms))
+                    url = f"{address}/jobs/{job['jid']}"
+                    running.add(url)
+                    triples.extend(self._job(url, job, now_ms))
                     if job["state"] == "RUNNING":
                         up.add(job["name"])
                     self.seen.add(job["name"])
             except (httpx.HTTPError, ValueError):
                 continue  # its jobs are reported down below
+        self.vertices = {url: ids for url, ids in self.vertices.items() if url in running}
         for name in sorted(self.seen):
             triples.append(("trackflow_job_up", {"job": name}, 1.0 if name in up else 0.0))
         return triples
 
-    @staticmethod
-    def _job(client: httpx.Client, url: str, job: dict, now_ms: float) -> list[Triple]:
+    def _job(self, url: str, job: dict, now_ms: float) -> list[Triple]:
+        client = self.http
         labels = {"job": job["name"]}
         triples: list[Triple] = []
         checkpoints = client.get(f"{url}/checkpoints").json()
@@ -293,8 +298,10 @@ class JobsSource:
         restarts = client.get(f"{url}/metrics", params={"get": "numRestarts"}).json()
         triples.append(("trackflow_job_restarts_total", labels, float(restarts[0]["value"]) if restarts else 0.0))
         pressure = 0.0
-        for vertex in client.get(url).json().get("vertices", []):
-            values = client.get(f"{url}/vertices/{vertex['id']}/subtasks/metrics", params={"get": "backPressuredTimeMsPerSecond", "agg": "max"}).json()
+        if url not in self.vertices:  # the job's details (its graph) are the heaviest call: once per job
+            self.vertices[url] = [vertex["id"] for vertex in client.get(url).json().get("vertices", [])]
+        for vertex in self.vertices[url]:
+            values = client.get(f"{url}/vertices/{vertex}/subtasks/metrics", params={"get": "backPressuredTimeMsPerSecond", "agg": "max"}).json()
             if values:
                 pressure = max(pressure, float(values[0].get("max") or 0) / 1000)
         triples.append(("trackflow_job_backpressure_ratio", labels, pressure))
