@@ -161,7 +161,8 @@ class KafkaSource:
     down: bool = False
     # Each partition's end as verified by an earlier round: ends only grow, so the next round reads on from here
     # instead of from the committed offsets (a backlog's partitions would be read whole every round). Forgotten
-    # when the broker goes away (a broker started afresh may hold other logs).
+    # when the broker goes away; a restarted broker's logs start at 0 again (PLATFORM_NOTES): a partition whose
+    # fetch reports a log ending before the verified end is read again without it.
     verified: dict = field(default_factory=dict)
 
     def partial(self) -> set[str]:
@@ -198,7 +199,12 @@ class KafkaSource:
             # below what a group has seen), the reported end, the end an earlier round verified.
             start = {tp: max([offsets.get(tp, 0) for offsets in committed.values()] or [0]) for tp in partitions}
             reported = reader.end_offsets(list(partitions)) if partitions else {}
-            ends = ends_now(reader, {tp: max(start[tp], reported.get(tp) or 0, self.verified.get(tp, 0)) for tp in partitions}, time.monotonic() + self.timeout_s)
+            known = {tp: max(start[tp], reported.get(tp) or 0) for tp in partitions}
+            deadline = time.monotonic() + self.timeout_s
+            ends = ends_now(reader, {tp: max(known[tp], self.verified.get(tp, 0)) for tp in partitions}, deadline)
+            shrunk = {tp for tp in partitions if self.verified.get(tp, 0) > known[tp] and (reader.highwater(tp) or 0) < self.verified[tp]}
+            if shrunk:
+                ends.update(ends_now(reader, {tp: known[tp] for tp in shrunk}, deadline))
             self.verified = dict(ends)
         finally:
             reader.close()
