@@ -129,6 +129,23 @@ def test_the_alerts_component_serves_catalogued_metrics_and_its_state(alerts_url
     assert state["rounds"] >= 1 and isinstance(state["alerts"], list)
 
 
+def test_the_alerts_component_and_its_sampling_threads_yield_the_cpu_to_the_pipeline(alerts_url, stack_settings):
+    """Its niceness is the stack's plus NICENESS (Linux keeps one per thread: every thread of the process is checked)."""
+    import os
+    from pathlib import Path
+
+    from pipelines.monitoring.service import NICENESS
+
+    pid = int((stack_settings.state_dir / "alerts.pid").read_text())
+    niceness = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            niceness.add(int((task / "stat").read_text().rsplit(")", 1)[1].split()[16]))
+        except FileNotFoundError:  # a thread that ended meanwhile
+            continue
+    assert niceness == {min(19, os.nice(0) + NICENESS)}
+
+
 def test_every_catalogued_name_follows_the_scheme():
     assert [name for name in METRICS if not NAME.match(name)] == []
 
