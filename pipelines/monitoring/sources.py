@@ -223,8 +223,9 @@ class KafkaSource:
 def ends_now(reader, start: dict, deadline: float) -> dict:
     """Each partition's end as of now: read on from `start` (at least the reported end; skipping to a fetch's high
     watermark when it is further) until two fetches in a row bring nothing, or every partition is done: it returned
-    a record written after we began, or the fetch's high watermark says we read it all. A busy partition never goes quiet (`trackflow status`'s reader, which waits for
-    quiet, would read on until its deadline). At the deadline: the ends reached, a lower bound."""
+    a record written after we began, or the fetch's high watermark says we read it all. A busy partition never goes
+    quiet (`trackflow status`'s reader, which waits for quiet, would read on until its deadline). At the deadline:
+    the ends reached, a lower bound."""
     if not start:
         return {}
     began_ms = time.time() * 1000
