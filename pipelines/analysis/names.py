@@ -35,8 +35,8 @@ def _role(annotation: Any, metadata: list) -> NameRole | None:
     for item in metadata:
         if isinstance(item, NameRole):
             return item
-    if get_origin(annotation) is Annotated:
-        return _role(None, list(annotation.__metadata__))
+    if get_origin(annotation) is Annotated:  # its own metadata, else the annotated type's (a tagged union's members)
+        return _role(None, list(annotation.__metadata__)) or _role(get_args(annotation)[0], [])
     return next(filter(None, (_role(arg, []) for arg in get_args(annotation))), None)
 
 
