@@ -31,8 +31,8 @@ CHANNELS = [("", {}), ("?utm_source=google&utm_medium=cpc&utm_campaign=w1", {}),
 REFERRERS = ["", "https://www.Google.com/search?q=x", "https://weixin.qq.com/a"]
 
 
-def _event(person: str, event: str, ts: int, context: dict, session: str, **props) -> dict:
-    return {"event_id": str(uuid.uuid4()), "event": event, "app_id": PAGE_APP, "ts": ts, "ids": {"device_id": person},
+def _event(person: str, event: str, ts: int, context: dict, session: str, app: str = PAGE_APP, **props) -> dict:
+    return {"event_id": str(uuid.uuid4()), "event": event, "app_id": app, "ts": ts, "ids": {"device_id": person},
             "session_id": session, "context": context, "props": props}  # fmt: skip
 
 
@@ -68,17 +68,9 @@ def page_events(seed: int = 5, persons: int = 120) -> list[dict]:
     return out
 
 
-@pytest.fixture(scope="module")
-def page_frame(warehouse) -> pd.DataFrame:
-    """The events in the warehouse (through detail_row, as every writer maps them; user agents parsed as the
-    collector does) and as the references see them: the typed columns the warehouse stored, read back, next to
-    the raw inputs the references derive pages from."""
-    from pipelines.collect.enrich import describe_user_agent
-
-    events = page_events()
-    for e in events:
-        if e["context"].get("ua"):
-            e["context"] = {**describe_user_agent(e["context"]["ua"]), **e["context"]}
+def loaded_frame(warehouse, events: list[dict], app: str) -> pd.DataFrame:
+    """`events` inserted (through detail_row, as every writer maps them) and as the references see them: the typed
+    columns the warehouse stored, read back, next to the raw inputs the references derive pages from."""
     warehouse.insert("dwd_default", [detail_row(e) for e in events], DETAIL_COLUMNS, settings={"async_insert": 0})
     rows = []
     for e in events:
@@ -92,9 +84,21 @@ def page_frame(warehouse) -> pd.DataFrame:
         " carrier, utm_source, utm_medium, utm_campaign, referrer_domain,"
         " if(screen_width = 0, '', concat(toString(screen_width), 'x', toString(screen_height))) AS screen"
         " FROM dwd_default WHERE app_id = {app:String}",
-        {"app": PAGE_APP},
+        {"app": app},
     )
     return frame.merge(stored, on="event_id", how="left", validate="one_to_one")
+
+
+@pytest.fixture(scope="module")
+def page_frame(warehouse) -> pd.DataFrame:
+    """The page events (user agents parsed as the collector does) in the warehouse and as the references see them."""
+    from pipelines.collect.enrich import describe_user_agent
+
+    events = page_events()
+    for e in events:
+        if e["context"].get("ua"):
+            e["context"] = {**describe_user_agent(e["context"]["ua"]), **e["context"]}
+    return loaded_frame(warehouse, events, PAGE_APP)
 
 
 def test_terminal_columns_parsed_once_at_write(page_frame):
@@ -128,8 +132,11 @@ SCOPE = {"app_id": PAGE_APP, "date_from": "2026-11-01", "date_to": "2026-11-10"}
 )  # fmt: skip
 def test_pages_against_reference(analyst, page_frame, options):
     request = {**SCOPE, "model": "page", "max_pages": 1000, **options}
-    got = run_query(request, analyst)
-    expected = refp.pages(page_frame, request, *bounds(request))
+    assert_pages(run_query(request, analyst), refp.pages(page_frame, request, *bounds(request)))
+
+
+def assert_pages(got: dict, expected: dict) -> None:
+    """Every page and figure of a page analysis as the reference has them, the trend adding up, most viewed first."""
     assert not got["truncated"]
     assert {p["page"] for p in got["pages"]} == set(expected)
     for page in got["pages"]:
@@ -204,14 +211,20 @@ def test_terminals_against_reference(analyst, page_frame, dimensions, extra):
     request = {**SCOPE, "model": "terminal", "dimensions": dimensions, "max_rows": 1000, **extra}
     got = run_query(request, analyst)
     expected = refp.terminals(page_frame, request, *bounds(request), dimensions)
+    assert_terminals(got, expected)
+    top = got["rows_by_value"][0]
+    listed = run_query({**request, "persons": {"values": top["values"], "limit": 10_000}}, analyst)["persons"]
+    assert set(listed["persons"]) == expected[tuple(top["values"])][3]
+
+
+def assert_terminals(got: dict, expected: dict) -> None:
+    """The rows and the total of a terminal analysis as the reference has them, most persons first."""
+    expected = dict(expected)
     total = expected.pop(None)
     assert got["total"] == dict(zip(("persons", "sessions", "events"), total[:3]))
     assert {tuple(r["values"]): (r["persons"], r["sessions"], r["events"]) for r in got["rows_by_value"]} == {k: v[:3] for k, v in expected.items()}
     persons = [r["persons"] for r in got["rows_by_value"]]
     assert persons == sorted(persons, reverse=True) and not got["truncated"]
-    top = got["rows_by_value"][0]
-    listed = run_query({**request, "persons": {"values": top["values"], "limit": 10_000}}, analyst)["persons"]
-    assert set(listed["persons"]) == expected[tuple(top["values"])][3]
 
 
 def test_terminal_rows_cut_at_max_rows(analyst, page_frame):

@@ -1,14 +1,24 @@
 -- terminals
+WITH per_row AS (
+    SELECT
+        os AS dim_1, os_version AS dim_2, if(screen_width = 0 OR screen_height = 0, '', concat(toString(screen_width), 'x', toString(screen_height))) AS dim_3,
+        uniqExactState(dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash))) AS persons_state,
+        uniqExactIfState(cityHash64(session_id), session_id != '') AS sessions_state,
+        count() AS events
+    FROM events
+    WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64})
+    GROUP BY dim_1, dim_2, dim_3
+)
 SELECT
-    os AS dim_1, os_version AS dim_2, if(screen_width = 0 OR screen_height = 0, '', concat(toString(screen_width), 'x', toString(screen_height))) AS dim_3,
-    grouping(dim_1, dim_2, dim_3) != 0 AS is_total,
-    uniqExact(dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash))) AS persons,
-    uniqExactIf(cityHash64(session_id), session_id != '') AS sessions,
-    count() AS events
-FROM events
-WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64})
-GROUP BY GROUPING SETS ((dim_1, dim_2, dim_3), ())
-ORDER BY is_total DESC, persons DESC, events DESC, dim_1, dim_2, dim_3
+    dim_1, dim_2, dim_3,
+    finalizeAggregation(persons_state) AS persons,
+    finalizeAggregation(sessions_state) AS sessions,
+    events,
+    uniqExactMerge(persons_state) OVER () AS total_persons,
+    uniqExactIfMerge(sessions_state) OVER () AS total_sessions,
+    sum(events) OVER () AS total_events
+FROM per_row
+ORDER BY persons DESC, events DESC, dim_1, dim_2, dim_3
 LIMIT {max_rows:UInt64}
 -- persons
 SELECT any(dictGetOrDefault('oneid_dict', 'oneid', person_id, if(oneid != '', oneid, person_id))) AS person, max(ts) AS last_seen, argMax(tuple(platform, os, os_version, browser, browser_version, device_model, device_brand, app_version, network_type, carrier, utm_source, utm_medium, utm_campaign, referrer_domain, screen_width, screen_height), ts) AS latest
