@@ -42,6 +42,9 @@ PAGE_TEXT = {
     "title": "title",
 }
 VIEW, LEAVE, SCROLL = 0, 1, 2
+# Bits of an event's sort key: ms since the range start (request.MAX_RANGE_DAYS fits in 39), kind, page rank.
+KIND_BITS = 2
+RANK_BITS = 64 - 39 - KIND_BITS
 DEFAULT_SCROLL_PROPERTY = "depth"  # the web SDK's scroll_depth event
 
 
@@ -86,74 +89,97 @@ def _page_expr(request: PageQuery, params: SqlParams) -> str:
     return cleaned_sql(PAGE_TEXT[request.by], request.cleaning, params)
 
 
-def _views_cte(request: PageQuery, params: SqlParams, time_range: TimeRange) -> str:
-    """CTEs down to `views`: one row per page view with its person, page, day index (with the trend), whether it
-    enters, exits or bounces a session, its time on page (seconds, NULL unknown) and scroll depth (NULL none).
+def _ranked_pages_sql(request: PageQuery, params: SqlParams, source: str) -> str:
+    """A scalar subquery over `source` (`FROM … WHERE …`, the views): the distinct page texts before cleaning sorted
+    by their page (the cleaned text), each one's page rank (1-based), and the pages sorted — `(raws, ranks,
+    labels)`. Each view is then ranked with `transform(raw, t.1, t.2, toUInt32(0))` (labels[rank] is its page, and
+    rank order is text order); the cleaning rules run once per distinct text, not per view."""
+    cleaned = cleaned_sql("r", request.cleaning, params)
+    return f"""(SELECT (arraySort((r, c) -> c, raw, cleaned), arrayMap(n -> toUInt32(n), arrayCumSum(arrayMap((c, i) -> i = 1 OR c != sorted[i - 1], arraySort(cleaned) AS sorted, arrayEnumerate(sorted)))), arrayDistinct(sorted))
+ FROM (SELECT groupUniqArray({PAGE_TEXT[request.by]}) AS raw, arrayMap(r -> {cleaned}, raw) AS cleaned {source}))"""
 
-    Each person's events are one array sorted by (time, kind, page). With page views alone (the default) the views
-    are that array's elements; with leave or scroll events, each view's own events are the slice up to the next
-    view, reduced per slice (arrayReduceInRanges). Depth and day travel only when asked for: every element
-    carried costs in the per-person sort."""
+
+def _views_cte(request: PageQuery, params: SqlParams, time_range: TimeRange) -> str:
+    """CTEs down to `views`: one row per page view with its person, page rank (`labels[rank]` is the page), whether
+    it is the person's first view of the page, enters, exits or bounces a session, its time on page (ms, -1
+    unknown), scroll depth (NULL none) and, with the trend, its day index.
+
+    The pages are sorted once (`labels`, a scalar subquery over the views) and each event carries a UInt64 key
+    (ms since the range start, kind, page rank): a person's events are one array of integers, whose sort is the
+    (time, kind, page) order, with no page text gathered per person. With page views alone (the default) the
+    views are that array; with leave or scroll events, each view's own events are the slice up to the next view,
+    reduced per slice (arrayReduceInRanges). Persons per page are the views that are their person's first of the
+    page (arrayEnumerateUniq in the person's row), so no hash set of persons is kept per page."""
     selectors = [(request.page_view, VIEW, "view_event")]
     selectors += [(s, kind, hint) for s, kind, hint in ((request.leave_event, LEAVE, "leave_event"), (request.scroll_event, SCROLL, "scroll_event")) if s]
-    where = all_of(scope_conditions(request, params, [s.event for s, _, _ in selectors], time_range))
-    page = _page_expr(request, params)
+    scope = scope_conditions(request, params, [s.event for s, _, _ in selectors], time_range)
+    view_where = all_of([*scope, selector_condition(request.page_view, params, "view_event")])
+    raw = PAGE_TEXT[request.by]
     gap = params.add("session_gap_ms", request.session_gap_seconds * 1000, "Int64")
+    start = params.add("range_start_ms", time_range.start_ms, "Int64")
+    rank = f"transform({raw}, pages.1, pages.2, toUInt32(0))"
     if len(selectors) == 1:
-        kind, page_of = f"{VIEW}", page
-        where = all_of([where, selector_condition(request.page_view, params, "view_event")])
+        where, kind = view_where, f"{VIEW}"
     else:
+        where = all_of(scope)
         kind = "multiIf(" + ", ".join(f"{selector_condition(s, params, hint)}, {k}" for s, k, hint in selectors) + ", -1)"
-        page_of = f"if(kind = {VIEW}, {page}, '')"
-    element = ["t", "kind", "page"] + (["depth"] if request.scroll_event else [])
+        rank = f"if(kind = {VIEW}, {rank}, 0)"
+    key = f"bitShiftLeft(toUInt64(toUnixTimestamp64Milli(ts) - {start}), {KIND_BITS + RANK_BITS}) + bitShiftLeft(toUInt64(kind), {RANK_BITS}) + {rank}"
     depth = f", if(kind = {SCROLL}, {numeric_expr(request.scroll_property, params)}, NULL) AS depth" if request.scroll_event else ""
+    # with a scroll event the depth travels beside the key (sorted by it); otherwise the keys alone
+    gathered = "arraySort(groupArray((key, depth))) AS ev" if request.scroll_event else "arraySort(groupArray(key)) AS ev"
+    keys = "ev.1" if request.scroll_event else "ev"
     if len(selectors) == 1:
-        views = "ev AS v"
-        per_view = ""
+        views, per_view = f"{keys} AS v", ""
     else:
         # each view's own events: from it to the next view (the array is in time order)
-        views = f"""arrayFilter(i -> ev[i].2 = {VIEW}, arrayEnumerate(ev)) AS at,
-           arrayMap(i -> ev[i], at) AS v"""
+        views = f"""arrayFilter(i -> bitShiftRight({keys}[i], {RANK_BITS}) % {1 << KIND_BITS} = {VIEW}, arrayEnumerate({keys})) AS at,
+           arrayMap(i -> {keys}[i], at) AS v"""
         per_view = f""",
            arrayMap((p, i) -> (toUInt64(p), toUInt64(if(i < length(at), at[i + 1], length(ev) + 1) - p)), at, arrayEnumerate(at)) AS spans"""
         if request.leave_event:
-            per_view += f",\n           arrayReduceInRanges('min', spans, arrayMap(e -> if(e.2 = {LEAVE}, e.1, NULL), ev)) AS left_at"
+            leave_t = f"if(bitShiftRight(k, {RANK_BITS}) % {1 << KIND_BITS} = {LEAVE}, toInt64(bitShiftRight(k, {KIND_BITS + RANK_BITS})), NULL)"
+            per_view += f",\n           arrayReduceInRanges('min', spans, arrayMap(k -> {leave_t}, {keys})) AS left_at"
         if request.scroll_event:
-            per_view += ",\n           arrayReduceInRanges('max', spans, arrayMap(e -> e.4, ev)) AS depths"
-    left = f"if(left_at[i] IS NOT NULL AND left_at[i] - x < {gap}, (left_at[i] - x) / 1000, NULL)" if request.leave_event else "NULL"
-    joined = ["v.3 AS page", "vt AS t", "starts AS entry", "ends AS exit", "seconds AS on_page"]
+            per_view += ",\n           arrayReduceInRanges('max', spans, ev.2) AS depths"
+    left = f"if(left_at[i] IS NOT NULL AND left_at[i] - x < {gap}, assumeNotNull(left_at[i]) - x, -1)" if request.leave_event else "-1"
+    joined = ["ranks AS rank", "firsts AS first", "vt AS t", "starts AS entry", "ends AS exit", "ms AS on_page"]
     joined += ["depths AS depth"] if request.scroll_event else []
     day = ""
     if request.trend:
         tz = tz_placeholder(params, request.timezone)
         first_day = params.add("first_day", time_range.days()[0], "Date")
-        day = f", toRelativeDayNum(toDate(fromUnixTimestamp64Milli(t), {tz})) - toRelativeDayNum({first_day}) AS day"
+        day = f", toRelativeDayNum(toDate(fromUnixTimestamp64Milli(t + {start}), {tz})) - toRelativeDayNum({first_day}) AS day"
     return f"""
 WITH
+{_ranked_pages_sql(request, params, f"FROM {TABLE} WHERE {view_where}")} AS pages,
+pages.3 AS labels,
 rows AS (
-    SELECT {PERSON_KEY} AS person, toUnixTimestamp64Milli(ts) AS t, {kind} AS kind, {page_of} AS page{depth}
+    SELECT {PERSON_KEY} AS person, {kind} AS kind, {key} AS key{depth}
     FROM {TABLE}
     WHERE {where}
 ),
 per_person AS (
     -- one person's events in (time, kind, page) order: a leave or scroll event at a view's own time follows it
-    SELECT person, arraySort(groupArray(({', '.join(element)}))) AS ev
+    SELECT person, {gathered}
     FROM rows
     WHERE kind >= 0
     GROUP BY person
-    HAVING countIf(kind = {VIEW}) > 0
+    HAVING countIf(kind = {VIEW}) > 0 AND throwIf(length(labels) >= {1 << RANK_BITS}, 'more than {(1 << RANK_BITS) - 1:,} distinct pages: clean them') = 0
 ),
 sessions AS (
     SELECT person,
            {views},
-           v.1 AS vt,
+           arrayMap(k -> toInt64(bitShiftRight(k, {KIND_BITS + RANK_BITS})), v) AS vt,
+           arrayMap(k -> toUInt32(k % {1 << RANK_BITS}), v) AS ranks,
+           arrayMap(n -> n = 1, arrayEnumerateUniq(ranks)) AS firsts,
            arrayMap((x, i) -> i = 1 OR x - vt[i - 1] >= {gap}, vt, arrayEnumerate(vt)) AS starts,
            arrayMap(i -> i = length(vt) OR starts[i + 1], arrayEnumerate(vt)) AS ends{per_view},
-           arrayMap((x, i) -> if(NOT ends[i], (vt[i + 1] - x) / 1000, {left}), vt, arrayEnumerate(vt)) AS seconds
+           arrayMap((x, i) -> if(NOT ends[i], vt[i + 1] - x, {left}), vt, arrayEnumerate(vt)) AS ms
     FROM per_person
 ),
 views AS (
-    SELECT person, page, entry, exit, entry AND exit AS bounce, on_page{', depth' if request.scroll_event else ''}{day}
+    SELECT person, rank, first, entry, exit, entry AND exit AS bounce, on_page{', depth' if request.scroll_event else ''}{day}
     FROM sessions
     ARRAY JOIN {', '.join(joined)}
 )"""
@@ -170,20 +196,21 @@ def _pages_query(request: PageQuery, time_range: TimeRange) -> BuiltQuery:
         else ""
     )
     limit = params.add("max_pages", request.max_pages + 1, "UInt64")  # one more tells the response it was cut
+    # times on page in ms (UInt32: under the gap's 86,400 s) for the median: a smaller array to sort than Float64
     return params.query(
         f"""{ctes}
 SELECT
-    page,
+    labels[rank] AS page,
     count() AS views,
-    uniqExact(person) AS persons,
+    countIf(first) AS persons,
     countIf(entry) AS entries,
     countIf(exit) AS exits,
     countIf(bounce) AS bounces,
-    avg(on_page) AS avg_seconds,
-    quantileExactInclusive(0.5)(on_page) AS median_seconds,
+    avgIf(on_page, on_page >= 0) / 1000 AS avg_seconds,
+    quantileExactInclusiveIf(0.5)(toUInt32(on_page), on_page >= 0) / 1000 AS median_seconds,
     {'quantileExactInclusive(0.5)(depth)' if request.scroll_event else 'NULL'} AS median_scroll_depth{trend}
 FROM views
-GROUP BY page
+GROUP BY rank
 ORDER BY views DESC, page
 LIMIT {limit}"""
     )
