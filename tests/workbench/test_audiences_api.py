@@ -13,7 +13,7 @@ import pytest
 
 from pipelines.audiences import definitions as audiences
 from pipelines.cdp import store
-from tests.workbench.conftest import WB_APP, workbench_stack  # noqa: F401  (the session's API server)
+from .conftest import WB_APP
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
 SCOPE = {"app_id": WB_APP, "date_from": (TODAY - dt.timedelta(days=19)).isoformat(), "date_to": TODAY.isoformat()}
@@ -23,7 +23,7 @@ TAG = "c2_api_tier"
 
 
 @pytest.fixture(scope="module")
-def site(workbench_stack):  # noqa: F811
+def site(workbench_stack):
     return workbench_stack
 
 
