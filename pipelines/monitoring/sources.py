@@ -164,9 +164,22 @@ class KafkaSource:
     # when the broker goes away; a restarted broker's logs start at 0 again (PLATFORM_NOTES): a partition whose
     # fetch reports a log ending before the verified end is read again without it.
     verified: dict = field(default_factory=dict)
+    # (bootstrap, admin, reader) kept across rounds: opening them costs the busy broker connections, version probes
+    # and metadata every round. Made anew when the bootstrap changes, the broker is away or a round fails.
+    clients: tuple | None = None
 
     def partial(self) -> set[str]:
         return _down_partial(self.down, "trackflow_kafka_")
+
+    def _forget(self) -> None:
+        if self.clients is not None:
+            _, admin, reader = self.clients
+            self.clients = None
+            for client in (reader, admin):
+                try:
+                    client.close()
+                except Exception:  # closing a client of a broker that went away: nothing left to release
+                    pass
 
     def sample(self) -> list[Triple]:
         from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
@@ -178,15 +191,20 @@ class KafkaSource:
         timeout_ms = int(self.timeout_s * 1000)
         # kafka-python takes ~30 s to give up on a broker that refuses connections; a plain connect says it in ms.
         if not any(_reachable(server) for server in bootstrap.split(",")):
+            self._forget()
             self.down, self.verified = True, {}
             return [("trackflow_kafka_up", {}, 0.0)]
-        try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="trackflow-alerts", request_timeout_ms=timeout_ms)
-        except (KafkaConnectionError, KafkaTimeoutError):
-            self.down, self.verified = True, {}  # the broker does not answer: that is the measurement, not a failed sample
-            return [("trackflow_kafka_up", {}, 0.0)]
+        if self.clients is None or self.clients[0] != bootstrap:
+            self._forget()
+            try:
+                admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="trackflow-alerts", request_timeout_ms=timeout_ms)
+            except (KafkaConnectionError, KafkaTimeoutError):
+                self.down, self.verified = True, {}  # the broker does not answer: that is the measurement, not a failed sample
+                return [("trackflow_kafka_up", {}, 0.0)]
+            reader = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, client_id="trackflow-alerts", request_timeout_ms=timeout_ms + 1000, fetch_max_wait_ms=100)
+            self.clients = (bootstrap, admin, reader)
         self.down = False
-        reader = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, client_id="trackflow-alerts", request_timeout_ms=timeout_ms + 1000, fetch_max_wait_ms=100)
+        _, admin, reader = self.clients
         try:
             committed: dict[str, dict] = {}
             for group in sorted(g["group_id"] for g in admin.list_groups()):
@@ -206,9 +224,9 @@ class KafkaSource:
             if shrunk:
                 ends.update(ends_now(reader, {tp: known[tp] for tp in shrunk}, deadline))
             self.verified = dict(ends)
-        finally:
-            reader.close()
-            admin.close()
+        except Exception:
+            self._forget()  # clients in an unknown state: the next round opens new ones
+            raise
         triples: list[Triple] = [("trackflow_kafka_up", {}, 1.0)]
         for tp in sorted(partitions):
             labels = {"topic": tp.topic, "partition": str(tp.partition)}
