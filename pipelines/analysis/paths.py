@@ -131,9 +131,14 @@ class PathsQuery(QueryScope):
         return self.start if self.start is not None else self.end
 
 
-def _label_sql(request: PathsQuery, params: SqlParams) -> str:
-    text = "toString(event)" if request.item == "event" else property_expr(request.item, params)
-    return cleaned_sql(text, request.cleaning, params)
+def _raw_sql(request: PathsQuery, params: SqlParams) -> str:
+    """An element's text as stored: the event column (LowCardinality) or the page property."""
+    return "event" if request.item == "event" else property_expr(request.item, params)
+
+
+def _label_sql(request: PathsQuery, params: SqlParams, raw: str | None = None) -> str:
+    """An element's label: its text (`raw`, default the stored one) as a String, cleaned."""
+    return cleaned_sql(f"toString({raw or _raw_sql(request, params)})", request.cleaning, params)
 
 
 def _paths_columns(request: PathsQuery, params: SqlParams) -> str:
@@ -183,7 +188,9 @@ def _transitions_cte(request: PathsQuery, params: SqlParams) -> str:
     begins), each with its person, source, target (label ranks: `labels[rank]` is the label, 0 none) and the
     milliseconds between them.
 
-    Labels are sorted once (`labels`, a scalar subquery over the same rows) and the events carry their rank: each
+    Labels are sorted once (`labels`, a scalar subquery over the same rows, grouped by the stored text first — on
+    the event column that groups dictionary positions, and the rules run once per distinct text) and the events
+    carry their rank: each
     person's events are then one array of UInt64 keys (ms since the range start, label rank, anchor), sorted as
     integers, which is the (time, label, anchor) order; arrays of (time, label string) tuples cost 2-3x as much to
     gather and sort."""
@@ -194,7 +201,7 @@ def _transitions_cte(request: PathsQuery, params: SqlParams) -> str:
     rank = f"transform({label}, labels, arrayEnumerate(labels), toUInt32(0))"
     return f"""
 WITH
-(SELECT arraySort(groupUniqArray({label})) FROM {TABLE} WHERE {where}) AS labels,
+(SELECT arraySort(groupUniqArray({_label_sql(request, params, "raw")})) FROM (SELECT {_raw_sql(request, params)} AS raw FROM {TABLE} WHERE {where} GROUP BY raw)) AS labels,
 path_events AS (
     SELECT {PERSON_KEY} AS person_key, {anchor} AS anchor,
            bitShiftLeft(toUInt64(toUnixTimestamp64Milli(ts) - {start}), {RANK_BITS + 1}) + bitShiftLeft(toUInt64({rank}), 1) + anchor AS key

@@ -1,6 +1,6 @@
 -- edges
 WITH
-(SELECT arraySort(groupUniqArray(toString(event))) FROM events WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64}) AND event IN {events:Array(String)}) AS labels,
+(SELECT arraySort(groupUniqArray(toString(raw))) FROM (SELECT event AS raw FROM events WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64}) AND event IN {events:Array(String)} GROUP BY raw)) AS labels,
 path_events AS (
     SELECT dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash)) AS person_key, event = {anchor_event:String} AS anchor,
            bitShiftLeft(toUInt64(toUnixTimestamp64Milli(ts) - {range_start_ms:Int64}), 31) + bitShiftLeft(toUInt64(transform(toString(event), labels, arrayEnumerate(labels), toUInt32(0))), 1) + anchor AS key

@@ -1,9 +1,9 @@
 -- edges
 WITH
-(SELECT arraySort(groupUniqArray(replaceRegexpAll(url, {rule_1_pattern:String}, {rule_1_replacement:String}))) FROM events WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64}) AND event IN {events:Array(String)}) AS labels,
+(SELECT arraySort(groupUniqArray(replaceRegexpAll(toString(raw), {rule_1_pattern_2:String}, {rule_1_replacement_2:String}))) FROM (SELECT url AS raw FROM events WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64}) AND event IN {events:Array(String)} GROUP BY raw)) AS labels,
 path_events AS (
     SELECT dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash)) AS person_key, event = {anchor_event:String} AND position(url, {value:String}) > 0 AS anchor,
-           bitShiftLeft(toUInt64(toUnixTimestamp64Milli(ts) - {range_start_ms:Int64}), 31) + bitShiftLeft(toUInt64(transform(replaceRegexpAll(url, {rule_1_pattern:String}, {rule_1_replacement:String}), labels, arrayEnumerate(labels), toUInt32(0))), 1) + anchor AS key
+           bitShiftLeft(toUInt64(toUnixTimestamp64Milli(ts) - {range_start_ms:Int64}), 31) + bitShiftLeft(toUInt64(transform(replaceRegexpAll(toString(url), {rule_1_pattern:String}, {rule_1_replacement:String}), labels, arrayEnumerate(labels), toUInt32(0))), 1) + anchor AS key
     FROM events
     WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64}) AND event IN {events:Array(String)}
 ),
@@ -52,10 +52,10 @@ GROUP BY GROUPING SETS ((step, kept, edge_source, edge_target), (step))
 ORDER BY step, step_total DESC, kept DESC, edge_count DESC, edge_source, edge_target
 -- persons
 WITH
-(SELECT arraySort(groupUniqArray(replaceRegexpAll(url, {rule_1_pattern:String}, {rule_1_replacement:String}))) FROM events WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64}) AND event IN {events:Array(String)}) AS labels,
+(SELECT arraySort(groupUniqArray(replaceRegexpAll(toString(raw), {rule_1_pattern_2:String}, {rule_1_replacement_2:String}))) FROM (SELECT url AS raw FROM events WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64}) AND event IN {events:Array(String)} GROUP BY raw)) AS labels,
 path_events AS (
     SELECT dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash)) AS person_key, event = {anchor_event:String} AND position(url, {value:String}) > 0 AS anchor,
-           bitShiftLeft(toUInt64(toUnixTimestamp64Milli(ts) - {range_start_ms:Int64}), 31) + bitShiftLeft(toUInt64(transform(replaceRegexpAll(url, {rule_1_pattern:String}, {rule_1_replacement:String}), labels, arrayEnumerate(labels), toUInt32(0))), 1) + anchor AS key
+           bitShiftLeft(toUInt64(toUnixTimestamp64Milli(ts) - {range_start_ms:Int64}), 31) + bitShiftLeft(toUInt64(transform(replaceRegexpAll(toString(url), {rule_1_pattern:String}, {rule_1_replacement:String}), labels, arrayEnumerate(labels), toUInt32(0))), 1) + anchor AS key
     FROM events
     WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64}) AND event IN {events:Array(String)}
 ),
