@@ -150,13 +150,15 @@ def assert_pages(got: dict, expected: dict) -> None:
     assert views == sorted(views, reverse=True)
 
 
-def test_pages_trend_days_and_previous_period(analyst, page_frame):
-    request = {**SCOPE, "model": "page", "timezone": "Asia/Shanghai", "date_from": "2026-11-04", "date_to": "2026-11-06",
+# a fixed UTC offset, and a range over New York's switch from daylight saving time (2026-11-01 02:00)
+@pytest.mark.parametrize("timezone, date_from, date_to", [("Asia/Shanghai", "2026-11-04", "2026-11-06"), ("America/New_York", "2026-10-31", "2026-11-02")])
+def test_pages_trend_days_and_previous_period(analyst, page_frame, timezone, date_from, date_to):
+    request = {**SCOPE, "model": "page", "timezone": timezone, "date_from": date_from, "date_to": date_to,
                "compare_previous": True, "max_pages": 1000}  # fmt: skip
     got = run_query(request, analyst)
     start, end = bounds(request)
     views = pd.DataFrame(refp.page_views(page_frame, request, start, end))
-    views["day"] = pd.to_datetime(views["t"], unit="ms", utc=True).dt.tz_convert("Asia/Shanghai").dt.date.astype(str)
+    views["day"] = pd.to_datetime(views["t"], unit="ms", utc=True).dt.tz_convert(timezone).dt.date.astype(str)
     for page in got["pages"]:
         mine = views[views["page"] == page["page"]]
         expected = {day: len(part) for day, part in mine.groupby("day")}
