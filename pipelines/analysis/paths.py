@@ -190,10 +190,9 @@ def _transitions_cte(request: PathsQuery, params: SqlParams) -> str:
 
     Labels are sorted once (`labels`, a scalar subquery over the same rows, grouped by the stored text first — on
     the event column that groups dictionary positions, and the rules run once per distinct text) and the events
-    carry their rank: each
-    person's events are then one array of UInt64 keys (ms since the range start, label rank, anchor), sorted as
-    integers, which is the (time, label, anchor) order; arrays of (time, label string) tuples cost 2-3x as much to
-    gather and sort."""
+    carry their rank: each person's events are then one array of UInt64 keys (ms since the range start, label
+    rank, anchor), sorted as integers, which is the (time, label, anchor) order; arrays of (time, label string)
+    tuples cost 2-3x as much to gather and sort."""
     where = all_of(scope_conditions(request, params, _path_events(request)))
     label = _label_sql(request, params)
     anchor = selector_condition(request.anchor, params, "anchor_event")

@@ -1,7 +1,7 @@
 """The monitoring board's endpoints (issue 21): the chain collector -> broker -> jobs -> warehouse (and OneID beside
-the jobs) with each stage's latest rate, lag and health, freshness and reconciliation over time, open alerts; each narrowed to an app and a
-layer. Read through the API's analyst warehouse handle from the monitoring tables (sql/migrations/0042) the alerts
-component and the reconciliation assets write; nothing here writes."""
+the jobs) with each stage's latest rate, lag and health, freshness and reconciliation over time, open alerts; each
+narrowed to an app and a layer. Read through the API's analyst warehouse handle from the monitoring tables
+(sql/migrations/0042) the alerts component and the reconciliation assets write; nothing here writes."""
 
 from __future__ import annotations
 
