@@ -88,7 +88,7 @@ def test_board_api_answers_the_seeded_figures(board):
     assert narrowed["jobs"]["rate_per_min"] == 529 and narrowed["warehouse"]["lag"] == 8 + 29 % 5
     assert narrowed["jobs"]["detail"]["dedup_dropped_per_min"] == 7
     # OneID beside the jobs: links/min and lookup p95 (the session's own component may sample a OneID job of its own)
-    assert stages["oneid"]["rate_unit"] == "links/min" and stages["oneid"]["lag_unit"] == "s lookup p95"
+    assert stages["oneid"]["rate_unit"] == "links/min" and stages["oneid"]["lag_unit"] == "ms lookup p95"
     assert stages["oneid"]["rate_per_min"] is not None and stages["oneid"]["health"] in ("ok", "down")
 
     alerts = get(board, "/v1/monitoring/alerts")["alerts"]
