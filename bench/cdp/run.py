@@ -19,9 +19,9 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import tempfile
 import time
-from pathlib import Path
+
+from bench.private_stack import private_stack
 
 DATABASE = "bench_cdp"
 MAPPED_SHARE = 0.95
@@ -80,20 +80,14 @@ def main(argv=None) -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the source table (default 1M)")
     args = parser.parse_args(argv)
 
-    data_dir = Path(tempfile.mkdtemp(prefix="tf-bench-cdp-"))
-    os.environ.update({"TRACKFLOW_DATA_DIR": str(data_dir), "TRACKFLOW_WAREHOUSE_PORT": "0", "TRACKFLOW_POSTGRES_PORT": "0",
-                       "TRACKFLOW_CONFIG": str(data_dir / "absent.toml")})  # fmt: skip
+    from pipelines.stack.components import POSTGRES, WAREHOUSE
+
+    data_dir, settings, stack = private_stack([WAREHOUSE, POSTGRES], prefix="tf-bench-cdp-")
     from pipelines.cdp.sources import Source
     from pipelines.cdp.sync import sync
-    from pipelines.config import get_settings
     from pipelines.identity.rules import load_rules
-    from pipelines.stack import Stack
-    from pipelines.stack.components import POSTGRES, WAREHOUSE
     from pipelines.warehouse.client import Warehouse
 
-    settings = get_settings()
-    stack = Stack(settings, [WAREHOUSE, POSTGRES])
-    stack.up(report=lambda line: None)
     try:
         writer, analyst = Warehouse(settings), Warehouse(settings, role="analyst")
         rules = load_rules(settings.identity_rules)

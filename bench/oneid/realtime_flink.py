@@ -13,9 +13,10 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from bench.private_stack import private_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,24 +26,16 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=5000)
     parser.add_argument("--timeout", type=float, default=900)
     args = parser.parse_args()
-    data_dir = Path(tempfile.mkdtemp(prefix="oneid-bench-"))
-    os.environ.update({"TRACKFLOW_DATA_DIR": str(data_dir), "TRACKFLOW_WAREHOUSE_PORT": "0", "TRACKFLOW_KAFKA_PORT": "0",
-                       "TRACKFLOW_COLLECTOR_PORT": "0", "TRACKFLOW_FLINK_REST_PORT": "0",
-                       "TRACKFLOW_CONFIG": str(data_dir / "absent.toml"), "TRACKFLOW_IDENTITY_RULES": str(ROOT / "identity.yaml")})  # fmt: skip
+    data_dir, settings, stack = private_stack(prefix="oneid-bench-", TRACKFLOW_IDENTITY_RULES=str(ROOT / "identity.yaml"))
     from pipelines import messaging
-    from pipelines.config import get_settings
     from pipelines.identity.links import links_of_events
     from pipelines.identity.rules import load_rules
     from pipelines.identity.synthetic import generate
-    from pipelines.stack import Stack
     from pipelines.warehouse.client import Warehouse
 
-    settings = get_settings()
     rules = load_rules(settings.identity_rules)
     world = generate(rules, persons=args.persons, seed=9)
     expected = len(links_of_events(rules, world.events))
-    stack = Stack(settings)
-    stack.up(report=lambda _: None)
     job = None
     try:
         producer = messaging.producer(settings)

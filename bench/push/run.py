@@ -17,9 +17,9 @@ import argparse
 import datetime as dt
 import os
 import shutil
-import tempfile
 import time
-from pathlib import Path
+
+from bench.private_stack import private_stack
 
 APP = "bench-push"
 DAY = dt.date(2026, 11, 1)
@@ -95,18 +95,12 @@ def main(argv=None) -> None:
     parser.add_argument("--keep", help="keep the stack's data in this directory (and reuse it when run again)")
     args = parser.parse_args(argv)
 
-    data_dir = Path(args.keep or tempfile.mkdtemp(prefix="tf-bench-push-"))
-    os.environ.update({"TRACKFLOW_DATA_DIR": str(data_dir), "TRACKFLOW_WAREHOUSE_PORT": "0", "TRACKFLOW_POSTGRES_PORT": "0",
-                       "TRACKFLOW_CONFIG": str(data_dir / "absent.toml")})  # fmt: skip
-    from pipelines.config import get_settings
-    from pipelines.push.runner import run_push
-    from pipelines.stack import Stack
     from pipelines.stack.components import POSTGRES, WAREHOUSE
+
+    data_dir, settings, stack = private_stack([WAREHOUSE, POSTGRES], data_dir=args.keep, prefix="tf-bench-push-")
+    from pipelines.push.runner import run_push
     from pipelines.warehouse.client import Warehouse
 
-    settings = get_settings()
-    stack = Stack(settings, [WAREHOUSE, POSTGRES])
-    stack.up(report=lambda line: None)
     try:
         warehouse = Warehouse(settings)
         load(warehouse, args.rows)

@@ -24,7 +24,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -32,6 +31,7 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench.private_stack import private_stack  # noqa: E402
 from tests.workbench.webapp import CHROMIUM, built_dist, first_load  # noqa: E402
 
 GOAL_BUNDLE = 350 * 1024
@@ -42,26 +42,13 @@ FUNNEL = ["page_view", "product_view", "add_to_cart", "pay"]
 
 
 def start_stack(events: int, persons: int):
-    data_dir = Path(tempfile.mkdtemp(prefix="trackflow-bench-workbench-"))
-    os.environ.update({
-        "TRACKFLOW_DATA_DIR": str(data_dir), "TRACKFLOW_CONFIG": str(data_dir / "absent.toml"),
-        "TRACKFLOW_WAREHOUSE_PORT": "0", "TRACKFLOW_KAFKA_PORT": "0", "TRACKFLOW_COLLECTOR_PORT": "0",
-        "TRACKFLOW_POSTGRES_PORT": "0", "TRACKFLOW_API_PORT": "0", "TRACKFLOW_API_CACHE_ENTRIES": "0",
-    })  # fmt: skip
-    for name in ("TRACKFLOW_CLICKHOUSE_URL", "TRACKFLOW_KAFKA_BOOTSTRAP"):
-        os.environ.pop(name, None)
-    from pipelines.config import get_settings
+    _, settings, stack = private_stack(prefix="trackflow-bench-workbench-", TRACKFLOW_API_CACHE_ENTRIES="0")
     from pipelines.demogen import DemoSpec, generate_frame, insert_frame
     from pipelines.push.connection import connect
-    from pipelines.stack import Stack
     from pipelines.warehouse.client import Warehouse
     from pipelines.workbench import users
     from pipelines.workbench.store import prepare
 
-    get_settings.cache_clear()
-    settings = get_settings()
-    stack = Stack(settings)
-    stack.up(report=lambda _: None)
     started = time.perf_counter()
     spec = DemoSpec(events=events, persons=persons, days=DAYS)
     writer = Warehouse(settings)
