@@ -16,7 +16,6 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -53,6 +52,8 @@ def map_each(records: list[Any], single: bool, map_one: Callable[[int, Any], tup
     """Each record through `map_one(index, record)` -> (envelope or None, person updates). A record it refuses is
     listed in `rejected` with its index and reason; a single-record request raises instead."""
     mapped = Mapped(single=single)
+    # bound methods once per request, not two attribute lookups and a call of Mapped.add per record
+    add_event, add_index, add_updates = mapped.events.append, mapped.record_indexes.append, mapped.person_updates.extend
     for index, record in enumerate(records):
         try:
             envelope, updates = map_one(index, record)
@@ -62,8 +63,10 @@ def map_each(records: list[Any], single: bool, map_one: Callable[[int, Any], tup
             mapped.reject(index, exc)
             continue
         if envelope is not None:
-            mapped.add(index, envelope)
-        mapped.person_updates.extend(updates)
+            add_event(envelope)
+            add_index(index)
+        if updates:
+            add_updates(updates)
     return mapped
 
 
@@ -97,28 +100,34 @@ def id_text(value: Any, field: str, limit: int = 256) -> str:
     return str(value)
 
 
+def content_ids(namespace: uuid.UUID, app_id: str, volatile: tuple[str, ...] = ()) -> Callable[[dict[str, Any]], str]:
+    """`content_id` of one request's records (one namespace and app): the SHA-1 state after the namespace and app
+    is made once per request and copied per record."""
+    prefix = hashlib.sha1(namespace.bytes + app_id.encode() + b"\n")
+    dumps, options, variant = orjson.dumps, orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, _VARIANT_NIBBLE
+
+    def record_id(record: dict[str, Any]) -> str:
+        # the filtered copy only when a volatile field is there (records of server SDKs carry none)
+        stable = record if record.keys().isdisjoint(volatile) else {name: value for name, value in record.items() if name not in volatile}
+        digest = prefix.copy()
+        digest.update(dumps(stable, option=options))
+        # uuid.uuid5 without its UUID object and text round trips (a tenth of a protocol record's mapping time): the
+        # version nibble (5) and the variant bits (10xx) set on the hex text give the text uuid.uuid5 would
+        text = digest.hexdigest()
+        return f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{variant[text[16]]}{text[17:20]}-{text[20:32]}"
+
+    return record_id
+
+
 def content_id(namespace: uuid.UUID, app_id: str, record: dict[str, Any], volatile: tuple[str, ...] = ()) -> str:
     """A UUIDv5 of the app and the record without its `volatile` fields (those a re-send changes, such as the send
     time): a re-sent record gets the same id, so the event index (events) and the update_id key (person
     properties) collapse the copy. Two records identical in every other field become one: they cannot be told
-    apart anyway."""
-    # the filtered copy only when a volatile field is there (records of server SDKs carry none)
-    stable = {name: value for name, value in record.items() if name not in volatile} if not record.keys().isdisjoint(volatile) else record
-    digest = _id_prefix(namespace, app_id).copy()
-    digest.update(orjson.dumps(stable, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS))
-    # uuid.uuid5 without its UUID object and text round trips (a tenth of a protocol record's mapping time): the
-    # version nibble (5) and the variant bits (10xx) set on the hex text give the text uuid.uuid5 would
-    text = digest.hexdigest()
-    return f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{_VARIANT_NIBBLE[text[16]]}{text[17:20]}-{text[20:32]}"
+    apart anyway. The name hashed is the app, a newline and the record's JSON with sorted keys (no spaces)."""
+    return content_ids(namespace, app_id, volatile)(record)
 
 
 _VARIANT_NIBBLE = dict(zip("0123456789abcdef", "89ab" * 4))  # (n & 0b0011) | 0b1000
-
-
-@lru_cache(maxsize=1024)
-def _id_prefix(namespace: uuid.UUID, app_id: str) -> Any:
-    """The SHA-1 state after a namespace and app: the part of every content id a request's records share."""
-    return hashlib.sha1(namespace.bytes + app_id.encode() + b"\n")
 
 
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -138,22 +147,30 @@ def given_uuid(value: Any) -> str | None:
 
 def iso_millis(value: Any, field: str) -> int | None:
     """Epoch milliseconds of an ISO-8601 time (with zone; none is UTC) or of epoch milliseconds; None if absent."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1e14:
-        return int(value)
     if isinstance(value, str):
+        if not value:
+            return None
         try:
-            parsed = dt.datetime.fromisoformat(value.strip())  # Python 3.11 reads a "Z" zone itself
+            parsed = _from_iso(value)  # what SDKs send (Python 3.11 reads a "Z" zone itself); stripped only if needed
         except ValueError:
-            parsed = None
+            try:
+                parsed = _from_iso(value.strip())
+            except ValueError:
+                parsed = None
         if parsed is not None:
             if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=dt.timezone.utc)
+                parsed = parsed.replace(tzinfo=_UTC)
             millis = int(parsed.timestamp() * 1000)
             if 0 < millis < 10**14:
                 return millis
+    elif value is None:
+        return None
+    elif isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1e14:
+        return int(value)
     raise BadRequest(400, f"{field} must be an ISO-8601 time, got {str(value)[:40]!r}", field=field)
+
+
+_from_iso, _UTC = dt.datetime.fromisoformat, dt.timezone.utc
 
 
 class ContextFields:

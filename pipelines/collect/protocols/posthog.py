@@ -16,7 +16,7 @@ import base64
 import binascii
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs
@@ -24,7 +24,7 @@ from urllib.parse import parse_qs
 from lzstring import LZString
 
 from pipelines.collect.intake import BadRequest, gunzip, object_field, parse_json
-from pipelines.collect.protocols import ContextFields, Mapped, content_id, given_uuid, id_text, iso_millis, map_each, person_update
+from pipelines.collect.protocols import ContextFields, Mapped, content_ids, given_uuid, id_text, iso_millis, map_each, person_update
 from pipelines.plan.validate import json_type_name
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -32,10 +32,14 @@ GZIP_MAGIC = b"\x1f\x8b"
 # 16 KiB input can expand to ~25 MB at most, which is refused after the fact; bigger lz64 bodies are refused before.
 MAX_LZ64_CHARS = 16 * 1024
 EVENT_ID_NAMESPACE = uuid.UUID("0b7f1f0e-5a3c-4c1e-8a77-3e2d9c4b6a10")
+# Fields a re-send changes: left out of the content id of an event without a uuid.
+VOLATILE = ("sent_at", "offset")
 
 EVENT_NAMES = {"$pageview": "page_view", "$screen": "page_view", "$identify": "identify", "$create_alias": "identify"}
 # Events that only carry person properties: no event is stored for them, their properties are.
 PERSON_ONLY = ("$set", "$set_once", "$unset")
+# Person-property fields of an event (top level, or in its properties as posthog-js sends them) -> update ops.
+PERSON_FIELDS = {"$set": "set", "$set_once": "set_once", "$unset": "unset"}
 CONTEXT_FIELDS = {
     "$current_url": "url",
     "$referrer": "referrer",
@@ -169,7 +173,8 @@ def map_events(events: list[Any], single: bool, key: str, app_id: str, fields: M
     """Events -> envelopes and person updates; an event that cannot be mapped is listed in `rejected` (a single
     one raises)."""
     sent_at = _sent_at(fields)
-    return map_each(events, single, lambda index, event: map_event(event, key, app_id, sent_at, now_ms, index))
+    content_id = content_ids(EVENT_ID_NAMESPACE, app_id, VOLATILE)
+    return map_each(events, single, lambda index, event: map_event(event, key, app_id, sent_at, now_ms, index, content_id))
 
 
 def _sent_at(fields: Mapping[str, Any]) -> int | None:
@@ -180,7 +185,7 @@ def _sent_at(fields: Mapping[str, Any]) -> int | None:
 
 
 def map_event(
-    event: Any, key: str, app_id: str, sent_at: int | None, now_ms: int, seq: int
+    event: Any, key: str, app_id: str, sent_at: int | None, now_ms: int, seq: int, content_id: Callable[[dict[str, Any]], str]
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     if not isinstance(event, dict):
         raise BadRequest(400, f"a PostHog event is a JSON object, got {json_type_name(event)}")
@@ -188,15 +193,17 @@ def map_event(
     if not isinstance(name, str) or not name:
         raise BadRequest(400, "event must be a non-empty string such as \"$pageview\"", field="event")
     properties = object_field(event, "properties")
-    for field_name in ("api_key", "token"):
-        sent_key = event.get(field_name) or (properties.get("token") if field_name == "token" else None)
-        if sent_key not in (None, "", key):
-            raise BadRequest(403, f"event {field_name} is not this request's project key (app {app_id!r})", field=field_name)
+    # a key sent with the event must be the request's (a falsy api_key counts as none; so does a null or empty token)
+    if (sent_key := event.get("api_key")) and sent_key != key:
+        raise BadRequest(403, f"event api_key is not this request's project key (app {app_id!r})", field="api_key")
+    if (sent_key := event.get("token") or properties.get("token")) is not None and sent_key != "" and sent_key != key:
+        raise BadRequest(403, f"event token is not this request's project key (app {app_id!r})", field="token")
     ts = _event_time(event, sent_at, now_ms)
     lib = str(properties.get("$lib") or "")
     ids = _ids(event, name, properties, lib)
-    event_id = given_uuid(event.get("uuid")) or content_id(EVENT_ID_NAMESPACE, app_id, event, volatile=("sent_at", "offset"))
-    updates = _person_updates(event, properties, ids, ts, seq, event_id)
+    event_id = given_uuid(event.get("uuid")) or content_id(event)
+    # most events carry no person properties: two key checks instead of three lookups in each dict
+    updates = [] if event.keys().isdisjoint(PERSON_FIELDS) and properties.keys().isdisjoint(PERSON_FIELDS) else _person_updates(event, properties, ids, ts, seq, event_id)
     if name in PERSON_ONLY:
         return None, updates
     context, props = FIELDS.split(properties)
@@ -273,7 +280,7 @@ def _person_updates(event: dict[str, Any], properties: dict[str, Any], ids: dict
     update's id derives from the event's, so a re-sent event updates nothing twice. The person is the event's
     (its highest-priority id: the user's once identified)."""
     updates = []
-    for field_name, op in (("$set", "set"), ("$set_once", "set_once"), ("$unset", "unset")):
+    for field_name, op in PERSON_FIELDS.items():
         value = event.get(field_name, properties.get(field_name))
         if value in (None, {}, []):
             continue

@@ -17,15 +17,18 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from pipelines.collect.intake import BadRequest, object_field, parse_json
-from pipelines.collect.protocols import Mapped, content_id, given_uuid, id_text, iso_millis, map_each, person_update
+from pipelines.collect.protocols import Mapped, content_ids, given_uuid, id_text, iso_millis, map_each, person_update
 from pipelines.plan.validate import json_type_name
 
 TYPES = ("track", "page", "screen", "identify", "alias", "group")
 EVENT_ID_NAMESPACE = uuid.UUID("5e2c8a41-7b3d-4f6e-9c1a-2d4e6f8a0b3c")
-WEB_LIBRARIES = ("analytics.js", "analytics-next", "@segment/analytics-next", "RudderLabs JavaScript SDK")
+WEB_LIBRARIES = frozenset({"analytics.js", "analytics-next", "@segment/analytics-next", "RudderLabs JavaScript SDK"})
+# Fields a re-send changes: left out of the content id of a message without a messageId.
+VOLATILE = ("sentAt", "writeKey")
 # Segment's context objects onto envelope context fields: {object: {key: field}}.
 CONTEXT_FIELDS = {
     "app": {"version": "app_version"},
@@ -70,11 +73,12 @@ def decode_request(body: bytes, kind: str) -> tuple[Any, list[Any], bool]:
 
 def map_messages(messages: list[Any], single: bool, key: str, app_id: str, document: dict[str, Any], now_ms: int) -> Mapped:
     batch_context = document.get("context") if isinstance(document.get("context"), dict) else {}
-    return map_each(messages, single, lambda index, message: map_message(message, key, app_id, batch_context, now_ms, index))
+    content_id = content_ids(EVENT_ID_NAMESPACE, app_id, VOLATILE)
+    return map_each(messages, single, lambda index, message: map_message(message, key, app_id, batch_context, now_ms, index, content_id))
 
 
 def map_message(
-    message: Any, key: str, app_id: str, batch_context: dict[str, Any], now_ms: int, seq: int
+    message: Any, key: str, app_id: str, batch_context: dict[str, Any], now_ms: int, seq: int, content_id: Callable[[dict[str, Any]], str]
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     if not isinstance(message, dict):
         raise BadRequest(400, f"a Segment message is a JSON object, got {json_type_name(message)}")
@@ -89,18 +93,23 @@ def map_message(
     # The message's own dict, not a copy: only its envelope uses it after its event_id is made (just below).
     properties = object_field(message, "properties")
     traits = object_field(message, "traits")
-    ids = _ids(message, kind, context)
+    device = context.get("device")
+    if not isinstance(device, dict):
+        device = {}
+    ids = _ids(message, kind, context, device)
     ts = _time(message, now_ms)
-    event_id = given_uuid(message.get("messageId")) or content_id(EVENT_ID_NAMESPACE, app_id, message, volatile=("sentAt", "writeKey"))
+    event_id = given_uuid(message.get("messageId")) or content_id(message)
     name, props = _event(message, kind, properties, traits)
-    envelope_context = _context(context, properties if kind == "page" else {})
-    if kind == "page" and "path" in properties:
-        props.setdefault("path", properties["path"])
-    elif kind == "page" and isinstance(context.get("page"), dict) and context["page"].get("path"):
-        props.setdefault("path", context["page"]["path"])
-    for extra in ("locale", "timezone"):
-        if isinstance(context.get(extra), str) and context[extra]:
-            props.setdefault(extra, context[extra])
+    envelope_context = _context(context, device, properties if kind == "page" else None)
+    if kind == "page":
+        if "path" in properties:
+            props.setdefault("path", properties["path"])
+        elif isinstance(context.get("page"), dict) and context["page"].get("path"):
+            props.setdefault("path", context["page"]["path"])
+    if "locale" in context or "timezone" in context:  # most messages carry neither
+        for extra in ("locale", "timezone"):
+            if isinstance(context.get(extra), str) and context[extra]:
+                props.setdefault(extra, context[extra])
     updates = []
     if kind == "identify" and traits:
         update_id = str(uuid.uuid5(uuid.UUID(event_id), "traits"))
@@ -109,7 +118,7 @@ def map_message(
     return envelope, updates
 
 
-def _ids(message: dict[str, Any], kind: str, context: dict[str, Any]) -> dict[str, str]:
+def _ids(message: dict[str, Any], kind: str, context: dict[str, Any], device: dict[str, Any]) -> dict[str, str]:
     library = context.get("library") if isinstance(context.get("library"), dict) else {}
     anonymous_type = "cookie_id" if library.get("name") in WEB_LIBRARIES else "device_id"
     ids: dict[str, str] = {}
@@ -117,7 +126,6 @@ def _ids(message: dict[str, Any], kind: str, context: dict[str, Any]) -> dict[st
         ids["user_id"] = user
     if anonymous := id_text(message.get("anonymousId"), "anonymousId"):
         ids[anonymous_type] = anonymous
-    device = context.get("device") if isinstance(context.get("device"), dict) else {}
     if (device_id := id_text(device.get("id"), "context.device.id")) and device_id != anonymous:
         ids.setdefault("device_id", device_id)
     if kind == "alias":  # previousId is the id before (usually anonymous), userId the one after
@@ -162,31 +170,35 @@ def _event(message: dict[str, Any], kind: str, properties: dict[str, Any], trait
     return "identify", {}
 
 
-def _context(context: dict[str, Any], page_properties: dict[str, Any]) -> dict[str, Any]:
+def _context(context: dict[str, Any], device: dict[str, Any], page_properties: dict[str, Any] | None) -> dict[str, Any]:
+    """The envelope context of a message's `context` (its `device` object passed: the caller has it) and, for a page
+    call, its own properties."""
     result: dict[str, Any] = {}
     for section in context.keys() & CONTEXT_FIELDS.keys():  # a message has a few of the sections: skip the others
         part = context[section]
         if isinstance(part, dict):
             for name, field in CONTEXT_FIELDS[section].items():
                 value = part.get(name)
-                if value not in (None, "") and not isinstance(value, (dict, list)):
+                if value is not None and value != "" and not isinstance(value, (dict, list)):
                     result[field] = value
-    for name in ("url", "referrer", "title"):  # a page call's own properties describe its page best
-        if page_properties.get(name) not in (None, "") and not isinstance(page_properties[name], (dict, list)):
-            result[name] = page_properties[name]
-    device = context.get("device") if isinstance(context.get("device"), dict) else {}
-    device_type = str(device.get("type") or "").lower()
+    if page_properties:  # a page call's own properties describe its page best
+        for name in ("url", "referrer", "title"):
+            if page_properties.get(name) not in (None, "") and not isinstance(page_properties[name], (dict, list)):
+                result[name] = page_properties[name]
+    device_type = str(device.get("type") or "").lower() if device else ""
     if device_type in PLATFORMS:
         result["platform"] = PLATFORMS[device_type]
     elif result.get("lib") in WEB_LIBRARIES:
         result["platform"] = "web"
-    network = context.get("network") if isinstance(context.get("network"), dict) else {}
-    if network.get("wifi") is True:
-        result["network_type"] = "wifi"
-    elif network.get("cellular") is True:
-        result["network_type"] = "cellular"
-    if isinstance(context.get("userAgent"), str) and context["userAgent"]:
-        result["ua"] = context["userAgent"]
+    network = context.get("network")
+    if isinstance(network, dict):
+        if network.get("wifi") is True:
+            result["network_type"] = "wifi"
+        elif network.get("cellular") is True:
+            result["network_type"] = "cellular"
+    user_agent = context.get("userAgent")
+    if isinstance(user_agent, str) and user_agent:
+        result["ua"] = user_agent
     if result.get("screen_width") and result.get("screen_height"):
         result["screen"] = f"{result['screen_width']}x{result['screen_height']}"
     return result

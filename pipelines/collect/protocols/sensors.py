@@ -12,13 +12,13 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
 
 from pipelines.collect.intake import BadRequest, gunzip, object_field, parse_json
-from pipelines.collect.protocols import ContextFields, Mapped, content_id, id_text, map_each, person_update
+from pipelines.collect.protocols import ContextFields, Mapped, content_ids, id_text, map_each, person_update
 from pipelines.plan.validate import json_type_name
 
 TRACK_TYPES = ("track", "track_signup", "track_id_bind")
@@ -86,8 +86,9 @@ IDENTITY_TYPES = {
 }
 DROPPED_PROPS = frozenset({"$is_login_id", "$project", "$token", "$viewport_width", "$viewport_height"})
 FIELDS = ContextFields(CONTEXT_FIELDS, DROPPED_PROPS)
-# event_id: a UUIDv5 of the record under this namespace (see sensors_event_id).
+# event_id: a UUIDv5 of the record under this namespace without its volatile fields (see sensors_event_ids).
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c3a52-2b7e-4f0e-9a43-5d0b8c1e7a21")
+VOLATILE = ("_flush_time",)
 
 
 def decode_request(body: bytes, query: Mapping[str, str], content_type: str, limit: int) -> tuple[list[Any], bool]:
@@ -130,11 +131,13 @@ def map_records(records: list[Any], single: bool, url_project: str, app_id: str)
     """Records -> envelopes and person updates; each record that cannot be mapped is listed in `rejected` (a single
     one raises)."""
 
+    event_id = sensors_event_ids(app_id)
+
     def map_one(index: int, record: Any) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         kind = _checked_kind(record, url_project, app_id)
         if kind in PROFILE_OPS:
-            return None, [map_profile(record, kind, app_id, index)]
-        return _track_envelope(record, kind, app_id), []
+            return None, [map_profile(record, kind, event_id, index)]
+        return _track_envelope(record, kind, event_id), []
 
     return map_each(records, single, map_one)
 
@@ -155,13 +158,13 @@ def _checked_kind(record: Any, url_project: str, app_id: str) -> str:
     return kind
 
 
-def map_profile(record: dict[str, Any], kind: str, app_id: str, seq: int) -> dict[str, Any]:
+def map_profile(record: dict[str, Any], kind: str, event_id: Callable[[dict[str, Any]], str], seq: int) -> dict[str, Any]:
     """A profile_* record -> a person-property update of the person its distinct_id (and identities) name."""
     properties = object_field(record, "properties")
     lib = object_field(record, "lib")
     ids = _ids(record, kind, properties, str(lib.get("$lib") or properties.get("$lib") or ""))
     values = {name: value for name, value in properties.items() if name not in DROPPED_PROPS and name not in ("$lib", "$lib_version")}
-    return person_update(PROFILE_OPS[kind], ids, _time(record), seq, values, sensors_event_id(record, app_id), "sensors")
+    return person_update(PROFILE_OPS[kind], ids, _time(record), seq, values, event_id(record), "sensors")
 
 
 def _time(record: dict[str, Any]) -> int:
@@ -176,22 +179,24 @@ def map_record(record: Any, url_project: str, app_id: str) -> dict[str, Any]:
     kind = _checked_kind(record, url_project, app_id)
     if kind not in TRACK_TYPES:
         raise BadRequest(400, f"a {kind} record is a person update, not an event", field="type")
-    return _track_envelope(record, kind, app_id)
+    return _track_envelope(record, kind, sensors_event_ids(app_id))
 
 
-def _track_envelope(record: dict[str, Any], kind: str, app_id: str) -> dict[str, Any]:
+def _track_envelope(record: dict[str, Any], kind: str, event_id: Callable[[dict[str, Any]], str]) -> dict[str, Any]:
     event = record.get("event")
     if not isinstance(event, str) or not event:
         raise BadRequest(400, f"a {kind} record needs an `event` name", field="event")
     ts = _time(record)
     properties = object_field(record, "properties")
     lib = object_field(record, "lib")
-    lib_name = str(lib.get("$lib") or properties.get("$lib") or "")
+    lib_name = lib.get("$lib") or properties.get("$lib") or ""
+    if type(lib_name) is not str:
+        lib_name = str(lib_name)
     ids = _ids(record, kind, properties, lib_name)
     context, props = FIELDS.split(properties)
-    if lib_name in PLATFORMS:
-        context["platform"] = PLATFORMS[lib_name]
     if lib_name:
+        if lib_name in PLATFORMS:
+            context["platform"] = PLATFORMS[lib_name]
         context.setdefault("lib", lib_name)
     if "lib_version" not in context and lib.get("$lib_version"):
         context["lib_version"] = lib["$lib_version"]
@@ -204,10 +209,10 @@ def _track_envelope(record: dict[str, Any], kind: str, app_id: str) -> dict[str,
         for source, target in CLICK_PROPS.items():
             if source in props:
                 props.setdefault(target, props.pop(source))
-    if name == "page_view" and "$url_path" in props:
+    elif name == "page_view" and "$url_path" in props:
         props.setdefault("path", props.pop("$url_path"))
     return {
-        "event_id": sensors_event_id(record, app_id),
+        "event_id": event_id(record),
         "event": name,
         "ts": ts,
         "ids": ids,
@@ -224,15 +229,16 @@ def _ids(record: dict[str, Any], kind: str, properties: dict[str, Any], lib_name
     if not distinct_id:
         raise BadRequest(400, "distinct_id is required (a non-empty string)", field="distinct_id")
     ids: dict[str, str] = {}
-    identities = object_field(record, "identities") if "identities" in record else {}  # older SDKs send none
-    for key, value in identities.items():
-        id_type = IDENTITY_TYPES.get(key) or ("cookie_id" if key == "$identity_anonymous_id" and lib_name == "js" else None)
-        id_type = id_type or ("device_id" if key == "$identity_anonymous_id" else key.removeprefix("$identity_"))
-        if text := id_text(value, f"identities.{key[:40]}"):
-            ids[id_type] = text
-    if login_id := id_text(record.get("login_id"), "login_id"):
+    if "identities" in record:  # older SDKs send none
+        for key, value in object_field(record, "identities").items():
+            id_type = IDENTITY_TYPES.get(key) or ("cookie_id" if key == "$identity_anonymous_id" and lib_name == "js" else None)
+            id_type = id_type or ("device_id" if key == "$identity_anonymous_id" else key.removeprefix("$identity_"))
+            if text := id_text(value, f"identities.{key[:40]}"):
+                ids[id_type] = text
+    # the optional ids: most records carry none of them, and an absent one needs no id_text call
+    if (login_id := record.get("login_id")) is not None and (login_id := id_text(login_id, "login_id")):
         ids["user_id"] = login_id
-    if anonymous_id := id_text(record.get("anonymous_id"), "anonymous_id"):
+    if (anonymous_id := record.get("anonymous_id")) is not None and (anonymous_id := id_text(anonymous_id, "anonymous_id")):
         ids.setdefault(anonymous_type, anonymous_id)
     if kind == "track_signup":  # distinct_id is the login id, original_id the anonymous id it replaces
         original_id = id_text(record.get("original_id"), "original_id")
@@ -247,9 +253,10 @@ def _ids(record: dict[str, Any], kind: str, properties: dict[str, Any], lib_name
     return ids
 
 
-def sensors_event_id(record: dict[str, Any], app_id: str) -> str:
-    """Sensors records carry no UUID. A UUIDv5 of the app and the record without `_flush_time` (the one field a
-    re-send changes; `_track_id`, a per-record random number of the web/app SDKs, stays) gives a re-sent record
-    the same event_id, so the warehouse's event_id dedup drops the copy. Two records identical in every field,
-    to the millisecond, become one event: they cannot be told apart anyway."""
-    return content_id(EVENT_ID_NAMESPACE, app_id, record, volatile=("_flush_time",))
+def sensors_event_ids(app_id: str) -> Callable[[dict[str, Any]], str]:
+    """The event id of each record of one app's request. Sensors records carry no UUID. A UUIDv5 of the app and the
+    record without `_flush_time` (the one field a re-send changes; `_track_id`, a per-record random number of the
+    web/app SDKs, stays) gives a re-sent record the same event_id, so the warehouse's event_id dedup drops the
+    copy. Two records identical in every field, to the millisecond, become one event: they cannot be told apart
+    anyway."""
+    return content_ids(EVENT_ID_NAMESPACE, app_id, VOLATILE)
