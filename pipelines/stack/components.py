@@ -196,35 +196,46 @@ def jobs_diagnosis(settings: Settings) -> str | None:
 
 def drain_jobs(settings: Settings, report: Callable[[str], None]) -> None:
     """Waits (at most jobs_drain_timeout_s) until the jobs' committed offsets reach the real end of their input, then
-    for their buffers' last flush and a checkpoint after it. Run after the collector stopped, before the jobs stop."""
+    for their buffers' last flush and a checkpoint after it. Run after the collector stopped, before the jobs stop.
+
+    The groups measured are those of the process reading now (its record is read again each round): after a broker
+    restart the runner re-executes the job on the new incarnation's groups, and the old incarnation's groups, which
+    nothing reads any more, would stand still until the deadline. While the broker has an incarnation the recorded
+    one is not, that restart is pending: the drain waits for it rather than measuring the groups being left."""
     import time
 
     from pipelines.flinkrun.progress import input_lag
-    from pipelines.flinkrun.runner import ALL, read_started
+    from pipelines.flinkrun.runner import ALL, broker_now, read_started
 
     started = read_started(settings, ALL)
     if started is None or started.incarnation is None:
         report("jobs       no record of the broker they read: stopping without waiting for them to catch up")
         return
-    on_broker = settings.model_copy(update={"kafka_bootstrap": started.bootstrap})
     deadline = time.monotonic() + settings.jobs_drain_timeout_s
     reported_at = 0.0
     while True:
-        try:
-            inputs = input_lag(on_broker, ALL, started.incarnation, timeout_s=5.0)
-        except Exception as exc:  # a broker gone already cannot be drained from
-            report(f"jobs       cannot read their lag ({exc.__class__.__name__}: {exc}); stopping without draining")
-            return
-        waiting = sum(item.lag for item in inputs)
+        started = read_started(settings, ALL) or started
+        now = broker_now(settings)
+        pending = now is not None and now.incarnation is not None and (now.bootstrap, now.incarnation) != (started.bootstrap, started.incarnation)
+        if pending:
+            waiting, described = 1, f"restarting on broker incarnation {now.incarnation} (recorded: {started.incarnation})"
+        else:
+            on_broker = settings.model_copy(update={"kafka_bootstrap": started.bootstrap})
+            try:
+                inputs = input_lag(on_broker, ALL, started.incarnation, timeout_s=5.0)
+            except Exception as exc:  # a broker gone already cannot be drained from
+                report(f"jobs       cannot read their lag ({exc.__class__.__name__}: {exc}); stopping without draining")
+                return
+            waiting = sum(item.lag for item in inputs)
+            described = f"{', '.join(item.describe() for item in inputs)} messages to go"
         if not waiting:
             break
         if time.monotonic() > deadline:
-            described = ", ".join(item.describe() for item in inputs)
             report(f"jobs       still behind after {settings.jobs_drain_timeout_s:.0f}s ({described}); stopping them anyway")
             return
         if time.monotonic() - reported_at >= 5:
             reported_at = time.monotonic()
-            report(f"jobs       draining: {', '.join(item.describe() for item in inputs)} messages to go")
+            report(f"jobs       draining: {described}")
         time.sleep(1)
     # Caught up as of the last checkpoint: dwd's buffers flush within their delay, a checkpoint records that.
     settle_s = (settings.dwd_batch_max_delay_ms + settings.flink_checkpoint_interval_ms) / 1000 + 1
