@@ -167,38 +167,47 @@ def run_recent(end: dt.datetime):
 
 
 def test_reconciliation_names_the_warehouse_when_detail_rows_are_dropped_or_doubled(warehouse):
-    app = f"recon-{uuid.uuid4().hex[:8]}"
+    """Three apps in one window whose stages all counted 40: one stored whole, one with 3 detail rows dropped, one
+    with 2 stored twice; one run judges each app's link on its own. (The rows are left out or written twice rather
+    than deleted after the fact: reconciliation counts what is there when it runs, and a DELETE on the session's
+    detail table rewrites every part of it, tens of seconds late in a test session.)"""
+    tag = uuid.uuid4().hex[:8]
+    whole, dropped, doubled = (f"recon-{kind}-{tag}" for kind in ("whole", "dropped", "doubled"))
     # A window of its own, days ago (nothing else counts there) and inside pipeline_metrics' 90-day TTL.
     today = dt.datetime.now(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
     start = today - dt.timedelta(days=60) + dt.timedelta(minutes=5 * random.randrange(50 * 288))
     end = start + dt.timedelta(minutes=5)
     minute = start + dt.timedelta(minutes=2)
-    for stage in ("collected", "raw", "ods.default", "dwd.default"):
-        warehouse.insert("pipeline_metrics", [[minute, stage, app, "click", 40, {}, "test"]], ("minute", "stage", "app_id", "event", "events", "latency_ms_hist", "job"), settings={"async_insert": 0})
-    rows = [[uuid.uuid4(), "click", app, minute, minute + dt.timedelta(seconds=i), f"p{i}"] for i in range(40)]
-    warehouse.insert("dwd_default", rows, ("event_id", "event", "app_id", "ts", "received_at", "person_id"), settings={"async_insert": 0})
+    metric_columns = ("minute", "stage", "app_id", "event", "events", "latency_ms_hist", "job")
+    counted = [[minute, stage, app, "click", 40, {}, "test"] for app in (whole, dropped, doubled) for stage in ("collected", "raw", "ods.default", "dwd.default")]
+    warehouse.insert("pipeline_metrics", counted, metric_columns, settings={"async_insert": 0})
+
+    def detail(app: str) -> list[list]:
+        return [[uuid.uuid4(), "click", app, minute, minute + dt.timedelta(seconds=i), f"p{i}"] for i in range(40)]
+
+    doubled_rows = detail(doubled)
+    stored = detail(whole) + [row for row in detail(dropped) if row[5] not in ("p1", "p2", "p3")] + doubled_rows
+    # The copies in an insert of their own: within one block the table's replacing merge (optimize_on_insert) keeps one.
+    for block in (stored, doubled_rows[:2]):
+        warehouse.insert("dwd_default", block, ("event_id", "event", "app_id", "ts", "received_at", "person_id"), settings={"async_insert": 0})
 
     # Other tests' rows may share the window (analysis fixtures write detail rows of their own apps straight into
-    # the warehouse): judge this app's links, recorded in the reconciliation history, not the window's verdict.
-    def mismatches() -> list[tuple]:
+    # the warehouse): judge these apps' links, recorded in the reconciliation history, not the window's verdict.
+    def mismatches(app: str) -> list[tuple]:
         return warehouse.rows(
             "SELECT stage, layer, expected, observed, difference, verdict FROM reconciliation "
             "WHERE app_id = {app:String} AND verdict != 'ok' ORDER BY checked_at",
             {"app": app},
         )
 
-    run_recent(end)
-    assert mismatches() == []
-
-    warehouse.command("DELETE FROM dwd_default WHERE app_id = {app:String} AND person_id IN ('p1', 'p2', 'p3')", {"app": app})
     check = run_recent(end)
     assert not check.passed
-    assert mismatches() == [("warehouse", "default", 40, 37, -3, "missing")]
-
-    warehouse.insert("dwd_default", rows[:5], ("event_id", "event", "app_id", "ts", "received_at", "person_id"), settings={"async_insert": 0})
-    check = run_recent(end)
-    assert not check.passed
-    assert mismatches()[-1] == ("warehouse", "default", 40, 42, 2, "duplicated")
+    assert mismatches(whole) == []
+    assert warehouse.scalar("SELECT count() FROM reconciliation WHERE app_id = {app:String} AND verdict = 'ok'", {"app": whole}) == 3
+    assert mismatches(dropped) == [("warehouse", "default", 40, 37, -3, "missing")]
+    assert mismatches(doubled) == [("warehouse", "default", 40, 42, 2, "duplicated")]
+    assert f"3 events missing at the warehouse stage ({dropped}, layer default)" in check.description
+    assert f"2 events duplicated at the warehouse stage ({doubled}, layer default)" in check.description
 
 
 def test_hourly_reconciliation_names_streaming_when_raw_events_reach_no_detail_table(warehouse):
