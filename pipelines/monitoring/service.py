@@ -37,6 +37,8 @@ from pipelines.monitoring.notify import Notice, Sender
 from pipelines.monitoring.sources import Source, sources
 
 log = logging.getLogger("trackflow.alerts")
+# The gap between two sources' starts in a round (less at short intervals: all start within a quarter of it).
+STAGGER_S = 0.1
 
 
 def notice_for(config: rules_module.AlertsConfig, change: Transition) -> Notice:
@@ -60,6 +62,7 @@ class Monitor:
         self.warehouse = Warehouse(settings)
         self.sources: list[Source] = sources(settings, self.warehouse)
         self.pool = ThreadPoolExecutor(max_workers=len(self.sources), thread_name_prefix="sample")
+        self.stagger_s = min(STAGGER_S, settings.alerts_interval_s / 4 / len(self.sources))
         self.samples: dict[str, list[tuple[dict[str, str], float]]] = {}
         self.silences: list[Silence] = []
         self.rounds = 0
@@ -82,8 +85,14 @@ class Monitor:
         self._reload()
         samples: dict[str, list[tuple[dict[str, str], float]]] = {}
         unavailable: set[str] = set()
-        # Sources sample side by side: a slow one (a broker timing out) does not hold up the others' evaluation.
-        futures = {source.name: self.pool.submit(_timed, source.sample) for source in self.sources}
+        # Sources sample side by side: a slow one (a broker timing out) does not hold up the others' evaluation. They
+        # start a little apart, not in one burst: each then mostly has the broker, the warehouse or a job's REST to
+        # itself (a source's reads take tens of ms), and the evaluation waits at most (sources - 1) * the gap longer.
+        futures = {}
+        for index, source in enumerate(self.sources):
+            if index:
+                time.sleep(self.stagger_s)
+            futures[source.name] = self.pool.submit(_timed, source.sample)
         for source in self.sources:
             try:
                 triples, took = futures[source.name].result()

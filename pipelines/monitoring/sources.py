@@ -61,6 +61,10 @@ class Sparse:
         self.calls += 1
         return self.rows
 
+    def expire(self) -> None:
+        """The next call reads (what it reads is known to have changed), then every `every` calls from there."""
+        self.rows, self.calls = None, 0
+
 
 def _http() -> httpx.Client:
     """A source's own HTTP client, kept across rounds: making one costs ~20 ms of CPU (its TLS context), each round
@@ -275,12 +279,20 @@ def ends_now(reader, start: dict, deadline: float) -> dict:
 @dataclass
 class JobsSource:
     """Each job of the stack's MiniClusters (and of `flink_jobmanager`): running, checkpoint age and duration,
-    failed checkpoints, restarts, back-pressure. A job seen before whose cluster does not answer is reported down."""
+    failed checkpoints, restarts, back-pressure. A job seen before whose cluster does not answer is reported down.
+
+    The state and the checkpoints are read every round (`job_down` and `checkpoint_failing` wait 30 s). Restarts and
+    back-pressure are Flink metrics: any read of them makes the cluster collect every metric it has (its metric
+    fetcher; a MiniCluster does that in the jobs' own JVM, on the cores they need), so they are read every
+    SLOW_EVERY_ROUNDS rounds (`job_backpressured` waits 10 minutes; no rule waits on restarts) and at once when the
+    job's state or its latest restore changed since the previous round: a restart is reported the round it is seen."""
 
     settings: Settings
     seen: set[str] = field(default_factory=set)
     http: httpx.Client = field(default_factory=_http)
     vertices: dict[str, list[str]] = field(default_factory=dict)  # job URL -> its vertex ids (fixed for a job id)
+    flink_metrics: dict[str, Sparse] = field(default_factory=dict)  # job URL -> its restarts and back-pressure read
+    marks: dict[str, tuple] = field(default_factory=dict)  # job URL -> (state, latest restore) of the previous round
 
     def addresses(self) -> list[str]:
         found = []
@@ -311,24 +323,38 @@ class JobsSource:
                     self.seen.add(job["name"])
             except (httpx.HTTPError, ValueError):
                 continue  # its jobs are reported down below
-        self.vertices = {url: ids for url, ids in self.vertices.items() if url in running}
+        for kept in (self.vertices, self.flink_metrics, self.marks):
+            for url in [url for url in kept if url not in running]:
+                del kept[url]
         for name in sorted(self.seen):
             triples.append(("trackflow_job_up", {"job": name}, 1.0 if name in up else 0.0))
         return triples
 
     def _job(self, url: str, job: dict, now_ms: float) -> list[Triple]:
-        client = self.http
         labels = {"job": job["name"]}
-        triples: list[Triple] = []
-        checkpoints = client.get(f"{url}/checkpoints").json()
+        checkpoints = self.http.get(f"{url}/checkpoints").json()
         latest = (checkpoints.get("latest") or {}).get("completed") or {}
         started_ms = job.get("start-time") or now_ms
         last_ms = latest.get("latest_ack_timestamp") or started_ms  # none yet: age counts from the job's start
-        triples.append(("trackflow_job_checkpoint_age_seconds", labels, max(0.0, (now_ms - last_ms) / 1000)))
-        triples.append(("trackflow_job_checkpoint_duration_seconds", labels, (latest.get("end_to_end_duration") or 0) / 1000))
-        triples.append(("trackflow_job_checkpoints_failed_total", labels, float((checkpoints.get("counts") or {}).get("failed") or 0)))
+        mark = (job["state"], ((checkpoints.get("latest") or {}).get("restored") or {}).get("restore_timestamp"))
+        if url not in self.flink_metrics:
+            self.flink_metrics[url] = Sparse(lambda: self.read_flink_metrics(url), SLOW_EVERY_ROUNDS)
+        elif self.marks.get(url) != mark:  # restarting, failing, back again or restored: its restarts changed
+            self.flink_metrics[url].expire()
+        self.marks[url] = mark
+        restarts, pressure = self.flink_metrics[url]()
+        return [
+            ("trackflow_job_checkpoint_age_seconds", labels, max(0.0, (now_ms - last_ms) / 1000)),
+            ("trackflow_job_checkpoint_duration_seconds", labels, (latest.get("end_to_end_duration") or 0) / 1000),
+            ("trackflow_job_checkpoints_failed_total", labels, float((checkpoints.get("counts") or {}).get("failed") or 0)),
+            ("trackflow_job_restarts_total", labels, restarts),
+            ("trackflow_job_backpressure_ratio", labels, pressure),
+        ]
+
+    def read_flink_metrics(self, url: str) -> list[float]:
+        """[restarts, the largest back-pressure ratio over the job's vertices]."""
+        client = self.http
         restarts = client.get(f"{url}/metrics", params={"get": "numRestarts"}).json()
-        triples.append(("trackflow_job_restarts_total", labels, float(restarts[0]["value"]) if restarts else 0.0))
         pressure = 0.0
         if url not in self.vertices:  # the job's details (its graph) are the heaviest call: once per job
             self.vertices[url] = [vertex["id"] for vertex in client.get(url).json().get("vertices", [])]
@@ -336,8 +362,7 @@ class JobsSource:
             values = client.get(f"{url}/vertices/{vertex}/subtasks/metrics", params={"get": "backPressuredTimeMsPerSecond", "agg": "max"}).json()
             if values:
                 pressure = max(pressure, float(values[0].get("max") or 0) / 1000)
-        triples.append(("trackflow_job_backpressure_ratio", labels, pressure))
-        return triples
+        return [float(restarts[0]["value"]) if restarts else 0.0, pressure]
 
 
 # -- warehouse, pipeline counts, OneID, reconciliation ---------------------------------------------------------
