@@ -36,10 +36,6 @@ class Mapped:
     # op does; seq is the record's position in the request (orders updates of one millisecond).
     person_updates: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, index: int, event: dict[str, Any]) -> None:
-        self.events.append(event)
-        self.record_indexes.append(index)
-
     def reject(self, index: int, exc: BadRequest) -> None:
         self.rejected.append({"index": index, "status": exc.status, "error": exc.reason, **exc.details})
 
