@@ -203,7 +203,10 @@ def map_event(
     ids = _ids(event, name, properties, lib)
     event_id = given_uuid(event.get("uuid")) or content_id(event)
     # most events carry no person properties: two key checks instead of three lookups in each dict
-    updates = [] if event.keys().isdisjoint(PERSON_FIELDS) and properties.keys().isdisjoint(PERSON_FIELDS) else _person_updates(event, properties, ids, ts, seq, event_id)
+    if event.keys().isdisjoint(PERSON_FIELDS) and properties.keys().isdisjoint(PERSON_FIELDS):
+        updates = []
+    else:
+        updates = _person_updates(event, properties, ids, ts, seq, event_id)
     if name in PERSON_ONLY:
         return None, updates
     context, props = FIELDS.split(properties)

@@ -26,7 +26,7 @@ from pipelines.plan.validate import json_type_name
 
 TYPES = ("track", "page", "screen", "identify", "alias", "group")
 EVENT_ID_NAMESPACE = uuid.UUID("5e2c8a41-7b3d-4f6e-9c1a-2d4e6f8a0b3c")
-WEB_LIBRARIES = frozenset({"analytics.js", "analytics-next", "@segment/analytics-next", "RudderLabs JavaScript SDK"})
+WEB_LIBRARIES = ("analytics.js", "analytics-next", "@segment/analytics-next", "RudderLabs JavaScript SDK")
 # Fields a re-send changes: left out of the content id of a message without a messageId.
 VOLATILE = ("sentAt", "writeKey")
 # Segment's context objects onto envelope context fields: {object: {key: field}}.
