@@ -6,7 +6,9 @@ retention of those who took the top edge) against the sum of its three steps run
 
 The same dataset and warehouse set-up as bench.analysis.run. "Alone" is each step's model over everyone (no
 audience filter); the chain runs each later step over the persons carried (fewer rows to group, the same rows
-scanned) and writes two temporary audiences. Turns alternate within a round; best of `--repeat`.
+scanned) and writes two temporary audiences. A carried step's "in chain" time includes materialising its
+per-person rows (chain.per_person_rows), its carry time reading the cell from them. Turns alternate within a round;
+best of `--repeat`.
 """
 
 from __future__ import annotations

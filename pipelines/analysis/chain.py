@@ -10,6 +10,12 @@ an audience.
   (`chain_<hash of the cell>`, kind 'chain') with an INSERT ... SELECT, and step k+1 runs with
   `{"audience": name, "op": "in", "version": v}` added to its global filters, so running that request by hand
   gives the same numbers. `save_as` writes the last step's cell persons as a real audience (kind 'chain').
+- A step whose cell goes on computes its model's per-person rows once (AnalysisModel.per_person: for the funnel,
+  each person's best attempt; for paths, each person's edges), with each person's OneID columns read in the same
+  pass, into scratch Memory tables (`chain_rows_<random>`, dropped when the step and its carry are done, also when
+  they fail): the step's result and the cell's members are both read from them, instead of the carry running the
+  step's per-person pass again and scanning its events for the OneIDs. A model or request without that path runs
+  as it does alone, and its carry runs the persons listing's query over the whole cell.
 - Temporary audiences are removed by age: a TTL on the CDP tables (sql/migrations/0071_chain_ttl.sql) drops
   `chain_*` members and versions a day after they were written; `chain_` names are reserved for them.
 - Validation names the step: a selector the model does not take is `steps.1.persons.<field>`, a step's own error
@@ -18,9 +24,11 @@ an audience.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
+import uuid
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, StringConstraints, ValidationError, create_model, model_validator
@@ -30,6 +38,7 @@ from pipelines.analysis.request import QueryScope, Strict
 
 MAX_STEPS = 5  # each step after the first reads a temporary audience written by the one before
 TEMPORARY_PREFIX = "chain_"
+SCRATCH_PREFIX = "chain_rows_"  # a step's materialised per-person rows (tables, not audiences)
 KIND = "chain"
 PAGE_FIELDS = ("limit", "offset")  # a chain carries all of a cell's persons: paging makes no sense there
 SCOPE_FIELDS = ("app_id", "date_from", "date_to", "timezone", "sample")  # the chain's override every step's
@@ -120,16 +129,37 @@ def step_request(chain, index: int, carried: dict[str, Any] | None) -> dict[str,
     return {**request.model_dump(mode="json"), "filters": filters}
 
 
-def _carry(writer, analyst, cell, model: AnalysisModel, audience: str, index: int) -> dict[str, Any]:
+@contextlib.contextmanager
+def per_person_rows(writer, model: AnalysisModel, request, limits):
+    """The base name of scratch tables holding `request`'s per-person rows (AnalysisModel.per_person), for as long
+    as the block runs, then dropped (also when it fails); None when the model has no such path for the request."""
+    base = f"{SCRATCH_PREFIX}{uuid.uuid4().hex}"
+    tables = model.per_person(request, base) if model.per_person is not None else None
+    if not tables:
+        yield None
+        return
+    created = []
+    try:
+        for name, query in tables:
+            created.append(name)
+            writer.command(f"CREATE TABLE {name} ENGINE = Memory AS {query.sql}", query.parameters, settings={"max_execution_time": limits.timeout_s})
+        yield base
+    finally:
+        for name in reversed(created):
+            writer.command(f"DROP TABLE IF EXISTS {name}")
+
+
+def _carry(writer, analyst, cell, model: AnalysisModel, audience: str, index: int, over: str | None) -> dict[str, Any]:
     """Writes the persons of `cell` (a prepared request with its persons selector, of `model`) as a new version of
-    `audience` inside the warehouse; its name, version and size."""
+    `audience` inside the warehouse, read from the step's per-person rows in tables `over` when given; its name,
+    version and size."""
     from pipelines.analysis.person_filters import UnknownPersonNames
     from pipelines.analysis.result_persons import FIELD, Invalid, save_result_persons
     from pipelines.cdp import store
 
     try:
         version, size = save_result_persons(
-            writer, analyst, cell, model, audience, KIND, f"chain steps.{index}", writer.settings.cdp_max_audience_persons
+            writer, analyst, cell, model, audience, KIND, f"chain steps.{index}", writer.settings.cdp_max_audience_persons, over
         )
     except store.AudienceTooLarge as exc:
         raise ResultTooLarge(f"steps.{index}.persons: {exc}") from None
@@ -141,8 +171,8 @@ def _carry(writer, analyst, cell, model: AnalysisModel, audience: str, index: in
 
 
 def run(chain, analyst, limits, parts: Steps) -> dict[str, Any]:
-    """Runs the steps in order (through the runner's `parts`), each over the persons the previous one carried;
-    returns each step's request (as run: by hand it gives the same result), result (its model's response) and the
+    """Runs the steps in order (through the runner's `parts`), each over the persons the previous one carried (a
+    step whose cell goes on over its per-person rows computed once, `per_person_rows`); returns each step's request (as run: by hand it gives the same result), result (its model's response) and the
     persons it carried on, the audience saved and the timings."""
     from pipelines.warehouse.client import Warehouse
 
@@ -153,15 +183,18 @@ def run(chain, analyst, limits, parts: Steps) -> dict[str, Any]:
             began = time.perf_counter()
             body = step_request(chain, index, carried)
             request = parts.prepare(body)
-            result = parts.run(request)
-            query_ms = (time.perf_counter() - began) * 1000
-            carried = None
-            if step.persons is not None:
-                began = time.perf_counter()
-                last = index == len(chain.steps) - 1
-                audience = chain.save_as if last and chain.save_as else temporary_name(chain, index)
-                carried = _carry(writer, analyst, cell_request(request, step.persons, index), parts.model_of(request), audience, index)
-                carried["carry_ms"] = round((time.perf_counter() - began) * 1000, 1)
+            model = parts.model_of(request)
+            goes_on = step.persons is not None
+            with per_person_rows(writer, model, request, limits) if goes_on else contextlib.nullcontext() as over:
+                result = parts.run(request, over)
+                query_ms = (time.perf_counter() - began) * 1000
+                carried = None
+                if goes_on:
+                    began = time.perf_counter()
+                    last = index == len(chain.steps) - 1
+                    audience = chain.save_as if last and chain.save_as else temporary_name(chain, index)
+                    carried = _carry(writer, analyst, cell_request(request, step.persons, index), model, audience, index, over)
+                    carried["carry_ms"] = round((time.perf_counter() - began) * 1000, 1)
             steps.append({"request": body, "persons": step.persons, "result": result, "carried": carried, "query_ms": round(query_ms, 1)})
     finally:
         writer.close()

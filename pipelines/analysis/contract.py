@@ -36,7 +36,8 @@ class Steps:
     registers it) back."""
 
     prepare: Callable[[Any], Any]  # a request body -> the validated request, person-level names resolved
-    run: Callable[[Any], dict[str, Any]]  # a prepared single-model request -> its model's response
+    # (a prepared single-model request, the table base of its materialised per-person rows or None) -> its response
+    run: Callable[..., dict[str, Any]]
     model_of: Callable[[Any], "AnalysisModel"]  # a prepared request -> its registered model
 
 
@@ -51,20 +52,26 @@ class AnalysisModel:
     persons: Callable[[Any], BuiltQuery] | None = None
     # (request, warehouse, limits, Steps) -> response: a model that runs other models instead of SQL of its own.
     run: Callable[[Any, Any, Any, Steps], dict[str, Any]] | None = None
+    # (request, table base) -> [(table, SELECT)] to create in order, or None when the request has no such path: the
+    # model's per-person rows (with `person_key` and the PERSON columns of one of the person's events), so that a
+    # chain carrying the step computes them once; `build` and `persons` then take `over=<table base>` and read them.
+    per_person: Callable[[Any, str], list[tuple[str, BuiltQuery]] | None] | None = None
 
     @property
     def name(self) -> str:
         """The `model` tag of its requests."""
         return self.request_type.model_fields["model"].default
 
-    def queries(self, request) -> dict[str, BuiltQuery]:
+    def queries(self, request, over: str | None = None) -> dict[str, BuiltQuery]:
         """Every query a request needs: the model's own, and its persons query when the request asks for a page
-        (none for a model that runs other models: theirs are in its response)."""
+        (none for a model that runs other models: theirs are in its response); over the per-person rows
+        materialised in the tables of base `over` (`per_person`) when given."""
         if self.build is None:
             return {}
-        queries = self.build(request)
+        on = {} if over is None else {"over": over}
+        queries = self.build(request, **on)
         if self.persons is not None and getattr(request, PERSONS_FIELD) is not None:
-            queries[PERSONS_FIELD] = self.persons(request)
+            queries[PERSONS_FIELD] = self.persons(request, **on)
         return queries
 
     def describe(self) -> dict[str, Any]:
@@ -86,6 +93,8 @@ def _contract_problem(model: AnalysisModel) -> str | None:
         return "it needs either `build` and `shape` or `run`"
     if model.persons is not None and PERSONS_FIELD not in fields:
         return f"it has a persons query, so its request needs a `{PERSONS_FIELD}` page field"
+    if model.per_person is not None and model.persons is None:
+        return "its per-person rows serve a chain's carried cell, so it needs a persons query"
     return None
 
 

@@ -33,7 +33,7 @@ from pipelines.analysis.contract import AnalysisModel
 from pipelines.analysis.expr import all_of
 from pipelines.analysis.filters import property_expr, scope_conditions, selector_condition
 from pipelines.analysis.funnel.request import MAX_WINDOW_DAYS
-from pipelines.analysis.persons import Page, latest_persons_sql, page_clause, persons_view
+from pipelines.analysis.persons import PERSON_IDS, Page, latest_persons_sql, page_clause, persons_view
 from pipelines.analysis.request import ANY_EVENT, EventName, EventSelector, QueryScope, Text
 from pipelines.analysis.schema import PERSON_KEY, TABLE
 from pipelines.analysis.shaping import Rows, table
@@ -183,7 +183,28 @@ def _path_events(request: PathsQuery) -> list[str]:
     return [request.page_event]
 
 
-def _transitions_cte(request: PathsQuery, params: SqlParams) -> str:
+def _labels_table(table: str) -> str:
+    """Where `per_person_tables` keeps the label list next to the per-person rows in `table`."""
+    return f"{table}_labels"
+
+
+def _labels_sql(request: PathsQuery, params: SqlParams, where: str) -> str:
+    """The sorted distinct labels of the path's events (a label's rank is its position here)."""
+    return f"SELECT arraySort(groupUniqArray({_label_sql(request, params, 'raw')})) FROM (SELECT {_raw_sql(request, params)} AS raw FROM {TABLE} WHERE {where} GROUP BY raw)"
+
+
+def _transitions_sql(source: str) -> str:
+    """`transitions` from the rows of `source` (`person_edges` or its materialised table)."""
+    return f"""transitions AS (
+    SELECT person_key, e.1 AS step, e.2 AS source, e.3 AS target, e.4 AS ms, first_edge, first_step
+    FROM {source}
+    ARRAY JOIN edges AS e,
+               arrayMap(n -> n = 1, arrayEnumerateUniq(edges.1, edges.2, edges.3)) AS first_edge,
+               arrayMap(n -> n = 1, arrayEnumerateUniq(edges.1)) AS first_step
+)"""
+
+
+def _transitions_cte(request: PathsQuery, params: SqlParams, over: str | None = None, ids_into: str | None = None) -> str:
     """CTEs down to `transitions`: one row per edge a path takes (step k >= 1) and one per path (step 0, where it
     begins), each with its person, source, target (label ranks: `labels[rank]` is the label, 0 none) and the
     milliseconds between them.
@@ -192,23 +213,30 @@ def _transitions_cte(request: PathsQuery, params: SqlParams) -> str:
     the event column that groups dictionary positions, and the rules run once per distinct text) and the events
     carry their rank: each person's events are then one array of UInt64 keys (ms since the range start, label
     rank, anchor), sorted as integers, which is the (time, label, anchor) order; arrays of (time, label string)
-    tuples cost 2-3x as much to gather and sort."""
+    tuples cost 2-3x as much to gather and sort.
+
+    `over`: read `transitions` from the per-person rows materialised by `per_person_tables` in table `over`;
+    `ids_into`: the CTEs of those rows (with PERSON_IDS), reading the labels from that table's label list."""
+    if over is not None:
+        return f"\nWITH\n(SELECT labels FROM {_labels_table(over)}) AS labels,\n{_transitions_sql(over)}"
     where = all_of(scope_conditions(request, params, _path_events(request)))
     label = _label_sql(request, params)
     anchor = selector_condition(request.anchor, params, "anchor_event")
     start = params.add("range_start_ms", TimeRange.of(request).start_ms, "Int64")
     rank = f"transform({label}, labels, arrayEnumerate(labels), toUInt32(0))"
+    labels = _labels_sql(request, params, where) if ids_into is None else f"SELECT labels FROM {_labels_table(ids_into)}"
+    ids, any_ids, person_ids = (f" {PERSON_IDS} AS ids,", ", any(ids) AS ids", "ids, ") if ids_into else ("", "", "")
     return f"""
 WITH
-(SELECT arraySort(groupUniqArray({_label_sql(request, params, "raw")})) FROM (SELECT {_raw_sql(request, params)} AS raw FROM {TABLE} WHERE {where} GROUP BY raw)) AS labels,
+({labels}) AS labels,
 path_events AS (
-    SELECT {PERSON_KEY} AS person_key, {anchor} AS anchor,
+    SELECT {PERSON_KEY} AS person_key, {anchor} AS anchor,{ids}
            bitShiftLeft(toUInt64(toUnixTimestamp64Milli(ts) - {start}), {RANK_BITS + 1}) + bitShiftLeft(toUInt64({rank}), 1) + anchor AS key
     FROM {TABLE}
     WHERE {where}
 ),
 sessions AS (
-    SELECT person_key,
+    SELECT person_key{any_ids},
            arrayMap(k -> (toInt64(bitShiftRight(k, {RANK_BITS + 1})), toUInt32(bitAnd(bitShiftRight(k, 1), {(1 << RANK_BITS) - 1})), toUInt8(bitAnd(k, 1))),
                     arraySort(groupArray(key))) AS sorted,
            {_split_columns(request, params)}
@@ -219,23 +247,17 @@ sessions AS (
 person_edges AS (
     -- all of a person's edges (step, source, target, ms) in one array, so that one pass marks each edge's and each
     -- step's first occurrence for the person: summed, those flags are the distinct persons (no hash set per edge)
-    SELECT person_key, {_paths_columns(request, params)},
+    SELECT person_key, {person_ids}{_paths_columns(request, params)},
            arrayFlatten(arrayMap((path, offset) -> arrayMap(k -> (if(k = 0, 0, offset + k), if(k = 0, 0, path[k].2), path[k + 1].2,
                                                                   if(k = 0, 0, path[k + 1].1 - path[k].1)), range(length(path))), paths, offsets)) AS edges
     FROM sessions
 ),
-transitions AS (
-    SELECT person_key, e.1 AS step, e.2 AS source, e.3 AS target, e.4 AS ms, first_edge, first_step
-    FROM person_edges
-    ARRAY JOIN edges AS e,
-               arrayMap(n -> n = 1, arrayEnumerateUniq(edges.1, edges.2, edges.3)) AS first_edge,
-               arrayMap(n -> n = 1, arrayEnumerateUniq(edges.1)) AS first_step
-)"""
+{_transitions_sql("person_edges")}"""
 
 
-def build(request: PathsQuery) -> dict[str, BuiltQuery]:
+def build(request: PathsQuery, over: str | None = None) -> dict[str, BuiltQuery]:
     params = SqlParams()
-    cte = _transitions_cte(request, params)
+    cte = _transitions_cte(request, params, over)
     kept = params.add("edges_per_step", request.edges_per_step, "UInt64")
     return {
         "edges": params.query(
@@ -262,11 +284,12 @@ ORDER BY step, step_total DESC, kept DESC, edge_count DESC, edge_source, edge_ta
     }
 
 
-def persons_query(request: PathsQuery) -> BuiltQuery:
-    """The page of persons behind one edge (or the step's folded edge), with their latest properties."""
+def persons_query(request: PathsQuery, over: str | None = None) -> BuiltQuery:
+    """The page of persons behind one edge (or the step's folded edge), with their latest properties (over the
+    per-person rows in table `over`, `per_person_tables`, when given)."""
     page = request.persons
     params = SqlParams()
-    cte = _transitions_cte(request, params)
+    cte = _transitions_cte(request, params, over)
     step = params.add("step", page.step, "Int64")
     if page.other:
         kept = params.add("edges_per_step", request.edges_per_step, "UInt64")
@@ -281,7 +304,19 @@ def persons_query(request: PathsQuery) -> BuiltQuery:
     WHERE step = {step} AND {edge}
     GROUP BY person_key {page_clause(page, params, "person_key")}"""
     events = None if _path_events(request) == [ANY_EVENT] else _path_events(request)
-    return params.query(cte + latest_persons_sql(request, params, events, keys))
+    return params.query(cte + latest_persons_sql(request, params, events, keys, over=over))
+
+
+def per_person_tables(request: PathsQuery, table: str) -> list[tuple[str, BuiltQuery]]:
+    """The label list, then each person's edges with their key and PERSON_IDS, as tables (what `build` and
+    `persons_query` read `over` `table`): the per-person rows are the sessions' and paths' work, the label list
+    the ranks they hold."""
+    params = SqlParams()
+    where = all_of(scope_conditions(request, params, _path_events(request)))
+    labels = params.query(f"SELECT ({_labels_sql(request, params, where)}) AS labels")
+    params = SqlParams()
+    rows = params.query(f"{_transitions_cte(request, params, ids_into=table)}\nSELECT person_key, ids, edges FROM person_edges")
+    return [(_labels_table(table), labels), (table, rows)]
 
 
 def _edge(record: dict[str, Any]) -> dict[str, Any]:
@@ -323,5 +358,6 @@ MODEL = AnalysisModel(
     build=build,
     shape=shape,
     persons=persons_query,
+    per_person=per_person_tables,
     summary="The paths of events or pages persons take from a start event or to an end event, as edges per step",
 )

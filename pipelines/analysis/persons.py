@@ -7,7 +7,9 @@ person's latest event among the events the model read (same app, range, events, 
 every listed person is found and nobody else is. The page's persons come back sorted by id.
 
 The same query over a `whole_cell` page gives every person of the cell, ids only: an audience of the cell
-(result_persons.py) needs neither their order, nor pages, nor their latest properties.
+(result_persons.py) needs neither their order, nor pages, nor their latest properties. A model whose per-person
+rows a chain materialised (contract.AnalysisModel.per_person) kept each person's `PERSON_IDS` in them, so a whole
+cell's ids are read from that table instead of the events.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ from pipelines.analysis.schema import PERSON, PERSON_KEY, TABLE
 from pipelines.analysis.shaping import Rows, clean
 from pipelines.analysis.sqlparams import SqlParams
 from pipelines.analysis.timerange import TimeRange
+
+# The event columns PERSON reads, as one value: a per-person pass keeps one event's pair per person (`any`), and
+# PERSON over that pair is the person's OneID (every event of a person key has the same OneID), with no id string
+# looked up per event.
+PERSON_IDS = "(person_id, oneid)"
 
 MAX_PAGE = 10_000
 MAX_OFFSET = 1_000_000_000  # beyond any real result, and no number the UInt64 parameter cannot hold
@@ -79,15 +86,27 @@ def every_event_conditions(scope, params: SqlParams, time_range: TimeRange | Non
 
 
 def latest_persons_sql(
-    request, params: SqlParams, events: list[str] | None, keys_sql: str, time_range: TimeRange | None = None
+    request, params: SqlParams, events: list[str] | None, keys_sql: str, time_range: TimeRange | None = None, over: str | None = None
 ) -> str:
     """Ids and latest properties of the persons whose keys `keys_sql` (a SELECT of one UInt64 column) yields, from
     their latest event among `events` (None: every event) in the request's scope (over `time_range` instead of the
     request's range for a model that reads history: a person it counts may have no event in the range). For a
-    whole cell (whole_cell), their ids only, unordered."""
+    whole cell (whole_cell), their ids only, unordered; read from the `ids` column of `over`, the model's
+    materialised per-person rows, when given."""
+    listed = not getattr(request, PERSONS_FIELD)._whole_cell
+    if over is not None and not listed:
+        return f"""
+SELECT {PERSON} AS person
+FROM (
+    SELECT any(ids) AS pair, pair.1 AS person_id, pair.2 AS oneid
+    FROM {over}
+    WHERE person_key IN (
+{keys_sql}
+    )
+    GROUP BY person_key
+)"""
     scope = scope_conditions(request, params, events, time_range) if events else every_event_conditions(request, params, time_range)
     where = all_of([*scope, f"{PERSON_KEY} IN (\n{keys_sql}\n)"])
-    listed = not getattr(request, PERSONS_FIELD)._whole_cell
     latest = ", ".join(LATEST_PROPERTIES)
     properties = f", max(ts) AS last_seen, argMax(tuple({latest}, screen_width, screen_height), ts) AS latest" if listed else ""
     order = "\nORDER BY person" if listed else ""

@@ -40,8 +40,8 @@ def parse_request(payload: dict[str, Any] | Any):
     return MODELS.request_adapter().validate_python(payload)
 
 
-def build_queries(request) -> dict[str, BuiltQuery]:
-    return MODELS.of(request).queries(request)
+def build_queries(request, over: str | None = None) -> dict[str, BuiltQuery]:
+    return MODELS.of(request).queries(request, over)
 
 
 def _settings(limits: Limits) -> dict[str, Any]:
@@ -68,9 +68,10 @@ def _run(warehouse, query: BuiltQuery, limits: Limits) -> Rows:
     return Rows(list(result.column_names), list(result.result_rows))
 
 
-def run_model(request, warehouse, limits: Limits = Limits()) -> dict[str, Any]:
-    """The response of one validated single-model request: its queries run, their rows shaped (no warnings)."""
-    results = {name: _run(warehouse, query, limits) for name, query in build_queries(request).items()}
+def run_model(request, warehouse, limits: Limits = Limits(), over: str | None = None) -> dict[str, Any]:
+    """The response of one validated single-model request: its queries run, their rows shaped (no warnings); read
+    from its per-person rows materialised in the tables of base `over` when given (AnalysisModel.per_person)."""
+    results = {name: _run(warehouse, query, limits) for name, query in build_queries(request, over).items()}
     return MODELS.of(request).shape(request, results)
 
 
@@ -92,7 +93,7 @@ def execute(request, warehouse, limits: Limits = Limits()) -> dict[str, Any]:
     started = time.perf_counter()
     model = MODELS.of(request)
     if model.run is not None:
-        steps = Steps(prepare=lambda body: prepare(body, warehouse, limits), run=lambda part: run_model(part, warehouse, limits), model_of=MODELS.of)
+        steps = Steps(prepare=lambda body: prepare(body, warehouse, limits), run=lambda part, over=None: run_model(part, warehouse, limits, over), model_of=MODELS.of)
         response = model.run(request, warehouse, limits, steps)
     else:
         response = run_model(request, warehouse, limits)

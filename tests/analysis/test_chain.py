@@ -10,6 +10,7 @@ from starlette.testclient import TestClient
 from pipelines.analysis import run_query
 from pipelines.analysis.api import ApiSettings, create_app, validation_errors
 from pipelines.analysis.chain import TEMPORARY_PREFIX
+from pipelines.analysis.contract import ResultTooLarge
 from pipelines.analysis.runner import parse_request
 from . import reference as ref
 from .conftest import APP
@@ -141,3 +142,47 @@ def test_chain_length_is_limited_and_the_api_answers_422(stack_settings, analyst
         assert answer.json()["errors"][0]["field"] == "steps" and "at most 5" in answer.json()["errors"][0]["message"]
         answer = http.post("/v1/query", json={**CHAIN, "steps": [CHAIN["steps"][0], {"request": {"model": "x"}}]}, headers={"Authorization": "Bearer t"})
         assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "steps.1.request.model"
+
+
+def scratch_tables(warehouse) -> int:
+    return warehouse.scalar("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name LIKE 'chain_rows_%'")
+
+
+def test_a_carried_paths_edge_equals_its_models_by_hand_and_the_scratch_rows_are_gone(analyst, warehouse, loaded):
+    """Funnel -> paths -> retention, as the bench's chain: both carried steps read their materialised per-person rows."""
+    paths = {"model": "paths", "start": {"event": "view"}, "steps": 3}
+    dropped = {"request": BROWSED, "persons": {"step": 2, "status": "dropped"}}
+    two = run_query({"model": "chain", **SCOPE, "steps": [dropped, {"request": paths}]}, analyst)
+    top = max((e for e in two["steps"][1]["result"]["edges"] if e["step"] == 1 and not e["other"]), key=lambda e: e["persons"])
+    edge = {"step": 1, "source": top["source"], "target": top["target"]}
+    got = run_query({"model": "chain", **SCOPE, "steps": [dropped, {"request": paths, "persons": edge}, {"request": RETAINED}]}, analyst)
+    first, second, third = got["steps"]
+    assert second["result"] == two["steps"][1]["result"]
+    by_hand = own(run_query({**paths, **SCOPE, "filters": [second["request"]["filters"][-1]]}, analyst))
+    assert by_hand == second["result"] and own(run_query(third["request"], analyst)) == third["result"]
+    listed = run_query({**second["request"], "persons": {**edge, "limit": 10_000}}, analyst)
+    assert members(warehouse, second["carried"]) == set(listed["persons"]["persons"]) and second["carried"]["persons"] > 0
+    assert scratch_tables(warehouse) == 0
+
+
+def test_an_empty_carried_cell_carries_nobody_and_the_next_step_counts_nobody(analyst, warehouse, loaded):
+    nobody = {**BROWSED, "filters": [{"property": "price", "op": "=", "value": 12345}]}  # no event has this price
+    chain = {**CHAIN, "steps": [{"request": nobody, "persons": {"step": 1, "status": "converted"}}, {"request": RETAINED}]}
+    first, second = run_query(chain, analyst)["steps"]
+    assert first["carried"]["persons"] == 0 and members(warehouse, first["carried"]) == set()
+    assert second["result"]["cohorts"] == [] or all(c["persons"] == 0 for c in second["result"]["cohorts"])
+    assert own(run_query(second["request"], analyst)) == second["result"]
+    assert scratch_tables(warehouse) == 0
+
+
+def test_the_scratch_rows_are_dropped_when_the_carry_fails(stack_settings, warehouse, loaded):
+    from pipelines.warehouse.client import Warehouse
+
+    # A carry over the audience size limit fails after the step's rows were materialised.
+    small = Warehouse(stack_settings.model_copy(update={"cdp_max_audience_persons": 1}), role="analyst")
+    try:
+        with pytest.raises(ResultTooLarge, match="steps.0.persons: audience 'chain_"):
+            run_query(CHAIN, small)
+    finally:
+        small.close()
+    assert scratch_tables(warehouse) == 0

@@ -86,3 +86,47 @@ def test_saved_cell_equals_the_listing_and_too_large_is_refused_with_nothing_lef
     assert store.current_version(analyst, audience) == version
     rows = warehouse.scalar("SELECT count() FROM cdp_audiences WHERE audience = {a:String}", {"a": audience})
     assert rows == size  # the refused version's members are gone
+
+
+# Cells whose model can materialise its per-person rows (a chain carrying the step reads them instead of the model's
+# per-person pass and an event scan for the OneIDs), with the funnel's walks and options that carry the ids along.
+PER_PERSON_CELLS = {
+    **{name: CELLS[name] for name in CELLS if MODELS.of(parse_request(CELLS[name])).per_person is not None},
+    "funnel_any_order_exclusion": {
+        **FUNNEL, "order": "any", "exclusions": [{"event": "search", "from_step": 1, "to_step": 2}], "persons": {"step": 2, "status": "dropped"},
+    },
+    "funnel_strict_breakdown": {**FUNNEL, "order": "strict", "breakdown": "platform", "persons": {"step": 2, "status": "converted"}},
+    "funnel_fold_hold": {
+        **FUNNEL, "hold_constant": "product_id", "min_step_gap_seconds": 60, "persons": {"step": 2, "status": "converted"},
+    },
+    "funnel_chains_hold_breakdown": {**FUNNEL, "hold_constant": "product_id", "breakdown": "platform", "persons": {"step": 2, "status": "converted"}},
+    "paths_end_url_cleaned": {
+        "model": "paths", **SCOPE, "end": {"event": "pay"}, "steps": 3, "cleaning": [{"pattern": "[0-9]", "replacement": "#"}],
+        "persons": {"step": 2, "source": "cart", "target": "pay"},
+    },
+}  # fmt: skip
+
+
+def test_every_model_that_materialises_its_rows_has_cells_here():
+    assert {r["model"] for r in PER_PERSON_CELLS.values()} == {m.name for m in MODELS if m.per_person is not None} == {"funnel", "paths"}
+
+
+@pytest.mark.parametrize("name", list(PER_PERSON_CELLS))
+def test_materialised_per_person_rows_give_the_same_result_listing_and_members(analyst, warehouse, loaded, name):
+    from pipelines.analysis.chain import per_person_rows
+    from pipelines.analysis.runner import Limits, run_model
+
+    prepared = prepare(PER_PERSON_CELLS[name], analyst)
+    model = MODELS.of(prepared)
+    alone = run_model(prepared, analyst)
+    query = members_query(prepared, model)
+    members = sorted(analyst.rows(f"SELECT oneid, oneid_hash FROM ({query.sql})", query.parameters))
+    with per_person_rows(warehouse, model, prepared, Limits()) as over:
+        assert over is not None, f"{name}: expected the materialised path"
+        assert run_model(prepared, analyst, over=over) == alone  # the result and the listed page read from the rows
+        query = members_query(prepared, model, over)
+        assert "FROM events" not in query.sql.replace("\n", " ")  # the OneIDs come from the rows, not an event scan
+        assert sorted(analyst.rows(f"SELECT oneid, oneid_hash FROM ({query.sql})", query.parameters)) == members
+    assert members and alone.get("persons", {}).get("persons")
+    tables = warehouse.scalar("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name LIKE 'chain_rows_%'")
+    assert tables == 0  # dropped after the block

@@ -21,7 +21,7 @@ arrays), `walks` (the chains and fold walks that find each group's best attempt,
 from __future__ import annotations
 
 from pipelines.analysis.contract import AnalysisModel
-from pipelines.analysis.funnel.queries import build, persons_query
+from pipelines.analysis.funnel.queries import build, per_person_tables, persons_query
 from pipelines.analysis.funnel.request import MAX_STEPS, FunnelQuery
 from pipelines.analysis.funnel.shaping import shape
 
@@ -32,5 +32,6 @@ MODEL = AnalysisModel(
     build=build,
     shape=shape,
     persons=persons_query,
+    per_person=per_person_tables,
     summary="Conversion through ordered steps within a window, by breakdown value, with the persons at each step",
 )

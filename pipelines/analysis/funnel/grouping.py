@@ -16,11 +16,12 @@ from pipelines.analysis.funnel.walks import (
 )
 
 
-def groups_cte(request: FunnelQuery, with_key: bool) -> str:
+def groups_cte(request: FunnelQuery, with_key: bool, ids: bool = False) -> str:
     """One row per person (and hold-constant value, unless `is_segmented`) with its step events in (time, mask
     [, breakdown]) order as arrays t, m[, value]; with a breakdown, one row per breakdown value its attempts can
-    start with. Sorting one integer key (time, mask) is much cheaper than sorting tuples, and 64 bits cheaper
-    than 128; segmented, the held value's hash leads the key and m carries SEGMENT_BIT where it changes."""
+    start with; `ids`: with one of its events' `ids` (the walk carries them along, queries.per_person_tables).
+    Sorting one integer key (time, mask) is much cheaper than sorting tuples, and 64 bits cheaper than 128;
+    segmented, the held value's hash leads the key and m carries SEGMENT_BIT where it changes."""
     mask_bits = EXCLUSION_BIT + len(request.exclusions) if request.exclusions else len(request.steps)
     segmented = is_segmented(request)
     wide = "toUInt128" if segmented or TIME_BITS + mask_bits > 64 else "toUInt64"
@@ -46,19 +47,20 @@ def groups_cte(request: FunnelQuery, with_key: bool) -> str:
     if walks_by_chains(request):  # positions must fit their bits in a chain key
         limit = POSITION_MASK
         too_many = f"\n{'    ' if request.breakdown else ''}    HAVING throwIf(count() > {limit}, 'a person has more than {limit:,} step events in the range: filter them') = 0"
+    any_ids = ", any(ids) AS ids" if ids else ""
     if not request.breakdown:
         name, extra = ("person_events", _BYPASS_COLUMNS) if bypasses(request) else ("per_group", "")
         groups = f"""{name} AS (
-    SELECT person_key, arraySort(groupArray({key})) AS sorted, {unpack.format('sorted')}, '' AS breakdown{extra}
+    SELECT person_key, arraySort(groupArray({key})) AS sorted, {unpack.format('sorted')}, '' AS breakdown{extra}{any_ids}
     FROM step_events
     WHERE mask != 0
     GROUP BY {group_by}{too_many}
 )"""
         return groups + (",\n" + bypass_groups_cte(with_key) if bypasses(request) else "")
     return f"""per_group AS (
-    SELECT person_key, t, m, value, breakdown
+    SELECT person_key, t, m, value, breakdown{", ids" if ids else ""}
     FROM (
-        SELECT person_key, arraySort(groupArray(({key}, breakdown))) AS sorted, {unpack.format('sorted.1')}, sorted.2 AS value
+        SELECT person_key, arraySort(groupArray(({key}, breakdown))) AS sorted, {unpack.format('sorted.1')}, sorted.2 AS value{any_ids}
         FROM step_events
         WHERE mask != 0
         GROUP BY {group_by}{too_many}
