@@ -68,8 +68,10 @@ terminal_events = st.lists(
         st.sampled_from(["", "s0", "s1", "s2"]),  # a session id two persons share counts once
         st.sampled_from(["page_view", "click"]),
         st.sampled_from(["web", "ios"]),
-        st.sampled_from(["", "iOS", "Android"]),
-        st.sampled_from(["", "17", "14"]),
+        # rows are grouped by a hash of their values: values that run together alike ("iOS1" + "7", "iOS" + "17") or
+        # swap dimensions ("17" + "", "" + "17") stay apart
+        st.sampled_from(["", "iOS", "Android", "iOS1", "17"]),
+        st.sampled_from(["", "17", "14", "7"]),
         st.integers(0, 2 * 86_400_000 - 1),
     ),
     min_size=1, max_size=25,

@@ -1,23 +1,24 @@
 -- terminals
 WITH per_row AS (
     SELECT
-        os AS dim_1, os_version AS dim_2, if(screen_width = 0 OR screen_height = 0, '', concat(toString(screen_width), 'x', toString(screen_height))) AS dim_3,
+        cityHash64(os, os_version, if(screen_width = 0 OR screen_height = 0, '', concat(toString(screen_width), 'x', toString(screen_height)))) AS row_key, any(os) AS dim_1, any(os_version) AS dim_2, any(if(screen_width = 0 OR screen_height = 0, '', concat(toString(screen_width), 'x', toString(screen_height)))) AS dim_3,
         uniqExactState(dictGetOrDefault('oneid_hash_dict', 'oneid_hash', person_hash, if(oneid != '', cityHash64(oneid), person_hash))) AS persons_state,
         uniqExactIfState(cityHash64(session_id), session_id != '') AS sessions_state,
         count() AS events
     FROM events
     WHERE app_id = {app_id:String} AND ts >= fromUnixTimestamp64Milli({time_from:Int64}) AND ts < fromUnixTimestamp64Milli({time_to:Int64})
-    GROUP BY dim_1, dim_2, dim_3
+    GROUP BY row_key
 )
-SELECT
-    dim_1, dim_2, dim_3,
-    finalizeAggregation(persons_state) AS persons,
-    finalizeAggregation(sessions_state) AS sessions,
-    events,
-    uniqExactMerge(persons_state) OVER () AS total_persons,
-    uniqExactIfMerge(sessions_state) OVER () AS total_sessions,
-    sum(events) OVER () AS total_events
-FROM per_row
+SELECT dim_1, dim_2, dim_3, persons, sessions, events, total_persons, total_sessions, total_events
+FROM (
+    SELECT
+        groupArray((dim_1, dim_2, dim_3, finalizeAggregation(persons_state), finalizeAggregation(sessions_state), events)) AS r,
+        uniqExactMerge(persons_state) AS total_persons,
+        uniqExactIfMerge(sessions_state) AS total_sessions,
+        sum(events) AS total_events
+    FROM per_row
+)
+ARRAY JOIN r.1 AS dim_1, r.2 AS dim_2, r.3 AS dim_3, r.4 AS persons, r.5 AS sessions, r.6 AS events
 ORDER BY persons DESC, events DESC, dim_1, dim_2, dim_3
 LIMIT {max_rows:UInt64}
 -- persons
