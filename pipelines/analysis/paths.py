@@ -33,7 +33,7 @@ from pipelines.analysis.contract import AnalysisModel
 from pipelines.analysis.expr import all_of
 from pipelines.analysis.filters import property_expr, scope_conditions, selector_condition
 from pipelines.analysis.funnel.request import MAX_WINDOW_DAYS
-from pipelines.analysis.persons import PERSON_IDS, Page, latest_persons_sql, page_clause, persons_view
+from pipelines.analysis.persons import PERSON_ID_COLUMNS, PERSON_IDS, Page, latest_persons_sql, page_clause, persons_view
 from pipelines.analysis.request import ANY_EVENT, EventName, EventSelector, QueryScope, Text
 from pipelines.analysis.schema import PERSON_KEY, TABLE
 from pipelines.analysis.shaping import Rows, table
@@ -225,7 +225,7 @@ def _transitions_cte(request: PathsQuery, params: SqlParams, over: str | None = 
     start = params.add("range_start_ms", TimeRange.of(request).start_ms, "Int64")
     rank = f"transform({label}, labels, arrayEnumerate(labels), toUInt32(0))"
     labels = _labels_sql(request, params, where) if ids_into is None else f"SELECT labels FROM {_labels_table(ids_into)}"
-    ids, any_ids, person_ids = (f" {PERSON_IDS} AS ids,", ", any(ids) AS ids", "ids, ") if ids_into else ("", "", "")
+    ids, any_ids, person_ids = (f" {PERSON_ID_COLUMNS},", f", {PERSON_IDS} AS ids", "ids, ") if ids_into else ("", "", "")
     return f"""
 WITH
 ({labels}) AS labels,

@@ -27,10 +27,12 @@ from pipelines.analysis.shaping import Rows, clean
 from pipelines.analysis.sqlparams import SqlParams
 from pipelines.analysis.timerange import TimeRange
 
-# The event columns PERSON reads, as one value: a per-person pass keeps one event's pair per person (`any`), and
-# PERSON over that pair is the person's OneID (every event of a person key has the same OneID), with no id string
-# looked up per event.
-PERSON_IDS = "(person_id, oneid)"
+# The event columns PERSON reads, and what a per-person pass keeps of them as `ids`: the person_id and oneid of the
+# events with the person's smallest person_hash, i.e. of one touchpoint id (events of one id and one person key have
+# one OneID), so PERSON over that pair is the person's OneID with no id string looked up per event. Two String
+# aggregates: one over a (String, String) tuple takes ClickHouse's generic state, ~0.5 s more on 7M events.
+PERSON_ID_COLUMNS = "person_hash, person_id, oneid"
+PERSON_IDS = "(argMin(person_id, person_hash), argMin(oneid, person_hash))"
 
 MAX_PAGE = 10_000
 MAX_OFFSET = 1_000_000_000  # beyond any real result, and no number the UInt64 parameter cannot hold

@@ -14,12 +14,13 @@ from pipelines.analysis.funnel.walks import (
     is_segmented,
     walks_by_chains,
 )
+from pipelines.analysis.persons import PERSON_IDS
 
 
 def groups_cte(request: FunnelQuery, with_key: bool, ids: bool = False) -> str:
     """One row per person (and hold-constant value, unless `is_segmented`) with its step events in (time, mask
     [, breakdown]) order as arrays t, m[, value]; with a breakdown, one row per breakdown value its attempts can
-    start with; `ids`: with one of its events' `ids` (the walk carries them along, queries.per_person_tables).
+    start with; `ids`: with its PERSON_IDS (the walk carries them along, queries.per_person_tables).
     Sorting one integer key (time, mask) is much cheaper than sorting tuples, and 64 bits cheaper than 128;
     segmented, the held value's hash leads the key and m carries SEGMENT_BIT where it changes."""
     mask_bits = EXCLUSION_BIT + len(request.exclusions) if request.exclusions else len(request.steps)
@@ -47,7 +48,7 @@ def groups_cte(request: FunnelQuery, with_key: bool, ids: bool = False) -> str:
     if walks_by_chains(request):  # positions must fit their bits in a chain key
         limit = POSITION_MASK
         too_many = f"\n{'    ' if request.breakdown else ''}    HAVING throwIf(count() > {limit}, 'a person has more than {limit:,} step events in the range: filter them') = 0"
-    any_ids = ", any(ids) AS ids" if ids else ""
+    any_ids = f", {PERSON_IDS} AS ids" if ids else ""
     if not request.breakdown:
         name, extra = ("person_events", _BYPASS_COLUMNS) if bypasses(request) else ("per_group", "")
         groups = f"""{name} AS (

@@ -8,7 +8,7 @@ from pipelines.analysis.filters import breakdown_expr, property_expr, quantiles_
 from pipelines.analysis.funnel.grouping import bypass_per_person_sql, bypasses, groups_cte
 from pipelines.analysis.funnel.request import FunnelQuery
 from pipelines.analysis.funnel.walks import EXCLUSION_BIT, chains_walks_sql, fold_best_sql, is_segmented, walks_by_chains
-from pipelines.analysis.persons import PERSON_IDS, latest_persons_sql, page_clause
+from pipelines.analysis.persons import PERSON_ID_COLUMNS, latest_persons_sql, page_clause
 from pipelines.analysis.schema import PERSON_KEY, TABLE
 from pipelines.analysis.sqlparams import BuiltQuery, SqlParams
 from pipelines.analysis.timerange import TimeRange, tz_placeholder
@@ -41,7 +41,7 @@ def _per_person_cte(request: FunnelQuery, params: SqlParams, with_key: bool = Fa
     best = (steps done, -total ms, start ms since the range start, [gap ms between consecutive steps]).
     Persons are grouped by a 64-bit hash of their id (cheaper than the string): `with_key` keeps it on every row,
     also of the persons who bypass the walk (the persons page; ids are looked up for its page only). `ids` keeps
-    one event's PERSON_IDS per row too (the rows a chain materialises, `per_person_tables`); `over` reads the rows
+    one touchpoint's PERSON_IDS per row too (the rows a chain materialises, `per_person_tables`); `over` reads the rows
     from that table instead."""
     if over is not None:
         return f"\nWITH\nper_person AS (\n    SELECT * FROM {over}\n)"
@@ -69,7 +69,7 @@ def _per_person_cte(request: FunnelQuery, params: SqlParams, with_key: bool = Fa
     return f"""
 WITH
 step_events AS (
-    SELECT {PERSON_KEY} AS person_key, {hold} AS hold, {breakdown} AS breakdown,{f" {PERSON_IDS} AS ids," if ids else ""}
+    SELECT {PERSON_KEY} AS person_key, {hold} AS hold, {breakdown} AS breakdown,{f" {PERSON_ID_COLUMNS}," if ids else ""}
            toUnixTimestamp64Milli(ts) - {_range_start(request, params)} AS ms, {_mask_sql(request, params)} AS mask
     FROM {TABLE}
     WHERE {where}
@@ -148,7 +148,7 @@ def build(request: FunnelQuery, over: str | None = None) -> dict[str, BuiltQuery
 
 
 def per_person_tables(request: FunnelQuery, table: str) -> list[tuple[str, BuiltQuery]] | None:
-    """Each person's best attempts with their key and PERSON_IDS, as table `table` (what `build` and `persons_query`
+    """Each person's best attempts with their key and `ids` (persons.PERSON_IDS), as table `table` (what `build` and `persons_query`
     read `over` it); none for a walk that bypasses persons (their rows carry no key of their own in the walk)."""
     if bypasses(request):
         return None
