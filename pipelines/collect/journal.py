@@ -120,14 +120,15 @@ class Journal:
         return segments
 
     # -- write ----------------------------------------------------------------------------------------------------
-    def append(self, records: list[Record], incarnation: str) -> None:
-        """Journal records Kafka acknowledged under `incarnation` (no fsync: see the module docstring)."""
+    def append(self, records: list[Record], incarnation: str, acked_ms: list[int] | None = None) -> None:
+        """Journal records Kafka acknowledged under `incarnation` (no fsync: see the module docstring), as
+        acknowledged now unless `acked_ms` gives each record's first acknowledgement (kept by a replay)."""
         if not records:
             return
         now = self._clock()
         label = incarnation.encode()
-        acked_ms = int(now * 1000)
-        data = b"".join(encode_entry(record, label, acked_ms) for record in records)
+        times = acked_ms if acked_ms is not None else [int(now * 1000)] * len(records)
+        data = b"".join(encode_entry(record, label, at) for record, at in zip(records, times, strict=True))
         current = self._current
         if (
             current is None

@@ -287,11 +287,15 @@ class Sink:
                 entries, offset = await loop.run_in_executor(self._io, read_entries, segment.path, offset, REPLAY_CHUNK)
                 if not entries:
                     break
-                records = [entry.record for entry in entries if entry.acked_ms >= window_start_ms]
-                expired += len(entries) - len(records)
+                inside = [entry for entry in entries if entry.acked_ms >= window_start_ms]
+                expired += len(entries) - len(inside)
+                records = [entry.record for entry in inside]
                 if records:
                     await self._send_and_wait(records)
-                    self.journal.append(records, incarnation)
+                    # Journaled again with the first acknowledgement's time: the window bounds how long after
+                    # acceptance a record may still be on its way to the warehouse. A replay's own time would
+                    # restart it, and every later broker loss inside it would replay everything since the first.
+                    self.journal.append(records, incarnation, [entry.acked_ms for entry in inside])
                     replayed += len(records)
                     self._on_replayed(len(records))
         self.journal.drop(segments)

@@ -268,3 +268,53 @@ def test_broker_back_on_another_port_named_in_the_state_dir(rig):
         assert_all_on_broker(moved.bootstrap, sender.acknowledged)
     finally:
         moved.stop()
+
+
+
+def journal_incarnations(collector_dir: Path) -> set[str]:
+    """The broker incarnations the collector's journal segments on disk hold (port 0: spool/0)."""
+    found = set()
+    for path in (collector_dir / "spool" / "0" / "journal").glob("jrn-*.log"):
+        entries, _ = read_entries(path, 0, 1)
+        found.update(entry.incarnation for entry in entries)
+    return found
+
+
+def wait_for(condition, what: str, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while not (value := condition()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert value, f"timed out waiting for {what}"
+    return value
+
+
+def test_a_replay_keeps_the_first_acknowledgement_so_a_later_loss_outside_the_window_replays_nothing_again(rig):
+    """A record replayed after one broker loss is journaled again with the time it was first acknowledged: once
+    that is older than the window, a second loss does not replay it again. (Journaled with the replay's time, every
+    loss inside the window replayed everything since the first one, and the jobs re-read it all.)"""
+    broker, _, processes, tmp_path = rig
+    window_s = 10.0
+    process, url = start_collector(tmp_path / "collector", broker.bootstrap, **COLLECTOR_SETTINGS,
+                                   collector_journal_retention_s=str(window_s))  # fmt: skip
+    processes.append(process)
+    sender = Sender(url)
+    first_acked = time.monotonic()
+    assert sender.send_now(10) == [200] * 10
+    first = list(sender.acknowledged)
+    (before,) = journal_incarnations(tmp_path / "collector")
+    time.sleep(window_s / 2)  # the replay comes mid-window: its own time would keep these inside it until 1.5 windows
+    broker.stop()
+    broker.start()
+    assert_all_on_broker(broker.bootstrap, first)
+    replayed = lambda: metric(url, "trackflow_collector_journal_replayed_records_total")  # noqa: E731
+    wait_for(lambda: replayed() >= len(first), "the first replay")
+    (after_first,) = wait_for(lambda: journal_incarnations(tmp_path / "collector") - {before}, "the first replay journaled")
+    assert journal_incarnations(tmp_path / "collector") == {after_first}  # the old broker's segments dropped
+    assert replayed() == len(first)
+    time.sleep(max(0.0, first_acked + window_s + 1.0 - time.monotonic()))  # now outside the window since acceptance
+    broker.stop()
+    broker.start()
+    assert set(sender.send_now(2)) <= {200, 202}
+    wait_for(lambda: after_first not in journal_incarnations(tmp_path / "collector"), "the second loss handled")
+    assert_all_on_broker(broker.bootstrap, sender.acknowledged[len(first) :])
+    assert replayed() == len(first)
