@@ -39,6 +39,7 @@ from pipelines.analysis.request import QueryScope, Strict
 MAX_STEPS = 5  # each step after the first reads a temporary audience written by the one before
 TEMPORARY_PREFIX = "chain_"
 SCRATCH_PREFIX = "chain_rows_"  # a step's materialised per-person rows (tables, not audiences)
+SCRATCH_LEFT_AFTER_S = 86_400  # no step runs this long: an older scratch table was left by a process that died
 KIND = "chain"
 PAGE_FIELDS = ("limit", "offset")  # a chain carries all of a cell's persons: paging makes no sense there
 SCOPE_FIELDS = ("app_id", "date_from", "date_to", "timezone", "sample")  # the chain's override every step's
@@ -149,6 +150,19 @@ def per_person_rows(writer, model: AnalysisModel, request, limits):
             writer.command(f"DROP TABLE IF EXISTS {name}")
 
 
+def sweep_scratch(writer, older_than_s: float = SCRATCH_LEFT_AFTER_S) -> list[str]:
+    """Drops the scratch tables a process that died mid-step left behind (`per_person_rows` drops its own), those
+    created more than `older_than_s` ago; returns their names."""
+    left = [name for (name,) in writer.rows(
+        "SELECT name FROM system.tables WHERE database = currentDatabase() AND startsWith(name, {prefix:String})"
+        " AND metadata_modification_time < now() - toIntervalSecond({age:UInt32})",
+        {"prefix": SCRATCH_PREFIX, "age": int(older_than_s)},
+    )]  # fmt: skip
+    for name in left:  # names from system.tables with the scratch prefix: identifiers, not user input
+        writer.command(f"DROP TABLE IF EXISTS {name}")
+    return left
+
+
 def _carry(writer, analyst, cell, model: AnalysisModel, audience: str, index: int, over: str | None) -> dict[str, Any]:
     """Writes the persons of `cell` (a prepared request with its persons selector, of `model`) as a new version of
     `audience` inside the warehouse, read from the step's per-person rows in tables `over` when given; its name,
@@ -172,13 +186,15 @@ def _carry(writer, analyst, cell, model: AnalysisModel, audience: str, index: in
 
 def run(chain, analyst, limits, parts: Steps) -> dict[str, Any]:
     """Runs the steps in order (through the runner's `parts`), each over the persons the previous one carried (a
-    step whose cell goes on over its per-person rows computed once, `per_person_rows`); returns each step's request (as run: by hand it gives the same result), result (its model's response) and the
-    persons it carried on, the audience saved and the timings."""
+    step whose cell goes on over its per-person rows computed once, `per_person_rows`); returns each step's request
+    (as run: by hand it gives the same result), result (its model's response) and the persons it carried on, the
+    audience saved and the timings. Scratch tables a died process left behind are swept first (`sweep_scratch`)."""
     from pipelines.warehouse.client import Warehouse
 
     writer = Warehouse(analyst.settings, url=analyst.url, database=analyst.database)
     steps, carried, started = [], None, time.perf_counter()
     try:
+        sweep_scratch(writer)
         for index, step in enumerate(chain.steps):
             began = time.perf_counter()
             body = step_request(chain, index, carried)

@@ -3,13 +3,15 @@ audience as a filter, the persons carried equal a pandas reference, and bad chai
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from pydantic import ValidationError
 from starlette.testclient import TestClient
 
 from pipelines.analysis import run_query
 from pipelines.analysis.api import ApiSettings, create_app, validation_errors
-from pipelines.analysis.chain import TEMPORARY_PREFIX
+from pipelines.analysis.chain import SCRATCH_PREFIX, TEMPORARY_PREFIX, sweep_scratch
 from pipelines.analysis.contract import ResultTooLarge
 from pipelines.analysis.runner import parse_request
 from . import reference as ref
@@ -186,3 +188,16 @@ def test_the_scratch_rows_are_dropped_when_the_carry_fails(stack_settings, wareh
     finally:
         small.close()
     assert scratch_tables(warehouse) == 0
+
+
+def test_scratch_tables_a_died_process_left_are_swept_once_older_than_any_step(warehouse):
+    left = [f"{SCRATCH_PREFIX}left{n}" for n in range(2)]
+    for name in left:  # as a process killed between CREATE and DROP leaves them
+        warehouse.command(f"CREATE TABLE {name} ENGINE = Memory AS SELECT 1 AS person_key")
+    try:
+        time.sleep(1.1)  # metadata times have whole seconds
+        assert sweep_scratch(warehouse) == [] and scratch_tables(warehouse) == 2  # younger than a day: maybe in use
+        assert sorted(sweep_scratch(warehouse, older_than_s=1)) == left and scratch_tables(warehouse) == 0
+    finally:
+        for name in left:
+            warehouse.command(f"DROP TABLE IF EXISTS {name}")
