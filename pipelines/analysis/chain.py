@@ -12,10 +12,11 @@ an audience.
   gives the same numbers. `save_as` writes the last step's cell persons as a real audience (kind 'chain').
 - A step whose cell goes on computes its model's per-person rows once (AnalysisModel.per_person: for the funnel,
   each person's best attempt; for paths, each person's edges), with each person's OneID columns read in the same
-  pass, into scratch Memory tables (`chain_rows_<random>`, dropped when the step and its carry are done, also when
-  they fail): the step's result and the cell's members are both read from them, instead of the carry running the
-  step's per-person pass again and scanning its events for the OneIDs. A model or request without that path runs
-  as it does alone, and its carry runs the persons listing's query over the whole cell.
+  pass, into scratch Memory tables (`chain_rows_<unix time>_<random>`, dropped when the step and its carry are
+  done, also when they fail; a killed process's are swept a day later): the step's result and the cell's members
+  are both read from them, instead of the carry running the step's per-person pass again and scanning its events
+  for the OneIDs. A model or request without that path runs as it does alone, and its carry runs the persons
+  listing's query over the whole cell.
 - Temporary audiences are removed by age: a TTL on the CDP tables (sql/migrations/0071_chain_ttl.sql) drops
   `chain_*` members and versions a day after they were written; `chain_` names are reserved for them.
 - Validation names the step: a selector the model does not take is `steps.1.persons.<field>`, a step's own error
@@ -134,7 +135,7 @@ def step_request(chain, index: int, carried: dict[str, Any] | None) -> dict[str,
 def per_person_rows(writer, model: AnalysisModel, request, limits):
     """The base name of scratch tables holding `request`'s per-person rows (AnalysisModel.per_person), for as long
     as the block runs, then dropped (also when it fails); None when the model has no such path for the request."""
-    base = f"{SCRATCH_PREFIX}{uuid.uuid4().hex}"
+    base = f"{SCRATCH_PREFIX}{int(time.time())}_{uuid.uuid4().hex}"  # created when: see sweep_scratch
     tables = model.per_person(request, base) if model.per_person is not None else None
     if not tables:
         yield None
@@ -152,13 +153,18 @@ def per_person_rows(writer, model: AnalysisModel, request, limits):
 
 def sweep_scratch(writer, older_than_s: float = SCRATCH_LEFT_AFTER_S) -> list[str]:
     """Drops the scratch tables a process that died mid-step left behind (`per_person_rows` drops its own), those
-    created more than `older_than_s` ago; returns their names."""
-    left = [name for (name,) in writer.rows(
-        "SELECT name FROM system.tables WHERE database = currentDatabase() AND startsWith(name, {prefix:String})"
-        " AND metadata_modification_time < now() - toIntervalSecond({age:UInt32})",
-        {"prefix": SCRATCH_PREFIX, "age": int(older_than_s)},
-    )]  # fmt: skip
-    for name in left:  # names from system.tables with the scratch prefix: identifiers, not user input
+    created more than `older_than_s` ago by the time in their name; returns their names. (The name, not the
+    engine's metadata time: a test on a long-running server saw that stay within a second of now.)"""
+    cutoff = time.time() - older_than_s
+    left = []
+    for (name,) in writer.rows(
+        "SELECT name FROM system.tables WHERE database = currentDatabase() AND startsWith(name, {prefix:String})",
+        {"prefix": SCRATCH_PREFIX},
+    ):
+        created = name[len(SCRATCH_PREFIX) :].split("_", 1)[0]
+        if created.isdigit() and int(created) < cutoff:
+            left.append(name)
+    for name in left:  # names from system.tables with the scratch prefix and a time: identifiers, not user input
         writer.command(f"DROP TABLE IF EXISTS {name}")
     return left
 

@@ -191,13 +191,14 @@ def test_the_scratch_rows_are_dropped_when_the_carry_fails(stack_settings, wareh
 
 
 def test_scratch_tables_a_died_process_left_are_swept_once_older_than_any_step(warehouse):
-    left = [f"{SCRATCH_PREFIX}left{n}" for n in range(2)]
-    for name in left:  # as a process killed between CREATE and DROP leaves them
+    now = int(time.time())
+    left = [f"{SCRATCH_PREFIX}{now - 2 * 86_400}_{n}" for n in range(2)]  # as a process killed between CREATE and DROP
+    running = f"{SCRATCH_PREFIX}{now - 60}_0"  # another chain's step, a minute old
+    for name in (*left, running):
         warehouse.command(f"CREATE TABLE {name} ENGINE = Memory AS SELECT 1 AS person_key")
     try:
-        time.sleep(1.1)  # metadata times have whole seconds
-        assert sweep_scratch(warehouse) == [] and scratch_tables(warehouse) == 2  # younger than a day: maybe in use
-        assert sorted(sweep_scratch(warehouse, older_than_s=1)) == left and scratch_tables(warehouse) == 0
+        assert sorted(sweep_scratch(warehouse)) == left and scratch_tables(warehouse) == 1
+        assert sweep_scratch(warehouse, older_than_s=30) == [running] and scratch_tables(warehouse) == 0
     finally:
-        for name in left:
+        for name in (*left, running):
             warehouse.command(f"DROP TABLE IF EXISTS {name}")
