@@ -17,7 +17,7 @@ import sensorsanalytics
 from hypothesis import assume, given, settings, strategies as st
 
 from pipelines.collect.intake import BadRequest
-from pipelines.collect.protocols import content_id
+from pipelines.collect.protocols import content_ids
 from pipelines.collect.protocols.sensors import EVENT_ID_NAMESPACE, decode_request, map_record, map_records
 from tests.collect.conftest import APP_ID, APP_KEY
 from tests.collect.protocol_cases import JSON_VALUES, failure
@@ -98,7 +98,7 @@ def test_content_ids_are_the_uuid5_of_the_app_and_the_stable_record(record, app_
     stable = {name: value for name, value in record.items() if name != "_flush_time"}
     name = app_id.encode() + b"\n" + orjson.dumps(stable, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     expected = uuid.UUID(bytes=hashlib.sha1(EVENT_ID_NAMESPACE.bytes + name).digest()[:16], version=5)
-    assert content_id(EVENT_ID_NAMESPACE, app_id, {**record, "_flush_time": 1}, volatile=("_flush_time",)) == str(expected)
+    assert content_ids(EVENT_ID_NAMESPACE, app_id, volatile=("_flush_time",))({**record, "_flush_time": 1}) == str(expected)
 
 
 @pytest.mark.parametrize("compress", [False, True])

@@ -97,8 +97,12 @@ def id_text(value: Any, field: str, limit: int = 256) -> str:
 
 
 def content_ids(namespace: uuid.UUID, app_id: str, volatile: tuple[str, ...] = ()) -> Callable[[dict[str, Any]], str]:
-    """`content_id` of one request's records (one namespace and app): the SHA-1 state after the namespace and app
-    is made once per request and copied per record."""
+    """The content id of each record of one request (one namespace and app): a UUIDv5 of the app and the record
+    without its `volatile` fields (those a re-send changes, such as the send time), so a re-sent record gets the
+    same id and the event index (events) and the update_id key (person properties) collapse the copy. Two records
+    identical in every other field become one: they cannot be told apart anyway. The name hashed is the app, a
+    newline and the record's JSON with sorted keys (no spaces); its SHA-1 state after the namespace and app is
+    made once per request and copied per record."""
     prefix = hashlib.sha1(namespace.bytes + app_id.encode() + b"\n")
     dumps, options, variant = orjson.dumps, orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, _VARIANT_NIBBLE
 
@@ -113,14 +117,6 @@ def content_ids(namespace: uuid.UUID, app_id: str, volatile: tuple[str, ...] = (
         return f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{variant[text[16]]}{text[17:20]}-{text[20:32]}"
 
     return record_id
-
-
-def content_id(namespace: uuid.UUID, app_id: str, record: dict[str, Any], volatile: tuple[str, ...] = ()) -> str:
-    """A UUIDv5 of the app and the record without its `volatile` fields (those a re-send changes, such as the send
-    time): a re-sent record gets the same id, so the event index (events) and the update_id key (person
-    properties) collapse the copy. Two records identical in every other field become one: they cannot be told
-    apart anyway. The name hashed is the app, a newline and the record's JSON with sorted keys (no spaces)."""
-    return content_ids(namespace, app_id, volatile)(record)
 
 
 _VARIANT_NIBBLE = dict(zip("0123456789abcdef", "89ab" * 4))  # (n & 0b0011) | 0b1000
