@@ -70,7 +70,7 @@ async def run(args) -> dict:
     host = f"{args.host}:{args.port}"
     if args.protocol == "native":
         requests = build_bodies(args.batch, args.requests, args.app_key, host)
-    else:  # another vendor's wire format (bench/collector/protocols.py)
+    else:  # a web-SDK click or another vendor's wire format (bench/collector/protocols.py)
         from bench.collector.protocols import protocol_requests
 
         requests = protocol_requests(args.protocol, args.batch, args.requests, args.app_key, host)
@@ -114,7 +114,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--requests", type=int, default=40_000, help="pre-built requests (each sent once)")
-    parser.add_argument("--protocol", choices=("native", "sensors", "posthog", "segment"), default="native")
+    parser.add_argument("--protocol", choices=("native", "native-click", "sensors", "posthog", "segment"), default="native")
     print(json.dumps(asyncio.run(run(parser.parse_args()))))
 
 
