@@ -23,7 +23,7 @@ from urllib.parse import parse_qs
 
 from lzstring import LZString
 
-from pipelines.collect.intake import BadRequest, gunzip, object_field, parse_json
+from pipelines.collect.intake import BadRequest, MappedEnvelope, gunzip, object_field, parse_json
 from pipelines.collect.protocols import ContextFields, Mapped, content_ids, given_uuid, id_text, iso_millis, map_each, person_update
 from pipelines.plan.validate import json_type_name
 
@@ -226,15 +226,8 @@ def map_event(
     if name == "$screen" and "$screen_name" in props:
         props.setdefault("path", props.pop("$screen_name"))
     session = properties.get("$session_id")
-    return {
-        "event_id": event_id,
-        "event": native,
-        "ts": ts,
-        "ids": ids,
-        "session_id": session if isinstance(session, str) else "",
-        "context": context,
-        "props": props,
-    }, updates
+    session_id = session if isinstance(session, str) else ""
+    return MappedEnvelope(event_id=event_id, event=native, ts=ts, ids=ids, session_id=session_id, context=context, props=props), updates
 
 
 def _event_time(event: dict[str, Any], sent_at: int | None, now_ms: int) -> int:
@@ -261,7 +254,8 @@ def _ids(event: dict[str, Any], name: str, properties: dict[str, Any], lib: str)
             raise BadRequest(400, "$create_alias needs properties.alias (the id to link distinct_id to)", field="properties.alias")
         return {"user_id": alias, anonymous_type: distinct_id}
     device = id_text(properties.get("$device_id"), "properties.$device_id")
-    anonymous = id_text(properties.get("$anon_distinct_id"), "properties.$anon_distinct_id")
+    # most events carry no $anon_distinct_id (posthog-js sends it with $identify only): no id_text call for an absent one
+    anonymous = "" if (value := properties.get("$anon_distinct_id")) is None else id_text(value, "properties.$anon_distinct_id")
     identified = (
         name == "$identify"
         or properties.get("$is_identified") is True

@@ -20,7 +20,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from pipelines.collect.intake import BadRequest, object_field, parse_json
+import orjson
+
+from pipelines.collect.intake import BadRequest, MappedEnvelope, object_field, parse_json
 from pipelines.collect.protocols import Mapped, content_ids, given_uuid, id_text, iso_millis, map_each, person_update
 from pipelines.plan.validate import json_type_name
 
@@ -72,14 +74,20 @@ def decode_request(body: bytes, kind: str) -> tuple[Any, list[Any], bool]:
 
 
 def map_messages(messages: list[Any], single: bool, key: str, app_id: str, document: dict[str, Any], now_ms: int) -> Mapped:
+    """Messages (JSON values, as decode_request gives them) -> envelopes and person updates; a message that cannot
+    be mapped is listed in `rejected` (a single one raises)."""
     batch_context = document.get("context") if isinstance(document.get("context"), dict) else {}
     content_id = content_ids(EVENT_ID_NAMESPACE, app_id, VOLATILE)
-    return map_each(messages, single, lambda index, message: map_message(message, key, app_id, batch_context, now_ms, index, content_id))
+    contexts: dict[bytes, dict[str, Any]] = {}
+    return map_each(messages, single, lambda index, message: map_message(message, key, app_id, batch_context, now_ms, index, content_id, contexts))
 
 
 def map_message(
-    message: Any, key: str, app_id: str, batch_context: dict[str, Any], now_ms: int, seq: int, content_id: Callable[[dict[str, Any]], str]
+    message: Any, key: str, app_id: str, batch_context: dict[str, Any], now_ms: int, seq: int, content_id: Callable[[dict[str, Any]], str],
+    contexts: dict[bytes, dict[str, Any]],
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One message -> (envelope, person updates). `contexts`, shared by the messages of one request, keeps the
+    envelope context made of each `context` (by its JSON): an SDK's batch repeats one device's context."""
     if not isinstance(message, dict):
         raise BadRequest(400, f"a Segment message is a JSON object, got {json_type_name(message)}")
     kind = message.get("type")
@@ -100,7 +108,7 @@ def map_message(
     ts = _time(message, now_ms)
     event_id = given_uuid(message.get("messageId")) or content_id(message)
     name, props = _event(message, kind, properties, traits)
-    envelope_context = _context(context, device, properties if kind == "page" else None)
+    envelope_context = _context(context, device, properties) if kind == "page" else _known_context(context, device, contexts)
     if kind == "page":
         if "path" in properties:
             props.setdefault("path", properties["path"])
@@ -114,7 +122,7 @@ def map_message(
     if kind == "identify" and traits:
         update_id = str(uuid.uuid5(uuid.UUID(event_id), "traits"))
         updates.append(person_update("set", ids, ts, seq, dict(traits), update_id, "segment"))
-    envelope = {"event_id": event_id, "event": name, "ts": ts, "ids": ids, "session_id": "", "context": envelope_context, "props": props}
+    envelope = MappedEnvelope(event_id=event_id, event=name, ts=ts, ids=ids, session_id="", context=envelope_context, props=props)
     return envelope, updates
 
 
@@ -168,6 +176,18 @@ def _event(message: dict[str, Any], kind: str, properties: dict[str, Any], trait
             raise BadRequest(400, "a group message needs groupId", field="groupId")
         return "group", {"group_id": group_id, **{f"group_{name}": value for name, value in traits.items()}}
     return "identify", {}
+
+
+def _known_context(context: dict[str, Any], device: dict[str, Any], contexts: dict[bytes, dict[str, Any]]) -> dict[str, Any]:
+    """_context of a message that is no page call, made once per distinct `context` of a request (by its JSON: equal
+    JSON, equal JSON values, since orjson writes what it read back unchanged)."""
+    try:
+        seen = orjson.dumps(context)
+    except orjson.JSONEncodeError:  # not what orjson reads (an integer above 64 bits from a Python caller)
+        return _context(context, device, None)
+    if (known := contexts.get(seen)) is None:
+        known = contexts[seen] = _context(context, device, None)
+    return dict(known)
 
 
 def _context(context: dict[str, Any], device: dict[str, Any], page_properties: dict[str, Any] | None) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 
-from pipelines.collect.intake import BadRequest, gunzip, object_field, parse_json
+from pipelines.collect.intake import BadRequest, MappedEnvelope, gunzip, object_field, parse_json
 from pipelines.collect.protocols import ContextFields, Mapped, content_ids, id_text, map_each, person_update
 from pipelines.plan.validate import json_type_name
 
@@ -182,7 +182,7 @@ def map_record(record: Any, url_project: str, app_id: str) -> dict[str, Any]:
     return _track_envelope(record, kind, sensors_event_ids(app_id))
 
 
-def _track_envelope(record: dict[str, Any], kind: str, event_id: Callable[[dict[str, Any]], str]) -> dict[str, Any]:
+def _track_envelope(record: dict[str, Any], kind: str, event_id: Callable[[dict[str, Any]], str]) -> MappedEnvelope:
     event = record.get("event")
     if not isinstance(event, str) or not event:
         raise BadRequest(400, f"a {kind} record needs an `event` name", field="event")
@@ -211,15 +211,7 @@ def _track_envelope(record: dict[str, Any], kind: str, event_id: Callable[[dict[
                 props.setdefault(target, props.pop(source))
     elif name == "page_view" and "$url_path" in props:
         props.setdefault("path", props.pop("$url_path"))
-    return {
-        "event_id": event_id(record),
-        "event": name,
-        "ts": ts,
-        "ids": ids,
-        "session_id": "",
-        "context": context,
-        "props": props,
-    }
+    return MappedEnvelope(event_id=event_id(record), event=name, ts=ts, ids=ids, session_id="", context=context, props=props)
 
 
 def _ids(record: dict[str, Any], kind: str, properties: dict[str, Any], lib_name: str) -> dict[str, str]:
