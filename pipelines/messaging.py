@@ -26,6 +26,9 @@ COLLECTED_COUNTS = "metrics.collected"
 # gets a new one, so offsets remembered from the old topics are known to be meaningless.
 INCARNATION = "control.incarnation"
 DEFAULT_LAYER = "default"
+# How long a new client waits for its first answer from the broker (kafka-python's own default). Tools and jobs wait
+# for a broker that is still starting; the collector passes its own, shorter bound (pipelines/collect/app.py).
+BOOTSTRAP_TIMEOUT_S = 30.0
 
 
 def ods_topic(layer: str) -> str:
@@ -60,9 +63,15 @@ def bootstrap_servers(settings: Settings) -> str:
     return f"127.0.0.1:{settings.bound_port('broker', settings.kafka_port)}"
 
 
-def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> list[str]:
+def ensure_topics(
+    settings: Settings, specs: list[TopicSpec] | None = None, bootstrap_timeout_s: float = BOOTSTRAP_TIMEOUT_S
+) -> list[str]:
     """Create missing topics (and, with the default specs, the incarnation marker); returns the names created now."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers(settings), client_id="trackflow-admin")
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap_servers(settings),
+        client_id="trackflow-admin",
+        bootstrap_timeout_ms=int(bootstrap_timeout_s * 1000),
+    )
     try:
         existing = set(admin.list_topics())
         wanted = [spec for spec in (specs or topic_specs(settings)) if spec.name not in existing]
@@ -78,11 +87,13 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> l
     finally:
         admin.close()
     if specs is None:
-        ensure_incarnation(settings)
+        ensure_incarnation(settings, bootstrap_timeout_s)
     return created
 
 
-def broker_incarnation(settings: Settings, timeout_s: float = 2.0) -> str | None:
+def broker_incarnation(
+    settings: Settings, timeout_s: float = 2.0, bootstrap_timeout_s: float = BOOTSTRAP_TIMEOUT_S
+) -> str | None:
     """The id of the broker's current incarnation: the first record of `control.incarnation`, or None when the
     topic is missing or empty (a broker nobody has prepared yet)."""
     client = KafkaConsumer(
@@ -90,6 +101,7 @@ def broker_incarnation(settings: Settings, timeout_s: float = 2.0) -> str | None
         enable_auto_commit=False,
         allow_auto_create_topics=False,
         client_id="trackflow-incarnation",
+        bootstrap_timeout_ms=int(bootstrap_timeout_s * 1000),
     )
     try:
         if not client.partitions_for_topic(INCARNATION):
@@ -106,19 +118,19 @@ def broker_incarnation(settings: Settings, timeout_s: float = 2.0) -> str | None
         client.close()
 
 
-def ensure_incarnation(settings: Settings) -> str:
+def ensure_incarnation(settings: Settings, bootstrap_timeout_s: float = BOOTSTRAP_TIMEOUT_S) -> str:
     """The broker's incarnation, writing a new marker when it has none. Two writers racing both read back the
     record at offset 0, so they agree on which marker won."""
-    current = broker_incarnation(settings, timeout_s=0.5)
+    current = broker_incarnation(settings, timeout_s=0.5, bootstrap_timeout_s=bootstrap_timeout_s)
     if current:
         return current
-    marker = producer(settings, compression_type=None, linger_ms=0)
+    marker = producer(settings, compression_type=None, linger_ms=0, bootstrap_timeout_ms=int(bootstrap_timeout_s * 1000))
     try:
         value = {"incarnation": uuid.uuid4().hex, "created_at_ms": int(time.time() * 1000)}
         marker.send(INCARNATION, value=json.dumps(value).encode()).get(timeout=10)
     finally:
         marker.close()
-    found = broker_incarnation(settings)
+    found = broker_incarnation(settings, bootstrap_timeout_s=bootstrap_timeout_s)
     if not found:
         raise RuntimeError(f"wrote a broker incarnation marker to {INCARNATION} but cannot read it back")
     return found

@@ -104,25 +104,39 @@ class Collector:
                 on_evicted=self.metrics.journal_evicted.inc,
             )
             self.metrics.journal_bytes.set_function(journal.size_bytes)
+        # How long one connection attempt (topics, incarnation, producer) waits for the broker before the sink tries
+        # again with the address read afresh: with kafka-python's 30 s default, a broker that `trackflow up` had
+        # restarted on a new port was found ~27 s late.
+        self.connect_timeout_s = min(settings.collector_ack_timeout_s, 2.0)
         self.sink = Sink(
             make_producer=self._make_producer,
             spool=Spool(Path(spool_path), settings.collector_spool_max_bytes),
-            prepare_topics=lambda: messaging.ensure_topics(settings),
+            prepare_topics=lambda address: messaging.ensure_topics(
+                self._on_broker(address), bootstrap_timeout_s=self.connect_timeout_s
+            ),
             on_state=lambda up: self.metrics.kafka_up.set(1 if up else 0),
             journal=journal,
-            read_incarnation=lambda: messaging.broker_incarnation(settings),
+            read_incarnation=lambda address: messaging.broker_incarnation(
+                self._on_broker(address), bootstrap_timeout_s=self.connect_timeout_s
+            ),
             on_replayed=self.metrics.journal_replayed.inc,
+            broker_address=lambda: messaging.bootstrap_servers(settings),
         )
         self.metrics.spool_bytes.set_function(self.sink.spool.pending_bytes)
         self.metrics.spool_age.set_function(self.sink.spool.age_s)
 
-    def _make_producer(self):
+    def _on_broker(self, address: str) -> Settings:
+        """The settings with the broker at `address`: one connection attempt uses the one address the sink read."""
+        return self.settings.model_copy(update={"kafka_bootstrap": address})
+
+    def _make_producer(self, address: str):
         # delivery_timeout_ms bounds how long a request waits for its ack before the records are spooled instead;
         # max_block_ms bounds send() itself, which runs on the event loop and blocks only while metadata is missing
         # (first send to a topic) or the buffer is full (broker stalled).
         timeout_ms = int(self.settings.collector_ack_timeout_s * 1000)
         return messaging.producer(
-            self.settings,
+            self._on_broker(address),
+            bootstrap_timeout_ms=int(self.connect_timeout_s * 1000),
             client_id=f"trackflow-collector-{self.collector_id}",
             compression_type="lz4",
             linger_ms=2,

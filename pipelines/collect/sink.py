@@ -8,6 +8,13 @@ order when Kafka answers again, then switches back to direct delivery.
 After an outage the producer is rebuilt: the idempotent producer's sequence numbers belong to the broker
 session that failed, and a restarted broker would refuse them.
 
+Broker address: every connection attempt reads it afresh (the embedded broker's port file in the state dir may name
+a new port after a restart) and passes that one address to the topic preparation, the incarnation read and the
+producer. While delivering directly, the once-a-second probe compares it with the producer's: a broker that moved is
+followed at once, without waiting for deliveries to the old port to time out. Each attempt is bounded by the
+callables' own short connect timeout, so a dead address holds the one connecting thread for a moment, not for
+kafka-python's 30 s default bootstrap.
+
 Broker loss: with a journal (pipelines/collect/journal.py), every acknowledged record — direct or replayed from
 the spool — is journaled under the broker incarnation the sink believes current. The incarnation is read at every
 producer (re)open and every second while delivering directly. When the journal holds segments of another
@@ -47,15 +54,17 @@ class KafkaUnavailable(ServiceUnavailable):
 class Sink:
     def __init__(
         self,
-        make_producer: Callable[[], KafkaProducer],
+        make_producer: Callable[[str], KafkaProducer],
         spool: Spool,
-        prepare_topics: Callable[[], object] = lambda: None,
+        prepare_topics: Callable[[str], object] = lambda address: None,
         on_state: Callable[[bool], None] = lambda up: None,
         journal: Journal | None = None,
-        read_incarnation: Callable[[], str | None] = lambda: None,
+        read_incarnation: Callable[[str], str | None] = lambda address: None,
         on_replayed: Callable[[int], None] = lambda records: None,
+        broker_address: Callable[[], str] = lambda: "",
     ):
         self._make_producer = make_producer
+        self._broker_address = broker_address
         self._prepare_topics = prepare_topics
         self._on_state = on_state
         self.spool = spool
@@ -64,6 +73,7 @@ class Sink:
         self._on_replayed = on_replayed
         self._producer: KafkaProducer | None = None
         self.incarnation: str | None = None  # of the broker the producer talks to, as last read
+        self.address: str | None = None  # the bootstrap address the producer was opened on
         self._in_flight = 0  # direct deliveries awaiting their acks
         self._maintained_at = 0.0
         self._journal_failing = False  # log a failing journal once, not per request
@@ -105,29 +115,36 @@ class Sink:
         self._kafka_io.shutdown(wait=False, cancel_futures=True)
 
     def _open_producer(self) -> str | None:
-        """Prepare the topics and open the producer; returns the broker's incarnation (None without a journal:
-        nothing would use it)."""
-        self._prepare_topics()
-        incarnation = self._current_incarnation() if self.journal is not None else None
-        self._producer = self._make_producer()
+        """Prepare the topics and open the producer on the broker's current address; returns the broker's
+        incarnation (None without a journal: nothing would use it)."""
+        address = self._broker_address()
+        self._prepare_topics(address)
+        incarnation = self._current_incarnation(address) if self.journal is not None else None
+        self._producer = self._make_producer(address)
+        self.address = address
         return incarnation
 
-    def _current_incarnation(self) -> str:
-        incarnation = self._read_incarnation()
+    def _current_incarnation(self, address: str) -> str:
+        incarnation = self._read_incarnation(address)
         if incarnation is None:  # a broker nobody has prepared since it (re)started: it lost its topics
-            self._prepare_topics()
-            incarnation = self._read_incarnation()
+            self._prepare_topics(address)
+            incarnation = self._read_incarnation(address)
         if not incarnation:
             raise KafkaUnavailable("the broker has no incarnation marker even after preparing its topics")
         return incarnation
 
     def _drop_producer(self) -> None:
         producer, self._producer = self._producer, None
-        if producer is not None:
-            try:
-                producer.close(timeout=0)
-            except Exception:  # closing a producer whose broker is gone may complain; it is discarded anyway
-                log.debug("closing failed producer", exc_info=True)
+        if producer is None:
+            return
+        # Its records still pending cannot reach the broker it was opened on: fail them now (their requests spool
+        # them) and stop its I/O thread. kafka-python's close(timeout=0) flushes first and, with records pending,
+        # raises before it force-closes: every outage left a producer thread reconnecting to the old address.
+        producer._sender.force_close()
+        try:
+            producer.close(timeout=1)
+        except Exception:  # closing a producer whose broker is gone may complain; it is discarded anyway
+            log.debug("closing failed producer", exc_info=True)
 
     def _set_state(self, up: bool) -> None:
         if up != self.kafka_up:  # log transitions only; the gauge is set every time
@@ -211,7 +228,7 @@ class Sink:
             await self._maintain_journal()
             if self.kafka_up and self._producer is not None:
                 await asyncio.sleep(PROBE_INTERVAL_S)
-                await self._watch_incarnation()
+                await self._watch_broker()
                 continue
             try:
                 await self._replay_once()
@@ -230,19 +247,29 @@ class Sink:
         self.journal.expire()
         await asyncio.get_running_loop().run_in_executor(self._io, self.journal.sync)
 
-    async def _watch_incarnation(self) -> None:
-        """While delivering directly: has the broker lost its records since the producer was opened?"""
-        if self.journal is None:
-            return
-        try:
-            current = await asyncio.get_running_loop().run_in_executor(self._kafka_io, self._current_incarnation)
-        except Exception as exc:  # unreachable now: a failing delivery switches to the spool, not this probe
-            log.debug("incarnation probe failed (%s: %s)", exc.__class__.__name__, exc)
-            return
-        if current == self.incarnation and not self.journal.foreign(current):
-            return
-        log.warning("broker incarnation changed (%s -> %s): spooling new requests while the journal is replayed", self.incarnation, current)
-        self._set_state(False)
+    async def _watch_broker(self) -> None:
+        """While delivering directly: has the broker moved to another address, or lost its records, since the
+        producer was opened?"""
+        loop = asyncio.get_running_loop()
+        address = self._broker_address()
+        if address != self.address:
+            log.warning("broker moved (%s -> %s): spooling new requests while the producer reconnects", self.address, address)
+            self._set_state(False)
+            # Deliveries in flight to the old address cannot be acknowledged: closing the producer fails them now
+            # (they are spooled and replayed to the new address) instead of after the ack timeout.
+            await loop.run_in_executor(self._kafka_io, self._drop_producer)
+        else:
+            if self.journal is None:
+                return
+            try:
+                current = await loop.run_in_executor(self._kafka_io, self._current_incarnation, address)
+            except Exception as exc:  # unreachable now: a failing delivery switches to the spool, not this probe
+                log.debug("incarnation probe failed (%s: %s)", exc.__class__.__name__, exc)
+                return
+            if current == self.incarnation and not self.journal.foreign(current):
+                return
+            log.warning("broker incarnation changed (%s -> %s): spooling new requests while the journal is replayed", self.incarnation, current)
+            self._set_state(False)
         # Deliveries in flight finish first (journaled or spooled), so the replay sees every record they journal.
         deadline = time.monotonic() + DRAIN_WAIT_S
         while self._in_flight and time.monotonic() < deadline:

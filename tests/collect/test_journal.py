@@ -123,10 +123,10 @@ def test_drop_removes_replayed_segments_including_the_open_one(tmp_path):
 
 # -- drills against a real broker and collector process ---------------------------------------------------------
 class Sender:
-    """Sends batches back to back from a thread; remembers the event_ids of every 200/202 answer."""
+    """Sends batches from a thread, back to back or `pause_s` apart; remembers the event_ids of every 200/202 answer."""
 
-    def __init__(self, url: str, batch: int = 20):
-        self.url, self.batch = url, batch
+    def __init__(self, url: str, batch: int = 20, pause_s: float = 0.0):
+        self.url, self.batch, self.pause_s = url, batch, pause_s
         self.acknowledged: list[str] = []
         self.statuses: Counter = Counter()
         self._stop = threading.Event()
@@ -134,7 +134,7 @@ class Sender:
 
     def _run(self) -> None:
         with httpx.Client(base_url=self.url, headers={"X-App-Key": APP_KEY}, timeout=30) as client:
-            while not self._stop.is_set():
+            while not self._stop.wait(self.pause_s):
                 self.send(client)
 
     def send(self, client: httpx.Client) -> int:
@@ -171,11 +171,14 @@ def raw_event_ids(bootstrap: str, expected: set[str], timeout: float = 60.0) -> 
         consumer.assign(assigned)
         for partition in assigned:
             consumer.seek(partition, 0)
-        while not expected <= seen.keys() and time.monotonic() < deadline:
-            for messages in consumer.poll(timeout_ms=500).values():
+        while time.monotonic() < deadline:
+            batches = consumer.poll(timeout_ms=500)
+            for messages in batches.values():
                 for message in messages:
                     events, _ = decode_message(message.value, "test")
                     seen.update(event["event_id"] for event in events)
+            if expected <= seen.keys() and not batches:  # read to the end, so the copies are counted too
+                break
     finally:
         consumer.close()
     return seen
