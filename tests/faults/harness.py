@@ -263,6 +263,37 @@ def tally(stack: DrillStack, fault: str, senders: list[Sender], started: float) 
     )
 
 
+def seconds_until_acknowledged(stack: DrillStack, timeout_s: float = 90.0) -> str:
+    """Seconds (formatted) until a new request is answered 200: acknowledged by Kafka, not spooled, so the collector
+    delivers to the broker again and has replayed its spool. The probe's event is tagged with a run of its own: the
+    drill does not count it."""
+    probe = Sender(stack, total=1, run=f"probe-{uuid.uuid4().hex}")
+    started = time.monotonic()
+    with httpx.Client(timeout=10, headers={"X-App-Key": APP_KEY}) as client:
+        while time.monotonic() - started < timeout_s:
+            try:
+                if client.post(f"{stack.collector_url()}/v1/batch", json=[probe._event(0)]).status_code == 200:
+                    return f"{time.monotonic() - started:.1f}"
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+    return f"more than {timeout_s:.0f}"
+
+
+def collector_counts(stack: DrillStack) -> dict[str, float]:
+    """The collector's events spooled (answered 202) and journaled records replayed so far (its /metrics)."""
+    wanted = {
+        'trackflow_collector_events_total{app_id="demo-shop",outcome="spooled"}': "spooled",
+        "trackflow_collector_journal_replayed_records_total": "replayed",
+    }
+    counts = dict.fromkeys(wanted.values(), 0.0)
+    for line in httpx.get(f"{stack.collector_url()}/metrics", timeout=5).text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name in wanted:
+            counts[wanted[name]] = float(value)
+    return counts
+
+
 def wait_until(condition: Callable[[], object], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
@@ -309,16 +340,24 @@ def broker_kill(stack: DrillStack) -> Outcome:
 
 
 def broker_kill_new_port(stack: DrillStack) -> Outcome:
-    """kill -9 of the broker during a steady send, restarted by `trackflow up` with port 0: a new port."""
-    old = stack.port("broker")
+    """kill -9 of the broker during a steady send, restarted by `trackflow up` with port 0: a new port. Prints how
+    long after `up` returned the collector delivered there again."""
+    old, before, followed = stack.port("broker"), collector_counts(stack), []
 
     def inject():
         stack.kill("broker")
         time.sleep(2)
         stack.up(TRACKFLOW_KAFKA_PORT="0")
         assert stack.port("broker") != old, "the broker came back on its old port"
+        followed.append(seconds_until_acknowledged(stack))
 
     outcome = send_with_fault(stack, "broker kill -9 (new port)", inject)
+    after = collector_counts(stack)
+    print(
+        f"broker_kill_new_port: a new request acknowledged by Kafka {followed[0]} s after `up` returned; "
+        f"{after['spooled'] - before['spooled']:.0f} events spooled, "
+        f"{after['replayed'] - before['replayed']:.0f} journaled records replayed; {outcome}"
+    )
     stack.env["TRACKFLOW_KAFKA_PORT"] = str(stack.port("broker"))  # later drills restart it where it is now
     return outcome
 
