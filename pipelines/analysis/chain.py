@@ -11,11 +11,12 @@ an audience.
   `{"audience": name, "op": "in", "version": v}` added to its global filters, so running that request by hand
   gives the same numbers. `save_as` writes the last step's cell persons as a real audience (kind 'chain').
 - A step whose cell goes on computes its model's per-person rows once (AnalysisModel.per_person: for the funnel,
-  each person's best attempt; for paths, each person's edges), with each person's OneID columns read in the same
-  pass, into scratch Memory tables (`chain_rows_<unix time>_<random>`, dropped when the step and its carry are
-  done, also when they fail; a killed process's are swept a day later): the step's result and the cell's members
-  are both read from them, instead of the carry running the step's per-person pass again and scanning its events
-  for the OneIDs. A model or request without that path runs as it does alone, and its carry runs the persons
+  each person's best attempt; for paths, each person's edges), with one touchpoint hash per person (no id string
+  read per event: the carried cell's OneIDs are named afterwards from the warehouse's id strings,
+  persons.named_cell_sql), into scratch Memory tables (`chain_rows_<unix time>_<random>`, dropped when the step
+  and its carry are done, also when they fail; a killed process's are swept a day later): the step's result and the
+  cell's members are both read from them, instead of the carry running the step's per-person pass again and
+  scanning its events for the OneIDs. A model or request without that path runs as it does alone, and its carry runs the persons
   listing's query over the whole cell.
 - Temporary audiences are removed by age: a TTL on the CDP tables (sql/migrations/0071_chain_ttl.sql) drops
   `chain_*` members and versions a day after they were written; `chain_` names are reserved for them.

@@ -53,8 +53,8 @@ class AnalysisModel:
     # (request, warehouse, limits, Steps) -> response: a model that runs other models instead of SQL of its own.
     run: Callable[[Any, Any, Any, Steps], dict[str, Any]] | None = None
     # (request, table base) -> [(table, SELECT)] to create in order, or None when the request has no such path: the
-    # model's per-person rows (with `person_key` and the PERSON columns of one of the person's events), so that a
-    # chain carrying the step computes them once; `build` and `persons` then take `over=<table base>` and read them.
+    # model's per-person rows (with `person_key` and a `touchpoint`, persons.TOUCHPOINT), so that a chain carrying
+    # the step computes them once; `build` and `persons` then take `over=<table base>` and read them.
     per_person: Callable[[Any, str], list[tuple[str, BuiltQuery]] | None] | None = None
 
     @property

@@ -8,8 +8,8 @@ every listed person is found and nobody else is. The page's persons come back so
 
 The same query over a `whole_cell` page gives every person of the cell, ids only: an audience of the cell
 (result_persons.py) needs neither their order, nor pages, nor their latest properties. A model whose per-person
-rows a chain materialised (contract.AnalysisModel.per_person) kept each person's `PERSON_IDS` in them, so a whole
-cell's ids are read from that table instead of the events.
+rows a chain materialised (contract.AnalysisModel.per_person) kept one `TOUCHPOINT` of each person in them, so a
+whole cell's ids are named from that table and the warehouse's id strings (`named_cell_sql`) instead of the events.
 """
 
 from __future__ import annotations
@@ -27,12 +27,11 @@ from pipelines.analysis.shaping import Rows, clean
 from pipelines.analysis.sqlparams import SqlParams
 from pipelines.analysis.timerange import TimeRange
 
-# The event columns PERSON reads, and what a per-person pass keeps of them as `ids`: the person_id and oneid of the
-# events with the person's smallest person_hash, i.e. of one touchpoint id (events of one id and one person key have
-# one OneID), so PERSON over that pair is the person's OneID with no id string looked up per event. Two String
-# aggregates: one over a (String, String) tuple takes ClickHouse's generic state, ~0.5 s more on 7M events.
-PERSON_ID_COLUMNS = "person_hash, person_id, oneid"
-PERSON_IDS = "(argMin(person_id, person_hash), argMin(oneid, person_hash))"
+# What a per-person pass keeps of a person's ids, as `touchpoint`: the person_hash of one of the touchpoint ids their
+# events carry (one UInt64 aggregate over a column PERSON_KEY reads anyway; reading the person_id and oneid strings
+# on every event instead cost 0.3-0.5 s a carried step on the 10M-event benchmark). `named_cell_sql` turns it and the
+# person key back into the person's OneID for the persons of one cell only.
+TOUCHPOINT = "any(person_hash)"
 
 MAX_PAGE = 10_000
 MAX_OFFSET = 1_000_000_000  # beyond any real result, and no number the UInt64 parameter cannot hold
@@ -93,21 +92,12 @@ def latest_persons_sql(
     """Ids and latest properties of the persons whose keys `keys_sql` (a SELECT of one UInt64 column) yields, from
     their latest event among `events` (None: every event) in the request's scope (over `time_range` instead of the
     request's range for a model that reads history: a person it counts may have no event in the range). For a
-    whole cell (whole_cell), their ids only, unordered; read from the `ids` column of `over`, the model's
-    materialised per-person rows, when given."""
+    whole cell (whole_cell), their ids only, unordered; named from `over`, the model's materialised per-person rows,
+    when given (`named_cell_sql`)."""
     listed = not getattr(request, PERSONS_FIELD)._whole_cell
-    if over is not None and not listed:
-        return f"""
-SELECT {PERSON} AS person
-FROM (
-    SELECT any(ids) AS pair, pair.1 AS person_id, pair.2 AS oneid
-    FROM {over}
-    WHERE person_key IN (
-{keys_sql}
-    )
-    GROUP BY person_key
-)"""
     scope = scope_conditions(request, params, events, time_range) if events else every_event_conditions(request, params, time_range)
+    if over is not None and not listed:
+        return named_cell_sql(scope, keys_sql, over)
     where = all_of([*scope, f"{PERSON_KEY} IN (\n{keys_sql}\n)"])
     latest = ", ".join(LATEST_PROPERTIES)
     properties = f", max(ts) AS last_seen, argMax(tuple({latest}, screen_width, screen_height), ts) AS latest" if listed else ""
@@ -117,6 +107,39 @@ SELECT any({PERSON}) AS person{properties}
 FROM {TABLE}
 WHERE {where}
 GROUP BY {PERSON_KEY}{order}"""
+
+
+def named_cell_sql(scope: list[str], keys_sql: str, over: str) -> str:
+    """`person` (PERSON) of every person whose key `keys_sql` yields, from the materialised per-person rows `over`
+    (person_key, touchpoint) and the id strings the warehouse keeps (person_strings_dict, sql/migrations/0080), as
+    the events would give it: the touchpoint's current OneID (oneid_dict, so merges after the events were written
+    apply), else the OneID stamped on its events or the touchpoint id itself, whichever hashes to the person key.
+    A person so named is checked against their key (PERSON_KEY is cityHash64(PERSON)); one whose strings are not
+    kept there (a layer table without the view, ids newer than the dictionary) is read from their touchpoint's
+    events in `scope`, as the listing does: that scan reads no granule when everyone was named."""
+    # A linked touchpoint (oneid_hash_dict has it, as PERSON_KEY read it) needs its id string for oneid_dict; an
+    # unlinked one's key is the hash of the string to name it by (the stamped OneID, or the touchpoint id): one
+    # string lookup per person.
+    named = f"""
+    SELECT person_key, touchpoint,
+           if(dictHas('oneid_hash_dict', touchpoint),
+              dictGetOrDefault('oneid_dict', 'oneid', dictGetOrDefault('person_strings_dict', 'id', touchpoint, ''), ''),
+              dictGetOrDefault('person_strings_dict', 'id', person_key, '')) AS person
+    FROM (SELECT person_key, any(touchpoint) AS touchpoint FROM {over} WHERE person_key IN ({keys_sql}) GROUP BY person_key)"""
+    # One scalar subquery, which the warehouse evaluates once for both of its uses: the names, and the persons left
+    # unnamed (a second evaluation of the cell cost ~0.2 s of a 400k-person carry).
+    names = f"""(
+    SELECT (groupArrayIf(person, cityHash64(person) = person_key), groupArrayIf((touchpoint, person_key), cityHash64(person) != person_key))
+    FROM ({named})
+)"""
+    unnamed = f"(person_hash, {PERSON_KEY}) IN (SELECT arrayJoin({names}.2))"
+    return f"""
+SELECT arrayJoin({names}.1) AS person
+UNION ALL
+SELECT any({PERSON}) AS person
+FROM {TABLE}
+WHERE {all_of([*scope, unnamed])}
+GROUP BY {PERSON_KEY}"""
 
 
 def persons_view(rows: Rows, **page: Any) -> dict[str, Any]:

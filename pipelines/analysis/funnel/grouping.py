@@ -14,13 +14,13 @@ from pipelines.analysis.funnel.walks import (
     is_segmented,
     walks_by_chains,
 )
-from pipelines.analysis.persons import PERSON_IDS
+from pipelines.analysis.persons import TOUCHPOINT
 
 
-def groups_cte(request: FunnelQuery, with_key: bool, ids: bool = False) -> str:
+def groups_cte(request: FunnelQuery, with_key: bool, touchpoint: bool = False) -> str:
     """One row per person (and hold-constant value, unless `is_segmented`) with its step events in (time, mask
     [, breakdown]) order as arrays t, m[, value]; with a breakdown, one row per breakdown value its attempts can
-    start with; `ids`: with its PERSON_IDS (the walk carries them along, queries.per_person_tables).
+    start with; `touchpoint`: with its persons.TOUCHPOINT (the walk carries it along, queries.per_person_tables).
     Sorting one integer key (time, mask) is much cheaper than sorting tuples, and 64 bits cheaper than 128;
     segmented, the held value's hash leads the key and m carries SEGMENT_BIT where it changes."""
     mask_bits = EXCLUSION_BIT + len(request.exclusions) if request.exclusions else len(request.steps)
@@ -48,20 +48,20 @@ def groups_cte(request: FunnelQuery, with_key: bool, ids: bool = False) -> str:
     if walks_by_chains(request):  # positions must fit their bits in a chain key
         limit = POSITION_MASK
         too_many = f"\n{'    ' if request.breakdown else ''}    HAVING throwIf(count() > {limit}, 'a person has more than {limit:,} step events in the range: filter them') = 0"
-    any_ids = f", {PERSON_IDS} AS ids" if ids else ""
+    any_touchpoint = f", {TOUCHPOINT} AS touchpoint" if touchpoint else ""
     if not request.breakdown:
         name, extra = ("person_events", _BYPASS_COLUMNS) if bypasses(request) else ("per_group", "")
         groups = f"""{name} AS (
-    SELECT person_key, arraySort(groupArray({key})) AS sorted, {unpack.format('sorted')}, '' AS breakdown{extra}{any_ids}
+    SELECT person_key, arraySort(groupArray({key})) AS sorted, {unpack.format('sorted')}, '' AS breakdown{extra}{any_touchpoint}
     FROM step_events
     WHERE mask != 0
     GROUP BY {group_by}{too_many}
 )"""
         return groups + (",\n" + bypass_groups_cte(with_key) if bypasses(request) else "")
     return f"""per_group AS (
-    SELECT person_key, t, m, value, breakdown{", ids" if ids else ""}
+    SELECT person_key, t, m, value, breakdown{", touchpoint" if touchpoint else ""}
     FROM (
-        SELECT person_key, arraySort(groupArray(({key}, breakdown))) AS sorted, {unpack.format('sorted.1')}, sorted.2 AS value{any_ids}
+        SELECT person_key, arraySort(groupArray(({key}, breakdown))) AS sorted, {unpack.format('sorted.1')}, sorted.2 AS value{any_touchpoint}
         FROM step_events
         WHERE mask != 0
         GROUP BY {group_by}{too_many}

@@ -8,7 +8,7 @@ from pipelines.analysis.filters import breakdown_expr, property_expr, quantiles_
 from pipelines.analysis.funnel.grouping import bypass_per_person_sql, bypasses, groups_cte
 from pipelines.analysis.funnel.request import FunnelQuery
 from pipelines.analysis.funnel.walks import EXCLUSION_BIT, chains_walks_sql, fold_best_sql, is_segmented, walks_by_chains
-from pipelines.analysis.persons import PERSON_ID_COLUMNS, latest_persons_sql, page_clause
+from pipelines.analysis.persons import latest_persons_sql, page_clause
 from pipelines.analysis.schema import PERSON_KEY, TABLE
 from pipelines.analysis.sqlparams import BuiltQuery, SqlParams
 from pipelines.analysis.timerange import TimeRange, tz_placeholder
@@ -36,20 +36,20 @@ def _range_start(request: FunnelQuery, params: SqlParams) -> str:
     return "{range_start_ms:Int64}"
 
 
-def _per_person_cte(request: FunnelQuery, params: SqlParams, with_key: bool = False, ids: bool = False, over: str | None = None) -> str:
+def _per_person_cte(request: FunnelQuery, params: SqlParams, with_key: bool = False, touchpoint: bool = False, over: str | None = None) -> str:
     """CTEs down to `per_person`: one row per (person, breakdown value) with the best attempt
     best = (steps done, -total ms, start ms since the range start, [gap ms between consecutive steps]).
     Persons are grouped by a 64-bit hash of their id (cheaper than the string): `with_key` keeps it on every row,
-    also of the persons who bypass the walk (the persons page; ids are looked up for its page only). `ids` keeps
-    one touchpoint's PERSON_IDS per row too (the rows a chain materialises, `per_person_tables`); `over` reads the rows
-    from that table instead."""
+    also of the persons who bypass the walk (the persons page; ids are looked up for its page only). `touchpoint`
+    keeps each person's persons.TOUCHPOINT per row too (the rows a chain materialises, `per_person_tables`); `over`
+    reads the rows from that table instead."""
     if over is not None:
         return f"\nWITH\nper_person AS (\n    SELECT * FROM {over}\n)"
     events = [step.event for step in request.steps] + [ex.event for ex in request.exclusions]
     where = all_of(scope_conditions(request, params, events))
     hold = property_expr(request.hold_constant, params) if request.hold_constant else "''"
     breakdown = breakdown_expr(request.breakdown, params) if request.breakdown else "''"
-    keys = "person_key, ids" if ids else "person_key"
+    keys = "person_key, touchpoint" if touchpoint else "person_key"
     if walks_by_chains(request):
         walks = chains_walks_sql(request, params, keys + (", bypassed" if bypasses(request) else ""))
     else:
@@ -61,7 +61,7 @@ def _per_person_cte(request: FunnelQuery, params: SqlParams, with_key: bool = Fa
         # is the first of their groups' results sorted descending (the order of max(), compared column by column
         # instead of as generic values). Every other walked group is one person and breakdown value.
         per_person = (
-            f"SELECT person_key, breakdown, arrayReverseSort(groupArray(best))[1] AS best{', any(ids) AS ids' if ids else ''}\n"
+            f"SELECT person_key, breakdown, arrayReverseSort(groupArray(best))[1] AS best{', any(touchpoint) AS touchpoint' if touchpoint else ''}\n"
             "    FROM walks\n    GROUP BY person_key, breakdown\n    HAVING best.1 > 0"
         )
     else:
@@ -69,12 +69,12 @@ def _per_person_cte(request: FunnelQuery, params: SqlParams, with_key: bool = Fa
     return f"""
 WITH
 step_events AS (
-    SELECT {PERSON_KEY} AS person_key, {hold} AS hold, {breakdown} AS breakdown,{f" {PERSON_ID_COLUMNS}," if ids else ""}
+    SELECT {PERSON_KEY} AS person_key, {hold} AS hold, {breakdown} AS breakdown,{" person_hash," if touchpoint else ""}
            toUnixTimestamp64Milli(ts) - {_range_start(request, params)} AS ms, {_mask_sql(request, params)} AS mask
     FROM {TABLE}
     WHERE {where}
 ),
-{groups_cte(request, with_key, ids)},
+{groups_cte(request, with_key, touchpoint)},
 {walks},
 per_person AS (
     {per_person}
@@ -148,10 +148,11 @@ def build(request: FunnelQuery, over: str | None = None) -> dict[str, BuiltQuery
 
 
 def per_person_tables(request: FunnelQuery, table: str) -> list[tuple[str, BuiltQuery]] | None:
-    """Each person's best attempts with their key and `ids` (persons.PERSON_IDS), as table `table` (what `build` and `persons_query`
-    read `over` it); none for a walk that bypasses persons (their rows carry no key of their own in the walk)."""
+    """Each person's best attempts with their key and `touchpoint` (persons.TOUCHPOINT), as table `table` (what
+    `build` and `persons_query` read `over` it); none for a walk that bypasses persons (their rows carry no key of
+    their own in the walk)."""
     if bypasses(request):
         return None
     params = SqlParams()
-    cte = _per_person_cte(request, params, with_key=True, ids=True)
-    return [(table, params.query(f"{cte}\nSELECT person_key, breakdown, best, ids\nFROM per_person\n{EAGER}"))]
+    cte = _per_person_cte(request, params, with_key=True, touchpoint=True)
+    return [(table, params.query(f"{cte}\nSELECT person_key, breakdown, best, touchpoint\nFROM per_person\n{EAGER}"))]
