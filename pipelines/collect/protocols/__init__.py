@@ -104,13 +104,17 @@ def content_ids(namespace: uuid.UUID, app_id: str, volatile: tuple[str, ...] = (
     newline and the record's JSON with sorted keys (no spaces); its SHA-1 state after the namespace and app is
     made once per request and copied per record."""
     prefix = hashlib.sha1(namespace.bytes + app_id.encode() + b"\n")
-    dumps, options, variant = orjson.dumps, orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, _VARIANT_NIBBLE
+    dumps, sorted_keys, variant = orjson.dumps, orjson.OPT_SORT_KEYS, _VARIANT_NIBBLE
 
     def record_id(record: dict[str, Any]) -> str:
         # the filtered copy only when a volatile field is there (records of server SDKs carry none)
         stable = record if record.keys().isdisjoint(volatile) else {name: value for name, value in record.items() if name not in volatile}
         digest = prefix.copy()
-        digest.update(dumps(stable, option=options))
+        try:  # string keys, as JSON has them, write alike with and without OPT_NON_STR_KEYS (a tenth cheaper without)
+            encoded = dumps(stable, option=sorted_keys)
+        except orjson.JSONEncodeError:  # a key that is no string, from a Python caller: as the ids were always made
+            encoded = dumps(stable, option=sorted_keys | orjson.OPT_NON_STR_KEYS)
+        digest.update(encoded)
         # uuid.uuid5 without its UUID object and text round trips (a tenth of a protocol record's mapping time): the
         # version nibble (5) and the variant bits (10xx) set on the hex text give the text uuid.uuid5 would
         text = digest.hexdigest()
@@ -165,6 +169,9 @@ def iso_millis(value: Any, field: str) -> int | None:
 _from_iso, _UTC = dt.datetime.fromisoformat, dt.timezone.utc
 
 
+DROPPED = ""  # the route of a dropped property (no field is named "")
+
+
 class ContextFields:
     """A protocol's properties that are envelope context fields (`names`: property -> field), and those it drops.
     `split` sorts a record's properties in one pass, where popping the mapped names out of a filtered copy took two
@@ -172,7 +179,8 @@ class ContextFields:
 
     def __init__(self, names: dict[str, str], dropped: frozenset[str]):
         self.names = {name: field for name, field in names.items() if name not in dropped}  # dropped means dropped
-        self.dropped = dropped
+        # one lookup per property: its field, DROPPED, or None for the props
+        self.routes = {**self.names, **dict.fromkeys(dropped, DROPPED)}
         fields = list(self.names.values())
         # Where two names map to one field, the one listed first wins: only those names need their rank.
         self.ranks = {name: rank for rank, name in enumerate(self.names) if fields.count(self.names[name]) > 1}
@@ -180,18 +188,17 @@ class ContextFields:
     def split(self, properties: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """(context, props): each mapped property that is not empty (None or "") under its field, the others but
         the dropped ones under their own names."""
-        names, dropped, ranks = self.names, self.dropped, self.ranks
+        routes, ranks, unranked = self.routes, self.ranks, len(self.names)
         context: dict[str, Any] = {}
         props: dict[str, Any] = {}
         winners: dict[str, int] = {}
         for name, value in properties.items():
-            field = names.get(name)
+            field = routes.get(name)
             if field is None:
-                if name not in dropped:
-                    props[name] = value
-            elif value is not None and value != "":
+                props[name] = value
+            elif field is not DROPPED and value is not None and value != "":
                 if name in ranks:
-                    if winners.get(field, len(names)) < ranks[name]:
+                    if winners.get(field, unranked) < ranks[name]:
                         continue
                     winners[field] = ranks[name]
                 context[field] = value
