@@ -29,6 +29,9 @@ DEFAULT_LAYER = "default"
 # How long a new client waits for its first answer from the broker (kafka-python's own default). Tools and jobs wait
 # for a broker that is still starting; the collector passes its own, shorter bound (pipelines/collect/app.py).
 BOOTSTRAP_TIMEOUT_S = 30.0
+# How long a probe of the broker's incarnation (`trackflow status`, the jobs' watcher) waits for it to answer at all.
+# With the 30 s above, a watcher probing a killed broker's old port saw its new port half a minute late.
+PROBE_BOOTSTRAP_TIMEOUT_S = 2.0
 
 
 def ods_topic(layer: str) -> str:
@@ -92,7 +95,7 @@ def ensure_topics(
 
 
 def broker_incarnation(
-    settings: Settings, timeout_s: float = 2.0, bootstrap_timeout_s: float = BOOTSTRAP_TIMEOUT_S
+    settings: Settings, timeout_s: float = 2.0, bootstrap_timeout_s: float = PROBE_BOOTSTRAP_TIMEOUT_S
 ) -> str | None:
     """The id of the broker's current incarnation: the first record of `control.incarnation`, or None when the
     topic is missing or empty (a broker nobody has prepared yet)."""
