@@ -6,11 +6,8 @@ campaign, referrer domain), read from the typed columns the pipeline fills once 
 Up to 3 dimensions combine (e.g. os + os_version). Each row counts the events of the row's values, the distinct
 persons who did them and the distinct sessions (`session_id`, where the SDK sent one); a person on two OS versions
 counts in both rows, so rows add up to more than the total, which the same scan returns: each row's exact sets of
-persons and sessions merged in one aggregation over the rows, a few set merges instead of every event counted again
-(GROUPING SETS took a fifth more on 10M events). A row's persons are a bitmap of their dense numbers
-(sql/migrations/0090) plus an exact set (`uniqExactState`) of the keys not numbered yet: the bitmap's inserts stay
-in cache where a set of up to a million keys does not (utm source x medium of 10M events' page views: 7% faster).
-An empty value is "not reported". Sessions are
+persons and sessions (`uniqExactState`) merged in one aggregation over the rows, a few set merges instead of every
+event counted again (GROUPING SETS took a fifth more on 10M events). An empty value is "not reported". Sessions are
 told apart by a 64-bit hash of their id, as persons are (counting the strings themselves took twice as long on 10M
 events), and rows by a 64-bit hash of their values (the values themselves carried with `any`): grouping by two
 LowCardinality strings took ~0.1 s more per 10M events than by the hash, which is computed once per dictionary entry.
@@ -32,10 +29,6 @@ from pipelines.analysis.shaping import Rows, ratio, table
 from pipelines.analysis.sqlparams import BuiltQuery, SqlParams
 
 MAX_DIMENSIONS = 3
-# The person's dense number (sql/migrations/0090_person_numbers.sql), 0 when the key has none yet; `person_key` is
-# PERSON_KEY. A person is counted in a bitmap of numbers, or, without a number, in an exact set of keys: both
-# resolve the same current OneID, so no person is in both.
-PERSON_NUMBER = f"dictGetOrDefault('person_number_dict', 'number', {PERSON_KEY} AS person_key, toUInt32(0))"
 MAX_ROWS = 1_000
 # Dimension -> its String expression over the detail columns ('' when not reported).
 DIMENSIONS = {
@@ -93,8 +86,7 @@ def build(request: TerminalQuery) -> dict[str, BuiltQuery]:
 WITH per_row AS (
     SELECT
         cityHash64({', '.join(exprs)}) AS row_key, {dims},
-        groupBitmapIfState({PERSON_NUMBER} AS person_number, person_number != 0) AS numbered_state,
-        uniqExactIfState(person_key, person_number = 0) AS unnumbered_state,
+        uniqExactState({PERSON_KEY}) AS persons_state,
         uniqExactIfState(cityHash64(session_id), session_id != '') AS sessions_state,
         count() AS events
     FROM {TABLE}
@@ -104,8 +96,8 @@ WITH per_row AS (
 SELECT {keys}, persons, sessions, events, total_persons, total_sessions, total_events
 FROM (
     SELECT
-        groupArray(({keys}, finalizeAggregation(numbered_state) + finalizeAggregation(unnumbered_state), finalizeAggregation(sessions_state), events)) AS r,
-        groupBitmapIfMerge(numbered_state) + uniqExactIfMerge(unnumbered_state) AS total_persons,
+        groupArray(({keys}, finalizeAggregation(persons_state), finalizeAggregation(sessions_state), events)) AS r,
+        uniqExactMerge(persons_state) AS total_persons,
         uniqExactIfMerge(sessions_state) AS total_sessions,
         sum(events) AS total_events
     FROM per_row
