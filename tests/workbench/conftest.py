@@ -52,13 +52,16 @@ class WorkbenchStack:
 
 
 def _plan_dir(tmp: Path) -> Path:
-    """The repository's plans plus one for WB_APP (the demo shop's plan under that app id)."""
+    """The repository's plans plus the demo shop's plan under WB_APP and OTHER_APP."""
     from pipelines.plan.model import resolve_plan_dir
 
     folder = tmp / "plans"
     shutil.copytree(resolve_plan_dir(Path("plans")), folder)
     document = yaml.safe_load((folder / "demo-shop.yaml").read_text())
-    (folder / f"{WB_APP}.yaml").write_text(yaml.safe_dump({**document, "app_id": WB_APP}, sort_keys=False))
+    # OTHER_APP has a plan too: the plan page, like the analysis pages, opens on another app than the one a test
+    # works on, as it does after other tests (or real apps) have sent events under planned apps.
+    for app in (WB_APP, OTHER_APP):
+        (folder / f"{app}.yaml").write_text(yaml.safe_dump({**document, "app_id": app}, sort_keys=False))
     return folder
 
 
@@ -77,8 +80,11 @@ def workbench_stack(stack, stack_settings, warehouse, analyst, tmp_path_factory)
 
     insert_frame(warehouse, generate_frame(DemoSpec(events=20_000, persons=1_500, days=20, app_id=WB_APP, seed=18)))
     # A second app that sorts first, as the many apps of a whole test session (or a real warehouse) do: pages open
-    # on the first app with events, so every flow must pick its app rather than rely on being the only one.
-    insert_frame(warehouse, generate_frame(DemoSpec(events=500, persons=50, days=5, app_id=OTHER_APP, seed=19)))
+    # on the first app with events, so every flow must pick its app rather than rely on being the only one. It sends
+    # page views only, so the forms a page fills from its catalog differ from WB_APP's (a funnel's second step
+    # has no event there).
+    other = generate_frame(DemoSpec(events=500, persons=50, days=5, app_id=OTHER_APP, seed=19))
+    insert_frame(warehouse, other[other["event"] == "page_view"])
     settings = stack_settings.model_copy(update={"plan_dir": _plan_dir(tmp_path_factory.mktemp("workbench"))})
     prepare(settings)
     with connect(settings, settings.meta_database) as connection:

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
 
+from .conftest import OTHER_APP
 from .webapp import ROOT, built_dist
 
 SHOTS = ROOT / "docs" / "workbench"
@@ -66,9 +67,12 @@ def set_range(page) -> None:
     page.get_by_label("timezone").fill("UTC")
 
 
-def pick_app(page, site) -> None:
-    """Pages open on the first app with events; the fixture's shop is not the first (see OTHER_APP)."""
-    page.get_by_label("app", exact=True).select_option(site.app_id)
+def pick_app(page, site, app: str | None = None) -> None:
+    """Pages open on the first app with events; the fixture's shop is not the first (see OTHER_APP). Returns when
+    the page has loaded what it shows of the app (its catalog, its plan), as a user sees before going on."""
+    app = app or site.app_id
+    page.get_by_label("app", exact=True).select_option(app)
+    page.locator(f"[data-loaded-app='{app}']").wait_for()
 
 
 def open_model(page, site, model: str) -> None:
@@ -273,6 +277,22 @@ def test_a_wrong_filter_value_shows_its_error_next_to_the_field(site, page):
     api_error.wait_for()
     assert "1900-01-01" in api_error.inner_text()
     assert len(queries) == 1
+
+
+def test_picking_another_app_fills_an_untouched_form_from_its_events_and_keeps_an_edited_one(site, page):
+    """OTHER_APP's only event is page_view: its default second step is empty. Picking the shop fills both steps from
+    the shop's catalog; once the analyst has changed a step, picking an app keeps it."""
+    sign_in(page, site, site.analyst, "/analysis/funnel")
+    pick_app(page, site, OTHER_APP)  # the page opens on it, or on another app with events from earlier tests
+    step_events = lambda: [page.get_by_label(f"step {n} event", exact=True).input_value() for n in (1, 2)]  # noqa: E731
+    assert step_events() == ["page_view", ""]
+    pick_app(page, site)
+    catalog = site.api("GET", f"/v1/catalog/{site.app_id}", token=site.analyst_token).json()
+    seen = [event["name"] for event in catalog["events"] if event["seen"]]
+    assert step_events() == seen[:2] and "" not in seen[:2]
+    page.get_by_label("step 2 event", exact=True).select_option("pay")
+    pick_app(page, site, OTHER_APP)
+    assert step_events() == [seen[0], "pay"]
 
 
 def test_an_analyst_cannot_edit_the_tracking_plan_an_admin_can(browser, site, page):
