@@ -16,10 +16,10 @@ import time
 
 from bench.analysis.run import APP, DAYS, demo_warehouse
 from pipelines.demogen import DemoSpec, generate_frame, insert_frame
-from pipelines.warehouse.client import Warehouse, sql_dir
-from pipelines.warehouse.migrate import Migration
+from pipelines.warehouse import person_strings
+from pipelines.warehouse.client import Warehouse
 
-VIEW = "person_strings_of_dwd_default"
+VIEW = person_strings.view_name("dwd_default")
 
 
 def main(argv=None) -> None:
@@ -28,8 +28,7 @@ def main(argv=None) -> None:
     parser.add_argument("--repeat", type=int, default=4)
     args = parser.parse_args(argv)
     setup = argparse.Namespace(events=100_000, persons=10_000, chunks=1, repeat=1, keep=None)
-    migration = sql_dir() / "migrations" / "0080_person_strings.sql"
-    (create_view,) = [s for s in Migration("0080", "person_strings", migration).statements() if VIEW in s]
+    create_view = person_strings.view_ddl("dwd_default")  # migration 0080's statement
     with demo_warehouse(setup) as (settings, end):
         writer = Warehouse(settings)
         print(f"load average before: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")

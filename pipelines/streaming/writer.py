@@ -15,6 +15,7 @@ from pipelines.config import Settings
 from pipelines.envelope import detail_row
 from pipelines.streaming.batching import table_of_layer
 from pipelines.warehouse.client import Warehouse
+from pipelines.warehouse import person_strings
 from pipelines.warehouse.eventindex import EventIndex
 
 TEMPLATE_TABLE = "dwd_default"
@@ -39,14 +40,27 @@ class DetailWriter:
     def ensure_table(self, layer: str) -> str:
         """dwd_<layer> with dwd_default's structure; the `events` Merge table picks it up by name. A layer table
         made before a migration that added columns to dwd_default (0003) gets them here: inserts name every
-        detail column, and a migration cannot list the layer tables that exist."""
+        detail column, and a migration cannot list the layer tables that exist. So does its id-strings view."""
         table = table_of_layer(layer)
         if table not in self._tables:
             if table != TEMPLATE_TABLE:
                 self.warehouse.command(f"CREATE TABLE IF NOT EXISTS {table} AS {TEMPLATE_TABLE}")
                 self._add_missing_columns(table)
+                self._keep_person_strings(table)
             self._tables.add(table)
         return table
+
+    def _keep_person_strings(self, table: str) -> None:
+        """Migration 0080's view over dwd_default, for this table too (pipelines/warehouse/person_strings.py), so
+        a chain names its persons from the kept strings. A table made before it had one gets its rows copied once,
+        after the view exists (a row both write is folded at merges)."""
+        view = person_strings.view_name(table)
+        existed = self.warehouse.scalar(
+            "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = {view:String}", {"view": view}
+        )
+        if not existed:
+            self.warehouse.command(person_strings.view_ddl(table))
+            self.warehouse.command(person_strings.backfill_sql(table))
 
     def _add_missing_columns(self, table: str) -> None:
         missing = self.warehouse.rows(

@@ -71,3 +71,62 @@ def test_carried_persons_are_named_as_the_events_name_them(analyst, warehouse, p
     assert own(run_query(next_step["request"], analyst)) == next_step["result"]
     first_day = next(c for c in next_step["result"]["cohorts"] if c["cohort"] == SCOPE["date_from"])
     assert first_day["persons"] == len(persons)  # the merged devices are one person, every carried person counted
+
+
+WRITER_APP = "chain-identity-writer-app"
+WRITER_LAYERS = ("chain_identity_new", "chain_identity_old")  # one the writer makes, one it finds made before
+
+
+@pytest.fixture(scope="module")
+def written_by_the_writer(stack_settings, warehouse):
+    """A person whose events only the dwd job's writer wrote, into a layer table it made; and one whose events were
+    in a layer table made (as the dwd job did before) without the id-strings view, which the writer then finds."""
+    from pipelines.streaming.normalise import normalise
+    from pipelines.streaming.writer import DetailWriter
+
+    new, old = WRITER_LAYERS
+    warehouse.command(f"CREATE TABLE dwd_{old} AS dwd_default")
+    warehouse.insert(f"dwd_{old}", [detail_row(e, layer=old) for e in visits("ci-old-layer", app=WRITER_APP)], DETAIL_COLUMNS)
+    writer = DetailWriter(stack_settings)
+    events = [normalise(dict(e, received_at=e["ts"]), 60_000) for e in visits("ci-new-layer", app=WRITER_APP)]
+    assert writer.write(new, events).written == len(events)
+    writer.ensure_table(old)
+    writer.close()
+    warehouse.command("SYSTEM RELOAD DICTIONARY person_strings_dict")  # as its next update would
+    yield {"device_id:ci-new-layer", "device_id:ci-old-layer"}
+    for layer in WRITER_LAYERS:
+        warehouse.command(f"DROP VIEW IF EXISTS person_strings_of_dwd_{layer}")
+        warehouse.command(f"DROP TABLE IF EXISTS dwd_{layer}")
+
+
+def test_layer_tables_the_writer_makes_or_finds_keep_their_id_strings(analyst, warehouse, written_by_the_writer):
+    import re
+
+    from pipelines.analysis.chain import per_person_rows
+    from pipelines.analysis.registry import MODELS
+    from pipelines.analysis.result_persons import members_query
+    from pipelines.analysis.runner import Limits, prepare
+
+    kept = warehouse.rows(
+        "SELECT DISTINCT id FROM person_strings WHERE hash IN (SELECT cityHash64(arrayJoin({ids:Array(String)})))",
+        {"ids": sorted(written_by_the_writer)},
+    )
+    assert {row[0] for row in kept} == written_by_the_writer
+    # The chain's carry names both from the kept strings: its read of their events skips every granule.
+    prepared = prepare({**VIEWED, **SCOPE, "app_id": WRITER_APP, "persons": {"step": 2, "status": "dropped"}}, analyst)
+    model = MODELS.of(prepared)
+    with per_person_rows(warehouse, model, prepared, Limits()) as over:
+        query = members_query(prepared, model, over)
+        plan = "\n".join(row[0] for row in analyst.rows(f"EXPLAIN indexes = 1 {query.sql}", query.parameters))
+        scans = re.findall(r"ReadFromMergeTree \(\S+\.dwd_\w+\)\n\s+Read type: \w+\n\s+Parts: \d+ \| Granules: (\d+)", plan)
+        assert scans and set(scans) == {"0"}, plan
+        assert {row[0] for row in analyst.rows(f"SELECT oneid FROM ({query.sql})", query.parameters)} == written_by_the_writer
+
+
+def test_the_view_is_made_for_identifiers_only():
+    from pipelines.warehouse import person_strings
+
+    assert "\nFROM dwd_web\n" in person_strings.view_ddl("dwd_web")
+    for bad in ("dwd_x; DROP TABLE events", "dwd-x", "`dwd_x`", "DWD_X"):
+        with pytest.raises(ValueError):
+            person_strings.view_ddl(bad)
