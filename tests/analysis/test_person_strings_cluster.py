@@ -9,18 +9,10 @@ import uuid
 
 from pipelines.warehouse.client import sql_dir
 from pipelines.warehouse.migrate import Migration
+from tests.cdp.test_cluster_ddl import _shape
 
 REPLICATED = re.compile(r"ENGINE = ReplicatedReplacingMergeTree\('/clickhouse/tables/all/\{database\}/person_strings', '\{shard\}-\{replica\}'\)")
 CREATE = "CREATE TABLE IF NOT EXISTS person_strings ON CLUSTER '{cluster}'"
-
-
-def _shape(warehouse, table: str) -> tuple:
-    columns = warehouse.rows(
-        "SELECT name, type, default_kind, default_expression FROM system.columns WHERE database = currentDatabase() AND table = {t:String} ORDER BY position",
-        {"t": table},
-    )
-    keys = warehouse.rows("SELECT engine, sorting_key, primary_key, partition_key FROM system.tables WHERE database = currentDatabase() AND name = {t:String}", {"t": table})
-    return columns, keys
 
 
 def test_cluster_person_strings_matches_the_migration(warehouse):
@@ -31,5 +23,7 @@ def test_cluster_person_strings_matches_the_migration(warehouse):
     warehouse.command(REPLICATED.sub("ENGINE = ReplacingMergeTree", body.replace(CREATE, f"CREATE TABLE {scratch}")))
     try:
         assert _shape(warehouse, scratch) == _shape(warehouse, "person_strings")
+        engines = warehouse.rows("SELECT DISTINCT engine FROM system.tables WHERE database = currentDatabase() AND name IN ({s:String}, 'person_strings')", {"s": scratch})
+        assert engines == [("ReplacingMergeTree",)]
     finally:
         warehouse.command(f"DROP TABLE {scratch}")
