@@ -61,8 +61,27 @@ def test_normalize_answers_for_a_mapped_envelope_as_for_the_same_fields_in_a_pla
     assert type(envelope) is MappedEnvelope
     plain = dict(envelope)
     assert answer(envelope) == answer(plain)
-    if isinstance(normalized := answer(envelope), dict):  # fresh ids and context: enrichment writes into its context
-        assert normalized["context"] is not envelope["context"] and normalized["ids"] is not envelope["ids"]
+    if isinstance(normalized := answer(envelope), dict):  # the mapped envelope is the checked one, in the same field order
+        assert normalized is envelope and list(normalized) == list(normalize(plain, APP_ID))
+
+
+def test_mapped_envelopes_of_one_request_own_their_ids_and_context():
+    """normalize hands a mapped envelope on as it is and enrichment writes into its context: no two envelopes of a
+    request may share a context or ids dict, even when their records are equal."""
+    sensors_record = {"type": "track", "event": "$pageview", "time": NOW, "distinct_id": "anon-1", "lib": {"$lib": "js"}, "properties": {"$url": "https://a/"}}
+    posthog_event = {"event": "$pageview", "distinct_id": "anon-1", "properties": {"$lib": "web", "$current_url": "https://a/"}}
+    segment_message = {"type": "track", "event": "tap", "anonymousId": "anon-1", "context": MOBILE}
+    requests = {
+        "sensors": sensors.map_records([sensors_record, sensors_record], False, APP_KEY, APP_ID),
+        "posthog": posthog.map_events([posthog_event, posthog_event], False, APP_KEY, APP_ID, {}, NOW),
+        "segment": segment.map_messages([segment_message, segment_message], False, APP_KEY, APP_ID, {}, NOW),
+    }
+    for case, mapped in requests.items():
+        first, second = (normalize(envelope, APP_ID) for envelope in mapped.events)
+        assert first["context"] == second["context"] and first["context"] is not second["context"], case
+        assert first["ids"] == second["ids"] and first["ids"] is not second["ids"], case
+        first["context"]["enriched"] = True
+        assert "enriched" not in second["context"], case
 
 
 def test_the_fast_path_is_taken_only_by_mapped_envelopes():

@@ -191,6 +191,14 @@ class ContextFields:
         routes, ranks, unranked = self.routes, self.ranks, len(self.names)
         context: dict[str, Any] = {}
         props: dict[str, Any] = {}
+        if not ranks:  # no two names share a field (Sensors): no winner to keep
+            for name, value in properties.items():
+                field = routes.get(name)
+                if field is None:
+                    props[name] = value
+                elif field is not DROPPED and value is not None and value != "":
+                    context[field] = value
+            return context, props
         winners: dict[str, int] = {}
         for name, value in properties.items():
             field = routes.get(name)

@@ -227,7 +227,7 @@ def map_event(
         props.setdefault("path", props.pop("$screen_name"))
     session = properties.get("$session_id")
     session_id = session if isinstance(session, str) else ""
-    return MappedEnvelope(event_id=event_id, event=native, ts=ts, ids=ids, session_id=session_id, context=context, props=props), updates
+    return MappedEnvelope(event_id=event_id, event=native, app_id=app_id, ts=ts, ids=ids, session_id=session_id, context=context, props=props), updates
 
 
 def _event_time(event: dict[str, Any], sent_at: int | None, now_ms: int) -> int:

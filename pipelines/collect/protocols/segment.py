@@ -122,7 +122,7 @@ def map_message(
     if kind == "identify" and traits:
         update_id = str(uuid.uuid5(uuid.UUID(event_id), "traits"))
         updates.append(person_update("set", ids, ts, seq, dict(traits), update_id, "segment"))
-    envelope = MappedEnvelope(event_id=event_id, event=name, ts=ts, ids=ids, session_id="", context=envelope_context, props=props)
+    envelope = MappedEnvelope(event_id=event_id, event=name, app_id=app_id, ts=ts, ids=ids, session_id="", context=envelope_context, props=props)
     return envelope, updates
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 
-from pipelines.collect.intake import BadRequest, MappedEnvelope, gunzip, object_field, parse_json
+from pipelines.collect.intake import MAX_ID_CHARS, BadRequest, MappedEnvelope, gunzip, object_field, parse_json
 from pipelines.collect.protocols import ContextFields, Mapped, content_ids, id_text, map_each, person_update
 from pipelines.plan.validate import json_type_name
 
@@ -89,6 +89,9 @@ FIELDS = ContextFields(CONTEXT_FIELDS, DROPPED_PROPS)
 # event_id: a UUIDv5 of the record under this namespace without its volatile fields (see sensors_event_ids).
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c3a52-2b7e-4f0e-9a43-5d0b8c1e7a21")
 VOLATILE = ("_flush_time",)
+# Record fields that make _ids more than "distinct_id is the user's or the anonymous id".
+OPTIONAL_IDS = frozenset({"identities", "login_id", "anonymous_id"})
+NO_UPDATES = ()  # a track record updates no person
 
 
 def decode_request(body: bytes, query: Mapping[str, str], content_type: str, limit: int) -> tuple[list[Any], bool]:
@@ -132,12 +135,16 @@ def map_records(records: list[Any], single: bool, url_project: str, app_id: str)
     one raises)."""
 
     event_id = sensors_event_ids(app_id)
+    projects = (None, "", url_project, app_id)  # the record projects _checked_kind accepts
 
     def map_one(index: int, record: Any) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        # a track record of this project, what SDKs mostly send: _checked_kind's answer without its checks one by one
+        if type(record) is dict and record.get("type") == "track" and record.get("project") in projects:
+            return _track_envelope(record, "track", event_id, app_id), NO_UPDATES
         kind = _checked_kind(record, url_project, app_id)
         if kind in PROFILE_OPS:
             return None, [map_profile(record, kind, event_id, index)]
-        return _track_envelope(record, kind, event_id), []
+        return _track_envelope(record, kind, event_id, app_id), []
 
     return map_each(records, single, map_one)
 
@@ -179,20 +186,35 @@ def map_record(record: Any, url_project: str, app_id: str) -> dict[str, Any]:
     kind = _checked_kind(record, url_project, app_id)
     if kind not in TRACK_TYPES:
         raise BadRequest(400, f"a {kind} record is a person update, not an event", field="type")
-    return _track_envelope(record, kind, sensors_event_ids(app_id))
+    return _track_envelope(record, kind, sensors_event_ids(app_id), app_id)
 
 
-def _track_envelope(record: dict[str, Any], kind: str, event_id: Callable[[dict[str, Any]], str]) -> MappedEnvelope:
+def _track_envelope(record: dict[str, Any], kind: str, event_id: Callable[[dict[str, Any]], str], app_id: str) -> MappedEnvelope:
     event = record.get("event")
     if not isinstance(event, str) or not event:
         raise BadRequest(400, f"a {kind} record needs an `event` name", field="event")
-    ts = _time(record)
-    properties = object_field(record, "properties")
-    lib = object_field(record, "lib")
+    # the checks of _time, object_field and _ids take their common case inline and call the helper otherwise
+    ts = record.get("time")
+    if type(ts) is not int or ts <= 0:
+        ts = _time(record)
+    properties = record.get("properties") or {}
+    if type(properties) is not dict:
+        properties = object_field(record, "properties")
+    lib = record.get("lib") or {}
+    if type(lib) is not dict:
+        lib = object_field(record, "lib")
     lib_name = lib.get("$lib") or properties.get("$lib") or ""
     if type(lib_name) is not str:
         lib_name = str(lib_name)
-    ids = _ids(record, kind, properties, lib_name)
+    distinct_id = record.get("distinct_id")
+    if type(distinct_id) is str and 0 < len(distinct_id) <= MAX_ID_CHARS and kind != "track_signup" and record.keys().isdisjoint(OPTIONAL_IDS):
+        # no identities, login_id or anonymous_id: _ids gives the distinct id as the user's or as the anonymous one
+        if properties.get("$is_login_id") is True:
+            ids = {"user_id": distinct_id}
+        else:
+            ids = {"cookie_id" if lib_name == "js" else "device_id": distinct_id}
+    else:
+        ids = _ids(record, kind, properties, lib_name)
     context, props = FIELDS.split(properties)
     if lib_name:
         if lib_name in PLATFORMS:
@@ -211,7 +233,7 @@ def _track_envelope(record: dict[str, Any], kind: str, event_id: Callable[[dict[
                 props.setdefault(target, props.pop(source))
     elif name == "page_view" and "$url_path" in props:
         props.setdefault("path", props.pop("$url_path"))
-    return MappedEnvelope(event_id=event_id(record), event=name, ts=ts, ids=ids, session_id="", context=context, props=props)
+    return MappedEnvelope(event_id=event_id(record), event=name, app_id=app_id, ts=ts, ids=ids, session_id="", context=context, props=props)
 
 
 def _ids(record: dict[str, Any], kind: str, properties: dict[str, Any], lib_name: str) -> dict[str, str]:
