@@ -54,7 +54,8 @@ class AnalysisModel:
     run: Callable[[Any, Any, Any, Steps], dict[str, Any]] | None = None
     # (request, table base) -> [(table, SELECT)] to create in order, or None when the request has no such path: the
     # model's per-person rows (with `person_key` and a `touchpoint`, persons.TOUCHPOINT), so that a chain carrying
-    # the step computes them once; `build` and `persons` then take `over=<table base>` and read them.
+    # the step computes them once; `build` and `persons` then take `over=<table base>` and read them (`persons` of a
+    # whole cell through persons.named_cell_sql: each person once, which the carry's audience write relies on).
     per_person: Callable[[Any, str], list[tuple[str, BuiltQuery]] | None] | None = None
 
     @property

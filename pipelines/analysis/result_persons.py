@@ -59,7 +59,7 @@ def save_result_persons(
     registry importing it back). A model without persons, a request without a cell, or an unknown event is refused
     (Invalid) rather than saving nobody; more persons than `max_persons` raise store.AudienceTooLarge and leave
     the previous version current (store.write_members_from_sql). `over`: the cell read from the model's per-person
-    rows materialised there (members_query). Returns (version, size)."""
+    rows materialised there (members_query: each person once, persons.named_cell_sql). Returns (version, size)."""
     if model.persons is None:
         raise Invalid([{"field": f"{FIELD}.model", "message": f"model {model.name!r} lists no persons"}])
     if getattr(request, PERSONS_FIELD, None) is None:
@@ -67,4 +67,4 @@ def save_result_persons(
     if unknown := unknown_events(analyst, request, f"{FIELD}."):
         raise Invalid(unknown)
     query = members_query(request, model, over)
-    return store.write_members_from_sql(writer, audience, query.sql, query.parameters, kind, source, max_persons)
+    return store.write_members_from_sql(writer, audience, query.sql, query.parameters, kind, source, max_persons, distinct=over is not None)

@@ -70,16 +70,20 @@ def _publish(writer, audience: str, version: int, kind: str, source: str, max_pe
     return size
 
 
-def write_members_from_sql(writer, audience: str, select_sql: str, params: dict[str, Any], kind: str, source: str, max_persons: int) -> tuple[int, int]:
+def write_members_from_sql(
+    writer, audience: str, select_sql: str, params: dict[str, Any], kind: str, source: str, max_persons: int, distinct: bool = False
+) -> tuple[int, int]:
     """A new version of `audience` from `select_sql` (columns `oneid, oneid_hash`; its own parameters in `params`,
-    whose names must not start with `cdp_`). Duplicates are folded. Returns (version, size).
+    whose names must not start with `cdp_`). Duplicates are folded, unless the caller says `select_sql` yields each
+    OneID once already (`distinct`: a chain's carried cell, persons.named_cell_sql; the fold cost 0.12 s of a
+    400k-person carry). Returns (version, size).
 
     The query runs once: into the version's members, which no reader sees before the version row. Only a refused
     audience runs it again, for the size its message names; writing at most one member past the limit bounds what
     a refusal writes and removes."""
     check_name(audience)
     _check_kind(kind)
-    members = f"SELECT oneid, any(oneid_hash) AS oneid_hash FROM ({select_sql}) GROUP BY oneid"
+    members = select_sql if distinct else f"SELECT oneid, any(oneid_hash) AS oneid_hash FROM ({select_sql}) GROUP BY oneid"
     version = next_version()
     writer.command(
         "INSERT INTO cdp_audiences (audience, version, oneid, oneid_hash) "

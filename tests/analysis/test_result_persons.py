@@ -108,6 +108,13 @@ PER_PERSON_CELLS = {
 }  # fmt: skip
 
 
+def assert_no_event_granule_read(analyst, query) -> None:
+    """The plan of `query` reads detail tables, and no granule of any."""
+    plan = "\n".join(row[0] for row in analyst.rows(f"EXPLAIN indexes = 1 {query.sql}", query.parameters))
+    scans = re.findall(r"ReadFromMergeTree \(\S+\.dwd_\w+\)\n[\s│]+Read type: \w+\n[\s│]+Parts: \d+ \| Granules: (\d+)", plan)
+    assert scans and set(scans) == {"0"}, plan
+
+
 def test_every_model_that_materialises_its_rows_has_cells_here():
     assert {r["model"] for r in PER_PERSON_CELLS.values()} == {m.name for m in MODELS if m.per_person is not None} == {"funnel", "paths"}
 
@@ -129,9 +136,7 @@ def test_materialised_per_person_rows_give_the_same_result_listing_and_members(a
         query = members_query(prepared, model, over)
         # Every person is named from the rows and the warehouse's id strings: the event scan for the others reads
         # no granule of any detail table.
-        plan = "\n".join(row[0] for row in analyst.rows(f"EXPLAIN indexes = 1 {query.sql}", query.parameters))
-        scans = re.findall(r"ReadFromMergeTree \(\S+\.dwd_\w+\)\n\s+Read type: \w+\n\s+Parts: \d+ \| Granules: (\d+)", plan)
-        assert scans and set(scans) == {"0"}, plan
+        assert_no_event_granule_read(analyst, query)
         assert sorted(analyst.rows(f"SELECT oneid, oneid_hash FROM ({query.sql})", query.parameters)) == members
     assert members and alone.get("persons", {}).get("persons")
     tables = warehouse.scalar("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name LIKE 'chain_rows_%'")
