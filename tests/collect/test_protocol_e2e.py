@@ -96,7 +96,9 @@ def test_sensors_sdk_events_login_and_profiles_reach_the_warehouse_and_oneid(pip
     pages = wait_for(lambda: len(rows := stored_events(warehouse, "device_id", anonymous, columns)) >= 2 and rows, timeout_s=120,
                      what="the Sensors page view and signup")  # fmt: skip
     assert ("page_view", "Android", "14", "Pixel 8", "Google", 412, 915, "WIFI", "news", "Cart", "python") in pages
-    assert [row[0] for row in pages] == ["page_view", "identify"]  # track_signup links the ids: the native identify
+    # track_signup links the ids: the native identify. Both calls often fall in one millisecond, where the rows'
+    # order (ts, then event name) puts identify first: which events were stored is the point, not their order
+    assert sorted(row[0] for row in pages) == ["identify", "page_view"]
     assert wait_for(lambda: joined(warehouse, f"device_id:{anonymous}", f"user_id:{user}"), timeout_s=150, what="the OneID join")
     properties_of(warehouse, f"user_id:{user}", {"vip": "true", "first_channel": "ad", "tags": '["a","b"]'})
 
