@@ -138,11 +138,12 @@ def named_cell_sql(scope: list[str], keys_sql: str, over: str) -> str:
     # carry): the kept names are distinct (distinct keys, each the hash of its name), and a kept name also read
     # from the events is left to the read. Only while oneid_dict and oneid_hash_dict disagree, between their
     # reloads, can an unnamed key's events give a name given already. The read is planned twice (the exclusion's
-    # set, its rows); it reads no granule when all were named. (A set of the named keys instead costs 0.15 s: the
-    # scalar's array is copied into the subquery.)
+    # set, its rows); it reads no granule when all were named, and then the warehouse folds the exclusion away
+    # (`empty(...)` of the scalar is a constant), saving its probe per name (0.035 s of 415k). (A set of the named
+    # keys instead cost 0.15 s: the scalar's array is copied into the subquery.)
     read = f"SELECT any({PERSON}) AS person FROM {TABLE} WHERE {all_of([*scope, unnamed])} GROUP BY {PERSON_KEY}"
     return f"""
-SELECT person FROM (SELECT arrayJoin({names}.1) AS person) WHERE person NOT IN (SELECT person FROM ({read}))
+SELECT person FROM (SELECT arrayJoin({names}.1) AS person) WHERE empty({names}.2) OR person NOT IN (SELECT person FROM ({read}))
 UNION ALL
 SELECT person FROM ({read}) GROUP BY person"""
 
