@@ -45,9 +45,26 @@ MAX_EDGES_PER_STEP = 100
 MAX_RANGE_DAYS = 92  # a path query sorts every event of every person in the range
 MAX_GAP_SECONDS = 7 * 86_400
 # Bits of a path element's sort key: milliseconds since the range start (33 bits hold MAX_RANGE_DAYS), the label's
-# rank, the anchor flag.
+# rank, the anchor flag. An edge's key: its step (4 bits hold MAX_STEPS - 1), the source's rank, the target's rank.
 RANK_BITS = 30
+RANK_MASK = (1 << RANK_BITS) - 1
+EDGE_STEP_SHIFT = 2 * RANK_BITS
 DEFAULT_PAGE_EVENT = "page_view"
+
+
+def _ms(element: str) -> str:
+    """An element's milliseconds since the range start, from its sort key."""
+    return f"toInt64(bitShiftRight({element}, {RANK_BITS + 1}))"
+
+
+def _rank(element: str) -> str:
+    """An element's label rank, from its sort key."""
+    return f"bitAnd(bitShiftRight({element}, 1), {RANK_MASK})"
+
+
+def _anchor(element: str) -> str:
+    """Whether an element matches the anchor (start or end), from its sort key."""
+    return f"toUInt8(bitAnd({element}, 1))"
 
 
 class EdgePersonsPage(Page):
@@ -144,35 +161,36 @@ def _label_sql(request: PathsQuery, params: SqlParams, raw: str | None = None) -
 def _paths_columns(request: PathsQuery, params: SqlParams) -> str:
     """A person's `paths` (from `split`, the person's sessions): each session with an anchor cut (from its first start
     match on, or up to its first end match), consecutive equal labels kept once (at the first one's time), and its
-    first or last `steps` elements kept: arrays of (ms since the range start, label rank, anchor); and `offsets`,
-    each path's step of its first edge, less one."""
+    first or last `steps` elements kept: arrays of sort keys (ms since the range start, label rank, anchor); and
+    `offsets`, each path's step of its first edge, less one."""
     steps = params.add("steps", request.steps, "Int64")
-    first = "arrayFirstIndex(x -> x.3, s)"
+    first = f"arrayFirstIndex(x -> {_anchor('x')}, s)"
     cut = f"arraySlice(s, {first})" if request.start is not None else f"arraySlice(s, 1, {first})"
     # an element is dropped when its label is the previous one's
-    collapse = "arrayFilter((x, same) -> NOT same, c, arrayMap((a, b, k) -> k > 1 AND a = b, c.2, arrayShiftRight(c.2, 1), arrayEnumerate(c)))"
+    ranks = f"arrayMap(x -> {_rank('x')}, c)"
+    collapse = f"arrayFilter((x, same) -> NOT same, c, arrayMap((a, b, k) -> k > 1 AND a = b, {ranks}, arrayShiftRight({ranks}, 1), arrayEnumerate(c)))"
     if request.start is not None:
         keep, offsets = f"arraySlice(c, 1, {steps})", "arrayMap(p -> 0, paths)"
     else:  # aligned on the end: the last element is element `steps`
         keep, offsets = f"arraySlice(c, greatest(1, length(c) - {steps} + 1))", f"arrayMap(p -> {steps} - length(p), paths)"
-    return f"""arrayMap(c -> {keep}, arrayMap(c -> {collapse}, arrayMap(s -> {cut}, arrayFilter(s -> arrayExists(x -> x.3, s), split)))) AS paths,
+    return f"""arrayMap(c -> {keep}, arrayMap(c -> {collapse}, arrayMap(s -> {cut}, arrayFilter(s -> arrayExists(x -> {_anchor('x')}, s), split)))) AS paths,
            {offsets} AS offsets"""
 
 
 def _split_columns(request: PathsQuery, params: SqlParams) -> str:
-    """A person's `sorted` elements (ms, label rank, anchor) cut into sessions, `split`: at the inactivity gaps, or
+    """A person's `sorted` elements (sort keys: ms, label rank, anchor) cut into sessions, `split`: at the inactivity gaps, or
     into the funnel's windows. A window opens at a start match past the open window's end (one arrayFold carrying
     that end and the opening positions: windows are few, so its pushes are cheap); `window_start` is each element's
     window's first ms (-1 before the first), and the elements past their window's end are dropped before the cut."""
     if request.funnel_window_seconds is None:
         gap = params.add("session_gap_ms", request.session_gap_seconds * 1000, "Int64")
-        return f"arraySplit((x, gap) -> gap, sorted, arrayMap(d -> d >= {gap}, arrayDifference(sorted.1))) AS split"
+        return f"arraySplit((x, gap) -> gap, sorted, arrayMap(d -> d >= {gap}, arrayDifference(arrayMap(x -> {_ms('x')}, sorted)))) AS split"
     window = params.add("funnel_window_ms", request.funnel_window_seconds * 1000, "Int64")
-    return f"""arrayFold((acc, x, i) -> if(x.3 AND x.1 > acc.1, (x.1 + {window}, arrayPushBack(acc.2, i)), acc),
+    return f"""arrayFold((acc, x, i) -> if({_anchor('x')} AND {_ms('x')} > acc.1, ({_ms('x')} + {window}, arrayPushBack(acc.2, i)), acc),
                     sorted, arrayEnumerate(sorted), (toInt64(-1), emptyArrayUInt32())).2 AS opened,
            arrayMap(i -> has(opened, i), arrayEnumerate(sorted)) AS opens,
-           arrayFill(w -> w >= 0, arrayMap((x, o) -> if(o, x.1, -1), sorted, opens)) AS window_start,
-           arrayMap((x, w) -> w >= 0 AND x.1 - w <= {window}, sorted, window_start) AS inside,
+           arrayFill(w -> w >= 0, arrayMap((x, o) -> if(o, {_ms('x')}, -1), sorted, opens)) AS window_start,
+           arrayMap((x, w) -> w >= 0 AND {_ms('x')} - w <= {window}, sorted, window_start) AS inside,
            arraySplit((x, o) -> o, arrayFilter((x, keep) -> keep, sorted, inside), arrayFilter((o, keep) -> keep, opens, inside)) AS split"""
 
 
@@ -199,14 +217,20 @@ def _labels_sql(request: PathsQuery, params: SqlParams, where: str) -> str:
     return f"SELECT arraySort(groupUniqArray({_label_sql(request, params, 'raw')})) FROM (SELECT {_raw_sql(request, params)} AS raw FROM {TABLE} WHERE {where} GROUP BY raw)"
 
 
+def _edge_columns(edge: str) -> str:
+    """`step`, `source` and `target` of an edge's key."""
+    return f"bitShiftRight({edge}, {EDGE_STEP_SHIFT}) AS step, bitAnd(bitShiftRight({edge}, {RANK_BITS}), {RANK_MASK}) AS source, bitAnd({edge}, {RANK_MASK}) AS target"
+
+
 def _transitions_sql(source: str) -> str:
-    """`transitions` from the rows of `source` (`person_edges` or its materialised table)."""
+    """`transitions` from the rows of `source` (`person_edges` or its materialised table): an edge's key packs its
+    step, source and target (EDGE_STEP_SHIFT), so marking first occurrences and grouping take one UInt64."""
     return f"""transitions AS (
-    SELECT person_key, e.1 AS step, e.2 AS source, e.3 AS target, e.4 AS ms, first_edge, first_step
+    SELECT person_key, edge, {_edge_columns("edge")}, ms, first_edge, first_step
     FROM {source}
-    ARRAY JOIN edges AS e,
-               arrayMap(n -> n = 1, arrayEnumerateUniq(edges.1, edges.2, edges.3)) AS first_edge,
-               arrayMap(n -> n = 1, arrayEnumerateUniq(edges.1)) AS first_step
+    ARRAY JOIN edges AS edge, edge_ms AS ms,
+               arrayMap(n -> n = 1, arrayEnumerateUniq(edges)) AS first_edge,
+               arrayMap(n -> n = 1, arrayEnumerateUniq(arrayMap(e -> bitShiftRight(e, {EDGE_STEP_SHIFT}), edges))) AS first_step
 )"""
 
 
@@ -218,8 +242,8 @@ def _transitions_cte(request: PathsQuery, params: SqlParams, over: str | None = 
     Labels are sorted once (`labels`, a scalar subquery over the same rows, grouped by the stored text first — on
     the event column that groups dictionary positions, and the rules run once per distinct text) and the events
     carry their rank: each person's events are then one array of UInt64 keys (ms since the range start, label
-    rank, anchor), sorted as integers, which is the (time, label, anchor) order; arrays of (time, label string)
-    tuples cost 2-3x as much to gather and sort.
+    rank, anchor), sorted as integers, which is the (time, label, anchor) order, and read from the keys where
+    needed; arrays of (time, label string) tuples cost 2-3x as much to gather and sort.
 
     `over`: read `transitions` from the per-person rows materialised by `per_person_tables` in table `over`;
     `touchpoint_into`: the CTEs of those rows (with persons.TOUCHPOINT), reading the labels from that table's label list."""
@@ -243,19 +267,21 @@ path_events AS (
 ),
 sessions AS (
     SELECT person_key{any_touchpoint},
-           arrayMap(k -> (toInt64(bitShiftRight(k, {RANK_BITS + 1})), toUInt32(bitAnd(bitShiftRight(k, 1), {(1 << RANK_BITS) - 1})), toUInt8(bitAnd(k, 1))),
-                    arraySort(groupArray(key))) AS sorted,
+           arraySort(groupArray(key)) AS sorted,
            {_split_columns(request, params)}
     FROM path_events
     GROUP BY person_key
-    HAVING max(anchor) AND throwIf(length(labels) >= {1 << RANK_BITS}, 'more than {(1 << RANK_BITS) - 1:,} distinct path elements: clean them') = 0
+    HAVING max(anchor) AND throwIf(length(labels) >= {1 << RANK_BITS}, 'more than {RANK_MASK:,} distinct path elements: clean them') = 0
 ),
 person_edges AS (
-    -- all of a person's edges (step, source, target, ms) in one array, so that one pass marks each edge's and each
-    -- step's first occurrence for the person: summed, those flags are the distinct persons (no hash set per edge)
+    -- all of a person's edges (keys of step, source, target) in one array and their ms in another, so that one pass
+    -- marks each edge's and each step's first occurrence for the person: summed, those flags are the distinct
+    -- persons (no hash set per edge)
     SELECT person_key, {touchpoints}{_paths_columns(request, params)},
-           arrayFlatten(arrayMap((path, offset) -> arrayMap(k -> (if(k = 0, 0, offset + k), if(k = 0, 0, path[k].2), path[k + 1].2,
-                                                                  if(k = 0, 0, path[k + 1].1 - path[k].1)), range(length(path))), paths, offsets)) AS edges
+           arrayFlatten(arrayMap((path, offset) -> arrayMap(k -> bitShiftLeft(toUInt64(if(k = 0, 0, offset + k)), {EDGE_STEP_SHIFT})
+                                                                  + bitShiftLeft(toUInt64(if(k = 0, 0, {_rank('path[k]')})), {RANK_BITS}) + {_rank('path[k + 1]')},
+                                                    range(length(path))), paths, offsets)) AS edges,
+           arrayFlatten(arrayMap(path -> arrayMap(k -> if(k = 0, 0, {_ms('path[k + 1]')} - {_ms('path[k]')}), range(length(path))), paths)) AS edge_ms
     FROM sessions
 ),
 {_transitions_sql("person_edges")}"""
@@ -269,22 +295,36 @@ def build(request: PathsQuery, over: str | None = None) -> dict[str, BuiltQuery]
         "edges": params.query(
             f"""{cte},
 edges AS (
-    SELECT step, source, target, count() AS paths, countIf(first_edge) AS edge_persons, countIf(first_step) AS step_persons,
+    SELECT {_edge_columns("edge")}, count() AS paths, countIf(first_edge) AS edge_persons, countIf(first_step) AS step_persons,
            groupArrayIf(person_key, first_edge) AS edge_person_keys, sum(ms) AS total_ms
     FROM transitions
-    GROUP BY step, source, target
+    GROUP BY edge
 ),
 ranked AS (
     SELECT *, row_number() OVER (PARTITION BY step ORDER BY paths DESC, source, target) <= {kept} AS kept
     FROM edges
+),
+listed AS (
+    -- a listed edge is one row and the step total sums each person's first edge of the step: only the folded
+    -- edge needs a distinct count, over its edges' persons
+    SELECT step, kept AS is_kept, if(kept, labels[source], '') AS listed_source, if(kept, labels[target], '') AS listed_target,
+           sum(paths) AS n_paths, sum(total_ms) AS n_ms, sum(step_persons) AS n_step_persons,
+           if(kept, sum(edge_persons), uniqExactArrayIf(edge_person_keys, NOT kept)) AS n_persons
+    FROM ranked
+    GROUP BY step, kept, listed_source, listed_target
+),
+totalled AS (
+    SELECT *, sum(n_paths) OVER per_step AS s_paths, sum(n_ms) OVER per_step AS s_ms, sum(n_step_persons) OVER per_step AS s_persons,
+           row_number() OVER per_step AS nth
+    FROM listed
+    WINDOW per_step AS (PARTITION BY step)
 )
-SELECT step, kept, if(kept, labels[source], '') AS edge_source, if(kept, labels[target], '') AS edge_target, grouping(kept) = 1 AS step_total,
-       sum(paths) AS edge_count, sum(total_ms) / sum(paths) AS avg_ms,
-       -- a listed edge is one row and the step total sums each person's first edge of the step: only the folded
-       -- edge needs a distinct count, over its edges' persons
-       multiIf(step_total, sum(step_persons), kept, sum(edge_persons), uniqExactArrayIf(edge_person_keys, NOT kept)) AS persons
-FROM ranked
-GROUP BY GROUPING SETS ((step, kept, edge_source, edge_target), (step))
+-- each step's total is one more row, summed over its few listed rows (not a GROUPING SETS (step) set over `ranked`)
+SELECT step, if(step_total, false, is_kept) AS kept, if(step_total, '', listed_source) AS edge_source, if(step_total, '', listed_target) AS edge_target,
+       step_total, if(step_total, s_paths, n_paths) AS edge_count, if(step_total, s_ms, n_ms) / edge_count AS avg_ms,
+       if(step_total, s_persons, n_persons) AS persons
+FROM totalled
+ARRAY JOIN if(nth = 1, [false, true], [false]) AS step_total
 ORDER BY step, step_total DESC, kept DESC, edge_count DESC, edge_source, edge_target"""
         )
     }
@@ -321,7 +361,7 @@ def per_person_tables(request: PathsQuery, table: str) -> list[tuple[str, BuiltQ
     where = all_of(scope_conditions(request, params, _path_events(request)))
     labels = params.query(f"SELECT ({_labels_sql(request, params, where)}) AS labels")
     params = SqlParams()
-    rows = params.query(f"{_transitions_cte(request, params, touchpoint_into=table)}\nSELECT person_key, touchpoint, edges FROM person_edges")
+    rows = params.query(f"{_transitions_cte(request, params, touchpoint_into=table)}\nSELECT person_key, touchpoint, edges, edge_ms FROM person_edges")
     return [(_labels_table(table), labels), (table, rows)]
 
 
