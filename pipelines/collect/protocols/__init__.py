@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from pipelines.collect.intake import BadRequest
+from pipelines.collect.intake import MAX_ID_CHARS, BadRequest
 from pipelines.person_properties import MAX_PROPERTY_NAME, OPS
 from pipelines.plan.validate import json_type_name
 
@@ -85,7 +85,7 @@ def person_update(op: str, ids: dict[str, str], ts: int, seq: int, properties: A
     return {"update_id": update_id, "op": op, "ids": ids, "ts": ts, "seq": seq, "properties": properties, "source": source}
 
 
-def id_text(value: Any, field: str, limit: int = 256) -> str:
+def id_text(value: Any, field: str, limit: int = MAX_ID_CHARS) -> str:
     """An id field as text ('' when absent); a 400 naming the field when it is not a string or number."""
     if type(value) is str and len(value) <= limit:  # what SDKs send: no further checks
         return value
@@ -191,14 +191,6 @@ class ContextFields:
         routes, ranks, unranked = self.routes, self.ranks, len(self.names)
         context: dict[str, Any] = {}
         props: dict[str, Any] = {}
-        if not ranks:  # no two names share a field (Sensors): no winner to keep
-            for name, value in properties.items():
-                field = routes.get(name)
-                if field is None:
-                    props[name] = value
-                elif field is not DROPPED and value is not None and value != "":
-                    context[field] = value
-            return context, props
         winners: dict[str, int] = {}
         for name, value in properties.items():
             field = routes.get(name)

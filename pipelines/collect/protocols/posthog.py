@@ -23,7 +23,7 @@ from urllib.parse import parse_qs
 
 from lzstring import LZString
 
-from pipelines.collect.intake import MAX_ID_CHARS, BadRequest, MappedEnvelope, gunzip, object_field, parse_json
+from pipelines.collect.intake import BadRequest, MappedEnvelope, gunzip, object_field, parse_json
 from pipelines.collect.protocols import ContextFields, Mapped, content_ids, given_uuid, id_text, iso_millis, map_each, person_update
 from pipelines.plan.validate import json_type_name
 
@@ -192,9 +192,7 @@ def map_event(
     name = event.get("event")
     if not isinstance(name, str) or not name:
         raise BadRequest(400, "event must be a non-empty string such as \"$pageview\"", field="event")
-    properties = event.get("properties") or {}
-    if type(properties) is not dict:  # object_field's answer for what is no dict
-        properties = object_field(event, "properties")
+    properties = object_field(event, "properties")
     # a key sent with the event must be the request's (a falsy api_key counts as none; so does a null or empty token)
     if (sent_key := event.get("api_key")) and sent_key != key:
         raise BadRequest(403, f"event api_key is not this request's project key (app {app_id!r})", field="api_key")
@@ -246,10 +244,7 @@ def _ids(event: dict[str, Any], name: str, properties: dict[str, Any], lib: str)
     """Touchpoint ids. A client SDK's distinct_id is its anonymous id ($device_id) until identify() makes it the
     user's; $identify and $create_alias carry both, which is the link OneID joins."""
     anonymous_type = "cookie_id" if lib == "web" else "device_id"
-    # id_text's answers, its common case (a string short enough, as SDKs send) without its call
-    distinct_id = event.get("distinct_id") or properties.get("distinct_id")
-    if type(distinct_id) is not str or len(distinct_id) > MAX_ID_CHARS:
-        distinct_id = id_text(distinct_id, "distinct_id")
+    distinct_id = id_text(event.get("distinct_id") or properties.get("distinct_id"), "distinct_id")
     if not distinct_id:
         raise BadRequest(400, "distinct_id is required (top level or in properties)", field="distinct_id")
     ids: dict[str, str] = {}
@@ -258,9 +253,7 @@ def _ids(event: dict[str, Any], name: str, properties: dict[str, Any], lib: str)
         if not alias:
             raise BadRequest(400, "$create_alias needs properties.alias (the id to link distinct_id to)", field="properties.alias")
         return {"user_id": alias, anonymous_type: distinct_id}
-    device = properties.get("$device_id")
-    if type(device) is not str or len(device) > MAX_ID_CHARS:
-        device = id_text(device, "properties.$device_id")
+    device = id_text(properties.get("$device_id"), "properties.$device_id")
     # most events carry no $anon_distinct_id (posthog-js sends it with $identify only): no id_text call for an absent one
     anonymous = "" if (value := properties.get("$anon_distinct_id")) is None else id_text(value, "properties.$anon_distinct_id")
     identified = (

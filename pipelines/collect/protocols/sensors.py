@@ -193,7 +193,7 @@ def _track_envelope(record: dict[str, Any], kind: str, event_id: Callable[[dict[
     event = record.get("event")
     if not isinstance(event, str) or not event:
         raise BadRequest(400, f"a {kind} record needs an `event` name", field="event")
-    # the checks of _time, object_field and _ids take their common case inline and call the helper otherwise
+    # the checks of _time and object_field take their common case inline and call the helper otherwise
     ts = record.get("time")
     if type(ts) is not int or ts <= 0:
         ts = _time(record)
@@ -206,15 +206,7 @@ def _track_envelope(record: dict[str, Any], kind: str, event_id: Callable[[dict[
     lib_name = lib.get("$lib") or properties.get("$lib") or ""
     if type(lib_name) is not str:
         lib_name = str(lib_name)
-    distinct_id = record.get("distinct_id")
-    if type(distinct_id) is str and 0 < len(distinct_id) <= MAX_ID_CHARS and kind != "track_signup" and record.keys().isdisjoint(OPTIONAL_IDS):
-        # no identities, login_id or anonymous_id: _ids gives the distinct id as the user's or as the anonymous one
-        if properties.get("$is_login_id") is True:
-            ids = {"user_id": distinct_id}
-        else:
-            ids = {"cookie_id" if lib_name == "js" else "device_id": distinct_id}
-    else:
-        ids = _ids(record, kind, properties, lib_name)
+    ids = _ids(record, kind, properties, lib_name)
     context, props = FIELDS.split(properties)
     if lib_name:
         if lib_name in PLATFORMS:
@@ -239,7 +231,12 @@ def _track_envelope(record: dict[str, Any], kind: str, event_id: Callable[[dict[
 def _ids(record: dict[str, Any], kind: str, properties: dict[str, Any], lib_name: str) -> dict[str, str]:
     """Touchpoint ids. Anonymous ids are cookie ids from the web SDK and device ids from the others."""
     anonymous_type = "cookie_id" if lib_name == "js" else "device_id"
-    distinct_id = id_text(record.get("distinct_id"), "distinct_id")
+    distinct_id = record.get("distinct_id")
+    if type(distinct_id) is str and 0 < len(distinct_id) <= MAX_ID_CHARS and kind != "track_signup" and record.keys().isdisjoint(OPTIONAL_IDS):
+        # what SDKs mostly send (no identities, login_id or anonymous_id): the steps below give the distinct id as
+        # the user's or as the anonymous one
+        return {"user_id" if properties.get("$is_login_id") is True else anonymous_type: distinct_id}
+    distinct_id = id_text(distinct_id, "distinct_id")
     if not distinct_id:
         raise BadRequest(400, "distinct_id is required (a non-empty string)", field="distinct_id")
     ids: dict[str, str] = {}
