@@ -368,6 +368,9 @@ def test_an_ended_session_returns_to_sign_in_and_back(site, page):
     path = f"/analysis/distribution?q={quote(json.dumps(request))}"
     sign_in(page, site, site.analyst, path)
     page.locator("[data-testid=distribution-chart][data-rendered=true]").wait_for()
+    # The pickers' catalog loads once the browser is idle after the result: a load answered 401 after the sign-out
+    # below would return to sign-in before the test clicks Run (CI at be130eb failed so).
+    page.locator(f"[data-loaded-app='{site.app_id}']").wait_for()
     page.evaluate(
         """async () => {
             const me = await (await fetch('/v1/auth/me')).json()
