@@ -20,15 +20,17 @@ from pipelines.warehouse.client import Warehouse, WarehouseUnavailable
 
 NAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 RECENT_MINUTES = 10  # a stage whose samples are older than this is "unknown": the alerts component is not writing
+# FINAL: a minute written twice (an alerts component restarted within it, or two of them) counts its last write, as
+# the table's ReplacingMergeTree keeps after a merge; before the merge argMax over the tied minute picked either.
 LATEST_SQL = """
-SELECT metric, labels, argMax(value, minute), max(minute) FROM monitoring_samples
+SELECT metric, labels, argMax(value, minute), max(minute) FROM monitoring_samples FINAL
 WHERE minute >= now() - INTERVAL {recent:UInt32} MINUTE AND metric IN {metrics:Array(String)}
 GROUP BY metric, labels
 """
 FRESHNESS_SQL = """
 SELECT minute, labels['layer'] AS layer,
        maxIf(value, metric = 'trackflow_pipeline_freshness_p50_seconds'), maxIf(value, metric = 'trackflow_pipeline_freshness_p95_seconds')
-FROM monitoring_samples
+FROM monitoring_samples FINAL
 WHERE minute >= now() - INTERVAL {hours:UInt32} HOUR
   AND metric IN ('trackflow_pipeline_freshness_p50_seconds', 'trackflow_pipeline_freshness_p95_seconds')
   AND ({layer:String} = '' OR labels['layer'] = {layer:String})
