@@ -7,12 +7,14 @@ an audience.
   app, range, timezone and sample override every step's (a saved chain re-runs with a new range by changing the
   chain's); its `filters` are added to every step's.
 - Persons travel inside the warehouse: step k's cell persons are written as a new version of a temporary audience
-  (`chain_<hash of the cell>`, kind 'chain') with an INSERT ... SELECT, and step k+1 runs with
-  `{"audience": name, "op": "in", "version": v}` added to its global filters, so running that request by hand
-  gives the same numbers. `save_as` writes the last step's cell persons as a real audience (kind 'chain').
+  (`chain_<hash of the cell>`, kind 'chain') with an INSERT ... SELECT of their person keys only (`oneid_hash`,
+  which the audience filter matches; no OneID strings, so `chain_` audiences are for the next step alone:
+  pipelines/cdp/names.py), and step k+1 runs with `{"audience": name, "op": "in", "version": v}` added to its
+  global filters, so running that request by hand gives the same numbers. `save_as` writes the last step's cell
+  persons as a real audience (kind 'chain'), named by their OneIDs.
 - A step whose cell goes on computes its model's per-person rows once (AnalysisModel.per_person: for the funnel,
   each person's best attempt; for paths, each person's edges), with one touchpoint hash per person (no id string
-  read per event: the carried cell's OneIDs are named afterwards from the warehouse's id strings,
+  read per event: a saved cell's OneIDs are named afterwards from the warehouse's id strings,
   persons.named_cell_sql), into scratch Memory tables (`chain_rows_<unix time>_<random>`, dropped when the step
   and its carry are done, also when they fail; a killed process's are swept a day later): the step's result and the
   cell's members are both read from them, instead of the carry running the step's per-person pass again and
@@ -37,16 +39,16 @@ from pydantic import Field, StringConstraints, ValidationError, create_model, mo
 
 from pipelines.analysis.contract import PERSONS_FIELD, AnalysisModel, Registry, ResultTooLarge, Steps
 from pipelines.analysis.request import QueryScope, Strict
+from pipelines.cdp.names import AUDIENCE_NAME, TEMPORARY_PREFIX, is_temporary
 
 MAX_STEPS = 5  # each step after the first reads a temporary audience written by the one before
-TEMPORARY_PREFIX = "chain_"
 SCRATCH_PREFIX = "chain_rows_"  # a step's materialised per-person rows (tables, not audiences)
 SCRATCH_LEFT_AFTER_S = 86_400  # no step runs this long: an older scratch table was left by a process that died
 KIND = "chain"
 PAGE_FIELDS = ("limit", "offset")  # a chain carries all of a cell's persons: paging makes no sense there
 SCOPE_FIELDS = ("app_id", "date_from", "date_to", "timezone", "sample")  # the chain's override every step's
 MAX_FILTERS = 20  # of one request's global filters (request.QueryScope)
-AudienceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]  # cdp/store.AUDIENCE_NAME
+AudienceName = Annotated[str, StringConstraints(pattern=AUDIENCE_NAME.pattern)]
 
 
 class ChainStepBase(Strict):
@@ -80,7 +82,7 @@ class ChainQueryBase(QueryScope):
     @model_validator(mode="after")
     def _cells_exist(self):
         last = len(self.steps) - 1
-        if self.save_as is not None and self.save_as.startswith(TEMPORARY_PREFIX):
+        if self.save_as is not None and is_temporary(self.save_as):
             raise ValueError(f"save_as: names starting with {TEMPORARY_PREFIX!r} are the chain's temporary audiences")
         for index, step in enumerate(self.steps):
             if len(self.filters) + len(step.request.filters) + (index > 0) > MAX_FILTERS:
@@ -180,7 +182,8 @@ def _carry(writer, analyst, cell, model: AnalysisModel, audience: str, index: in
 
     try:
         version, size = save_result_persons(
-            writer, analyst, cell, model, audience, KIND, f"chain steps.{index}", writer.settings.cdp_max_audience_persons, over
+            writer, analyst, cell, model, audience, KIND, f"chain steps.{index}", writer.settings.cdp_max_audience_persons, over,
+            keys_only=is_temporary(audience),
         )
     except store.AudienceTooLarge as exc:
         raise ResultTooLarge(f"steps.{index}.persons: {exc}") from None

@@ -10,6 +10,7 @@ The same query over a `whole_cell` page gives every person of the cell, ids only
 (result_persons.py) needs neither their order, nor pages, nor their latest properties. A model whose per-person
 rows a chain materialised (contract.AnalysisModel.per_person) kept one `TOUCHPOINT` of each person in them, so a
 whole cell's ids are named from that table and the warehouse's id strings (`named_cell_sql`) instead of the events.
+A whole cell of keys only (what a chain carries to its next step: the audience filter matches keys) names nobody.
 """
 
 from __future__ import annotations
@@ -50,13 +51,16 @@ class Page(Strict):
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
     # Set by whole_cell only (a request cannot: private attributes are neither validated nor in the schema).
     _whole_cell: bool = PrivateAttr(False)
+    _keys_only: bool = PrivateAttr(False)
 
 
-def whole_cell(page: Page) -> Page:
-    """`page`'s cell, all of its persons, keys unordered and unpaged, ids without their latest properties."""
+def whole_cell(page: Page, keys_only: bool = False) -> Page:
+    """`page`'s cell, all of its persons, keys unordered and unpaged, ids without their latest properties; with
+    `keys_only`, their keys without the ids (column `person_key`: what an audience filter matches on)."""
     # The limit covers the cell too: a persons query that ignored the mark would still list everyone (slower).
     whole = page.model_copy(update={"limit": MAX_OFFSET, "offset": 0})
     whole._whole_cell = True
+    whole._keys_only = keys_only
     return whole
 
 
@@ -93,12 +97,17 @@ def latest_persons_sql(
     their latest event among `events` (None: every event) in the request's scope (over `time_range` instead of the
     request's range for a model that reads history: a person it counts may have no event in the range). For a
     whole cell (whole_cell), their ids only, unordered; named from `over`, the model's materialised per-person rows,
-    when given (`named_cell_sql`)."""
-    listed = not getattr(request, PERSONS_FIELD)._whole_cell
+    when given (`named_cell_sql`); with keys only, their keys (`person_key`)."""
+    page = getattr(request, PERSONS_FIELD)
+    listed = not page._whole_cell
+    if page._keys_only and over is not None:  # the rows hold exactly the persons the model counted, each once
+        return f"SELECT person_key FROM {over} WHERE person_key IN ({keys_sql}) GROUP BY person_key"
     scope = scope_conditions(request, params, events, time_range) if events else every_event_conditions(request, params, time_range)
+    where = all_of([*scope, f"{PERSON_KEY} IN (\n{keys_sql}\n)"])
+    if page._keys_only:
+        return f"SELECT {PERSON_KEY} AS person_key FROM {TABLE} WHERE {where} GROUP BY person_key"
     if over is not None and not listed:
         return named_cell_sql(scope, keys_sql, over)
-    where = all_of([*scope, f"{PERSON_KEY} IN (\n{keys_sql}\n)"])
     latest = ", ".join(LATEST_PROPERTIES)
     properties = f", max(ts) AS last_seen, argMax(tuple({latest}, screen_width, screen_height), ts) AS latest" if listed else ""
     order = "\nORDER BY person" if listed else ""

@@ -42,16 +42,19 @@ def unknown_events(analyst, request, prefix: str) -> list[dict[str, str]]:
     ]
 
 
-def members_query(request, model: AnalysisModel, over: str | None = None) -> BuiltQuery:
-    """`SELECT oneid, oneid_hash` of every person of the prepared request's cell (from the model's per-person rows
-    materialised in tables `over` when given: AnalysisModel.per_person)."""
-    whole = request.model_copy(update={PERSONS_FIELD: whole_cell(getattr(request, PERSONS_FIELD))})
+def members_query(request, model: AnalysisModel, over: str | None = None, keys_only: bool = False) -> BuiltQuery:
+    """`SELECT oneid, oneid_hash` of every person of the prepared request's cell, each once (from the model's
+    per-person rows materialised in tables `over` when given: AnalysisModel.per_person). `keys_only`: the persons'
+    keys without their OneID strings (oneid ''), which is all an audience filter reads."""
+    whole = request.model_copy(update={PERSONS_FIELD: whole_cell(getattr(request, PERSONS_FIELD), keys_only)})
     listing = model.persons(whole) if over is None else model.persons(whole, over=over)
-    return BuiltQuery(f"SELECT person AS oneid, cityHash64(person) AS oneid_hash FROM (\n{listing.sql})", listing.parameters)
+    columns = "'' AS oneid, person_key AS oneid_hash" if keys_only else "person AS oneid, cityHash64(person) AS oneid_hash"
+    return BuiltQuery(f"SELECT {columns} FROM (\n{listing.sql})", listing.parameters)
 
 
 def save_result_persons(
-    writer, analyst, request, model: AnalysisModel, audience: str, kind: str, source: str, max_persons: int, over: str | None = None
+    writer, analyst, request, model: AnalysisModel, audience: str, kind: str, source: str, max_persons: int, over: str | None = None,
+    keys_only: bool = False,
 ) -> tuple[int, int]:
     """A new version of `audience`: the persons of one result cell. `request` is a /v1/query request with its
     `persons` selector, already prepared (runner.prepare: names checked, audience versions pinned), and `model` its
@@ -59,12 +62,15 @@ def save_result_persons(
     registry importing it back). A model without persons, a request without a cell, or an unknown event is refused
     (Invalid) rather than saving nobody; more persons than `max_persons` raise store.AudienceTooLarge and leave
     the previous version current (store.write_members_from_sql). `over`: the cell read from the model's per-person
-    rows materialised there (members_query: each person once, persons.named_cell_sql). Returns (version, size)."""
+    rows materialised there (members_query: each person once, persons.named_cell_sql). `keys_only`: the members'
+    keys without their OneID strings (a chain's temporary audience, read by the next step's filter only). Returns
+    (version, size)."""
     if model.persons is None:
         raise Invalid([{"field": f"{FIELD}.model", "message": f"model {model.name!r} lists no persons"}])
     if getattr(request, PERSONS_FIELD, None) is None:
         raise Invalid([{"field": f"{FIELD}.{PERSONS_FIELD}", "message": "which cell's persons: the `persons` selector the persons listing takes"}])
     if unknown := unknown_events(analyst, request, f"{FIELD}."):
         raise Invalid(unknown)
-    query = members_query(request, model, over)
-    return store.write_members_from_sql(writer, audience, query.sql, query.parameters, kind, source, max_persons, distinct=over is not None)
+    query = members_query(request, model, over, keys_only)
+    distinct = over is not None or keys_only  # keys-only rows are grouped by key (and a fold by the empty oneid would merge them)
+    return store.write_members_from_sql(writer, audience, query.sql, query.parameters, kind, source, max_persons, distinct=distinct)

@@ -29,6 +29,7 @@ from pipelines.analysis.result_persons import FIELD, Invalid, save_result_person
 from pipelines.analysis.runner import prepare
 from pipelines.audiences.rules import DAY_MS, KIND_TAGS, EventRule, Rule, RuleDefinition, compile_rule, leaves
 from pipelines.cdp import store
+from pipelines.cdp.names import AUDIENCE_NAME, is_temporary, reserved_message
 
 SCHEDULES = {"hourly": dt.timedelta(hours=1), "daily": dt.timedelta(days=1), "weekly": dt.timedelta(days=7)}
 CLI_OWNER = "cli"  # audiences made with `trackflow audiences create` (no user account behind them)
@@ -54,7 +55,7 @@ class AudienceBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: Annotated[str, StringConstraints(pattern=store.AUDIENCE_NAME.pattern)]
+    name: Annotated[str, StringConstraints(pattern=AUDIENCE_NAME.pattern)]
     description: Annotated[str, StringConstraints(max_length=1000)] = ""
     kind: Literal["static", "dynamic"] = "static"
     schedule: Literal["hourly", "daily", "weekly"] | None = None
@@ -63,6 +64,8 @@ class AudienceBody(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> "AudienceBody":
+        if is_temporary(self.name):
+            raise ValueError(f"name: {reserved_message(self.name)}")
         if (self.rule is None) == (self.result is None):
             raise ValueError("rule: give either `rule` (tags and behaviour) or `result` (a result's persons)")
         if self.kind == "dynamic" and self.schedule is None:
@@ -247,6 +250,8 @@ def list_all(connection, reader) -> list[dict[str, Any]]:
 
 def members(reader, name: str, limit: int = 100, offset: int = 0) -> dict[str, Any]:
     """A page of the current version's OneIDs (ordered by their hash, so pages never overlap)."""
+    if is_temporary(name):  # its rows hold person keys only: the cell's persons are listed by its step's query
+        raise NotFound(f"{reserved_message(name)}; list a chain step's persons with its `persons` selector")
     version = store.current_version(reader, name)
     if version is None:
         raise NotFound(f"no audience {name[:64]!r}")

@@ -31,6 +31,7 @@ from pipelines.analysis.request import ANY_EVENT, MAX_RANGE_DAYS, AudienceFilter
 from pipelines.analysis.schema import PERSON, PERSON_KEY, TABLE
 from pipelines.analysis.sqlparams import BuiltQuery, SqlParams
 from pipelines.analysis.timerange import TimeRange
+from pipelines.cdp.names import is_temporary, reserved_message
 
 MAX_LEAVES = 50  # leaves of one rule: each is a subquery
 DAY_MS = 86_400_000
@@ -100,6 +101,9 @@ class RuleDefinition(Strict):
     def _not_too_big(self) -> "RuleDefinition":
         if (count := len(leaves(self.rule))) > MAX_LEAVES:
             raise ValueError(f"rule: {count} conditions, at most {MAX_LEAVES}")
+        # A chain's temporary audience holds person keys without OneIDs and is gone a day later.
+        if temporary := next((leaf.audience for leaf in leaves(self.rule) if isinstance(leaf, AudienceFilter) and is_temporary(leaf.audience)), None):
+            raise ValueError(f"rule: {reserved_message(temporary)}")
         return self
 
 

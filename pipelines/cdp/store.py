@@ -4,22 +4,21 @@ Audiences are versioned: the members of a version are written first, its row in 
 and readers only see versions that have that row. A write that fails half-way therefore leaves the previous version
 current, and one over the size limit is refused before its version is visible: Python rows are counted before
 anything is written; a query's members are written once (at most one past the limit), counted, and removed again
-when too many. Audience names are validated against `AUDIENCE_NAME` and still passed as query parameters, never
-pasted into SQL.
+when too many. Audience names are validated (names.check_name: `chain_` ones are a chain's temporaries only) and
+still passed as query parameters, never pasted into SQL.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import threading
 from typing import Any, Iterable
 
 import pandas as pd
 
+from pipelines.cdp.names import check_name
 from pipelines.identity.changes import VersionClock
 
-AUDIENCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 KINDS = ("synced", "rule", "saved", "chain")
 SYNC = {"async_insert": 0}  # members and versions are read back at once (the version row must follow its members)
 TAG_COLUMNS = ("oneid", "tag", "value", "updated", "deleted")
@@ -40,12 +39,6 @@ def next_version() -> int:
     """Microseconds since the epoch, strictly increasing within the process (as oneid_map versions)."""
     with _clock_lock:
         return _clock.next()
-
-
-def check_name(audience: str) -> str:
-    if not isinstance(audience, str) or not AUDIENCE_NAME.match(audience):
-        raise ValueError(f"audience name {audience!r} is invalid: lowercase letters, digits and _, starting with a letter, at most 63")
-    return audience
 
 
 def _check_kind(kind: str) -> None:
@@ -81,7 +74,7 @@ def write_members_from_sql(
     The query runs once: into the version's members, which no reader sees before the version row. Only a refused
     audience runs it again, for the size its message names; writing at most one member past the limit bounds what
     a refusal writes and removes."""
-    check_name(audience)
+    check_name(audience, kind)
     _check_kind(kind)
     members = select_sql if distinct else f"SELECT oneid, any(oneid_hash) AS oneid_hash FROM ({select_sql}) GROUP BY oneid"
     version = next_version()
@@ -101,7 +94,7 @@ def write_members_from_sql(
 def write_members(writer, audience: str, frame: pd.DataFrame | Iterable[str], kind: str, source: str, max_persons: int) -> tuple[int, int]:
     """A new version of `audience` from Python rows: a frame with a `oneid` column (or the OneIDs themselves).
     Duplicates are folded; an empty list is a valid, empty version. Returns (version, size)."""
-    check_name(audience)
+    check_name(audience, kind)
     _check_kind(kind)
     oneids = frame["oneid"] if isinstance(frame, pd.DataFrame) else pd.Series(list(frame), dtype=object)
     unique = pd.unique(oneids.dropna().astype(str))

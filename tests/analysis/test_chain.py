@@ -38,11 +38,18 @@ def own(response: dict) -> dict:
     return {key: value for key, value in response.items() if key not in MODEL_OWN}
 
 
-def members(warehouse, carried: dict) -> set[str]:
+def members(warehouse, carried: dict, column: str = "oneid_hash") -> set:
+    """The keys (or with column="oneid", the OneIDs) of a carried or saved audience version's members."""
     rows = warehouse.rows(
-        "SELECT oneid FROM cdp_audiences WHERE audience = {a:String} AND version = {v:UInt64}",
+        f"SELECT {column} FROM cdp_audiences WHERE audience = {{a:String}} AND version = {{v:UInt64}}",
         {"a": carried["audience"], "v": carried["version"]},
     )
+    return {row[0] for row in rows}
+
+
+def keys(warehouse, persons) -> set[int]:
+    """The person keys of these OneIDs / touchpoint ids: schema.PERSON_KEY is cityHash64 of the person's id."""
+    rows = warehouse.rows("SELECT cityHash64(arrayJoin({p:Array(String)}))", {"p": sorted(persons)})
     return {row[0] for row in rows}
 
 
@@ -70,8 +77,10 @@ def test_persons_carried_and_final_numbers_against_pandas(warehouse, frame, chai
     dropped = {p for p, best in ref.funnel(frame, {**BROWSED, **SCOPE}, start, end)[""].items() if best[0] == 1}
     searched = {p for p, best in ref.funnel(frame[frame.person.isin(dropped)], {**SEARCHED, **SCOPE}, start, end)[""].items() if best[0] >= 2}
     assert 0 < len(searched) < len(dropped)
-    assert members(warehouse, first["carried"]) == dropped and first["carried"]["persons"] == len(dropped)
-    assert members(warehouse, second["carried"]) == searched and second["carried"]["persons"] == len(searched)
+    # A temporary audience keeps its persons' keys, which the next step's audience filter matches on.
+    assert members(warehouse, first["carried"]) == keys(warehouse, dropped) and first["carried"]["persons"] == len(dropped)
+    assert members(warehouse, second["carried"]) == keys(warehouse, searched) and second["carried"]["persons"] == len(searched)
+    assert members(warehouse, first["carried"], "oneid") == {""}
     assert second["result"]["groups"][0]["steps"][0]["persons"] == len(dropped & set(frame[frame.event == "view"].person))
     expected = ref.retention(frame[frame.person.isin(searched)], {**RETAINED, **SCOPE}, start, end)
     got = {c["cohort"]: (c["persons"], c["returned"]) for c in third["result"]["cohorts"]}
@@ -87,7 +96,7 @@ def test_a_rerun_is_a_new_version_of_the_same_temporary_audiences(analyst, chain
     assert [s["result"] for s in again["steps"]] == [s["result"] for s in chained["steps"]]
 
 
-def test_save_as_writes_the_last_cell_as_a_chain_audience(analyst, warehouse, loaded):
+def test_save_as_writes_the_last_cell_as_a_chain_audience(analyst, warehouse, chained):
     chain = {**CHAIN, "steps": CHAIN["steps"][:2], "save_as": "chain_test_searchers"}
     with pytest.raises(ValidationError):
         parse_request(chain)  # chain_ names are the temporary ones
@@ -99,6 +108,9 @@ def test_save_as_writes_the_last_cell_as_a_chain_audience(analyst, warehouse, lo
         {"a": "browsed_then_searched", "v": saved["version"]},
     )[0]
     assert (kind, size) == ("chain", saved["persons"]) and size > 0
+    # A saved audience names its persons (OneIDs for exports and rules): the persons the temporary one carried.
+    named = members(warehouse, saved, "oneid")
+    assert "" not in named and keys(warehouse, named) == members(warehouse, saved) == members(warehouse, chained["steps"][1]["carried"])
 
 
 def test_a_new_range_overrides_every_step(analyst, loaded):
@@ -163,7 +175,7 @@ def test_a_carried_paths_edge_equals_its_models_by_hand_and_the_scratch_rows_are
     by_hand = own(run_query({**paths, **SCOPE, "filters": [second["request"]["filters"][-1]]}, analyst))
     assert by_hand == second["result"] and own(run_query(third["request"], analyst)) == third["result"]
     listed = run_query({**second["request"], "persons": {**edge, "limit": 10_000}}, analyst)
-    assert members(warehouse, second["carried"]) == set(listed["persons"]["persons"]) and second["carried"]["persons"] > 0
+    assert members(warehouse, second["carried"]) == keys(warehouse, listed["persons"]["persons"]) and second["carried"]["persons"] > 0
     assert scratch_tables(warehouse) == 0
 
 

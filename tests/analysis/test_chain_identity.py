@@ -1,8 +1,9 @@
-"""A chain names the persons it carries as the events would (pipelines/analysis/persons.py named_cell_sql): a person
-never linked by their touchpoint id, one stamped with a OneID that was unlinked since, two touchpoints merged after
-their events were written, one linked throughout, and one whose events are in a layer table the id strings are not
-kept for (read from its events instead). The carried members equal the persons listing's members over the events
-and a hand-written expectation, and the next step equals its model run by hand with the audience as a filter."""
+"""A chain names the persons it saves (`save_as`) as the events would (pipelines/analysis/persons.py
+named_cell_sql): a person never linked by their touchpoint id, one stamped with a OneID that was unlinked since, two
+touchpoints merged after their events were written, one linked throughout, and one whose events are in a layer table
+the id strings are not kept for (read from its events instead). The saved members equal the persons listing's
+members over the events and a hand-written expectation; the persons carried between steps (keys only) are the same
+persons, and the next step equals its model run by hand with the audience as a filter."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pipelines.analysis import run_query
 from pipelines.envelope import DETAIL_COLUMNS, detail_row
 
 from .conftest import DAY_MS, T0, envelope
-from .test_chain import members, own
+from .test_chain import keys, members, own
 from .test_identity import MAP_COLUMNS, publish
 from .test_result_persons import assert_no_event_granule_read
 
@@ -65,15 +66,18 @@ def test_the_stamped_oneid_was_written_and_the_layer_table_has_no_id_strings(war
     [{"request": VIEWED, "persons": {"step": 2, "status": "dropped"}}, {"request": PATHS, "persons": {"step": 1, "source": "view", "target": "search"}}],
     ids=["funnel", "paths"],
 )
-def test_carried_persons_are_named_as_the_events_name_them(analyst, warehouse, persons, first):
+def test_saved_persons_are_named_as_the_events_name_them(analyst, warehouse, persons, first):
     chain = {"model": "chain", **SCOPE, "steps": [first, {"request": RETAINED}]}
     carried_step, next_step = run_query(chain, analyst)["steps"]
-    assert members(warehouse, carried_step["carried"]) == persons and carried_step["carried"]["persons"] == len(persons)
+    assert members(warehouse, carried_step["carried"]) == keys(warehouse, persons) and carried_step["carried"]["persons"] == len(persons)
     listed = run_query({**first["request"], **SCOPE, "persons": {**first["persons"], "limit": 100}}, analyst)
     assert set(listed["persons"]["persons"]) == persons  # the listing reads the events
     assert own(run_query(next_step["request"], analyst)) == next_step["result"]
     first_day = next(c for c in next_step["result"]["cohorts"] if c["cohort"] == SCOPE["date_from"])
     assert first_day["persons"] == len(persons)  # the merged devices are one person, every carried person counted
+    # The same cell again over the persons carried, saved: named from the step's rows and the kept id strings.
+    saved = run_query({**chain, "steps": [first, first], "save_as": f"ci_named_{first['request']['model']}"}, analyst)["saved"]
+    assert members(warehouse, saved, "oneid") == persons and saved["persons"] == len(persons)
 
 
 WRITER_APP = "chain-identity-writer-app"
@@ -134,7 +138,7 @@ def test_the_view_is_made_for_identifiers_only():
 def test_a_carried_person_is_written_once_while_the_oneid_dictionaries_disagree(analyst, warehouse):
     """Between the reloads of oneid_dict and oneid_hash_dict a merge is known to one only: the events of two devices
     just merged (kept nowhere, so read from their events) name them by the OneID a third device, linked throughout,
-    was already named by. The carry writes that person once (the audience write does not fold duplicates)."""
+    was already named by. The saved cell has that person once (the audience write does not fold duplicates)."""
     app, layer = "chain-identity-dup-app", "dwd_chain_identity_dup"
     publish(warehouse, [["device_id", "cd-linked", "O-cd", "device_id:cd-linked", 0]])
     buyer = [envelope("cd-buyer", "view", T0 + 3_600_000, app=app), envelope("cd-buyer", "cart", T0 + 3_660_000, app=app)]
@@ -147,12 +151,12 @@ def test_a_carried_person_is_written_once_while_the_oneid_dictionaries_disagree(
         rows = [["device_id", device, "O-cd", "device_id:cd-linked", 0] for device in ("cd-a", "cd-b")]
         warehouse.insert("oneid_map", [[*row, "test", "v1", time.time_ns() // 1000, deleted] for *row, deleted in rows], MAP_COLUMNS)
         warehouse.command("SYSTEM RELOAD DICTIONARY oneid_dict")  # oneid_hash_dict not yet
-        chain = {"model": "chain", **SCOPE, "app_id": app, "steps": [{"request": VIEWED, "persons": {"step": 2, "status": "dropped"}}, {"request": RETAINED}]}
-        carried = run_query(chain, analyst)["steps"][0]["carried"]
+        dropped = {"request": VIEWED, "persons": {"step": 2, "status": "dropped"}}
+        saved = run_query({"model": "chain", **SCOPE, "app_id": app, "steps": [dropped, dropped], "save_as": "ci_named_once"}, analyst)["saved"]
         written = warehouse.rows(
-            "SELECT oneid FROM cdp_audiences WHERE audience = {a:String} AND version = {v:UInt64}", {"a": carried["audience"], "v": carried["version"]}
+            "SELECT oneid FROM cdp_audiences WHERE audience = {a:String} AND version = {v:UInt64}", {"a": saved["audience"], "v": saved["version"]}
         )
-        assert written == [("O-cd",)] and carried["persons"] == 1
+        assert written == [("O-cd",)] and saved["persons"] == 1
     finally:
         warehouse.command("SYSTEM RELOAD DICTIONARY oneid_hash_dict")
         warehouse.command(f"DROP TABLE IF EXISTS {layer}")

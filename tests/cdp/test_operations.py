@@ -42,6 +42,7 @@ def test_repository_cdp_yaml_is_valid_and_in_the_code_location():
         ({"file": {"path": "x.csv"}, "mode": "incremental"}, "mode incremental needs `updated`"),
         ({"file": {"path": "x.csv"}, "mode": "incremental", "updated": "t", "audiences": ["a"], "tags": []}, "audiences are snapshots"),
         ({"file": {"path": "x.csv"}, "audiences": ["a", "b"], "tags": []}, "several audiences need `audience_column`"),
+        ({"file": {"path": "x.csv"}, "audiences": ["chain_tiers"], "tags": []}, "names starting with 'chain_' are the combined analysis's temporary"),
         ({"file": {"path": "x.csv"}, "tags": [{"column": "Tier"}]}, "give `tag:` for column 'Tier'"),
         ({"file": {"path": "x.csv"}, "tags": ["a;drop"]}, "'a;drop' is not a column name"),
         ({"file": {"path": "x.csv"}, "person": {"column": "u"}}, "source 's' > person > id_type: Field required"),

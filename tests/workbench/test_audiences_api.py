@@ -197,3 +197,24 @@ def test_the_cli_creates_refreshes_and_exports_and_refuses_in_one_line(site, tag
         result = runner.invoke(app, ["audiences", *args])
         lines = [line for line in result.output.splitlines() if line.strip()]
         assert result.exit_code == 1 and lines[-1].startswith("error: ") and expected in lines[-1], result.output
+
+
+def test_chain_names_are_the_chains_temporaries_only(site, tagged, warehouse):
+    """`chain_` audiences are a chain's carried person keys (no OneIDs, dropped after a day by migration 0071's TTL):
+    no other audience may take such a name, and no rule, export or member listing may read one."""
+    reason = "names starting with 'chain_' are the combined analysis's temporary audiences"
+    rule = {"app_id": WB_APP, "rule": {"tag": TAG, "op": "=", "value": "gold"}}
+    named = create(site, {"name": "chain_gold", "rule": rule})
+    assert named.status_code == 422 and named.json()["errors"][0]["field"] == "name" and reason in named.json()["errors"][0]["message"]
+    with pytest.raises(ValueError, match=reason):
+        store.write_members(warehouse, "chain_synced", ["oneid:1"], "synced", "test", 10)
+    chain = {"model": "chain", **SCOPE, "steps": [{"request": FUNNEL, "persons": {"step": 3, "status": "dropped"}}, {"request": RETENTION}]}
+    answer = site.api("POST", "/v1/query", chain, token=site.analyst_token)
+    assert answer.status_code == 200, answer.text
+    carried = answer.json()["steps"][0]["carried"]["audience"]
+    on_it = create(site, {"name": "c2_on_a_chain", "rule": {"app_id": WB_APP, "rule": {"audience": carried, "op": "in"}}})
+    assert on_it.status_code == 422 and reason in json.dumps(on_it.json()["errors"])
+    listed = site.api("GET", f"/v1/audiences/{carried}/members", token=site.analyst_token)
+    assert listed.status_code == 404 and reason in listed.text
+    exported = site.api("POST", f"/v1/audiences/{carried}/export", {"format": "csv"}, token=site.analyst_token)
+    assert exported.status_code in (400, 422) and reason in exported.text
