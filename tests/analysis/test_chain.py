@@ -214,3 +214,14 @@ def test_scratch_tables_a_died_process_left_are_swept_once_older_than_any_step(w
     finally:
         for name in (*left, running):
             warehouse.command(f"DROP TABLE IF EXISTS {name}")
+
+
+def test_a_carried_cell_of_a_model_without_per_person_rows_is_its_listings_persons(analyst, warehouse, loaded):
+    """Retention keeps no per-person rows for the chain: its carried keys come from the listing's own cell query,
+    keys only (no OneID read), and are the persons its listing names."""
+    cell = {"cohort": SCOPE["date_from"], "period": 1}
+    first, second = run_query({"model": "chain", **SCOPE, "steps": [{"request": RETAINED, "persons": cell}, {"request": BROWSED}]}, analyst)["steps"]
+    listed = run_query({**RETAINED, **SCOPE, "persons": {**cell, "limit": 10_000}}, analyst)["persons"]["persons"]
+    assert 0 < len(listed) < 10_000 and first["carried"]["persons"] == len(listed)
+    assert members(warehouse, first["carried"]) == keys(warehouse, listed) and members(warehouse, first["carried"], "oneid") == {""}
+    assert own(run_query(second["request"], analyst)) == second["result"]
