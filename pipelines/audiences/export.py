@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from pipelines.cdp import store
-from pipelines.cdp.names import AUDIENCE_NAME, is_temporary, reserved_message
+from pipelines.cdp.names import check_name
 from pipelines.config import Settings
 from pipelines.push.connection import connect
 from pipelines.push.writers import CSV_SETTINGS, FILE_FORMATS, TSV_SETTINGS, copy_blocks, files_dir, query_blocks, write_atomically
@@ -46,10 +46,10 @@ class Exported:
 
 
 def _version(reader, audience: str) -> int:
-    if not AUDIENCE_NAME.match(audience):
-        raise ExportError(f"audience name {audience[:64]!r} is invalid: lowercase letters, digits and _, starting with a letter")
-    if is_temporary(audience):  # person keys without OneIDs
-        raise ExportError(reserved_message(audience))
+    try:
+        check_name(audience)  # a chain's temporary audience is refused: person keys without OneIDs
+    except ValueError as exc:
+        raise ExportError(str(exc)) from None
     version = store.current_version(reader, audience)
     if version is None:
         raise ExportError(f"no audience {audience[:64]!r} in the warehouse")

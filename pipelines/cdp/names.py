@@ -27,7 +27,7 @@ def reserved_message(audience: str) -> str:
 def check_name(audience: str, kind: str | None = None) -> str:
     """`audience` if it is a valid name for an audience of `kind`: only a chain's may be a temporary one."""
     if not isinstance(audience, str) or not AUDIENCE_NAME.match(audience):
-        raise ValueError(f"audience name {audience!r} is invalid: lowercase letters, digits and _, starting with a letter, at most 63")
+        raise ValueError(f"audience name {str(audience)[:64]!r} is invalid: lowercase letters, digits and _, starting with a letter, at most 63")
     if is_temporary(audience) and kind != "chain":
         raise ValueError(reserved_message(audience))
     return audience

@@ -23,7 +23,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pipelines.cdp.names import AUDIENCE_NAME, is_temporary, reserved_message
+from pipelines.cdp.names import check_name
 from pipelines.push.definitions import Schedule, _refuse_repeats, find_named, parse_named_list
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")  # a source, tag or audience: Dagster asset names and query parameters
@@ -136,10 +136,7 @@ class Source(Strict):
     @classmethod
     def _audience_names(cls, value: list[str]) -> list[str]:
         for name in value:
-            if not AUDIENCE_NAME.match(name):
-                raise ValueError(f"audience name {name!r} is not a lower-case name (letters, digits, _; starting with a letter)")
-            if is_temporary(name):
-                raise ValueError(reserved_message(name))
+            check_name(name)
         _refuse_repeats(value, "audiences")
         return value
 
